@@ -1,0 +1,10 @@
+// Command etcd runs the etcd server of the pinned release.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }

@@ -1,0 +1,375 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { MissingDependencyError } from './errors.js';
+import { createCA, issueCert, type KeyPair } from './pki.js';
+import { freePort } from './ports.js';
+import { ServerProcess, waitUntilReady } from './process.js';
+import { cacheDir } from './tools.js';
+
+const goDir = fileURLToPath(new URL('../go/', import.meta.url));
+const buildScript = fileURLToPath(new URL('../scripts/build-controlplane.sh', import.meta.url));
+
+function pinnedVersion(module: string, gomod: string): string {
+  const text = readFileSync(join(goDir, gomod, 'go.mod'), 'utf8');
+  const match = new RegExp(`^require ${module.replace(/\./g, '\\.')} (\\S+)`, 'm').exec(text);
+  if (!match?.[1]) throw new Error(`no pinned version of ${module} in go/${gomod}/go.mod`);
+  return match[1];
+}
+
+/** The pinned versions of the control plane binaries, read from the wrapper modules. */
+export const CONTROL_PLANE_VERSIONS = {
+  kubernetes: pinnedVersion('k8s.io/kubernetes', 'kube'),
+  etcd: pinnedVersion('go.etcd.io/etcd/server/v3', 'etcd'),
+};
+
+type Binary = 'kube-apiserver' | 'etcd' | 'kubectl';
+const ASSET_ENV: Record<Binary, string> = {
+  'kube-apiserver': 'TEST_ASSET_KUBE_APISERVER',
+  etcd: 'TEST_ASSET_ETCD',
+  kubectl: 'TEST_ASSET_KUBECTL',
+};
+
+/**
+ * Path of a control plane binary: TEST_ASSET_* first, then KUBEBUILDER_ASSETS, then the
+ * cache that build-controlplane.sh fills. Throws with the build command when missing.
+ */
+export function controlPlaneBinary(name: Binary): string {
+  const explicit = process.env[ASSET_ENV[name]];
+  if (explicit) return explicit;
+  const assets = process.env.KUBEBUILDER_ASSETS;
+  if (assets) return join(assets, name);
+  const { kubernetes, etcd } = CONTROL_PLANE_VERSIONS;
+  const path = join(cacheDir(), 'controlplane', `kube-${kubernetes}-etcd-${etcd}`, name);
+  if (!existsSync(path)) {
+    const version = name === 'etcd' ? etcd : kubernetes;
+    throw new MissingDependencyError(`${name} ${version} (${path})`, `bash ${buildScript}`);
+  }
+  return path;
+}
+
+export interface ControlPlaneOptions {
+  /** Start timeout for each server, default 30 s. */
+  startTimeoutMs?: number;
+  /** Extra kube-apiserver flags, e.g. `--watch-cache=false`. */
+  apiServerFlags?: string[];
+}
+
+/** A real etcd + kube-apiserver on free loopback ports, with an admin client. */
+export class ControlPlane {
+  private apiServer!: ServerProcess;
+  private etcd!: ServerProcess;
+  private ca!: KeyPair;
+  private admin!: KeyPair;
+  private apiServerBinary = '';
+  private apiServerArgs: string[] = [];
+  private readonly timeoutMs: number;
+  /** `https://127.0.0.1:PORT` */
+  url = '';
+  /** An admin (system:masters) client configuration. */
+  kubeConfig = new KubeConfig();
+
+  private constructor(
+    readonly dir: string,
+    private readonly opts: ControlPlaneOptions,
+  ) {
+    this.timeoutMs = opts.startTimeoutMs ?? 30_000;
+  }
+
+  static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const cp = new ControlPlane(await mkdtemp(join(tmpdir(), 'chousei-cp-')), opts);
+    try {
+      await cp.startAll();
+    } catch (err) {
+      await cp.stop();
+      throw err;
+    }
+    return cp;
+  }
+
+  private async startAll(): Promise<void> {
+    const kubeApiServer = controlPlaneBinary('kube-apiserver');
+    const etcdBin = controlPlaneBinary('etcd');
+    const [ca, etcdPort, peerPort, apiPort] = await Promise.all([
+      createCA(this.dir, 'cluster-ca'),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    this.ca = ca;
+    const [serving, admin] = await Promise.all([
+      issueCert(ca, this.dir, 'apiserver', {
+        commonName: 'kube-apiserver',
+        dnsNames: ['localhost', 'kubernetes', 'kubernetes.default.svc'],
+        ipAddresses: ['127.0.0.1', '10.0.0.1'],
+        usage: 'server',
+      }),
+      issueCert(ca, this.dir, 'admin', {
+        commonName: 'admin',
+        organizations: ['system:masters'],
+        usage: 'client',
+      }),
+    ]);
+    this.admin = admin;
+    const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const saKey = join(this.dir, 'sa.key');
+    const saPub = join(this.dir, 'sa.pub');
+    await writeFile(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
+
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    this.etcd = new ServerProcess({
+      name: 'etcd',
+      command: etcdBin,
+      args: [
+        `--data-dir=${join(this.dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+    });
+    const etcdReady = waitUntilReady(
+      this.etcd,
+      async () => (await fetch(`${etcdUrl}/health`)).ok,
+      this.timeoutMs,
+      50,
+    );
+
+    this.url = `https://127.0.0.1:${apiPort}`;
+    this.apiServerArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      `--cert-dir=${this.dir}`,
+      `--tls-cert-file=${serving.certPath}`,
+      `--tls-private-key-file=${serving.keyPath}`,
+      `--client-ca-file=${ca.certPath}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      '--authorization-mode=RBAC',
+      '--disable-admission-plugins=ServiceAccount',
+      `--service-account-issuer=${this.url}/`,
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      '--enable-priority-and-fairness=false',
+      '--profiling=false',
+      '--v=1',
+      ...(this.opts.apiServerFlags ?? []),
+    ];
+    this.apiServerBinary = kubeApiServer;
+    this.kubeConfig = this.clientConfig('admin', admin);
+    await etcdReady;
+    await this.startApiServer();
+  }
+
+  /** Starts kube-apiserver (again) with the same flags and data, and waits until ready. */
+  async startApiServer(): Promise<void> {
+    this.apiServer = new ServerProcess({
+      name: 'kube-apiserver',
+      command: this.apiServerBinary,
+      args: this.apiServerArgs,
+    });
+    await waitUntilReady(this.apiServer, () => this.readyz(), this.timeoutMs);
+    // The bootstrap controller creates `default` shortly after /readyz turns ok.
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    await waitUntilReady(
+      this.apiServer,
+      async () => !!(await core.readNamespace({ name: 'default' })),
+      this.timeoutMs,
+    );
+  }
+
+  /** Stops kube-apiserver (SIGTERM); etcd and its data stay. */
+  async stopApiServer(): Promise<void> {
+    await this.apiServer?.stop();
+  }
+
+  /** Restarts kube-apiserver on the same port with the same data. */
+  async restartApiServer(): Promise<void> {
+    await this.stopApiServer();
+    await this.startApiServer();
+  }
+
+  /** Freezes kube-apiserver: open connections hang without an error, as in a silent stall. */
+  pauseApiServer(): void {
+    this.apiServer.pause();
+  }
+  resumeApiServer(): void {
+    this.apiServer.resume();
+  }
+
+  private readyz(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = request(
+        `${this.url}/readyz`,
+        { ca: this.ca.certPem, cert: this.admin.certPem, key: this.admin.keyPem, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+  }
+
+  private clientConfig(
+    user: string,
+    creds: { token?: string; pair?: KeyPair } | KeyPair,
+  ): KubeConfig {
+    const pair = 'certPem' in creds ? creds : creds.pair;
+    const token = 'certPem' in creds ? undefined : creds.token;
+    const kc = new KubeConfig();
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    kc.loadFromOptions({
+      clusters: [{ name: 'chousei-test', server: this.url, caData: b64(this.ca.certPem) }],
+      users: [
+        {
+          name: user,
+          ...(pair ? { certData: b64(pair.certPem), keyData: b64(pair.keyPem) } : {}),
+          ...(token ? { token } : {}),
+        },
+      ],
+      contexts: [{ name: user, cluster: 'chousei-test', user }],
+      currentContext: user,
+    });
+    return kc;
+  }
+
+  /** A client configuration for any user name and groups, by client certificate. */
+  async userKubeConfig(user: string, groups: string[] = []): Promise<KubeConfig> {
+    const file = `user-${randomBytes(4).toString('hex')}`;
+    const pair = await issueCert(this.ca, this.dir, file, {
+      commonName: user,
+      organizations: groups,
+      usage: 'client',
+    });
+    return this.clientConfig(user, pair);
+  }
+
+  /**
+   * A client configuration for a ServiceAccount (created when missing), with a token from
+   * the TokenRequest API: exactly the permissions its RBAC bindings grant.
+   */
+  async serviceAccountKubeConfig(
+    namespace: string,
+    name: string,
+    expirationSeconds = 3600,
+  ): Promise<KubeConfig> {
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    await this.ensureNamespace(namespace);
+    await core
+      .createNamespacedServiceAccount({ namespace, body: { metadata: { name } } })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
+    const tr = await core.createNamespacedServiceAccountToken({
+      namespace,
+      name,
+      body: { spec: { audiences: [], expirationSeconds } },
+    });
+    const token = tr.status?.token;
+    if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
+    return this.clientConfig(`system:serviceaccount:${namespace}:${name}`, { token });
+  }
+
+  /** Creates a namespace if it does not exist yet. */
+  async ensureNamespace(name: string): Promise<void> {
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name } } }).catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 409) throw err;
+    });
+  }
+
+  /** A fresh namespace with a random suffix, for test isolation on a shared control plane. */
+  async createNamespace(prefix = 'test'): Promise<string> {
+    const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+    await this.ensureNamespace(name);
+    return name;
+  }
+
+  /** Server-side applies every object of a YAML text (or a list of objects), in order. */
+  async apply(manifests: string | KubernetesObject[]): Promise<KubernetesObject[]> {
+    const objects =
+      typeof manifests === 'string'
+        ? parseAllDocuments(manifests)
+            .map((d) => d.toJS() as KubernetesObject | null)
+            .filter((o): o is KubernetesObject => !!o)
+        : manifests;
+    const api = KubernetesObjectApi.makeApiClient(this.kubeConfig);
+    const applied: KubernetesObject[] = [];
+    for (const obj of objects) {
+      applied.push(
+        await api.patch(
+          obj,
+          undefined,
+          undefined,
+          'chousei-testenv',
+          true,
+          PatchStrategy.ServerSideApply,
+        ),
+      );
+    }
+    const crds = applied.filter((o) => o.kind === 'CustomResourceDefinition' && o.metadata?.name);
+    if (crds.length) await this.waitForCRDs(crds.map((c) => c.metadata!.name!));
+    return applied;
+  }
+
+  /** Waits until every named CRD reports Established (its API is served). */
+  async waitForCRDs(names: string[], timeoutMs = 10_000): Promise<void> {
+    const ext = this.kubeConfig.makeApiClient(ApiextensionsV1Api);
+    const deadline = Date.now() + timeoutMs;
+    for (const name of names) {
+      for (;;) {
+        const crd = await ext.readCustomResourceDefinition({ name });
+        const established = crd.status?.conditions?.some(
+          (c) => c.type === 'Established' && c.status === 'True',
+        );
+        if (established) break;
+        if (Date.now() > deadline)
+          throw new Error(`CRD ${name} not established after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /** The admin kubeconfig as YAML, e.g. for kubectl or an operator process. */
+  kubeconfigYaml(kc: KubeConfig = this.kubeConfig): string {
+    return kc.exportConfig();
+  }
+
+  /** Writes a kubeconfig file and returns its path. */
+  async writeKubeconfig(kc: KubeConfig = this.kubeConfig, name = 'kubeconfig'): Promise<string> {
+    const path = join(this.dir, name);
+    await writeFile(path, kc.exportConfig(), { mode: 0o600 });
+    return path;
+  }
+
+  /** Stops both servers and removes their data. */
+  async stop(): Promise<void> {
+    await this.apiServer?.stop();
+    await this.etcd?.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export const startControlPlane = ControlPlane.start;

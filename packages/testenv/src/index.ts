@@ -1,0 +1,20 @@
+export {
+  type Bind9,
+  type Bind9Options,
+  startBind9,
+  type TsigAlgorithm,
+  type TsigKey,
+} from './bind9.js';
+export {
+  CONTROL_PLANE_VERSIONS,
+  ControlPlane,
+  type ControlPlaneOptions,
+  controlPlaneBinary,
+  startControlPlane,
+} from './controlplane.js';
+export { MissingDependencyError, StartTimeoutError } from './errors.js';
+export { type Moto, startMoto } from './moto.js';
+export { type Pebble, type PebbleOptions, startPebble } from './pebble.js';
+export { createCA, issueCert, type KeyPair } from './pki.js';
+export { freePort } from './ports.js';
+export { ServerProcess } from './process.js';

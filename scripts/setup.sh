@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine: Debian packages (pebble,
+# bind9, bind9-dnsutils), moto in a virtualenv, Node 24 when the found Node is older,
+# pnpm and the workspace dependencies, and the kube-apiserver/etcd/kubectl binaries.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=toolchain.sh
+. "$root/scripts/toolchain.sh"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(pebble bind9 bind9-dnsutils python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# named must not run as a system service: tests start their own on free ports.
+if command -v systemctl >/dev/null && systemctl is-active --quiet named 2>/dev/null; then
+  as_root systemctl disable --now named >/dev/null 2>&1 || true
+fi
+
+moto="$CHOUSEI_CACHE/moto-$MOTO_VERSION"
+if [ ! -x "$moto/bin/moto_server" ]; then
+  echo "installing moto $MOTO_VERSION into $moto"
+  python3 -m venv "$moto"
+  "$moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+ensure_node
+ensure_pnpm
+echo "node $(node --version), pnpm $(pnpm --version)"
+(cd "$root" && pnpm install --frozen-lockfile)
+
+bash "$root/packages/testenv/scripts/build-controlplane.sh"
+echo "setup done: run ./pnpmw test"
