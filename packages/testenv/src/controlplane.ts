@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { MissingDependencyError } from './errors.js';
-import { createCA, issueCert, type KeyPair } from './pki.js';
+import { createCA, issueCert, type KeyPair, loadKeyPair } from './pki.js';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 import { cacheDir } from './tools.js';
@@ -68,171 +68,59 @@ export interface ControlPlaneOptions {
   apiServerFlags?: string[];
 }
 
-/** A real etcd + kube-apiserver on free loopback ports, with an admin client. */
-export class ControlPlane {
-  private apiServer!: ServerProcess;
-  private etcd!: ServerProcess;
-  private ca!: KeyPair;
-  private admin!: KeyPair;
-  private apiServerBinary = '';
-  private apiServerArgs: string[] = [];
-  private readonly timeoutMs: number;
-  /** `https://127.0.0.1:PORT` */
-  url = '';
+/** What a test process needs to reach a running control plane: files, no processes. */
+export interface ClusterHandle {
+  url: string;
+  dir: string;
+  caCertPath: string;
+  caKeyPath: string;
+  adminCertPath: string;
+  adminKeyPath: string;
+}
+
+/**
+ * Access to a running control plane: admin client, kubeconfigs for any user or
+ * ServiceAccount, apply, namespaces. `ControlPlane` owns the processes; `Cluster.attach`
+ * reaches one started elsewhere (e.g. by the vitest global setup).
+ */
+export class Cluster {
   /** An admin (system:masters) client configuration. */
-  kubeConfig = new KubeConfig();
+  readonly kubeConfig: KubeConfig;
 
-  private constructor(
+  protected constructor(
+    readonly url: string,
     readonly dir: string,
-    private readonly opts: ControlPlaneOptions,
+    protected readonly ca: KeyPair,
+    protected readonly admin: KeyPair,
   ) {
-    this.timeoutMs = opts.startTimeoutMs ?? 30_000;
-  }
-
-  static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
-    const cp = new ControlPlane(await mkdtemp(join(tmpdir(), 'chousei-cp-')), opts);
-    try {
-      await cp.startAll();
-    } catch (err) {
-      await cp.stop();
-      throw err;
-    }
-    return cp;
-  }
-
-  private async startAll(): Promise<void> {
-    const kubeApiServer = controlPlaneBinary('kube-apiserver');
-    const etcdBin = controlPlaneBinary('etcd');
-    const [ca, etcdPort, peerPort, apiPort] = await Promise.all([
-      createCA(this.dir, 'cluster-ca'),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    this.ca = ca;
-    const [serving, admin] = await Promise.all([
-      issueCert(ca, this.dir, 'apiserver', {
-        commonName: 'kube-apiserver',
-        dnsNames: ['localhost', 'kubernetes', 'kubernetes.default.svc'],
-        ipAddresses: ['127.0.0.1', '10.0.0.1'],
-        usage: 'server',
-      }),
-      issueCert(ca, this.dir, 'admin', {
-        commonName: 'admin',
-        organizations: ['system:masters'],
-        usage: 'client',
-      }),
-    ]);
-    this.admin = admin;
-    const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const saKey = join(this.dir, 'sa.key');
-    const saPub = join(this.dir, 'sa.pub');
-    await writeFile(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    await writeFile(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
-
-    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-    this.etcd = new ServerProcess({
-      name: 'etcd',
-      command: etcdBin,
-      args: [
-        `--data-dir=${join(this.dir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-        '--unsafe-no-fsync=true',
-        '--log-level=warn',
-      ],
-    });
-    const etcdReady = waitUntilReady(
-      this.etcd,
-      async () => (await fetch(`${etcdUrl}/health`)).ok,
-      this.timeoutMs,
-      50,
-    );
-
-    this.url = `https://127.0.0.1:${apiPort}`;
-    this.apiServerArgs = [
-      `--etcd-servers=${etcdUrl}`,
-      `--cert-dir=${this.dir}`,
-      `--tls-cert-file=${serving.certPath}`,
-      `--tls-private-key-file=${serving.keyPath}`,
-      `--client-ca-file=${ca.certPath}`,
-      `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--allow-privileged=true',
-      '--authorization-mode=RBAC',
-      '--disable-admission-plugins=ServiceAccount',
-      `--service-account-issuer=${this.url}/`,
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--enable-priority-and-fairness=false',
-      '--profiling=false',
-      '--v=1',
-      ...(this.opts.apiServerFlags ?? []),
-    ];
-    this.apiServerBinary = kubeApiServer;
     this.kubeConfig = this.clientConfig('admin', admin);
-    await etcdReady;
-    await this.startApiServer();
   }
 
-  /** Starts kube-apiserver (again) with the same flags and data, and waits until ready. */
-  async startApiServer(): Promise<void> {
-    this.apiServer = new ServerProcess({
-      name: 'kube-apiserver',
-      command: this.apiServerBinary,
-      args: this.apiServerArgs,
-    });
-    await waitUntilReady(this.apiServer, () => this.readyz(), this.timeoutMs);
-    // The bootstrap controller creates `default` shortly after /readyz turns ok.
-    const core = this.kubeConfig.makeApiClient(CoreV1Api);
-    await waitUntilReady(
-      this.apiServer,
-      async () => !!(await core.readNamespace({ name: 'default' })),
-      this.timeoutMs,
-    );
+  static async attach(handle: ClusterHandle): Promise<Cluster> {
+    const [ca, admin] = await Promise.all([
+      loadKeyPair(handle.caCertPath, handle.caKeyPath),
+      loadKeyPair(handle.adminCertPath, handle.adminKeyPath),
+    ]);
+    return new Cluster(handle.url, handle.dir, ca, admin);
   }
 
-  /** Stops kube-apiserver (SIGTERM); etcd and its data stay. */
-  async stopApiServer(): Promise<void> {
-    await this.apiServer?.stop();
+  get handle(): ClusterHandle {
+    return {
+      url: this.url,
+      dir: this.dir,
+      caCertPath: this.ca.certPath,
+      caKeyPath: this.ca.keyPath,
+      adminCertPath: this.admin.certPath,
+      adminKeyPath: this.admin.keyPath,
+    };
   }
 
-  /** Restarts kube-apiserver on the same port with the same data. */
-  async restartApiServer(): Promise<void> {
-    await this.stopApiServer();
-    await this.startApiServer();
+  /** PEM of the cluster CA (serving and client certificates). */
+  get caPem(): string {
+    return this.ca.certPem;
   }
 
-  /** Freezes kube-apiserver: open connections hang without an error, as in a silent stall. */
-  pauseApiServer(): void {
-    this.apiServer.pause();
-  }
-  resumeApiServer(): void {
-    this.apiServer.resume();
-  }
-
-  private readyz(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const req = request(
-        `${this.url}/readyz`,
-        { ca: this.ca.certPem, cert: this.admin.certPem, key: this.admin.keyPem, timeout: 2000 },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        },
-      );
-      req.on('error', () => resolve(false));
-      req.on('timeout', () => req.destroy());
-      req.end();
-    });
-  }
-
-  private clientConfig(
+  protected clientConfig(
     user: string,
     creds: { token?: string; pair?: KeyPair } | KeyPair,
   ): KubeConfig {
@@ -362,6 +250,165 @@ export class ControlPlane {
     const path = join(this.dir, name);
     await writeFile(path, kc.exportConfig(), { mode: 0o600 });
     return path;
+  }
+}
+
+/** A real etcd + kube-apiserver on free loopback ports, with an admin client. */
+export class ControlPlane extends Cluster {
+  private apiServer!: ServerProcess;
+  private etcd!: ServerProcess;
+
+  private constructor(
+    url: string,
+    dir: string,
+    ca: KeyPair,
+    admin: KeyPair,
+    private readonly apiServerBinary: string,
+    private readonly apiServerArgs: string[],
+    private readonly timeoutMs: number,
+  ) {
+    super(url, dir, ca, admin);
+  }
+
+  static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const timeoutMs = opts.startTimeoutMs ?? 30_000;
+    const kubeApiServer = controlPlaneBinary('kube-apiserver');
+    const etcdBin = controlPlaneBinary('etcd');
+    const dir = await mkdtemp(join(tmpdir(), 'chousei-cp-'));
+    let etcd: ServerProcess | undefined;
+    let cp: ControlPlane | undefined;
+    try {
+      const [ca, etcdPort, peerPort, apiPort] = await Promise.all([
+        createCA(dir, 'cluster-ca'),
+        freePort(),
+        freePort(),
+        freePort(),
+      ]);
+      const [serving, admin] = await Promise.all([
+        issueCert(ca, dir, 'apiserver', {
+          commonName: 'kube-apiserver',
+          dnsNames: ['localhost', 'kubernetes', 'kubernetes.default.svc'],
+          ipAddresses: ['127.0.0.1', '10.0.0.1'],
+          usage: 'server',
+        }),
+        issueCert(ca, dir, 'admin', {
+          commonName: 'admin',
+          organizations: ['system:masters'],
+          usage: 'client',
+        }),
+      ]);
+      const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const saKey = join(dir, 'sa.key');
+      const saPub = join(dir, 'sa.pub');
+      await writeFile(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      await writeFile(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
+
+      const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+      etcd = new ServerProcess({
+        name: 'etcd',
+        command: etcdBin,
+        args: [
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+          `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+          '--unsafe-no-fsync=true',
+          '--log-level=warn',
+        ],
+      });
+      const etcdReady = waitUntilReady(
+        etcd,
+        async () => (await fetch(`${etcdUrl}/health`)).ok,
+        timeoutMs,
+        50,
+      );
+
+      const url = `https://127.0.0.1:${apiPort}`;
+      const apiServerArgs = [
+        `--etcd-servers=${etcdUrl}`,
+        `--cert-dir=${dir}`,
+        `--tls-cert-file=${serving.certPath}`,
+        `--tls-private-key-file=${serving.keyPath}`,
+        `--client-ca-file=${ca.certPath}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--authorization-mode=RBAC',
+        '--disable-admission-plugins=ServiceAccount',
+        `--service-account-issuer=${url}/`,
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--enable-priority-and-fairness=false',
+        '--profiling=false',
+        '--v=1',
+        ...(opts.apiServerFlags ?? []),
+      ];
+      await etcdReady;
+      cp = new ControlPlane(url, dir, ca, admin, kubeApiServer, apiServerArgs, timeoutMs);
+      cp.etcd = etcd;
+      await cp.startApiServer();
+      return cp;
+    } catch (err) {
+      await (cp ? cp.stop() : etcd?.stop());
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Starts kube-apiserver (again) with the same flags and data, and waits until ready. */
+  async startApiServer(): Promise<void> {
+    this.apiServer = new ServerProcess({
+      name: 'kube-apiserver',
+      command: this.apiServerBinary,
+      args: this.apiServerArgs,
+    });
+    await waitUntilReady(this.apiServer, () => this.readyz(), this.timeoutMs);
+    // The bootstrap controller creates `default` shortly after /readyz turns ok.
+    const core = this.kubeConfig.makeApiClient(CoreV1Api);
+    await waitUntilReady(
+      this.apiServer,
+      async () => !!(await core.readNamespace({ name: 'default' })),
+      this.timeoutMs,
+    );
+  }
+
+  /** Stops kube-apiserver (SIGTERM); etcd and its data stay. */
+  async stopApiServer(): Promise<void> {
+    await this.apiServer?.stop();
+  }
+
+  /** Restarts kube-apiserver on the same port with the same data. */
+  async restartApiServer(): Promise<void> {
+    await this.stopApiServer();
+    await this.startApiServer();
+  }
+
+  /** Freezes kube-apiserver: open connections hang without an error, as in a silent stall. */
+  pauseApiServer(): void {
+    this.apiServer.pause();
+  }
+  resumeApiServer(): void {
+    this.apiServer.resume();
+  }
+
+  private readyz(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = request(
+        `${this.url}/readyz`,
+        { ca: this.ca.certPem, cert: this.admin.certPem, key: this.admin.keyPem, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
   }
 
   /** Stops both servers and removes their data. */

@@ -6,6 +6,8 @@ export {
   type TsigKey,
 } from './bind9.js';
 export {
+  Cluster,
+  type ClusterHandle,
   CONTROL_PLANE_VERSIONS,
   ControlPlane,
   type ControlPlaneOptions,

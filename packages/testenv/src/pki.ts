@@ -21,7 +21,8 @@ export interface IssueOptions {
   usage: 'server' | 'client';
 }
 
-async function load(certPath: string, keyPath: string): Promise<KeyPair> {
+/** Reads a certificate and key written earlier. */
+export async function loadKeyPair(certPath: string, keyPath: string): Promise<KeyPair> {
   const [certPem, keyPem] = await Promise.all([
     readFile(certPath, 'utf8'),
     readFile(keyPath, 'utf8'),
@@ -53,7 +54,7 @@ export async function createCA(dir: string, name: string): Promise<KeyPair> {
     '-out',
     certPath,
   ]);
-  return load(certPath, keyPath);
+  return loadKeyPair(certPath, keyPath);
 }
 
 /** A leaf certificate signed by `ca`, for a server (SANs) or a client (CN = user, O = groups). */
@@ -101,5 +102,5 @@ export async function issueCert(
     '-out',
     certPath,
   ]);
-  return load(certPath, keyPath);
+  return loadKeyPair(certPath, keyPath);
 }
