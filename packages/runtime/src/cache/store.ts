@@ -1,0 +1,157 @@
+import { type KubeObject, objectKey } from '../client/types.js';
+
+/** Maps an object to the index values it is found under (e.g. its namespace). */
+export type IndexFunc<T> = (obj: T) => string[];
+
+/** The store's contents changed by a relist: only real differences. */
+export interface ReplaceResult<T> {
+  added: T[];
+  updated: Array<{ old: T; current: T }>;
+  deleted: T[];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Objects of one kind by `namespace/name`, with secondary indexes. Objects are frozen on
+ * the way in: every reader shares one copy and none can change it under the others.
+ * Readers use get/list/byIndex; only the owning informer writes.
+ */
+export class Store<T extends KubeObject> {
+  private readonly objects = new Map<string, T>();
+  private readonly indexers = new Map<string, IndexFunc<T>>();
+  // index name -> index value -> keys
+  private readonly indices = new Map<string, Map<string, Set<string>>>();
+
+  constructor(indexers: Record<string, IndexFunc<T>> = {}) {
+    for (const [name, fn] of Object.entries(indexers)) this.addIndex(name, fn);
+  }
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.objects.get(key);
+  }
+
+  list(): T[] {
+    return [...this.objects.values()];
+  }
+
+  keys(): string[] {
+    return [...this.objects.keys()];
+  }
+
+  /** Objects whose index `name` yields `value`. */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indices.get(name);
+    if (!index) throw new Error(`store has no index named "${name}"`);
+    const keys = index.get(value);
+    if (!keys) return [];
+    const out: T[] = [];
+    for (const key of keys) {
+      const obj = this.objects.get(key);
+      if (obj) out.push(obj);
+    }
+    return out;
+  }
+
+  /** Keys of objects whose index `name` yields `value`. */
+  keysByIndex(name: string, value: string): string[] {
+    return [...(this.indices.get(name)?.get(value) ?? [])];
+  }
+
+  hasIndex(name: string): boolean {
+    return this.indexers.has(name);
+  }
+
+  /** Adds an index, computed over the objects already stored too. */
+  addIndex(name: string, fn: IndexFunc<T>): void {
+    if (this.indexers.has(name)) throw new Error(`store already has an index named "${name}"`);
+    this.indexers.set(name, fn);
+    this.indices.set(name, new Map());
+    for (const [key, obj] of this.objects) this.indexOne(name, fn, key, obj);
+  }
+
+  /** Inserts or replaces; returns the previous object. */
+  upsert(obj: T): T | undefined {
+    const key = objectKey(obj);
+    const old = this.objects.get(key);
+    if (old) this.unindex(key, old);
+    deepFreeze(obj);
+    this.objects.set(key, obj);
+    for (const [name, fn] of this.indexers) this.indexOne(name, fn, key, obj);
+    return old;
+  }
+
+  /** Removes by key; returns what was there. */
+  remove(key: string): T | undefined {
+    const old = this.objects.get(key);
+    if (!old) return undefined;
+    this.unindex(key, old);
+    this.objects.delete(key);
+    return old;
+  }
+
+  /**
+   * Swaps the content for a complete new set (a relist) and reports only what really
+   * changed: objects with the same resourceVersion count as unchanged.
+   */
+  replace(objects: T[]): ReplaceResult<T> {
+    const result: ReplaceResult<T> = { added: [], updated: [], deleted: [] };
+    const seen = new Set<string>();
+    for (const obj of objects) {
+      const key = objectKey(obj);
+      seen.add(key);
+      const old = this.objects.get(key);
+      if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) continue;
+      this.upsert(obj);
+      if (old) result.updated.push({ old, current: obj });
+      else result.added.push(obj);
+    }
+    for (const key of [...this.objects.keys()]) {
+      if (!seen.has(key)) result.deleted.push(this.remove(key)!);
+    }
+    return result;
+  }
+
+  private indexOne(name: string, fn: IndexFunc<T>, key: string, obj: T): void {
+    const index = this.indices.get(name)!;
+    for (const value of fn(obj)) {
+      const keys = index.get(value);
+      if (keys) keys.add(key);
+      else index.set(value, new Set([key]));
+    }
+  }
+
+  private unindex(key: string, obj: T): void {
+    for (const [name, fn] of this.indexers) {
+      const index = this.indices.get(name)!;
+      for (const value of fn(obj)) {
+        const keys = index.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index.delete(value);
+      }
+    }
+  }
+}
+
+/** Index by namespace (cluster-scoped objects under ""). */
+export const byNamespace: IndexFunc<KubeObject> = (obj) => [obj.metadata?.namespace ?? ''];
+
+/** Index by the uid of every owner. */
+export const byOwnerUid: IndexFunc<KubeObject> = (obj) =>
+  (obj.metadata?.ownerReferences ?? []).map((ref) => ref.uid);
+
+/** Drops managedFields, the largest part of most objects, which controllers never read. */
+export function dropManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}

@@ -1,0 +1,145 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Agent, type RequestOptions, request } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { counter, exponentialBuckets, histogram } from '../metrics/registry.js';
+import { apiError } from './errors.js';
+
+export interface TransportOptions {
+  /** Timeout of a non-watch request, default 30 s. */
+  requestTimeoutMs?: number;
+  /** User-Agent sent with every request. */
+  userAgent?: string;
+  /**
+   * Waits before each non-watch request, for a client-side rate limit; returns the delay
+   * in ms (e.g. a token bucket's `when`).
+   */
+  throttle?: () => number;
+}
+
+export interface RequestInit {
+  query?: Record<string, string | number | boolean | undefined> | undefined;
+  body?: unknown;
+  contentType?: string | undefined;
+  accept?: string | undefined;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+const AUTH_REFRESH_MS = 30_000;
+
+const requests = counter('rest_client_requests_total', 'API server requests by verb and code', [
+  'method',
+  'code',
+]);
+const latency = histogram(
+  'rest_client_request_duration_seconds',
+  'API server request latency by verb',
+  ['verb'],
+  exponentialBuckets(0.001, 2, 15),
+);
+
+function queryString(query: RequestInit['query']): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== '') parts.push(`${k}=${encodeURIComponent(String(v))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/**
+ * HTTPS to the API server with one keep-alive agent per client (client-node builds a new
+ * agent per request, which leaked sockets on watch reconnects). Auth headers come from
+ * the KubeConfig and are refreshed periodically, so rotated tokens are picked up.
+ */
+export class Transport {
+  readonly server: string;
+  private readonly agent: Agent;
+  private tls: RequestOptions = {};
+  private authHeaders: OutgoingHttpHeaders = {};
+  private authAt = 0;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private readonly throttle: (() => number) | undefined;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    opts: TransportOptions = {},
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = cluster.server.replace(/\/$/, '');
+    this.agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.userAgent = opts.userAgent ?? 'chousei-runtime';
+    this.throttle = opts.throttle;
+  }
+
+  private async options(): Promise<RequestOptions> {
+    if (Date.now() - this.authAt > AUTH_REFRESH_MS) {
+      const opts: RequestOptions = { headers: {} };
+      await this.kubeConfig.applyToHTTPSOptions(opts);
+      const { ca, cert, key, rejectUnauthorized, servername, auth } = opts;
+      this.tls = { ca, cert, key, rejectUnauthorized, servername, auth };
+      this.authHeaders = opts.headers as OutgoingHttpHeaders;
+      this.authAt = Date.now();
+    }
+    return this.tls;
+  }
+
+  /** Opens a request and resolves with the response head; the caller reads the body. */
+  async open(method: string, path: string, init: RequestInit = {}): Promise<IncomingMessage> {
+    const tls = await this.options();
+    const url = `${this.server}${path}${queryString(init.query)}`;
+    const headers: OutgoingHttpHeaders = {
+      ...this.authHeaders,
+      'user-agent': this.userAgent,
+      accept: init.accept ?? 'application/json',
+    };
+    let payload: string | undefined;
+    if (init.body !== undefined) {
+      payload = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+      headers['content-type'] = init.contentType ?? 'application/json';
+      headers['content-length'] = Buffer.byteLength(payload);
+    }
+    return new Promise((resolve, reject) => {
+      const req = request(url, { ...tls, method, headers, agent: this.agent, signal: init.signal });
+      if (init.timeoutMs) {
+        req.setTimeout(init.timeoutMs, () =>
+          req.destroy(new Error(`${method} ${path}: no response within ${init.timeoutMs} ms`)),
+        );
+      }
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** A request whose JSON answer is returned; non-2xx answers throw a typed ApiError. */
+  async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+    const delay = this.throttle?.() ?? 0;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const end = latency.startTimer({ verb: method });
+    let code = 'error';
+    try {
+      const res = await this.open(method, path, { timeoutMs: this.timeoutMs, ...init });
+      code = String(res.statusCode);
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString('utf8');
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        throw apiError(method, path, status, body, res.headers['retry-after']);
+      }
+      return (body ? JSON.parse(body) : undefined) as T;
+    } finally {
+      requests.inc({ method, code });
+      end();
+    }
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,109 @@
+import type {
+  EventsV1Event,
+  V1ConfigMap,
+  V1CustomResourceDefinition,
+  V1Ingress,
+  V1Lease,
+  V1MutatingWebhookConfiguration,
+  V1Namespace,
+  V1Pod,
+  V1Secret,
+  V1Service,
+  V1ServiceAccount,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+
+/**
+ * The JSON form of a client-node model: what the API server sends, with timestamps as
+ * RFC 3339 strings (client-node's models type them as Date, which is only true after its
+ * own deserialisation; this runtime hands out the JSON as received).
+ */
+export type Json<T> = T extends Date
+  ? string
+  : T extends (infer U)[]
+    ? Json<U>[]
+    : T extends object
+      ? { [K in keyof T]: Json<T[K]> }
+      : T;
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: unknown[];
+}
+
+/** Any Kubernetes object in its JSON form. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
+
+/** The metadata-only form of an object (`PartialObjectMetadata`). */
+export interface PartialObjectMetadata extends KubeObject {
+  metadata: ObjectMeta;
+}
+
+export interface ListMeta {
+  resourceVersion?: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface ObjectList<T> {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ListMeta;
+  items: T[];
+}
+
+/** Names an object: cluster-scoped ones have no namespace. */
+export interface ObjectKey {
+  namespace?: string;
+  name: string;
+}
+
+export type ConfigMap = Json<V1ConfigMap>;
+export type Secret = Json<V1Secret>;
+export type Service = Json<V1Service>;
+export type Ingress = Json<V1Ingress>;
+export type Namespace = Json<V1Namespace>;
+export type Pod = Json<V1Pod>;
+export type ServiceAccount = Json<V1ServiceAccount>;
+export type Lease = Json<V1Lease>;
+export type Event = Json<EventsV1Event>;
+export type CustomResourceDefinition = Json<V1CustomResourceDefinition>;
+export type ValidatingWebhookConfiguration = Json<V1ValidatingWebhookConfiguration>;
+export type MutatingWebhookConfiguration = Json<V1MutatingWebhookConfiguration>;
+
+/** `namespace/name`, or `name` for cluster-scoped objects: the key of caches and queues. */
+export function objectKey(obj: KubeObject | ObjectKey): string {
+  const meta = 'metadata' in obj ? (obj.metadata ?? {}) : (obj as ObjectKey);
+  return meta.namespace ? `${meta.namespace}/${meta.name}` : (meta.name ?? '');
+}
+
+/** Parses a `namespace/name` key. */
+export function parseObjectKey(key: string): ObjectKey {
+  const slash = key.indexOf('/');
+  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
