@@ -10,8 +10,6 @@ import {
   CoreV1Api,
   KubeConfig,
   type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { MissingDependencyError } from './errors.js';
@@ -195,31 +193,103 @@ export class Cluster {
     return name;
   }
 
-  /** Server-side applies every object of a YAML text (or a list of objects), in order. */
-  async apply(manifests: string | KubernetesObject[]): Promise<KubernetesObject[]> {
+  /**
+   * Server-side applies every object of a YAML text (or a list of objects), in order, as
+   * raw JSON (client-node's models would drop fields such as
+   * x-kubernetes-preserve-unknown-fields). Waits for applied CRDs to be established.
+   */
+  async apply(
+    manifests: string | KubernetesObject[],
+    opts: { dryRun?: boolean; fieldManager?: string } = {},
+  ): Promise<KubernetesObject[]> {
     const objects =
       typeof manifests === 'string'
         ? parseAllDocuments(manifests)
             .map((d) => d.toJS() as KubernetesObject | null)
             .filter((o): o is KubernetesObject => !!o)
         : manifests;
-    const api = KubernetesObjectApi.makeApiClient(this.kubeConfig);
     const applied: KubernetesObject[] = [];
     for (const obj of objects) {
-      applied.push(
-        await api.patch(
-          obj,
-          undefined,
-          undefined,
-          'chousei-testenv',
-          true,
-          PatchStrategy.ServerSideApply,
-        ),
-      );
+      const { apiVersion = '', kind = '', metadata = {} } = obj;
+      const resource = await this.discover(apiVersion, kind);
+      const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      const ns = resource.namespaced ? `/namespaces/${metadata.namespace ?? 'default'}` : '';
+      const query = new URLSearchParams({
+        fieldManager: opts.fieldManager ?? 'chousei-testenv',
+        force: 'true',
+        ...(opts.dryRun ? { dryRun: 'All' } : {}),
+      });
+      const path = `${base}${ns}/${resource.name}/${metadata.name}?${query}`;
+      const res = await this.rawRequest('PATCH', path, obj, 'application/apply-patch+yaml');
+      if (res.status >= 300) {
+        throw new Error(
+          `apply ${kind} ${metadata.namespace ?? ''}/${metadata.name}: HTTP ${res.status}: ${res.body}`,
+        );
+      }
+      applied.push(JSON.parse(res.body) as KubernetesObject);
     }
     const crds = applied.filter((o) => o.kind === 'CustomResourceDefinition' && o.metadata?.name);
-    if (crds.length) await this.waitForCRDs(crds.map((c) => c.metadata!.name!));
+    if (crds.length && !opts.dryRun) await this.waitForCRDs(crds.map((c) => c.metadata!.name!));
     return applied;
+  }
+
+  private readonly discovery = new Map<
+    string,
+    Array<{ name: string; kind: string; namespaced: boolean }>
+  >();
+
+  /** The REST resource of a kind, from API discovery (refreshed once on a miss). */
+  private async discover(apiVersion: string, kind: string) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (attempt > 0 || !this.discovery.has(apiVersion)) {
+        const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+        const res = await this.rawRequest('GET', path);
+        if (res.status === 200) {
+          const list = JSON.parse(res.body) as {
+            resources: Array<{ name: string; kind: string; namespaced: boolean }>;
+          };
+          this.discovery.set(
+            apiVersion,
+            list.resources.filter((r) => !r.name.includes('/')),
+          );
+        }
+      }
+      const found = this.discovery.get(apiVersion)?.find((r) => r.kind === kind);
+      if (found) return found;
+    }
+    throw new Error(`the API server does not serve kind ${kind} in ${apiVersion}`);
+  }
+
+  /** A request as the admin user, answering status and body text. */
+  protected rawRequest(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.url}${path}`,
+        {
+          method,
+          ca: this.ca.certPem,
+          cert: this.admin.certPem,
+          key: this.admin.keyPem,
+          headers: payload ? { 'content-type': contentType } : {},
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 
   /** Waits until every named CRD reports Established (its API is served). */

@@ -1,0 +1,10 @@
+export { Cache, type CacheListOptions, type InformerScope, matchesLabels } from './cache.js';
+export { type EventHandler, Informer, type InformerOptions } from './informer.js';
+export {
+  byNamespace,
+  byOwnerUid,
+  dropManagedFields,
+  type IndexFunc,
+  type ReplaceResult,
+  Store,
+} from './store.js';

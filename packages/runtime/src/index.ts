@@ -1,0 +1,16 @@
+// @chousei/runtime: the layers an event walks through, each usable on its own:
+// client -> watch -> cache -> controller (queue) -> manager.
+export * from './cache/index.js';
+export * from './client/index.js';
+export * from './controller/index.js';
+export { createLogger, type Logger, silentLogger } from './log/logger.js';
+export * from './manager/index.js';
+export {
+  counter,
+  exponentialBuckets,
+  gauge,
+  histogram,
+  metricsRegistry,
+} from './metrics/registry.js';
+export * from './queue/index.js';
+export * from './watch/index.js';

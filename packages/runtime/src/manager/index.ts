@@ -1,0 +1,9 @@
+export { type LeaderElectionOptions, LeaderElector } from './leader-election.js';
+export {
+  LeaderElectionLostError,
+  Manager,
+  type ManagerOptions,
+  type Runnable,
+} from './manager.js';
+export { type Check, ProbeServer } from './probes.js';
+export { shutdownSignal } from './signals.js';

@@ -1,0 +1,176 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Cache } from '../cache/cache.js';
+import { Client } from '../client/client.js';
+import type { TransportOptions } from '../client/transport.js';
+import { ControllerBuilder } from '../controller/builder.js';
+import type { Controller } from '../controller/controller.js';
+import { silentLogger } from '../log/logger.js';
+import { BucketRateLimiter } from '../queue/rate-limiter.js';
+import { type LeaderElectionOptions, LeaderElector } from './leader-election.js';
+import { type Check, ProbeServer } from './probes.js';
+
+/** Anything the manager runs beside controllers, e.g. a webhook server or a solver. */
+export interface Runnable {
+  name: string;
+  /** Runs until `signal` aborts. */
+  start(signal: AbortSignal): Promise<void>;
+  /** true: only on the leader (like controllers); false: on every replica (webhooks). */
+  needsLeaderElection: boolean;
+}
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  logger?: Logger;
+  /** Run controllers only while holding this Lease. Off when unset. */
+  leaderElection?: LeaderElectionOptions;
+  /** Port for /healthz and /readyz; default 8081; false: none. */
+  healthProbePort?: number | false;
+  /** Port for /metrics; default 8080; false: none. Equal to a non-zero probe port: one server. */
+  metricsPort?: number | false;
+  /** Address the probe and metrics servers bind, default 0.0.0.0. */
+  bindAddress?: string;
+  /** How long in-flight reconciles may finish after SIGTERM. Default 30 s. */
+  gracefulShutdownTimeoutMs?: number;
+  /** Client-side limit on API requests, as in client-go: default 20 qps, burst 30. */
+  qps?: number;
+  burst?: number;
+}
+
+/** The leader Lease could not be renewed: this process must stop working at once. */
+export class LeaderElectionLostError extends Error {
+  override name = 'LeaderElectionLostError';
+}
+
+/**
+ * Runs controllers and servers together: caches, probes, metrics and webhooks on every
+ * replica; controllers (and leader-only runnables) on the elected leader only.
+ */
+export class Manager {
+  readonly client: Client;
+  readonly cache: Cache;
+  readonly log: Logger;
+  private readonly controllers: Controller[] = [];
+  private readonly runnables: Runnable[] = [];
+  private readonly servers: ProbeServer[] = [];
+  private readonly probes: ProbeServer | undefined;
+  private readonly elector: LeaderElector | undefined;
+  private leaderSince: number | undefined;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.log = opts.logger ?? silentLogger;
+    const bucket = new BucketRateLimiter({ qps: opts.qps ?? 20, burst: opts.burst ?? 30 });
+    const transport: TransportOptions = { throttle: () => bucket.when('api') };
+    this.client = new Client(opts.kubeConfig, transport);
+    this.cache = new Cache(this.client.transport, { logger: this.log });
+    if (opts.leaderElection) {
+      this.elector = new LeaderElector(opts.kubeConfig, opts.leaderElection, this.log);
+    }
+    const host = opts.bindAddress ?? '0.0.0.0';
+    const probePort = opts.healthProbePort ?? 8081;
+    const metricsPort = opts.metricsPort ?? 8080;
+    if (probePort !== false) {
+      this.probes = new ProbeServer(probePort, host, probePort !== 0 && metricsPort === probePort);
+      this.servers.push(this.probes);
+      this.probes.health.set('ping', () => true);
+      this.probes.ready.set('informers-synced', () => this.cache.synced);
+    }
+    if (metricsPort !== false && (metricsPort === 0 || metricsPort !== probePort)) {
+      this.servers.push(new ProbeServer(metricsPort, host, true));
+    }
+  }
+
+  /** Starts declaring a controller; `complete(reconciler)` registers it here. */
+  controller(name: string): ControllerBuilder {
+    return new ControllerBuilder(name, (c) => this.controllers.push(c), this.log);
+  }
+
+  add(runnable: Runnable): void {
+    this.runnables.push(runnable);
+  }
+
+  addHealthCheck(name: string, check: Check): void {
+    this.probes?.health.set(name, check);
+  }
+
+  addReadyCheck(name: string, check: Check): void {
+    this.probes?.ready.set(name, check);
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : this.leaderSince !== undefined;
+  }
+
+  /** The ports the probe and metrics servers bound (after start). */
+  get ports(): number[] {
+    return this.servers.map((s) => s.boundPort);
+  }
+
+  /**
+   * Runs until `signal` aborts, then shuts down in order: stop taking work, finish
+   * in-flight reconciles (within the grace period), release the Lease, stop servers.
+   * Rejects with LeaderElectionLostError if the Lease is lost.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    const grace = this.opts.gracefulShutdownTimeoutMs ?? 30_000;
+    const cacheAbort = new AbortController();
+    const leaderAbort = new AbortController();
+    const onShutdown = () => leaderAbort.abort();
+    signal.addEventListener('abort', onShutdown, { once: true });
+
+    for (const c of this.controllers) c.bind(this.cache);
+    await Promise.all(this.servers.map((s) => s.start()));
+    if (this.servers.length) this.log.info({ ports: this.ports }, 'serving probes and metrics');
+    this.cache.start(cacheAbort.signal);
+    const everyReplica = this.runnables
+      .filter((r) => !r.needsLeaderElection)
+      .map((r) => this.run(r.name, r.start(leaderAbort.signal)));
+
+    let lost = false;
+    const leaderWork: Promise<void>[] = [];
+    let holding: Promise<'released' | 'lost'> | undefined;
+    const elected = this.elector ? await this.elector.acquire(signal) : !signal.aborted;
+    if (elected) {
+      this.leaderSince = Date.now();
+      if (this.elector) {
+        holding = this.elector.hold(leaderAbort.signal).then((outcome) => {
+          if (outcome === 'lost') {
+            lost = true;
+            leaderAbort.abort();
+          }
+          return outcome;
+        });
+      }
+      for (const c of this.controllers) {
+        leaderWork.push(this.run(`controller ${c.name}`, c.start(this.cache, leaderAbort.signal)));
+      }
+      for (const r of this.runnables.filter((r) => r.needsLeaderElection)) {
+        leaderWork.push(this.run(r.name, r.start(leaderAbort.signal)));
+      }
+    }
+
+    await new Promise<void>((resolve) => {
+      if (leaderAbort.signal.aborted) resolve();
+      leaderAbort.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    this.log.info({ graceMs: grace }, lost ? 'leader lease lost, stopping' : 'shutting down');
+    await Promise.all(leaderWork);
+    // Controllers are done: only now hand the Lease over, so two leaders never overlap.
+    if (holding) await holding;
+    await Promise.all(everyReplica);
+    cacheAbort.abort();
+    await Promise.all(this.servers.map((s) => s.stop()));
+    this.leaderSince = undefined;
+    signal.removeEventListener('abort', onShutdown);
+    if (lost) throw new LeaderElectionLostError('leader lease lost');
+    this.log.info('stopped');
+  }
+
+  private async run(name: string, work: Promise<void>): Promise<void> {
+    try {
+      await work;
+    } catch (err) {
+      this.log.error({ err, runnable: name }, 'runnable failed');
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cache } from '../src/cache/cache.js';
+import { byOwnerUid } from '../src/cache/store.js';
+import { Client } from '../src/client/client.js';
+import { ConfigMaps, Secrets } from '../src/client/resource.js';
+
+describe('cache', () => {
+  let client: Client;
+  let cache: Cache;
+  let ns: string;
+  const abort = new AbortController();
+
+  beforeAll(async () => {
+    const cluster = await sharedCluster();
+    client = new Client(cluster.kubeConfig);
+    ns = await cluster.createNamespace('cache');
+    cache = new Cache(client.transport);
+    cache.start(abort.signal);
+  });
+  afterAll(() => abort.abort());
+
+  it('shares one informer per kind, scope and selector', () => {
+    const a = cache.informer(ConfigMaps, { namespace: ns });
+    expect(cache.informer(ConfigMaps, { namespace: ns })).toBe(a);
+    expect(cache.informer(ConfigMaps, { namespace: ns, labelSelector: 'x=y' })).not.toBe(a);
+    expect(cache.informer(ConfigMaps, { namespace: ns, metadataOnly: true })).not.toBe(a);
+  });
+
+  it('serves reads from the store, without managedFields, frozen', async () => {
+    await client.create(ConfigMaps, {
+      metadata: { name: 'one', namespace: ns, labels: { app: 'a' } },
+    });
+    await client.create(ConfigMaps, {
+      metadata: { name: 'two', namespace: ns, labels: { app: 'b' } },
+    });
+    const scope = { namespace: ns };
+    await expect.poll(async () => (await cache.list(ConfigMaps, {}, scope)).length).toBe(2);
+    const one = await cache.get(ConfigMaps, { namespace: ns, name: 'one' }, scope);
+    expect(one.metadata?.managedFields).toBeUndefined();
+    expect(Object.isFrozen(one.metadata)).toBe(true);
+    expect(
+      (await cache.list(ConfigMaps, { labelSelector: 'app=b' }, scope)).map(
+        (c) => c.metadata?.name,
+      ),
+    ).toEqual(['two']);
+    await expect(
+      cache.get(ConfigMaps, { namespace: ns, name: 'nope' }, scope),
+    ).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('finds children by owner through an index', async () => {
+    const owner = await client.create(ConfigMaps, { metadata: { name: 'owner', namespace: ns } });
+    const ref = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'owner',
+      uid: owner.metadata!.uid!,
+      controller: true,
+    };
+    await client.create(ConfigMaps, {
+      metadata: { name: 'child', namespace: ns, ownerReferences: [ref] },
+    });
+    const informer = cache.informer(ConfigMaps, { namespace: ns }, { owner: byOwnerUid });
+    await expect
+      .poll(() =>
+        informer.store.byIndex('owner', owner.metadata!.uid!).map((c) => c.metadata?.name),
+      )
+      .toEqual(['child']);
+  });
+
+  it('watches metadata only when asked, so Secret data never enters memory', async () => {
+    await client.create(Secrets, {
+      metadata: { name: 's', namespace: ns, labels: { managed: 'yes' } },
+      stringData: { key: 'secret-value' },
+    });
+    const informer = cache.informer(Secrets, { namespace: ns, metadataOnly: true });
+    await informer.waitForSync();
+    await expect.poll(() => informer.store.get(`${ns}/s`)).toBeTruthy();
+    const s = informer.store.get(`${ns}/s`)!;
+    expect(s.kind).toBe('PartialObjectMetadata');
+    expect(s.metadata?.labels).toEqual({ managed: 'yes' });
+    expect(s).not.toHaveProperty('data');
+    expect(JSON.stringify(s)).not.toContain(Buffer.from('secret-value').toString('base64'));
+    // Watch events come as metadata too.
+    await client.patch(
+      Secrets,
+      { namespace: ns, name: 's' },
+      {
+        type: 'merge',
+        patch: { metadata: { labels: { managed: 'changed' } }, stringData: { key: 'other' } },
+      },
+    );
+    await expect
+      .poll(() => informer.store.get(`${ns}/s`)?.metadata?.labels?.managed)
+      .toBe('changed');
+    expect(informer.store.get(`${ns}/s`)).not.toHaveProperty('data');
+  });
+});
