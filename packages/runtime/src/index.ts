@@ -14,3 +14,4 @@ export {
 } from './metrics/registry.js';
 export * from './queue/index.js';
 export * from './watch/index.js';
+export * from './webhook/index.js';

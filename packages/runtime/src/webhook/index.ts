@@ -1,0 +1,23 @@
+export {
+  ADMISSION_API_VERSION,
+  type AdmissionHandler,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type AdmissionResult,
+  type AdmissionReview,
+  type AdmissionStatus,
+  type Allowed,
+  allow,
+  type Denied,
+  deny,
+  type FieldCause,
+  type GroupVersionKind,
+  type GroupVersionResource,
+  mutatingHandler,
+  type Operation,
+  type UserInfo,
+  type ValidationResult,
+  validatingHandler,
+} from './admission.js';
+export { diff, escapePointerToken, type JsonPatchOp, jsonEqual } from './json-patch.js';
+export { WebhookServer, type WebhookServerOptions } from './server.js';
