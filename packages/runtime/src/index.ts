@@ -3,6 +3,7 @@
 export * from './cache/index.js';
 export * from './client/index.js';
 export * from './controller/index.js';
+export * from './helpers/index.js';
 export { createLogger, type Logger, silentLogger } from './log/logger.js';
 export * from './manager/index.js';
 export {

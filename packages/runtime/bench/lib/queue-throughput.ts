@@ -1,4 +1,4 @@
-import { WorkQueue } from '../../src/queue/index.js';
+import { WorkQueue } from '../../dist/index.js';
 
 // Distinct keys per round, so deduplication does not collapse the adds being measured.
 const KEYS = Array.from({ length: 1024 }, (_, i) => `default/object-${i}`);

@@ -152,6 +152,11 @@ export const byOwnerUid: IndexFunc<KubeObject> = (obj) =>
 
 /** Drops managedFields, the largest part of most objects, which controllers never read. */
 export function dropManagedFields<T extends KubeObject>(obj: T): T {
-  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  if (obj.metadata?.managedFields) {
+    // Rebuilt rather than `delete`d: deleting a property turns a V8 object into a hash
+    // table several times its size, which for 10000 objects is megabytes.
+    const { managedFields: _, ...metadata } = obj.metadata;
+    obj.metadata = metadata;
+  }
   return obj;
 }

@@ -1,0 +1,33 @@
+export {
+  type Condition,
+  type ConditionStatus,
+  type ConditionsResult,
+  type ConditionUpdate,
+  findCondition,
+  InvalidConditionError,
+  isConditionTrue,
+  removeCondition,
+  setCondition,
+} from './conditions.js';
+export {
+  type EventClient,
+  type EventObjectReference,
+  EventRecorder,
+  type EventRecorderOptions,
+  type EventType,
+} from './events.js';
+export {
+  addFinalizer,
+  type FinalizeHandlers,
+  type FinalizerClient,
+  finalize,
+  hasFinalizer,
+  removeFinalizer,
+} from './finalizers.js';
+export {
+  controllerReference,
+  getControllerOf,
+  isControlledBy,
+  OwnerReferenceError,
+  setControllerReference,
+} from './owners.js';
