@@ -1,6 +1,7 @@
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache/cache.js';
+import { Informer } from '../src/cache/informer.js';
 import { byOwnerUid } from '../src/cache/store.js';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps, Secrets } from '../src/client/resource.js';
@@ -67,6 +68,38 @@ describe('cache', () => {
         informer.store.byIndex('owner', owner.metadata!.uid!).map((c) => c.metadata?.name),
       )
       .toEqual(['child']);
+  });
+
+  it('scopes informers by label and field selectors and applies a transform', async () => {
+    for (const [name, tier] of [
+      ['web-1', 'web'],
+      ['web-2', 'web'],
+      ['db-1', 'db'],
+    ] as const) {
+      await client.create(ConfigMaps, {
+        metadata: { name, namespace: ns, labels: { tier } },
+        data: { big: 'x'.repeat(100), keep: name },
+      });
+    }
+    const web = cache.informer(ConfigMaps, { namespace: ns, labelSelector: 'tier=web' });
+    const one = cache.informer(ConfigMaps, { namespace: ns, fieldSelector: 'metadata.name=db-1' });
+    await expect.poll(() => web.store.keys().sort()).toEqual([`${ns}/web-1`, `${ns}/web-2`]);
+    await expect.poll(() => one.store.keys()).toEqual([`${ns}/db-1`]);
+
+    const slim = new Informer(client.transport, ConfigMaps, {
+      namespace: ns,
+      labelSelector: 'tier',
+      transform: (cm) => ({ ...cm, data: { keep: cm.data?.keep ?? '' } }),
+    });
+    void slim.start(abort.signal);
+    await slim.waitForSync();
+    expect(slim.store.get(`${ns}/web-1`)?.data).toEqual({ keep: 'web-1' });
+    await client.patch(
+      ConfigMaps,
+      { namespace: ns, name: 'web-1' },
+      { type: 'merge', patch: { data: { keep: 'new' } } },
+    );
+    await expect.poll(() => slim.store.get(`${ns}/web-1`)?.data).toEqual({ keep: 'new' });
   });
 
   it('watches metadata only when asked, so Secret data never enters memory', async () => {

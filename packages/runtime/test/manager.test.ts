@@ -1,10 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createCA, issueCert } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps, Leases } from '../src/client/resource.js';
 import { Manager } from '../src/manager/manager.js';
+import { WebhookServer } from '../src/webhook/server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/manager.mjs', import.meta.url));
 
@@ -77,6 +83,20 @@ describe('manager', () => {
       metricsPort: 0,
       leaderElection: { name: 'probe-test', namespace: ns, retryPeriodMs: 200 },
     });
+    const certDir = await mkdtemp(join(tmpdir(), 'mgr-webhook-'));
+    const ca = await createCA(certDir, 'ca');
+    const pair = await issueCert(ca, certDir, 'tls', {
+      commonName: 'webhook',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    const webhook = new WebhookServer({
+      port: 0,
+      host: '127.0.0.1',
+      certFile: pair.certPath,
+      keyFile: pair.keyPath,
+    });
+    manager.addWebhookServer(webhook);
     let reconciled = 0;
     manager
       .controller('probe-test')
@@ -93,6 +113,15 @@ describe('manager', () => {
     const ready = await fetch(`http://127.0.0.1:${probePort}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.text()).toContain('[+]informers-synced ok');
+    const readyText = await (await fetch(`http://127.0.0.1:${probePort}/readyz`)).text();
+    expect(readyText).toContain('[+]webhook ok');
+    const webhookHealth = await new Promise<number>((resolve, reject) =>
+      httpsGet(`https://127.0.0.1:${webhook.port}/healthz`, { ca: ca.certPem }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject),
+    );
+    expect(webhookHealth).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     for (const name of [
       'controller_runtime_reconcile_total{controller="probe-test",result="success"}',
@@ -112,6 +141,7 @@ describe('manager', () => {
     }
     stop.abort();
     await done;
+    await expect(fetch(`http://127.0.0.1:${probePort}/healthz`)).rejects.toThrow();
     const lease = await client.get(Leases, { namespace: ns, name: 'probe-test' });
     expect(lease.spec?.holderIdentity).toBe('');
   });

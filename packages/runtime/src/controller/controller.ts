@@ -8,6 +8,7 @@ import { silentLogger } from '../log/logger.js';
 import { counter, exponentialBuckets, gauge, histogram } from '../metrics/registry.js';
 import type { RateLimiter } from '../queue/rate-limiter.js';
 import { WorkQueue } from '../queue/work-queue.js';
+import { whenAborted } from '../util/async.js';
 import { admits, type Predicate } from './predicates.js';
 import { type Reconciler, type Request, TerminalError } from './reconciler.js';
 
@@ -141,9 +142,7 @@ export class Controller {
       : undefined;
     const workers = Array.from({ length: this.workers }, () => this.work(reconcileAbort.signal));
 
-    await new Promise<void>((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
+    await whenAborted(signal);
     clearInterval(resync);
     for (const un of this.unsubscribe.splice(0)) un();
     this.informers = undefined;

@@ -8,7 +8,7 @@ import { Leases } from '../client/resource.js';
 import type { Lease } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
 import { gauge } from '../metrics/registry.js';
-import { sleep } from '../watch/backoff.js';
+import { sleep } from '../util/async.js';
 
 export interface LeaderElectionOptions {
   /** Name of the Lease. */

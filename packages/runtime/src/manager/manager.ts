@@ -7,6 +7,8 @@ import { ControllerBuilder } from '../controller/builder.js';
 import type { Controller } from '../controller/controller.js';
 import { silentLogger } from '../log/logger.js';
 import { BucketRateLimiter } from '../queue/rate-limiter.js';
+import { whenAborted } from '../util/async.js';
+import type { WebhookServer } from '../webhook/server.js';
 import { type LeaderElectionOptions, LeaderElector } from './leader-election.js';
 import { type Check, ProbeServer } from './probes.js';
 
@@ -89,6 +91,26 @@ export class Manager {
     this.runnables.push(runnable);
   }
 
+  /**
+   * Serves admission webhooks on every replica (the API server may call any of them),
+   * from manager start to shutdown; the replica is not ready until it listens.
+   */
+  addWebhookServer(server: WebhookServer): void {
+    let listening = false;
+    this.addReadyCheck('webhook', () => listening);
+    this.add({
+      name: 'webhook server',
+      needsLeaderElection: false,
+      start: async (signal) => {
+        await server.start();
+        listening = true;
+        await whenAborted(signal);
+        listening = false;
+        await server.stop();
+      },
+    });
+  }
+
   addHealthCheck(name: string, check: Check): void {
     this.probes?.health.set(name, check);
   }
@@ -149,10 +171,7 @@ export class Manager {
       }
     }
 
-    await new Promise<void>((resolve) => {
-      if (leaderAbort.signal.aborted) resolve();
-      leaderAbort.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await whenAborted(leaderAbort.signal);
     this.log.info({ graceMs: grace }, lost ? 'leader lease lost, stopping' : 'shutting down');
     await Promise.all(leaderWork);
     // Controllers are done: only now hand the Lease over, so two leaders never overlap.

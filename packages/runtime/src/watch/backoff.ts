@@ -14,17 +14,3 @@ export function backoffDelay(failures: number, opts: BackoffOptions = {}): numbe
   const base = Math.min(max, initial * 2 ** Math.max(0, failures - 1));
   return Math.min(max, base * (1 + Math.random() * (opts.jitter ?? 0.5)));
 }
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

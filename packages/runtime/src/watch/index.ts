@@ -1,2 +1,2 @@
-export { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
+export { type BackoffOptions, backoffDelay } from './backoff.js';
 export { type WatchEvent, Watcher, type WatcherOptions, type WatchScope } from './watcher.js';

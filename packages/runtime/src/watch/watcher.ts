@@ -6,7 +6,8 @@ import type { Transport } from '../client/transport.js';
 import type { KubeObject, ObjectList } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
 import { counter } from '../metrics/registry.js';
-import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
+import { sleep } from '../util/async.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
 
 /**
  * What a watcher reports. A `relist` carries the complete current set (after the first
