@@ -1,0 +1,7 @@
+// @chousei/dns: sources hand desired records to plan/, which diffs them with what
+// registry/ says we own in what provider/ lists; provider/ applies the changes.
+export * from './plan/plan.js';
+export * from './provider/inmemory/inmemory.js';
+export * from './provider/provider.js';
+export * from './records.js';
+export * from './registry/txt-registry.js';

@@ -1,0 +1,145 @@
+// A conformance suite every Provider passes: run it from a vitest file with a factory
+// that starts the real service (see test/*-conformance.test.ts).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Change, type RecordSet, recordKey, type Zone } from '../records.js';
+import type { Provider } from './provider.js';
+
+export interface ConformanceTarget {
+  provider: Provider;
+  /** An empty zone the suite may write to. */
+  zone: Zone;
+  /**
+   * What a resolver sees: the values answered for a name and type (e.g. `dig` at the
+   * authoritative server), in the record model's presentation form. Optional.
+   */
+  lookup?(name: string, type: RecordSet['type']): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const sorted = (values: string[]) => [...values].sort();
+
+export function providerConformance(label: string, start: () => Promise<ConformanceTarget>): void {
+  describe(`${label}: provider conformance`, () => {
+    let t: ConformanceTarget;
+    beforeAll(async () => {
+      t = await start();
+    });
+    afterAll(() => t?.stop());
+
+    const at = (sub: string) => `${sub}.${t.zone.name}`;
+    const find = async (name: string, type: RecordSet['type']) =>
+      (await t.provider.records(t.zone)).find((r) => recordKey(r) === recordKey({ name, type }));
+    const applyAll = async (changes: Change[]) => {
+      const res = await t.provider.apply(t.zone, changes);
+      expect(res.failed.map((f) => `${recordKey(f.change.record)}: ${f.error.message}`)).toEqual(
+        [],
+      );
+      return res;
+    };
+
+    it('lists the zone', async () => {
+      expect((await t.provider.zones()).map((z) => z.name)).toContain(t.zone.name);
+    });
+
+    it('creates every managed type and reads it back as written', async () => {
+      const longText = `v=long;${'x'.repeat(400)}`;
+      const records: RecordSet[] = [
+        { name: at('a'), type: 'A', ttl: 300, values: ['192.0.2.1', '192.0.2.2'] },
+        { name: at('aaaa'), type: 'AAAA', ttl: 300, values: ['2001:db8::1'] },
+        { name: at('cname'), type: 'CNAME', ttl: 120, values: ['target.example.net'] },
+        { name: at('txt'), type: 'TXT', ttl: 60, values: ['hello world', 'k=v,x=y', longText] },
+        {
+          name: `_https._tcp.${t.zone.name}`,
+          type: 'SRV',
+          ttl: 300,
+          values: [`10 5 443 svc.${t.zone.name}`],
+        },
+        { name: t.zone.name, type: 'MX', ttl: 300, values: [`10 mail.${t.zone.name}`] },
+        { name: `*.wild.${t.zone.name}`, type: 'A', ttl: 300, values: ['192.0.2.9'] },
+      ];
+      await applyAll(records.map((record) => ({ action: 'create', record })));
+      for (const r of records) {
+        const got = await find(r.name, r.type);
+        expect(got, recordKey(r)).toBeDefined();
+        expect(got!.ttl).toBe(r.ttl);
+        expect(sorted(got!.values)).toEqual(sorted(r.values));
+      }
+      if (t.lookup) {
+        expect(sorted(await t.lookup(at('a'), 'A'))).toEqual(['192.0.2.1', '192.0.2.2']);
+        expect(await t.lookup(at('cname'), 'CNAME')).toEqual(['target.example.net']);
+        expect(sorted(await t.lookup(at('txt'), 'TXT'))).toEqual(
+          sorted(['hello world', 'k=v,x=y', longText]),
+        );
+        expect(await t.lookup(`anything.wild.${t.zone.name}`, 'A')).toEqual(['192.0.2.9']);
+      }
+    });
+
+    it('updates values and TTL, then deletes', async () => {
+      const old: RecordSet = { name: at('upd'), type: 'A', ttl: 300, values: ['192.0.2.10'] };
+      await applyAll([{ action: 'create', record: old }]);
+      const record: RecordSet = { ...old, ttl: 60, values: ['192.0.2.11', '192.0.2.12'] };
+      await applyAll([{ action: 'update', old, record }]);
+      const got = await find(old.name, 'A');
+      expect(got?.ttl).toBe(60);
+      expect(sorted(got!.values)).toEqual(['192.0.2.11', '192.0.2.12']);
+      if (t.lookup)
+        expect(sorted(await t.lookup(old.name, 'A'))).toEqual(['192.0.2.11', '192.0.2.12']);
+      await applyAll([{ action: 'delete', record }]);
+      expect(await find(old.name, 'A')).toBeUndefined();
+      if (t.lookup) expect(await t.lookup(old.name, 'A')).toEqual([]);
+    });
+
+    it('keeps several TXT values for one name, and changes one without touching the others', async () => {
+      const old: RecordSet = {
+        name: at('_acme-challenge'),
+        type: 'TXT',
+        ttl: 60,
+        values: ['token-1'],
+      };
+      await applyAll([{ action: 'create', record: old }]);
+      const two = { ...old, values: ['token-1', 'token-2'] };
+      await applyAll([{ action: 'update', old, record: two }]);
+      expect(sorted((await find(old.name, 'TXT'))!.values)).toEqual(['token-1', 'token-2']);
+      await applyAll([{ action: 'update', old: two, record: { ...old, values: ['token-2'] } }]);
+      expect((await find(old.name, 'TXT'))!.values).toEqual(['token-2']);
+    });
+
+    it('applies the good groups of a batch when one group is rejected', async () => {
+      await applyAll([
+        {
+          action: 'create',
+          record: { name: at('taken'), type: 'A', ttl: 300, values: ['192.0.2.20'] },
+        },
+      ]);
+      const res = await t.provider.apply(t.zone, [
+        {
+          action: 'create',
+          group: 'g1',
+          record: { name: at('good1'), type: 'A', ttl: 300, values: ['192.0.2.21'] },
+        },
+        {
+          action: 'create',
+          group: 'g1',
+          record: { name: at('a-good1'), type: 'TXT', ttl: 300, values: ['owner'] },
+        },
+        // A CNAME where an A exists: rejected by every DNS service.
+        {
+          action: 'create',
+          group: 'bad',
+          record: { name: at('taken'), type: 'CNAME', ttl: 300, values: ['x.example.net'] },
+        },
+        {
+          action: 'create',
+          group: 'g2',
+          record: { name: at('good2'), type: 'A', ttl: 300, values: ['192.0.2.22'] },
+        },
+      ]);
+      expect(res.failed.map((f) => f.change.group)).toEqual(['bad']);
+      expect(res.applied.map((c) => c.group).sort()).toEqual(['g1', 'g1', 'g2']);
+      expect(await find(at('good1'), 'A')).toBeDefined();
+      expect(await find(at('a-good1'), 'TXT')).toBeDefined();
+      expect(await find(at('good2'), 'A')).toBeDefined();
+      expect(await find(at('taken'), 'CNAME')).toBeUndefined();
+    });
+  });
+}

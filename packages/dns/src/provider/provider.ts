@@ -1,0 +1,94 @@
+import type { Change, RecordSet, RecordType, Zone } from '../records.js';
+
+/** What a provider can do, for planners and batchers. */
+export interface ProviderCapabilities {
+  /** Most changes one apply call sends (Route53: 1000 records). */
+  maxChangesPerCall: number;
+  /** Most characters of record values one call sends (Route53: 32000); none when unset. */
+  maxValueCharsPerCall?: number;
+  recordTypes: readonly RecordType[];
+  /** Supports alias records (Route53). */
+  alias: boolean;
+}
+
+/** The outcome of one apply: which changes landed, which did not and why. */
+export interface ApplyResult {
+  applied: Change[];
+  failed: Array<{ change: Change; error: Error }>;
+}
+
+/**
+ * A DNS service: list zones, list a zone's records, apply changes to a zone. Everything
+ * else (ownership, planning, filtering) is built on these three calls.
+ */
+export interface Provider {
+  readonly name: string;
+  readonly capabilities: ProviderCapabilities;
+  zones(): Promise<Zone[]>;
+  records(zone: Zone): Promise<RecordSet[]>;
+  /**
+   * Applies as many changes as the service accepts. Never throws for a rejected change: it
+   * is reported in `failed` with the service's reason. Throws only when the service could
+   * not be reached at all (after its own retries).
+   */
+  apply(zone: Zone, changes: Change[]): Promise<ApplyResult>;
+}
+
+/** A provider error that carries the service's own code and whether retrying may help. */
+export class ProviderError extends Error {
+  override name = 'ProviderError';
+  constructor(
+    message: string,
+    readonly provider: string,
+    readonly code: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Splits changes into batches within the limits, never splitting a group. */
+export function batchChanges(changes: Change[], caps: ProviderCapabilities): Change[][] {
+  const groups = new Map<string, Change[]>();
+  changes.forEach((c, i) => {
+    const key = c.group ?? `#${i}`;
+    const list = groups.get(key);
+    if (list) list.push(c);
+    else groups.set(key, [c]);
+  });
+  const batches: Change[][] = [];
+  let batch: Change[] = [];
+  let count = 0;
+  let chars = 0;
+  for (const group of groups.values()) {
+    const n = group.reduce((sum, c) => sum + changeCount(c), 0);
+    const size = group.reduce((sum, c) => sum + valueChars(c), 0);
+    const overCount = count + n > caps.maxChangesPerCall;
+    const overChars =
+      caps.maxValueCharsPerCall !== undefined && chars + size > caps.maxValueCharsPerCall;
+    if (batch.length > 0 && (overCount || overChars)) {
+      batches.push(batch);
+      batch = [];
+      count = 0;
+      chars = 0;
+    }
+    batch.push(...group);
+    count += n;
+    chars += size;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+/** Record changes a change costs at the service: an update is a delete plus a create. */
+export function changeCount(c: Change): number {
+  return c.action === 'update' ? 2 : 1;
+}
+
+/** Characters of values a change sends (both sides of an update). */
+export function valueChars(c: Change): number {
+  const chars = (r: RecordSet) =>
+    r.alias ? r.alias.dnsName.length : r.values.reduce((n, v) => n + v.length, 0);
+  return c.action === 'update' ? chars(c.old) + chars(c.record) : chars(c.record);
+}

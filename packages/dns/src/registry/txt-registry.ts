@@ -1,0 +1,204 @@
+import {
+  type Change,
+  inZone,
+  type RecordSet,
+  type RecordType,
+  recordKey,
+  sameRecord,
+} from '../records.js';
+
+/** Who owns a record, as its ownership TXT says. */
+export interface Ownership {
+  owner: string;
+  /** `kind/namespace/name` of the object that asked for the record, e.g. `ingress/web/shop`. */
+  resource?: string;
+  /** The TXT record that says so (new format `a-www...`, or the legacy same-name one). */
+  txt: RecordSet;
+}
+
+/** A managed record with its ownership, if any TXT claims it. */
+export interface OwnedRecord {
+  record: RecordSet;
+  ownership?: Ownership;
+}
+
+/** A zone's records split into the records themselves and the ownership TXT records. */
+export interface ZoneView {
+  zone: string;
+  /** Every record that is not an ownership TXT, by `name/TYPE`. */
+  records: Map<string, OwnedRecord>;
+  /** Ownership TXT records, by `name/TXT`. */
+  registry: Map<string, RecordSet>;
+}
+
+export interface TxtRegistryOptions {
+  /** This instance's owner id (external-dns `--txt-owner-id`): reuse it to take a zone over. */
+  ownerId: string;
+  /** Put before the type-prefixed name; may contain `%{record_type}`. A trailing `.` makes it a label. */
+  prefix?: string;
+  /** Put after the first label; may contain `%{record_type}`. */
+  suffix?: string;
+  /** Replaces a leading `*` in ownership record names (wildcards cannot carry a prefix). */
+  wildcardReplacement?: string;
+  /** TTL of ownership records. Default 300. */
+  ttl?: number;
+}
+
+const HERITAGE = 'heritage=external-dns';
+
+/**
+ * Ownership in TXT records, in the format external-dns reads and writes: beside each
+ * record a TXT named after its type (`a-www.example.com`, `cname-api.example.com`) holding
+ * `heritage=external-dns,external-dns/owner=ID,external-dns/resource=KIND/NS/NAME`. The
+ * legacy same-name TXT of old external-dns releases is read too. A record without a TXT
+ * naming our owner id is never ours to change.
+ */
+export class TxtRegistry {
+  readonly ownerId: string;
+  private readonly ttl: number;
+
+  constructor(private readonly opts: TxtRegistryOptions) {
+    if (!opts.ownerId || /[,=\s"]/.test(opts.ownerId)) {
+      throw new Error(
+        `ownerId "${opts.ownerId}" must be non-empty without commas, '=', quotes or spaces`,
+      );
+    }
+    this.ownerId = opts.ownerId;
+    this.ttl = opts.ttl ?? 300;
+  }
+
+  /** The name of the ownership TXT for a record (new format). */
+  txtName(name: string, type: RecordType, zone: string): string {
+    const t = type.toLowerCase();
+    const fill = (s: string) => s.replaceAll('%{record_type}', t);
+    let host = name;
+    if (host.startsWith('*') && this.opts.wildcardReplacement !== undefined) {
+      host = this.opts.wildcardReplacement + host.slice(1);
+    }
+    const dot = host.indexOf('.');
+    const [first, rest] = dot < 0 ? [host, ''] : [host.slice(0, dot), host.slice(dot)];
+    const prefix = this.opts.prefix ? fill(this.opts.prefix) : '';
+    const suffix = this.opts.suffix ? fill(this.opts.suffix) : '';
+    const typed = this.opts.prefix?.includes('%{record_type}') ? '' : `${t}-`;
+    const candidate = `${prefix}${typed}${first}${suffix}${rest}`;
+    // At the apex `a-example.com` would fall outside the zone: keep it inside as a label.
+    return inZone(candidate, zone)
+      ? candidate
+      : `${prefix}${typed}${suffix}.${host}`.replace(/\.\./g, '.');
+  }
+
+  /** The TXT value for an owner and resource. */
+  encode(resource?: string, owner = this.ownerId): string {
+    return [
+      HERITAGE,
+      `external-dns/owner=${owner}`,
+      ...(resource ? [`external-dns/resource=${resource}`] : []),
+    ].join(',');
+  }
+
+  /** Parses a TXT value; undefined when it is not an ownership record. */
+  decode(value: string): { owner: string; resource?: string } | undefined {
+    const text = value.replace(/^"|"$/g, '');
+    if (!text.startsWith(HERITAGE)) return undefined;
+    const labels = new Map<string, string>();
+    for (const part of text.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq > 0) labels.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    const owner = labels.get('external-dns/owner');
+    if (owner === undefined) return undefined;
+    const resource = labels.get('external-dns/resource');
+    return resource ? { owner, resource } : { owner };
+  }
+
+  /** Splits a zone listing into records with their ownership, and the ownership TXTs. */
+  read(zone: string, listing: RecordSet[]): ZoneView {
+    const view: ZoneView = { zone, records: new Map(), registry: new Map() };
+    const parsed = new Map<string, { owner: string; resource?: string }>();
+    for (const r of listing) {
+      const label =
+        r.type === 'TXT' ? r.values.map((v) => this.decode(v)).find(Boolean) : undefined;
+      if (label) {
+        view.registry.set(recordKey(r), r);
+        parsed.set(r.name, label);
+      } else {
+        view.records.set(recordKey(r), { record: r });
+      }
+    }
+    for (const owned of view.records.values()) {
+      const { name, type } = owned.record;
+      const txtName = this.txtName(name, type, zone);
+      const fresh = parsed.get(txtName);
+      if (fresh) {
+        owned.ownership = { ...fresh, txt: view.registry.get(`${txtName}/TXT`)! };
+        continue;
+      }
+      // Legacy format: one TXT at the record's own name (never beside a CNAME).
+      const legacy = type !== 'TXT' && type !== 'CNAME' ? parsed.get(name) : undefined;
+      if (legacy) owned.ownership = { ...legacy, txt: view.registry.get(`${name}/TXT`)! };
+    }
+    return view;
+  }
+
+  /** Whether a record is ours: its ownership TXT names our owner id. */
+  owns(owned: OwnedRecord | undefined): boolean {
+    return owned?.ownership?.owner === this.ownerId;
+  }
+
+  /**
+   * Adds the ownership TXT changes to record changes, grouping each record with its TXT so
+   * a provider applies them together: a record is never written without its owner mark,
+   * and a mark never outlives its record.
+   */
+  withOwnership(
+    zone: string,
+    changes: Array<Change & { resource?: string }>,
+    view: ZoneView,
+  ): Change[] {
+    const out: Change[] = [];
+    for (const c of changes) {
+      const { name, type } = c.record;
+      const group = `${name}/${type}`;
+      const txt = (resource?: string): RecordSet => ({
+        name: this.txtName(name, type, zone),
+        type: 'TXT',
+        ttl: this.ttl,
+        values: [this.encode(resource)],
+      });
+      const existingTxt = view.registry.get(`${this.txtName(name, type, zone)}/TXT`);
+      if (c.action === 'create') {
+        out.push({ ...strip(c), group });
+        out.push(
+          existingTxt
+            ? { action: 'update', old: existingTxt, record: txt(c.resource), group }
+            : { action: 'create', record: txt(c.resource), group },
+        );
+      } else if (c.action === 'update') {
+        // Same record, new resource: only the ownership mark changes.
+        if (!sameRecord(c.old, c.record)) out.push({ ...strip(c), group });
+        const want = txt(c.resource);
+        if (!existingTxt) out.push({ action: 'create', record: want, group });
+        else if (!sameRecord(existingTxt, want))
+          out.push({ action: 'update', old: existingTxt, record: want, group });
+      } else {
+        out.push({ ...strip(c), group });
+        if (existingTxt) out.push({ action: 'delete', record: existingTxt, group });
+        else {
+          // A legacy same-name mark may vouch for other records at the name: keep it then.
+          const legacy = view.records.get(recordKey(c.record))?.ownership?.txt;
+          const others = [...view.records.values()].some(
+            (o) => o.record.name === name && o.record.type !== type && o.ownership?.txt === legacy,
+          );
+          if (legacy && legacy.name === name && !others)
+            out.push({ action: 'delete', record: legacy, group });
+        }
+      }
+    }
+    return out;
+  }
+}
+
+function strip(c: Change & { resource?: string }): Change {
+  const { resource: _, ...change } = c;
+  return change as Change;
+}

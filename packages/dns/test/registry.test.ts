@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordSet } from '../src/records.js';
+import { TxtRegistry } from '../src/registry/txt-registry.js';
+
+const zone = 'example.com';
+const reg = new TxtRegistry({ ownerId: 'cluster-a' });
+const a = (name: string, values = ['192.0.2.1']): RecordSet => ({
+  name,
+  type: 'A',
+  ttl: 300,
+  values,
+});
+const txt = (name: string, value: string): RecordSet => ({
+  name,
+  type: 'TXT',
+  ttl: 300,
+  values: [value],
+});
+
+describe('TXT registry', () => {
+  it('names ownership records as external-dns does', () => {
+    expect(reg.txtName('www.example.com', 'A', zone)).toBe('a-www.example.com');
+    expect(reg.txtName('api.example.com', 'CNAME', zone)).toBe('cname-api.example.com');
+    expect(reg.txtName('example.com', 'A', zone)).toBe('a-.example.com');
+    const prefixed = new TxtRegistry({ ownerId: 'x', prefix: '%{record_type}-reg.' });
+    expect(prefixed.txtName('www.example.com', 'AAAA', zone)).toBe('aaaa-reg.www.example.com');
+    const suffixed = new TxtRegistry({ ownerId: 'x', suffix: '-owner' });
+    expect(suffixed.txtName('www.example.com', 'A', zone)).toBe('a-www-owner.example.com');
+    const wild = new TxtRegistry({ ownerId: 'x', wildcardReplacement: 'star' });
+    expect(wild.txtName('*.apps.example.com', 'A', zone)).toBe('a-star.apps.example.com');
+  });
+
+  it('encodes and decodes the external-dns value', () => {
+    const value = reg.encode('ingress/web/shop');
+    expect(value).toBe(
+      'heritage=external-dns,external-dns/owner=cluster-a,external-dns/resource=ingress/web/shop',
+    );
+    expect(reg.decode(`"${value}"`)).toEqual({ owner: 'cluster-a', resource: 'ingress/web/shop' });
+    expect(reg.decode('v=spf1 -all')).toBeUndefined();
+    expect(() => new TxtRegistry({ ownerId: 'a,b' })).toThrow(/ownerId/);
+  });
+
+  it('reads ownership in the new and the legacy format, and never mistakes marks for records', () => {
+    const view = reg.read(zone, [
+      a('new.example.com'),
+      txt('a-new.example.com', reg.encode('ingress/ns/new')),
+      a('legacy.example.com'),
+      txt('legacy.example.com', reg.encode('service/ns/legacy')),
+      a('theirs.example.com'),
+      txt('a-theirs.example.com', reg.encode(undefined, 'cluster-b')),
+      a('nobody.example.com'),
+      txt('spf.example.com', 'v=spf1 -all'),
+    ]);
+    expect(reg.owns(view.records.get('new.example.com/A'))).toBe(true);
+    expect(view.records.get('new.example.com/A')?.ownership?.resource).toBe('ingress/ns/new');
+    expect(reg.owns(view.records.get('legacy.example.com/A'))).toBe(true);
+    expect(reg.owns(view.records.get('theirs.example.com/A'))).toBe(false);
+    expect(view.records.get('theirs.example.com/A')?.ownership?.owner).toBe('cluster-b');
+    expect(view.records.get('nobody.example.com/A')?.ownership).toBeUndefined();
+    expect(view.records.has('spf.example.com/TXT')).toBe(true);
+    expect([...view.registry.keys()].sort()).toEqual([
+      'a-new.example.com/TXT',
+      'a-theirs.example.com/TXT',
+      'legacy.example.com/TXT',
+    ]);
+  });
+
+  it('groups each record change with its ownership TXT change', () => {
+    const view = reg.read(zone, [
+      a('old.example.com'),
+      txt('a-old.example.com', reg.encode('ingress/ns/old')),
+    ]);
+    const changes = reg.withOwnership(
+      zone,
+      [
+        { action: 'create', record: a('new.example.com'), resource: 'ingress/ns/new' },
+        { action: 'delete', record: a('old.example.com') },
+      ],
+      view,
+    );
+    expect(changes).toEqual([
+      { action: 'create', record: a('new.example.com'), group: 'new.example.com/A' },
+      {
+        action: 'create',
+        record: txt('a-new.example.com', reg.encode('ingress/ns/new')),
+        group: 'new.example.com/A',
+      },
+      { action: 'delete', record: a('old.example.com'), group: 'old.example.com/A' },
+      {
+        action: 'delete',
+        record: txt('a-old.example.com', reg.encode('ingress/ns/old')),
+        group: 'old.example.com/A',
+      },
+    ]);
+  });
+
+  it('moves a record to the new format when it changes, and drops a legacy mark no one else needs', () => {
+    const legacyMark = txt('legacy.example.com', reg.encode('ingress/ns/l'));
+    const view = reg.read(zone, [a('legacy.example.com'), legacyMark]);
+    const upd = reg.withOwnership(
+      zone,
+      [
+        {
+          action: 'update',
+          old: a('legacy.example.com'),
+          record: a('legacy.example.com', ['192.0.2.2']),
+          resource: 'ingress/ns/l',
+        },
+      ],
+      view,
+    );
+    expect(upd.map((c) => `${c.action} ${c.record.name} ${c.record.type}`)).toEqual([
+      'update legacy.example.com A',
+      'create a-legacy.example.com TXT',
+    ]);
+    const del = reg.withOwnership(
+      zone,
+      [{ action: 'delete', record: a('legacy.example.com') }],
+      view,
+    );
+    expect(del.map((c) => `${c.action} ${c.record.name} ${c.record.type}`)).toEqual([
+      'delete legacy.example.com A',
+      'delete legacy.example.com TXT',
+    ]);
+  });
+});
