@@ -3,5 +3,11 @@
 export * from './plan/plan.js';
 export * from './provider/inmemory/inmemory.js';
 export * from './provider/provider.js';
+export {
+  type RFC2136Options,
+  RFC2136Provider,
+  TsigError,
+  type TsigKey,
+} from './provider/rfc2136/index.js';
 export * from './records.js';
 export * from './registry/txt-registry.js';

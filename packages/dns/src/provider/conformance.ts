@@ -54,7 +54,7 @@ export function providerConformance(label: string, start: () => Promise<Conforma
           ttl: 300,
           values: [`10 5 443 svc.${t.zone.name}`],
         },
-        { name: t.zone.name, type: 'MX', ttl: 300, values: [`10 mail.${t.zone.name}`] },
+        { name: t.zone.name, type: 'MX', ttl: 300, values: ['10 mail.example.net'] },
         { name: `*.wild.${t.zone.name}`, type: 'A', ttl: 300, values: ['192.0.2.9'] },
       ];
       await applyAll(records.map((record) => ({ action: 'create', record })));

@@ -53,9 +53,13 @@ export class ControllerBuilder {
     return this;
   }
 
-  /** Builds the controller (and registers it with the manager that made this builder). */
+  /**
+   * Builds the controller (and registers it with the manager that made this builder).
+   * Without for(), requests come only from watches() (keys need not name objects, e.g.
+   * a DNS name fed by several kinds).
+   */
   complete(reconciler: Reconciler | ReconcileFunc): Controller {
-    if (!this.primary) throw new Error(`controller ${this.name}: for() is required`);
+    if (!this.sources.length) throw new Error(`controller ${this.name}: call for() or watches()`);
     const r = typeof reconciler === 'function' ? { reconcile: reconciler } : reconciler;
     const controller = new Controller(this.name, r, this.sources, {
       ...(this.logger ? { logger: this.logger } : {}),
