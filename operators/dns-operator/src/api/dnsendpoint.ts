@@ -1,0 +1,248 @@
+import { type KubeObject, resourceType } from '@chousei/runtime';
+import { MAX_NAME_LENGTH, MAX_TTL, MIN_TTL } from '../sources/validate.js';
+
+// DNSEndpoint: records asked for directly, shaped like external-dns's
+// externaldns.k8s.io/v1alpha1 DNSEndpoint so its manifests port by changing apiVersion.
+
+export const DNS_ENDPOINT_GROUP = 'dns.chousei.dev';
+export const DNS_ENDPOINT_VERSION = 'v1alpha1';
+
+/** The record types a DNSEndpoint may ask for. */
+export const DNS_ENDPOINT_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX'] as const;
+export type DNSEndpointRecordType = (typeof DNS_ENDPOINT_RECORD_TYPES)[number];
+
+export interface ProviderSpecificProperty {
+  name: string;
+  value: string;
+}
+
+/** One record set of a DNSEndpoint (external-dns's `endpoint.Endpoint`). */
+export interface DNSEndpointRecord {
+  dnsName: string;
+  /**
+   * Presentation form; SRV (`10 5 443 sip.example.com.`) and MX (`10 mail.example.com.`)
+   * targets name absolute hosts, ending in a dot.
+   */
+  targets: string[];
+  recordType: DNSEndpointRecordType;
+  /** Seconds; unset means the operator's default TTL. */
+  recordTTL?: number;
+  setIdentifier?: string;
+  labels?: Record<string, string>;
+  providerSpecific?: ProviderSpecificProperty[];
+}
+
+export interface DNSEndpointSpec {
+  endpoints?: DNSEndpointRecord[];
+}
+
+/** Whether one record set of the spec is published, and why not. */
+export interface DNSEndpointRecordStatus {
+  dnsName: string;
+  recordType: string;
+  published: boolean;
+  /** CamelCase, e.g. `Published`, `Invalid`, `Conflict`. */
+  reason: string;
+  message?: string;
+}
+
+export interface DNSEndpointStatus {
+  observedGeneration?: number;
+  endpoints?: DNSEndpointRecordStatus[];
+}
+
+export interface DNSEndpoint extends KubeObject {
+  spec: DNSEndpointSpec;
+  status?: DNSEndpointStatus;
+}
+
+export const DNSEndpoints = resourceType<DNSEndpoint>(
+  `${DNS_ENDPOINT_GROUP}/${DNS_ENDPOINT_VERSION}`,
+  'DNSEndpoint',
+  'dnsendpoints',
+  true,
+);
+
+/** The wire form of an OpenAPI v3 schema as a CRD holds it (client-node's model renames keys). */
+export interface JSONSchemaProps {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  description?: string;
+  format?: string;
+  properties?: Record<string, JSONSchemaProps>;
+  additionalProperties?: JSONSchemaProps;
+  required?: string[];
+  items?: JSONSchemaProps;
+  enum?: readonly string[];
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  minimum?: number;
+  maximum?: number;
+  'x-kubernetes-validations'?: Array<{
+    rule: string;
+    message: string;
+    fieldPath?: string;
+    reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired';
+  }>;
+}
+
+// The API server refuses a CRD whose CEL rules could cost too much in the worst case,
+// which it estimates as endpoints x targets x target length: these bounds keep the
+// address checks within budget while leaving room for what one object sensibly holds
+// (a TXT value up to 1024 characters fits a 4096-bit DKIM key).
+const MAX_ENDPOINTS = 256;
+const MAX_TARGETS = 32;
+const MAX_TARGET_LENGTH = 1024;
+
+// RFC 1123 labels with underscores (`_sip._tcp`), an optional `*.` wildcard and an
+// optional trailing dot; upper case is accepted because DNS names are case-insensitive.
+const LABEL = '[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?';
+const DNS_NAME_PATTERN = `^(\\*\\.)?(${LABEL}\\.)*${LABEL}\\.?$`;
+
+/** Each rule applies to one record type; `t` ranges over the targets. */
+function targetsRule(type: DNSEndpointRecordType, check: string, message: string) {
+  return {
+    rule: `self.recordType != '${type}' || self.targets.all(t, ${check})`,
+    message,
+    fieldPath: '.targets',
+    reason: 'FieldValueInvalid' as const,
+  };
+}
+
+const recordSchema: JSONSchemaProps = {
+  type: 'object',
+  required: ['dnsName', 'recordType', 'targets'],
+  properties: {
+    dnsName: {
+      type: 'string',
+      description: 'The record name, e.g. www.example.com or *.example.com.',
+      // A trailing dot may come on top of the 253 characters of the name.
+      maxLength: MAX_NAME_LENGTH + 1,
+      pattern: DNS_NAME_PATTERN,
+    },
+    targets: {
+      type: 'array',
+      description:
+        'Record values: addresses for A/AAAA, one name for CNAME, text for TXT, ' +
+        '"priority weight port target." for SRV, "preference exchange." for MX.',
+      minItems: 1,
+      maxItems: MAX_TARGETS,
+      items: { type: 'string', minLength: 1, maxLength: MAX_TARGET_LENGTH },
+    },
+    recordType: { type: 'string', enum: DNS_ENDPOINT_RECORD_TYPES },
+    recordTTL: {
+      type: 'integer',
+      format: 'int64',
+      description: 'TTL in seconds; unset means the operator default.',
+      minimum: MIN_TTL,
+      maximum: MAX_TTL,
+    },
+    setIdentifier: { type: 'string', maxLength: 128 },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    providerSpecific: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string' }, value: { type: 'string' } },
+      },
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: "self.recordType != 'CNAME' || size(self.targets) == 1",
+      message: 'a CNAME record takes exactly one target',
+      fieldPath: '.targets',
+      reason: 'FieldValueInvalid',
+    },
+    targetsRule('A', 'isIP(t) && ip(t).family() == 4', 'A targets must be IPv4 addresses'),
+    targetsRule('AAAA', 'isIP(t) && ip(t).family() == 6', 'AAAA targets must be IPv6 addresses'),
+    // Only the trailing dot is checked here: a regex over every target would cost more
+    // than the budget allows; the operator reports the rest of the shape in the status.
+    targetsRule(
+      'SRV',
+      "t.endsWith('.')",
+      'SRV targets must be "priority weight port target." with the target an absolute name ' +
+        'ending in a dot, e.g. "10 5 443 sip.example.com."',
+    ),
+    targetsRule(
+      'MX',
+      "t.endsWith('.')",
+      'MX targets must be "preference exchange." with the exchange an absolute name ending ' +
+        'in a dot, e.g. "10 mail.example.com."',
+    ),
+  ],
+};
+
+/** The one schema of DNSEndpoint, from which the CRD is built. */
+export const dnsEndpointSchema: JSONSchemaProps = {
+  type: 'object',
+  description: 'DNS records to publish, as listed; the external-dns DNSEndpoint shape.',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      properties: {
+        endpoints: { type: 'array', maxItems: MAX_ENDPOINTS, items: recordSchema },
+      },
+    },
+    status: {
+      type: 'object',
+      properties: {
+        observedGeneration: { type: 'integer', format: 'int64' },
+        endpoints: {
+          type: 'array',
+          maxItems: MAX_ENDPOINTS,
+          items: {
+            type: 'object',
+            required: ['dnsName', 'recordType', 'published', 'reason'],
+            properties: {
+              dnsName: { type: 'string' },
+              recordType: { type: 'string' },
+              published: { type: 'boolean' },
+              reason: { type: 'string' },
+              message: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const dnsEndpointCRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `dnsendpoints.${DNS_ENDPOINT_GROUP}` },
+  spec: {
+    group: DNS_ENDPOINT_GROUP,
+    scope: 'Namespaced',
+    names: {
+      plural: 'dnsendpoints',
+      singular: 'dnsendpoint',
+      kind: 'DNSEndpoint',
+      listKind: 'DNSEndpointList',
+      shortNames: ['dnsep'],
+      categories: ['chousei'],
+    },
+    versions: [
+      {
+        name: DNS_ENDPOINT_VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'DNS Name', type: 'string', jsonPath: '.spec.endpoints[0].dnsName' },
+          { name: 'Type', type: 'string', jsonPath: '.spec.endpoints[0].recordType' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+        schema: { openAPIV3Schema: dnsEndpointSchema },
+      },
+    ],
+  },
+};

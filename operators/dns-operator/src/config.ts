@@ -1,0 +1,417 @@
+import { parseArgs } from 'node:util';
+import type { Policy, RecordType } from '@chousei/dns';
+import type { SourceKind } from './operator.js';
+
+interface FlagSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  default?: string | boolean | string[];
+  help: string;
+}
+
+/**
+ * Every flag, its environment variable (CHOUSEI_DNS_ + upper snake case) and its help:
+ * one table for parsing, validation and --help.
+ */
+export const FLAGS = {
+  provider: { type: 'string', help: 'DNS provider: route53 | rfc2136 | inmemory (required)' },
+  source: {
+    type: 'string',
+    multiple: true,
+    default: ['ingress', 'service', 'dnsendpoint'],
+    help: 'Sources to watch: ingress, service, dnsendpoint (repeat or comma-separate)',
+  },
+  'txt-owner-id': {
+    type: 'string',
+    default: 'default',
+    help: "Owner id written in ownership TXT records; reuse external-dns's --txt-owner-id to take its records over",
+  },
+  'txt-prefix': {
+    type: 'string',
+    help: 'Prefix of ownership TXT names (may contain %{record_type})',
+  },
+  'txt-suffix': {
+    type: 'string',
+    help: 'Suffix of ownership TXT names (may contain %{record_type})',
+  },
+  'txt-wildcard-replacement': {
+    type: 'string',
+    help: 'Label replacing * in ownership TXT names of wildcard records',
+  },
+  policy: {
+    type: 'string',
+    default: 'sync',
+    help: 'sync (create, update, delete) | upsert-only (no deletes) | create-only',
+  },
+  'managed-record-types': {
+    type: 'string',
+    multiple: true,
+    default: ['A', 'AAAA', 'CNAME'],
+    help: 'Record types managed (DNSEndpoints may also use TXT, SRV, MX when listed here)',
+  },
+  'domain-filter': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'Manage only names and zones under these domains',
+  },
+  'exclude-domains': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'Never manage names under these domains',
+  },
+  namespace: { type: 'string', help: 'Watch only this namespace (default: all)' },
+  'label-filter': {
+    type: 'string',
+    help: 'Label selector the watched objects must match, e.g. team=web',
+  },
+  'annotation-filter': {
+    type: 'string',
+    help: 'Annotation selector the watched objects must match, e.g. dns=public',
+  },
+  'ingress-class': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'Only Ingresses of these classes (default: all)',
+  },
+  'default-ttl': {
+    type: 'string',
+    default: '300',
+    help: 'TTL in seconds of records without a ttl annotation',
+  },
+  'resync-interval': {
+    type: 'string',
+    default: '10m',
+    help: 'Full resync interval: every zone re-read, every name checked (e.g. 10m, 1h)',
+  },
+  concurrency: {
+    type: 'string',
+    default: '200',
+    help: 'Names reconciled at once (their changes share provider calls)',
+  },
+  'aws-zone-type': { type: 'string', help: 'Route53: only public or private zones' },
+  'aws-zone-tags': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'Route53: only zones with these tags (key=value)',
+  },
+  'zone-id-filter': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'Route53: only these hosted zone ids',
+  },
+  'aws-endpoint': {
+    type: 'string',
+    help: 'Route53: API endpoint override (also AWS_ENDPOINT_URL)',
+  },
+  'aws-qps': {
+    type: 'string',
+    default: '5',
+    help: 'Route53: API requests per second, shared by the process',
+  },
+  'rfc2136-host': {
+    type: 'string',
+    help: 'RFC2136: DNS server host (required with --provider rfc2136)',
+  },
+  'rfc2136-port': { type: 'string', default: '53', help: 'RFC2136: DNS server port' },
+  'rfc2136-zone': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'RFC2136: zones to manage (required with --provider rfc2136)',
+  },
+  'rfc2136-tsig-keyname': { type: 'string', help: 'RFC2136: TSIG key name' },
+  'rfc2136-tsig-secret': {
+    type: 'string',
+    help: 'RFC2136: TSIG secret, base64 (prefer the environment variable)',
+  },
+  'rfc2136-tsig-secret-alg': {
+    type: 'string',
+    default: 'hmac-sha256',
+    help: 'RFC2136: hmac-sha256 | hmac-sha384 | hmac-sha512',
+  },
+  'inmemory-zone': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    help: 'inmemory: zones to hold (tests and demos)',
+  },
+  'dry-run': {
+    type: 'boolean',
+    default: false,
+    help: 'Log planned changes instead of making them',
+  },
+  once: { type: 'boolean', default: false, help: 'Reconcile every name once, then exit' },
+  'leader-elect': {
+    type: 'boolean',
+    default: false,
+    help: 'Run controllers only while holding the leader Lease (for 2+ replicas)',
+  },
+  'leader-election-namespace': {
+    type: 'string',
+    help: 'Namespace of the leader Lease (default: POD_NAMESPACE or default)',
+  },
+  'leader-election-id': {
+    type: 'string',
+    default: 'chousei-dns-operator',
+    help: 'Name of the leader Lease',
+  },
+  'metrics-port': { type: 'string', default: '8080', help: 'Port of /metrics (0: any free port)' },
+  'health-port': { type: 'string', default: '8081', help: 'Port of /healthz and /readyz' },
+  kubeconfig: {
+    type: 'string',
+    help: 'Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
+  },
+  'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
+  help: { type: 'boolean', default: false, help: 'Show this help' },
+} satisfies Record<string, FlagSpec>;
+
+type FlagName = keyof typeof FLAGS;
+
+export interface DnsOperatorConfig {
+  provider: 'route53' | 'rfc2136' | 'inmemory';
+  sources: SourceKind[];
+  ownerId: string;
+  txtPrefix?: string;
+  txtSuffix?: string;
+  txtWildcardReplacement?: string;
+  policy: Policy;
+  managedTypes: RecordType[];
+  domainFilter: string[];
+  excludeDomains: string[];
+  namespace?: string;
+  labelFilter?: string;
+  annotationFilter?: string;
+  ingressClasses: string[];
+  defaultTTL: number;
+  resyncIntervalMs: number;
+  concurrency: number;
+  route53: {
+    zoneType?: 'public' | 'private';
+    zoneTags: Record<string, string>;
+    zoneIds: string[];
+    endpoint?: string;
+    qps: number;
+  };
+  rfc2136: {
+    host?: string;
+    port: number;
+    zones: string[];
+    tsig?: {
+      name: string;
+      secret: string;
+      algorithm: 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
+    };
+  };
+  inmemoryZones: string[];
+  dryRun: boolean;
+  once: boolean;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  metricsPort: number;
+  healthPort: number;
+  kubeconfig?: string;
+  logLevel: string;
+  help: boolean;
+}
+
+/** Invalid configuration: one message naming the flag, its variable and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function envName(flag: string): string {
+  return `CHOUSEI_DNS_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+const DURATION = /^(\d+)(ms|s|m|h)?$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses flags, falling back to environment variables, then defaults; validates all. */
+export function parseConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): DnsOperatorConfig {
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof FLAGS; strict: true; allowPositionals: false }>
+  >;
+  const options = Object.fromEntries(
+    Object.entries(FLAGS).map(([k, v]) => [
+      k,
+      { type: v.type, ...('multiple' in v ? { multiple: v.multiple } : {}) },
+    ]),
+  ) as typeof FLAGS;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (see --help)`);
+  }
+  const values = parsed.values as Partial<Record<FlagName, string | boolean | string[]>>;
+  const get = (flag: FlagName): string | boolean | string[] | undefined => {
+    const spec: FlagSpec = FLAGS[flag];
+    const v = values[flag];
+    if (v !== undefined)
+      return spec.multiple
+        ? (v as string[])
+            .flatMap((x) => x.split(','))
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v;
+    const e = env[envName(flag)];
+    if (e !== undefined) {
+      if (spec.type === 'boolean') return e === 'true' || e === '1';
+      return spec.multiple
+        ? e
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : e;
+    }
+    return spec.default;
+  };
+  const str = (f: FlagName) => get(f) as string | undefined;
+  const list = (f: FlagName) => (get(f) as string[] | undefined) ?? [];
+  const bool = (f: FlagName) => get(f) === true;
+  const where = (f: FlagName) => `--${f} (${envName(f)})`;
+  const oneOf = <T extends string>(f: FlagName, allowed: readonly T[]): T => {
+    const v = str(f);
+    if (!v || !allowed.includes(v as T))
+      throw new ConfigError(`${where(f)} must be one of ${allowed.join(', ')}; got "${v ?? ''}"`);
+    return v as T;
+  };
+  const int = (f: FlagName, min: number, max: number) => {
+    const raw = str(f) ?? '';
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max)
+      throw new ConfigError(`${where(f)} must be an integer from ${min} to ${max}; got "${raw}"`);
+    return n;
+  };
+  const duration = (f: FlagName) => {
+    const raw = str(f) ?? '';
+    const m = DURATION.exec(raw);
+    if (!m || Number(m[1]) === 0)
+      throw new ConfigError(`${where(f)} must be a duration such as 30s, 10m or 1h; got "${raw}"`);
+    return Number(m[1]) * UNIT[m[2] ?? 's']!;
+  };
+
+  const help = bool('help');
+  if (help) return { help } as DnsOperatorConfig;
+  const provider = oneOf('provider', ['route53', 'rfc2136', 'inmemory'] as const);
+  const sources = list('source');
+  for (const s of sources) {
+    if (!['ingress', 'service', 'dnsendpoint'].includes(s))
+      throw new ConfigError(
+        `${where('source')}: unknown source "${s}" (ingress, service, dnsendpoint)`,
+      );
+  }
+  const types = list('managed-record-types').map((t) => t.toUpperCase());
+  for (const t of types) {
+    if (!['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX'].includes(t))
+      throw new ConfigError(`${where('managed-record-types')}: unsupported type "${t}"`);
+  }
+  const zoneType = str('aws-zone-type');
+  if (zoneType !== undefined && zoneType !== 'public' && zoneType !== 'private')
+    throw new ConfigError(`${where('aws-zone-type')} must be public or private`);
+  const zoneTags: Record<string, string> = {};
+  for (const kv of list('aws-zone-tags')) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${where('aws-zone-tags')}: "${kv}" is not key=value`);
+    zoneTags[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const rfc2136Zones = list('rfc2136-zone').map((z) => z.toLowerCase().replace(/\.$/, ''));
+  const host = str('rfc2136-host');
+  if (provider === 'rfc2136' && !host)
+    throw new ConfigError(`${where('rfc2136-host')} is required with --provider rfc2136`);
+  if (provider === 'rfc2136' && !rfc2136Zones.length)
+    throw new ConfigError(`${where('rfc2136-zone')} is required with --provider rfc2136`);
+  const keyName = str('rfc2136-tsig-keyname');
+  const secret = str('rfc2136-tsig-secret');
+  if (!!keyName !== !!secret)
+    throw new ConfigError(
+      `${where('rfc2136-tsig-keyname')} and ${where('rfc2136-tsig-secret')} go together`,
+    );
+  if (secret && !/^[A-Za-z0-9+/]+=*$/.test(secret))
+    throw new ConfigError(`${where('rfc2136-tsig-secret')} must be base64`);
+  const algorithm = oneOf('rfc2136-tsig-secret-alg', [
+    'hmac-sha256',
+    'hmac-sha384',
+    'hmac-sha512',
+  ] as const);
+  const ownerId = str('txt-owner-id') ?? '';
+  if (!ownerId || /[,=\s"]/.test(ownerId))
+    throw new ConfigError(
+      `${where('txt-owner-id')} must be non-empty without commas, '=', quotes or spaces`,
+    );
+
+  const optional = <K extends string>(key: K, v: string | undefined) =>
+    v ? ({ [key]: v } as Record<K, string>) : {};
+  return {
+    provider,
+    sources: sources as SourceKind[],
+    ownerId,
+    ...optional('txtPrefix', str('txt-prefix')),
+    ...optional('txtSuffix', str('txt-suffix')),
+    ...optional('txtWildcardReplacement', str('txt-wildcard-replacement')),
+    policy: oneOf('policy', ['sync', 'upsert-only', 'create-only'] as const),
+    managedTypes: types as RecordType[],
+    domainFilter: list('domain-filter').map((d) => d.toLowerCase().replace(/\.$/, '')),
+    excludeDomains: list('exclude-domains').map((d) => d.toLowerCase().replace(/\.$/, '')),
+    ...optional('namespace', str('namespace')),
+    ...optional('labelFilter', str('label-filter')),
+    ...optional('annotationFilter', str('annotation-filter')),
+    ingressClasses: list('ingress-class'),
+    defaultTTL: int('default-ttl', 1, 2_147_483_647),
+    resyncIntervalMs: duration('resync-interval'),
+    concurrency: int('concurrency', 1, 10_000),
+    route53: {
+      ...(zoneType ? { zoneType: zoneType as 'public' | 'private' } : {}),
+      zoneTags,
+      zoneIds: list('zone-id-filter'),
+      ...optional('endpoint', str('aws-endpoint')),
+      qps: int('aws-qps', 1, 100),
+    },
+    rfc2136: {
+      ...(host ? { host } : {}),
+      port: int('rfc2136-port', 1, 65535),
+      zones: rfc2136Zones,
+      ...(keyName && secret ? { tsig: { name: keyName, secret, algorithm } } : {}),
+    },
+    inmemoryZones: list('inmemory-zone').map((z) => z.toLowerCase().replace(/\.$/, '')),
+    dryRun: bool('dry-run'),
+    once: bool('once'),
+    leaderElect: bool('leader-elect'),
+    leaderElectionNamespace: str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionId: str('leader-election-id') ?? 'chousei-dns-operator',
+    metricsPort: int('metrics-port', 0, 65535),
+    healthPort: int('health-port', 0, 65535),
+    ...optional('kubeconfig', str('kubeconfig')),
+    logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+    help: false,
+  };
+}
+
+/** --help text, generated from the flag table. */
+export function helpText(): string {
+  const lines = [
+    'Usage: chousei-dns-operator --provider NAME [flags]',
+    '',
+    'Every flag can also be set by its environment variable.',
+    '',
+  ];
+  for (const [flag, spec] of Object.entries(FLAGS) as Array<[string, FlagSpec]>) {
+    const def =
+      spec.default === undefined || (Array.isArray(spec.default) && !spec.default.length)
+        ? ''
+        : ` (default ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
+    lines.push(
+      `  --${flag}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' ...' : ''}`,
+    );
+    lines.push(`      ${spec.help}${def}  [${envName(flag)}]`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,236 @@
+import {
+  type AliasTarget,
+  type DesiredRecord,
+  type Policy,
+  plan,
+  type RecordSet,
+  type RecordType,
+  type TxtRegistry,
+} from '@chousei/dns';
+import type { EventRecorder, ReconcileContext, Request, Result } from '@chousei/runtime';
+import { counter } from '@chousei/runtime';
+import type { ChangeBatcher } from './batcher.js';
+import { type Claimant, mergeClaims } from './claims.js';
+import type { ZoneCache } from './zone-cache.js';
+
+/** Where a name stands after its last reconcile (reported in DNSEndpoint status). */
+export interface NameOutcome {
+  published: boolean;
+  reason: 'Published' | 'Conflict' | 'NoZone' | 'Pending' | 'Failed';
+  message: string;
+}
+
+export interface NameReconcilerOptions {
+  /** Objects (not being deleted, filters passed) claiming a name. */
+  claimants(name: string): Claimant[];
+  zones: ZoneCache;
+  batcher: ChangeBatcher;
+  registry: TxtRegistry;
+  policy: Policy;
+  managedTypes: ReadonlySet<RecordType>;
+  defaultTTL: number;
+  events: EventRecorder;
+  /** Alias target for a hostname, when the provider supports aliases (Route53). */
+  aliasFor?: (hostname: string) => AliasTarget | undefined;
+  /** Told when a name's outcome changes, with its claimants (to refresh their status). */
+  onOutcome?: (name: string, outcome: NameOutcome, claimants: Claimant[]) => void;
+}
+
+const planChanges = counter(
+  'chousei_dns_plan_changes_total',
+  'Record changes planned and applied, by action and result',
+  ['action', 'result'],
+);
+
+/**
+ * Reconciles one DNS name: what its claimants ask for (merged), against what the zone
+ * holds and we own, through the planner; the changes go to the provider in shared
+ * batches. Only the names an event touched are looked at, never every record.
+ */
+export class NameReconciler {
+  readonly outcomes = new Map<string, NameOutcome>();
+
+  constructor(private readonly opts: NameReconcilerOptions) {}
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
+    const { zones, registry, events } = this.opts;
+    const name = req.name;
+    if (!zones.loaded) await zones.load();
+    const claimants = this.opts.claimants(name);
+    const zone = zones.zoneFor(name);
+    if (!zone) {
+      const message = `${name} is outside every managed zone (${zones.zoneNames().join(', ') || 'none'})`;
+      for (const c of claimants) events.event(c.obj, 'Warning', 'NoZone', 'Publish', message);
+      this.settle(name, { published: false, reason: 'NoZone', message }, claimants);
+      return;
+    }
+
+    const merged = mergeClaims(name, claimants);
+    for (const { claimant, reason } of merged.losers) {
+      events.event(claimant.obj, 'Warning', 'Conflict', 'Publish', `not published: ${reason}`);
+    }
+    const view = await zones.view(zone);
+    const desired: DesiredRecord[] = merged.endpoints.map(({ endpoint, claimant }) => ({
+      record: this.toRecord(
+        endpoint.name,
+        endpoint.type,
+        endpoint.targets,
+        endpoint.ttl,
+        endpoint.alias,
+      ),
+      resource: claimant.resource,
+    }));
+    // An empty load-balancer status never deletes by itself: keep what this claimant
+    // published until it is deleted or stops claiming the name.
+    const wanted = new Set(desired.map((d) => d.record.type));
+    for (const c of claimants) {
+      if (!c.result.names.includes(name) || c.result.endpoints.some((e) => e.name === name))
+        continue;
+      for (const owned of view.records.values()) {
+        const r = owned.record;
+        if (r.name !== name || wanted.has(r.type) || owned.ownership?.resource !== c.resource)
+          continue;
+        if (!registry.owns(owned)) continue;
+        desired.push({ record: r, resource: c.resource });
+        wanted.add(r.type);
+      }
+    }
+
+    const planned = plan({
+      desired,
+      view,
+      registry,
+      names: [name],
+      policy: this.opts.policy,
+      managedTypes: this.opts.managedTypes,
+    });
+    for (const conflict of planned.conflicts) {
+      const c = claimants.find((x) => x.resource === conflict.desired.resource);
+      if (c)
+        events.event(c.obj, 'Warning', 'Conflict', 'Publish', `not published: ${conflict.message}`);
+    }
+    const changes = registry.withOwnership(zone.name, planned.changes, view);
+    if (!changes.length) {
+      this.settleFromPlan(
+        name,
+        desired,
+        planned.conflicts.length ? planned.conflicts[0]!.message : undefined,
+        claimants,
+        merged.losers.length > 0,
+      );
+      return;
+    }
+
+    let result: Awaited<ReturnType<ChangeBatcher['submit']>>;
+    try {
+      result = await this.opts.batcher.submit(zone, changes);
+    } catch (err) {
+      zones.invalidate(zone);
+      this.settle(
+        name,
+        { published: false, reason: 'Failed', message: (err as Error).message },
+        claimants,
+      );
+      throw err;
+    }
+    for (const c of planned.changes) {
+      const ok = result.applied.some((a) => a.record === c.record);
+      planChanges.inc({ action: c.action, result: ok ? 'applied' : 'failed' });
+      if (!ok) continue;
+      const what = `${c.action === 'delete' ? 'deleted' : 'published'} ${c.record.name} ${c.record.type} ${describe(c.record)}`;
+      const owner = claimants.find((x) => x.resource === c.resource) ?? claimants[0];
+      if (owner)
+        events.event(
+          owner.obj,
+          'Normal',
+          c.action === 'delete' ? 'Deleted' : 'Published',
+          'Publish',
+          what,
+        );
+      ctx.log.info(
+        { zone: zone.name, action: c.action, type: c.record.type, values: c.record.values },
+        what,
+      );
+    }
+    if (result.failed.length) {
+      const message = result.failed
+        .map((f) => `${f.change.record.name} ${f.change.record.type}: ${f.error.message}`)
+        .join('; ');
+      for (const c of claimants)
+        events.event(c.obj, 'Warning', 'PublishFailed', 'Publish', message);
+      this.settle(name, { published: false, reason: 'Failed', message }, claimants);
+      // The zone is re-read before the retry: the failure may come from drift.
+      throw new Error(`changes to ${name} rejected: ${message}`);
+    }
+    this.settleFromPlan(
+      name,
+      desired,
+      planned.conflicts[0]?.message,
+      claimants,
+      merged.losers.length > 0,
+    );
+    return;
+  }
+
+  private toRecord(
+    name: string,
+    type: RecordType,
+    targets: string[],
+    ttl?: number,
+    alias?: boolean,
+  ): RecordSet {
+    const record: RecordSet = {
+      name,
+      type,
+      ttl: ttl ?? this.opts.defaultTTL,
+      values: [...targets].sort(),
+    };
+    if (alias && type === 'CNAME' && targets.length === 1 && this.opts.aliasFor) {
+      const target = this.opts.aliasFor(targets[0]!);
+      if (target) return { name, type: 'A', ttl: 300, values: [], alias: target };
+    }
+    return record;
+  }
+
+  private settleFromPlan(
+    name: string,
+    desired: DesiredRecord[],
+    conflict: string | undefined,
+    claimants: Claimant[],
+    lost: boolean,
+  ) {
+    if (conflict)
+      this.settle(name, { published: false, reason: 'Conflict', message: conflict }, claimants);
+    else if (desired.length) {
+      const message = desired.map((d) => `${d.record.type} ${describe(d.record)}`).join('; ');
+      this.settle(
+        name,
+        { published: true, reason: lost ? 'Conflict' : 'Published', message },
+        claimants,
+      );
+    } else
+      this.settle(
+        name,
+        { published: false, reason: 'Pending', message: 'no targets yet' },
+        claimants,
+      );
+  }
+
+  private settle(name: string, outcome: NameOutcome, claimants: Claimant[]): void {
+    const before = this.outcomes.get(name);
+    if (claimants.length) this.outcomes.set(name, outcome);
+    else this.outcomes.delete(name);
+    if (
+      !before ||
+      before.published !== outcome.published ||
+      before.reason !== outcome.reason ||
+      before.message !== outcome.message
+    ) {
+      this.opts.onOutcome?.(name, outcome, claimants);
+    }
+  }
+}
+
+function describe(r: RecordSet): string {
+  return r.alias ? `alias ${r.alias.dnsName}` : r.values.join(',');
+}

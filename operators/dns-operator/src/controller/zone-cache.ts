@@ -1,0 +1,135 @@
+import {
+  type ApplyResult,
+  type Change,
+  inZone,
+  type Provider,
+  type RecordSet,
+  recordKey,
+  type TxtRegistry,
+  type Zone,
+  type ZoneView,
+} from '@chousei/dns';
+import type { Logger } from '@chousei/runtime';
+
+interface ZoneState {
+  zone: Zone;
+  records: Map<string, RecordSet>;
+  view: ZoneView | undefined;
+  /** A failed apply left the cache unsure: read the zone again before trusting it. */
+  stale: boolean;
+}
+
+/**
+ * What the provider holds, read once and kept: zones, their records, and the registry's
+ * view of who owns what. Applied changes update it in place, so steady state costs no
+ * reads; a zone is read again only on a full resync or after a failed apply.
+ */
+export class ZoneCache {
+  private zones: ZoneState[] = [];
+  private loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly provider: Provider,
+    private readonly registry: TxtRegistry,
+    private readonly zoneFilter: (zone: Zone) => boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** Reads every zone and its records (a full resync). */
+  load(): Promise<void> {
+    this.loading ??= this.readAll().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  private async readAll(): Promise<void> {
+    const zones = (await this.provider.zones()).filter(this.zoneFilter);
+    // Longest name first: a name belongs to its most specific zone.
+    zones.sort((a, b) => b.name.length - a.name.length);
+    const states: ZoneState[] = [];
+    for (const zone of zones) states.push(await this.read(zone));
+    this.zones = states;
+    this.log.info(
+      { zones: zones.map((z) => z.name), records: states.reduce((n, s) => n + s.records.size, 0) },
+      'read zones',
+    );
+  }
+
+  private async read(zone: Zone): Promise<ZoneState> {
+    const listing = await this.provider.records(zone);
+    return {
+      zone,
+      records: new Map(listing.map((r) => [recordKey(r), r])),
+      view: undefined,
+      stale: false,
+    };
+  }
+
+  get loaded(): boolean {
+    return this.zones.length > 0;
+  }
+
+  /** Managed zone names. */
+  zoneNames(): string[] {
+    return this.zones.map((z) => z.zone.name);
+  }
+
+  /** The most specific managed zone holding `name`. */
+  zoneFor(name: string): Zone | undefined {
+    return this.zones.find((z) => inZone(name, z.zone.name))?.zone;
+  }
+
+  /** The registry's view of a zone, re-read first if a failed apply made it stale. */
+  async view(zone: Zone): Promise<ZoneView> {
+    let state = this.state(zone);
+    if (state.stale) {
+      this.log.info({ zone: zone.name }, 'reading zone again after a failed change');
+      const fresh = await this.read(zone);
+      this.zones = this.zones.map((z) => (z === state ? fresh : z));
+      state = fresh;
+    }
+    return this.viewOf(state);
+  }
+
+  private viewOf(state: ZoneState): ZoneView {
+    state.view ??= this.registry.read(state.zone.name, [...state.records.values()]);
+    return state.view;
+  }
+
+  /** Every name holding a record we own (for resync: owned names nobody claims go). */
+  ownedNames(): Set<string> {
+    const names = new Set<string>();
+    for (const z of this.zones) {
+      for (const owned of this.viewOf(z).records.values()) {
+        if (this.registry.owns(owned)) names.add(owned.record.name);
+      }
+    }
+    return names;
+  }
+
+  /** Folds an apply's outcome into the cache; failures mark the zone for a re-read. */
+  record(zone: Zone, result: ApplyResult): void {
+    const state = this.state(zone);
+    for (const c of result.applied) applyTo(state.records, c);
+    if (result.applied.length) state.view = undefined;
+    if (result.failed.length) state.stale = true;
+  }
+
+  /** Marks a zone for a re-read (e.g. the provider could not be reached mid-apply). */
+  invalidate(zone: Zone): void {
+    this.state(zone).stale = true;
+  }
+
+  private state(zone: Zone): ZoneState {
+    const state = this.zones.find((z) => z.zone.id === zone.id);
+    if (!state) throw new Error(`zone ${zone.name} is not managed`);
+    return state;
+  }
+}
+
+function applyTo(records: Map<string, RecordSet>, c: Change): void {
+  if (c.action === 'update') records.delete(recordKey(c.old));
+  if (c.action === 'delete') records.delete(recordKey(c.record));
+  else records.set(recordKey(c.record), c.record);
+}

@@ -1,0 +1,383 @@
+import {
+  type AliasTarget,
+  DEFAULT_MANAGED_TYPES,
+  type Policy,
+  type Provider,
+  type RecordType,
+  TxtRegistry,
+  type Zone,
+} from '@chousei/dns';
+import {
+  addFinalizer,
+  type Controller,
+  EventRecorder,
+  hasFinalizer,
+  type Informer,
+  Ingresses,
+  type KubeObject,
+  type Logger,
+  type Manager,
+  objectKey,
+  type ResourceType,
+  removeFinalizer,
+  Services,
+  sleep,
+} from '@chousei/runtime';
+import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dnsendpoint.js';
+import { ChangeBatcher } from './controller/batcher.js';
+import { type Claimant, resourceLabel } from './controller/claims.js';
+import { type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
+import { ZoneCache } from './controller/zone-cache.js';
+import type { SourceResult } from './sources/endpoint.js';
+import {
+  annotationFilter,
+  dnsEndpointEndpoints,
+  domainFilter,
+  ingressClassMatches,
+  ingressEndpoints,
+  serviceEndpoints,
+} from './sources/index.js';
+
+export type SourceKind = 'ingress' | 'service' | 'dnsendpoint';
+
+export interface DnsOperatorOptions {
+  provider: Provider;
+  sources: SourceKind[];
+  ownerId: string;
+  txtPrefix?: string;
+  txtSuffix?: string;
+  txtWildcardReplacement?: string;
+  policy?: Policy;
+  managedTypes?: RecordType[];
+  domainFilter?: string[];
+  excludeDomains?: string[];
+  /** Watch one namespace only. */
+  namespace?: string;
+  labelFilter?: string;
+  annotationFilter?: string;
+  ingressClasses?: string[];
+  defaultTTL?: number;
+  /** Full resync: re-read every zone and look at every name. Default 10 minutes. */
+  resyncIntervalMs?: number;
+  /** Names reconciled at once; high, so their changes share provider calls. Default 200. */
+  concurrency?: number;
+  aliasFor?: (hostname: string) => AliasTarget | undefined;
+  logger: Logger;
+}
+
+/** The finalizer that holds a source object until its records are gone. */
+export const FINALIZER = 'dns.chousei.dev/records';
+
+interface SourceDef<T extends KubeObject> {
+  kind: SourceKind;
+  label: string;
+  resource: ResourceType<T>;
+  read(obj: T): SourceResult;
+  admits(obj: T): boolean;
+}
+
+/** The running parts of a dns-operator, for tests and the CLI. */
+export interface DnsOperator {
+  zones: ZoneCache;
+  names: NameReconciler;
+  namesController: Controller;
+  /** Re-reads every zone and queues every claimed or owned name. */
+  resync(): Promise<void>;
+  /** Names currently claimed by the watched objects. */
+  claimedNames(): Set<string>;
+  /** Resolves once the first full resync ran and no name waits or is in progress. */
+  untilIdle(signal: AbortSignal): Promise<void>;
+  /** Names whose last reconcile failed. */
+  failures(): number;
+}
+
+/**
+ * Wires the dns-operator into a manager: one controller per DNS name (fed by Ingresses,
+ * Services and DNSEndpoints through a name index), one per source kind for finalizers,
+ * validation Events and DNSEndpoint status, and a periodic full resync.
+ */
+export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): DnsOperator {
+  const log = opts.logger;
+  const registry = new TxtRegistry({
+    ownerId: opts.ownerId,
+    ...(opts.txtPrefix ? { prefix: opts.txtPrefix } : {}),
+    ...(opts.txtSuffix ? { suffix: opts.txtSuffix } : {}),
+    ...(opts.txtWildcardReplacement ? { wildcardReplacement: opts.txtWildcardReplacement } : {}),
+  });
+  const inDomains = domainFilter({
+    include: opts.domainFilter ?? [],
+    exclude: opts.excludeDomains ?? [],
+  });
+  const zoneFilter = (z: Zone) =>
+    !opts.domainFilter?.length ||
+    opts.domainFilter.some(
+      (d) => z.name === d || z.name.endsWith(`.${d}`) || d.endsWith(`.${z.name}`),
+    );
+  const zones = new ZoneCache(opts.provider, registry, zoneFilter, log);
+  const batcher = new ChangeBatcher(opts.provider, (zone, result) => zones.record(zone, result));
+  const events = new EventRecorder(manager.client, {
+    controller: 'chousei-dns-operator',
+    logger: log,
+  });
+  const annotationsOk = opts.annotationFilter
+    ? annotationFilter(opts.annotationFilter)
+    : () => true;
+  const classes = opts.ingressClasses ?? [];
+  const scope = {
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    ...(opts.labelFilter ? { labelSelector: opts.labelFilter } : {}),
+  };
+
+  // Source results are computed once per object version: stored objects are frozen and
+  // replaced on change, so the object itself is the cache key.
+  const results = new WeakMap<object, SourceResult>();
+  const resultOf = <T extends KubeObject>(def: SourceDef<T>, obj: T): SourceResult => {
+    let r = results.get(obj);
+    if (!r) {
+      const raw = def.read(obj);
+      const names = raw.names.filter(inDomains);
+      r = { ...raw, names, endpoints: raw.endpoints.filter((e) => names.includes(e.name)) };
+      results.set(obj, r);
+    }
+    return r;
+  };
+
+  const defs: SourceDef<KubeObject>[] = [];
+  const add = <T extends KubeObject>(def: SourceDef<T>) => {
+    if (opts.sources.includes(def.kind)) defs.push(def as unknown as SourceDef<KubeObject>);
+  };
+  add({
+    kind: 'ingress',
+    label: 'Ingress',
+    resource: Ingresses,
+    read: (o) => ingressEndpoints(o),
+    admits: (o) => ingressClassMatches(o, classes) && annotationsOk(o),
+  });
+  add({
+    kind: 'service',
+    label: 'Service',
+    resource: Services,
+    read: (o) => serviceEndpoints(o),
+    admits: (o) => annotationsOk(o),
+  });
+  add({
+    kind: 'dnsendpoint',
+    label: 'DNSEndpoint',
+    resource: DNSEndpoints,
+    read: (o) => dnsEndpointEndpoints(o),
+    admits: (o) => annotationsOk(o),
+  });
+
+  const informers = new Map<SourceKind, Informer<KubeObject>>();
+  for (const def of defs) {
+    informers.set(
+      def.kind,
+      manager.cache.informer(def.resource, scope, {
+        dnsNames: (o) => (def.admits(o) ? resultOf(def, o).names : []),
+      }),
+    );
+  }
+
+  const claimantsOf = (name: string): Claimant[] => {
+    const out: Claimant[] = [];
+    for (const def of defs) {
+      for (const obj of informers.get(def.kind)!.store.byIndex('dnsNames', name)) {
+        if (obj.metadata?.deletionTimestamp) continue;
+        out.push({ obj, resource: resourceLabel(def.label, obj), result: resultOf(def, obj) });
+      }
+    }
+    return out;
+  };
+
+  const sourceControllers = new Map<SourceKind, Controller>();
+  const onOutcome = (_name: string, _outcome: NameOutcome, claimants: Claimant[]) => {
+    const dnsEndpoints = sourceControllers.get('dnsendpoint');
+    for (const c of claimants) {
+      if (c.resource.startsWith('dnsendpoint/'))
+        dnsEndpoints?.enqueue({
+          namespace: c.obj.metadata?.namespace ?? '',
+          name: c.obj.metadata?.name ?? '',
+        });
+    }
+  };
+  const names = new NameReconciler({
+    claimants: claimantsOf,
+    zones,
+    batcher,
+    registry,
+    policy: opts.policy ?? 'sync',
+    managedTypes: new Set(opts.managedTypes ?? [...DEFAULT_MANAGED_TYPES]),
+    defaultTTL: opts.defaultTTL ?? 300,
+    events,
+    ...(opts.aliasFor ? { aliasFor: opts.aliasFor } : {}),
+    onOutcome,
+  });
+
+  // Names an object claimed last time we saw it: a changed host must reconcile the old
+  // name too, so its record goes.
+  const lastNames = new Map<string, string[]>();
+  const namesBuilder = manager
+    .controller('dns-names')
+    .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 200 });
+  for (const def of defs) {
+    const informer = informers.get(def.kind)!;
+    namesBuilder.watches(
+      def.resource,
+      (obj) => {
+        const key = `${def.kind}/${objectKey(obj)}`;
+        const present = informer.store.get(objectKey(obj)) !== undefined;
+        const now = present && def.admits(obj) ? resultOf(def, obj).names : [];
+        const before = lastNames.get(key) ?? [];
+        if (present) lastNames.set(key, now);
+        else lastNames.delete(key);
+        return [...new Set([...before, ...now])].map((name) => ({ name }));
+      },
+      scope,
+    );
+  }
+  const namesController = namesBuilder.complete((req, ctx) => names.reconcile(req, ctx));
+
+  const ownedBy = async (resource: string): Promise<boolean> => {
+    for (const zoneName of zones.zoneNames()) {
+      const zone = zones.zoneFor(zoneName)!;
+      for (const owned of (await zones.view(zone)).records.values()) {
+        if (owned.ownership?.owner === registry.ownerId && owned.ownership.resource === resource)
+          return true;
+      }
+    }
+    return false;
+  };
+
+  for (const def of defs) {
+    const informer = informers.get(def.kind)!;
+    const controller = manager
+      .controller(`dns-${def.kind}`)
+      .for(def.resource, scope)
+      .complete(async (req) => {
+        const obj = informer.store.get(objectKey(req));
+        if (!obj) return;
+        const resource = resourceLabel(def.label, obj);
+        const admitted = def.admits(obj);
+        const result = admitted ? resultOf(def, obj) : undefined;
+        const deleting = !!obj.metadata?.deletionTimestamp;
+        if (result && !deleting) {
+          for (const e of result.errors)
+            events.event(obj, 'Warning', 'InvalidInput', 'Validate', `${e.field}: ${e.message}`);
+          if (result.names.length && !hasFinalizer(obj, FINALIZER)) {
+            await addFinalizer(manager.client, def.resource, obj, FINALIZER);
+          }
+          if (def.kind === 'dnsendpoint') await updateStatus(obj as DNSEndpoint, result);
+          if (result.names.length) return;
+        }
+        if (!hasFinalizer(obj, FINALIZER)) return;
+        if (!zones.loaded) await zones.load();
+        // Its names are queued by the names controller; the finalizer goes once none of
+        // the records it owned is left.
+        if (await ownedBy(resource)) return { requeueAfter: 500 };
+        await removeFinalizer(manager.client, def.resource, obj, FINALIZER);
+        return;
+      });
+    sourceControllers.set(def.kind, controller);
+  }
+
+  const updateStatus = async (obj: DNSEndpoint, result: SourceResult) => {
+    const endpoints: NonNullable<DNSEndpointStatus['endpoints']> = (obj.spec?.endpoints ?? []).map(
+      (ep, i) => {
+        const error = result.errors.find((e) => e.field.startsWith(`spec.endpoints[${i}]`));
+        const dnsName = ep.dnsName ?? '';
+        const recordType = ep.recordType ?? 'A';
+        if (error)
+          return {
+            dnsName,
+            recordType,
+            published: false,
+            reason: 'Invalid',
+            message: `${error.field}: ${error.message}`,
+          };
+        const outcome = names.outcomes.get(dnsName.toLowerCase().replace(/\.$/, ''));
+        if (!outcome)
+          return {
+            dnsName,
+            recordType,
+            published: false,
+            reason: 'Pending',
+            message: 'not reconciled yet',
+          };
+        return {
+          dnsName,
+          recordType,
+          published: outcome.published,
+          reason: outcome.reason,
+          message: outcome.message,
+        };
+      },
+    );
+    const status: DNSEndpointStatus = {
+      observedGeneration: obj.metadata?.generation ?? 0,
+      endpoints,
+    };
+    if (JSON.stringify(obj.status ?? {}) === JSON.stringify(status)) return;
+    await manager.client.patchStatus(
+      DNSEndpoints,
+      { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' },
+      {
+        type: 'merge',
+        patch: { status },
+      },
+    );
+  };
+
+  const claimedNames = () => {
+    const all = new Set<string>();
+    for (const def of defs)
+      for (const obj of informers.get(def.kind)!.store.list()) {
+        if (def.admits(obj)) for (const n of resultOf(def, obj).names) all.add(n);
+      }
+    return all;
+  };
+
+  let firstResync: () => void = () => {};
+  const resynced = new Promise<void>((resolve) => {
+    firstResync = resolve;
+  });
+  const resync = async () => {
+    const started = performance.now();
+    await zones.load();
+    const all = claimedNames();
+    for (const name of zones.ownedNames()) all.add(name);
+    for (const name of all) namesController.enqueue({ name });
+    log.info(
+      { names: all.size, ms: Math.round(performance.now() - started) },
+      'full resync queued',
+    );
+    firstResync();
+  };
+
+  const untilIdle = async (signal: AbortSignal) => {
+    await Promise.race([
+      resynced,
+      new Promise((r) => signal.addEventListener('abort', r, { once: true })),
+    ]);
+    const queue = namesController.queue;
+    while (!signal.aborted && (queue.len() > 0 || queue.processing > 0)) await sleep(50, signal);
+  };
+  const failures = () => [...names.outcomes.values()].filter((o) => o.reason === 'Failed').length;
+
+  manager.add({
+    name: 'dns-resync',
+    needsLeaderElection: true,
+    start: async (signal) => {
+      await manager.cache.waitForSync(signal);
+      while (!signal.aborted) {
+        try {
+          await resync();
+        } catch (err) {
+          log.error({ err }, 'full resync failed; retrying at the next interval');
+        }
+        await sleep(opts.resyncIntervalMs ?? 600_000, signal);
+      }
+    },
+  });
+
+  return { zones, names, namesController, resync, claimedNames, untilIdle, failures };
+}

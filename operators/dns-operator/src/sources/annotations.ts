@@ -1,0 +1,132 @@
+import { normalizeName } from '@chousei/dns';
+import type { KubeObject } from '@chousei/runtime';
+import type { FieldError } from './endpoint.js';
+import { hostnameError, parseTTL } from './validate.js';
+
+/**
+ * Annotation prefixes, first found wins: ours, then both external-dns spellings, so
+ * objects annotated for external-dns move over without a change.
+ */
+export const ANNOTATION_PREFIXES = [
+  'dns.chousei.dev/',
+  'external-dns.kubernetes.io/',
+  'external-dns.alpha.kubernetes.io/',
+] as const;
+
+/** The field path of an annotation, as FieldErrors name it. */
+export function annotationField(key: string): string {
+  return `metadata.annotations[${key}]`;
+}
+
+export interface FoundAnnotation {
+  /** The full key as found, e.g. `external-dns.alpha.kubernetes.io/ttl`. */
+  key: string;
+  value: string;
+  /** `metadata.annotations[<key>]`. */
+  field: string;
+}
+
+/** The first annotation `name` under the prefixes in their order of precedence. */
+export function findAnnotation(obj: KubeObject, name: string): FoundAnnotation | undefined {
+  const annotations = obj.metadata?.annotations;
+  if (!annotations) return undefined;
+  for (const prefix of ANNOTATION_PREFIXES) {
+    const key = `${prefix}${name}`;
+    const value = annotations[key];
+    if (value !== undefined) return { key, value, field: annotationField(key) };
+  }
+  return undefined;
+}
+
+/** Options of the Ingress and Service sources. */
+export interface SourceOptions {
+  /** Ignore the hostname annotation, as external-dns's --ignore-hostname-annotation does. */
+  ignoreHostnameAnnotation?: boolean;
+}
+
+/** Which Ingress names count: the rules' hosts, the hostname annotation, or both. */
+export type HostnameSource = 'all' | 'defined-hosts-only' | 'annotation-only';
+
+export interface DnsAnnotations {
+  ttl?: number;
+  /** Targets overriding the load balancer status, with the annotation they came from. */
+  targets?: { values: string[]; field: string };
+  hostnameSource: HostnameSource;
+  alias: boolean;
+}
+
+/** Splits a comma list, tolerating whitespace and empty items (`a, b,`). */
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The valid names of the hostname annotation, normalised and without duplicates; the
+ * invalid ones are reported. Separate from readAnnotations because sources that ignore
+ * the annotation must not report its errors either.
+ */
+export function annotationHostnames(obj: KubeObject): { names: string[]; errors: FieldError[] } {
+  const found = findAnnotation(obj, 'hostname');
+  const names = new Set<string>();
+  const errors: FieldError[] = [];
+  for (const raw of commaList(found?.value ?? '')) {
+    const name = normalizeName(raw);
+    const err = hostnameError(name);
+    if (err) errors.push({ field: found!.field, message: `hostname "${raw}" ${err}` });
+    else names.add(name);
+  }
+  return { names: [...names], errors };
+}
+
+/**
+ * Reads the annotations that shape records (all but hostname). Bad values are reported
+ * and ignored so the rest of the object still publishes: an invalid TTL falls back to
+ * the default TTL.
+ */
+export function readAnnotations(obj: KubeObject): { values: DnsAnnotations; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const values: DnsAnnotations = { hostnameSource: 'all', alias: false };
+
+  const ttl = findAnnotation(obj, 'ttl');
+  if (ttl) {
+    const parsed = parseTTL(ttl.value);
+    if ('ttl' in parsed) values.ttl = parsed.ttl;
+    else errors.push({ field: ttl.field, message: `TTL ${parsed.error}` });
+  }
+
+  const target = findAnnotation(obj, 'target');
+  if (target) {
+    const list = commaList(target.value);
+    // An empty target annotation overrides nothing rather than withdrawing every record.
+    if (list.length) values.targets = { values: list, field: target.field };
+  }
+
+  const source = findAnnotation(obj, 'ingress-hostname-source');
+  if (source) {
+    const mode = source.value.trim();
+    if (mode === 'defined-hosts-only' || mode === 'annotation-only') values.hostnameSource = mode;
+    else if (mode !== '') {
+      errors.push({
+        field: source.field,
+        message: `must be "defined-hosts-only" or "annotation-only", got "${source.value}"`,
+      });
+    }
+  }
+
+  const alias = findAnnotation(obj, 'alias');
+  if (alias) {
+    const flag = alias.value.trim().toLowerCase();
+    if (flag === 'true') values.alias = true;
+    else if (flag !== 'false' && flag !== '') {
+      errors.push({
+        field: alias.field,
+        message: `must be "true" or "false", got "${alias.value}"`,
+      });
+    }
+  }
+
+  return { values, errors };
+}
