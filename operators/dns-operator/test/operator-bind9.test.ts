@@ -1,0 +1,199 @@
+import { execFile } from 'node:child_process';
+import { RFC2136Provider } from '@chousei/dns';
+import { Client, createLogger, Events, Ingresses, Manager } from '@chousei/runtime';
+import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import { type Bind9, startBind9 } from '@chousei/testenv';
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
+import { setupDnsOperator } from '../src/operator.js';
+
+const logLevel = process.env.TEST_LOG ?? 'silent';
+
+describe('dns-operator against BIND9 over RFC2136', () => {
+  let bind: Bind9;
+  let client: Client;
+  let ns: string;
+  let kubeConfig: Awaited<ReturnType<typeof sharedCluster>>['kubeConfig'];
+  const running: RunningManager[] = [];
+
+  /** A dns-operator replica (leader-elected, so several can run side by side). */
+  const startReplica = async (identity: string) => {
+    const manager = new Manager({
+      kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      logger: createLogger({ level: logLevel }),
+      leaderElection: {
+        name: 'dns-operator',
+        namespace: ns,
+        identity,
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 300,
+      },
+    });
+    const provider = new RFC2136Provider({
+      host: bind.host,
+      port: bind.port,
+      zones: bind.zones,
+      tsig: bind.tsig,
+      timeoutMs: 1000,
+      attempts: 2,
+    });
+    setupDnsOperator(manager, {
+      provider,
+      sources: ['ingress', 'service', 'dnsendpoint'],
+      ownerId: 'chousei-test',
+      namespace: ns,
+      logger: createLogger({ level: logLevel }),
+    });
+    return manager;
+  };
+  const start = async (identity: string) => {
+    const r = await startManager(await startReplica(identity), { timeoutMs: 20_000 });
+    running.push(r);
+    return r;
+  };
+
+  const nsupdate = async (script: string) => {
+    const { tsig } = bind;
+    const child = execFile('nsupdate', ['-y', `${tsig.algorithm}:${tsig.name}:${tsig.secret}`]);
+    child.stdin?.end(`server 127.0.0.1 ${bind.port}\nzone example.test\n${script}\nsend\n`);
+    await new Promise((r) => child.once('exit', r));
+  };
+  const ingress = async (name: string, host: string, ip: string) => {
+    await client.create(Ingresses, {
+      metadata: { name, namespace: ns },
+      spec: { rules: [{ host }] },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name },
+      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip }] } } } },
+    );
+  };
+  const answers = (name: string, type = 'A') => bind.dig(name, type);
+
+  beforeAll(async () => {
+    bind = await startBind9({ zones: ['example.test'] });
+    const cluster = await sharedCluster();
+    kubeConfig = cluster.kubeConfig;
+    await cluster.apply([dnsEndpointCRD]);
+    ns = await cluster.createNamespace('dnsbind');
+    client = new Client(kubeConfig);
+  });
+  afterAll(async () => {
+    for (const r of running.splice(0)) await r.stop().catch(() => {});
+    await bind?.stop();
+  });
+
+  it('publishes, never touches records of another owner, and rides out a DNS server outage', async () => {
+    // Records someone else made: a manual A, and one owned by another external-dns.
+    await nsupdate('update add manual.example.test 60 A 198.51.100.1');
+    await nsupdate(
+      'update add theirs.example.test 60 A 198.51.100.2\nupdate add a-theirs.example.test 60 TXT "heritage=external-dns,external-dns/owner=other-cluster"',
+    );
+    const replica = await start('only');
+    await ingress('app', 'app.example.test', '192.0.2.1');
+    await waitFor(async () => (await answers('app.example.test')).join() === '192.0.2.1', {
+      timeoutMs: 15_000,
+    });
+    expect(await answers('a-app.example.test', 'TXT')).toEqual([
+      `"heritage=external-dns,external-dns/owner=chousei-test,external-dns/resource=ingress/${ns}/app"`,
+    ]);
+    await ingress('clash-manual', 'manual.example.test', '192.0.2.9');
+    await ingress('clash-theirs', 'theirs.example.test', '192.0.2.9');
+
+    // Outage: changes made meanwhile land once the server is back, none lost or doubled.
+    await bind.stopServer();
+    await ingress('during-outage', 'outage.example.test', '192.0.2.3');
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name: 'app' },
+      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.2' }] } } } },
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    await bind.startServer();
+    await waitFor(async () => (await answers('outage.example.test')).join() === '192.0.2.3', {
+      timeoutMs: 30_000,
+    });
+    await waitFor(async () => (await answers('app.example.test')).join() === '192.0.2.2', {
+      timeoutMs: 30_000,
+    });
+
+    expect(await answers('manual.example.test')).toEqual(['198.51.100.1']);
+    expect(await answers('theirs.example.test')).toEqual(['198.51.100.2']);
+    // The losers hear why, as Warning Events on their Ingress.
+    const events = await waitFor(async () => {
+      const list = await client.list(Events, { namespace: ns });
+      const of = (name: string) =>
+        list
+          .filter((e) => e.regarding?.name === name)
+          .map((e) => `${e.type} ${e.reason}: ${e.note}`);
+      const theirs = of('clash-theirs');
+      return (
+        theirs.some((e) => e.startsWith('Warning Conflict')) && {
+          theirs,
+          manual: of('clash-manual'),
+          app: of('app'),
+        }
+      );
+    });
+    expect(events.theirs.join()).toMatch(/owned by "other-cluster"/);
+    expect(events.manual.join()).toMatch(/not managed by any owner/);
+    expect(events.app.join()).toMatch(/Normal Published: published app.example.test A/);
+    await replica.stop();
+    running.length = 0;
+  });
+
+  it('removes the records of objects deleted while it was down', async () => {
+    const replica = await start('first');
+    await ingress('short-lived', 'gone.example.test', '192.0.2.5');
+    await waitFor(async () => (await answers('gone.example.test')).join() === '192.0.2.5', {
+      timeoutMs: 15_000,
+    });
+    await replica.stop();
+    running.length = 0;
+
+    // The finalizer keeps the Ingress until the operator is back and has cleaned up.
+    await client.delete(Ingresses, { namespace: ns, name: 'short-lived' });
+    const held = await client.get(Ingresses, { namespace: ns, name: 'short-lived' });
+    expect(held.metadata?.deletionTimestamp).toBeTruthy();
+    expect(await answers('gone.example.test')).toEqual(['192.0.2.5']);
+
+    await start('second');
+    await waitFor(async () => (await answers('gone.example.test')).length === 0, {
+      timeoutMs: 15_000,
+    });
+    expect(await answers('a-gone.example.test', 'TXT')).toEqual([]);
+    await waitFor(() =>
+      client.get(Ingresses, { namespace: ns, name: 'short-lived' }).then(
+        () => false,
+        () => true,
+      ),
+    );
+    for (const r of running.splice(0)) await r.stop();
+  });
+
+  it('runs as two replicas: only the leader writes, the standby takes over', async () => {
+    const a = await start('replica-a');
+    const managerB = await startReplica('replica-b');
+    const stopB = new AbortController();
+    const runningB = managerB.start(stopB.signal);
+    await ingress('ha-1', 'ha1.example.test', '192.0.2.11');
+    await waitFor(async () => (await answers('ha1.example.test')).join() === '192.0.2.11', {
+      timeoutMs: 15_000,
+    });
+    expect(managerB.isLeader).toBe(false);
+    await a.stop();
+    running.length = 0;
+    await waitFor(() => managerB.isLeader, { timeoutMs: 10_000 });
+    await ingress('ha-2', 'ha2.example.test', '192.0.2.12');
+    await waitFor(async () => (await answers('ha2.example.test')).join() === '192.0.2.12', {
+      timeoutMs: 15_000,
+    });
+    stopB.abort();
+    await runningB;
+  });
+});
