@@ -11,7 +11,10 @@ import {
   addFinalizer,
   type Controller,
   EventRecorder,
+  exponentialBuckets,
+  gauge,
   hasFinalizer,
+  histogram,
   type Informer,
   Ingresses,
   type KubeObject,
@@ -64,6 +67,18 @@ export interface DnsOperatorOptions {
   aliasFor?: (hostname: string) => AliasTarget | undefined;
   logger: Logger;
 }
+
+const resyncDuration = histogram(
+  'chousei_dns_resync_duration_seconds',
+  'Time to re-read every zone in a full resync',
+  [],
+  exponentialBuckets(0.05, 2, 12),
+);
+const lastResync = gauge(
+  'chousei_dns_last_resync_timestamp_seconds',
+  'When the last full resync finished',
+  [],
+);
 
 /** The finalizer that holds a source object until its records are gone. */
 export const FINALIZER = 'dns.chousei.dev/records';

@@ -9,7 +9,11 @@ import {
   type Zone,
   type ZoneView,
 } from '@chousei/dns';
-import type { Logger } from '@chousei/runtime';
+import { gauge, type Logger } from '@chousei/runtime';
+
+const managedRecords = gauge('chousei_dns_records_managed', 'Records this operator owns, by zone', [
+  'zone',
+]);
 
 interface ZoneState {
   zone: Zone;
@@ -93,7 +97,12 @@ export class ZoneCache {
   }
 
   private viewOf(state: ZoneState): ZoneView {
-    state.view ??= this.registry.read(state.zone.name, [...state.records.values()]);
+    if (!state.view) {
+      state.view = this.registry.read(state.zone.name, [...state.records.values()]);
+      let owned = 0;
+      for (const r of state.view.records.values()) if (this.registry.owns(r)) owned++;
+      managedRecords.set({ zone: state.zone.name }, owned);
+    }
     return state.view;
   }
 

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, FLAGS, helpText, parseConfig } from '../src/config.js';
+
+const parse = (args: string[], env: Record<string, string> = {}) => parseConfig(args, env);
+
+describe('configuration', () => {
+  it('reads flags, then environment variables, then defaults', () => {
+    const c = parse(
+      [
+        '--provider',
+        'rfc2136',
+        '--rfc2136-host',
+        '10.0.0.53',
+        '--rfc2136-zone',
+        'example.com.,other.com',
+      ],
+      {
+        CHOUSEI_DNS_TXT_OWNER_ID: 'cluster-1',
+        CHOUSEI_DNS_RFC2136_TSIG_KEYNAME: 'k',
+        CHOUSEI_DNS_RFC2136_TSIG_SECRET: 'c2VjcmV0',
+        CHOUSEI_DNS_POLICY: 'upsert-only',
+      },
+    );
+    expect(c.provider).toBe('rfc2136');
+    expect(c.rfc2136).toEqual({
+      host: '10.0.0.53',
+      port: 53,
+      zones: ['example.com', 'other.com'],
+      tsig: { name: 'k', secret: 'c2VjcmV0', algorithm: 'hmac-sha256' },
+    });
+    expect(c.ownerId).toBe('cluster-1');
+    expect(c.policy).toBe('upsert-only');
+    expect(c.sources).toEqual(['ingress', 'service', 'dnsendpoint']);
+    expect(c.resyncIntervalMs).toBe(600_000);
+    expect(c.managedTypes).toEqual(['A', 'AAAA', 'CNAME']);
+  });
+
+  it('fails with one message naming the flag and its variable', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /--provider \(CHOUSEI_DNS_PROVIDER\) must be one of route53, rfc2136, inmemory/],
+      [['--provider', 'rfc2136'], /--rfc2136-host \(CHOUSEI_DNS_RFC2136_HOST\) is required/],
+      [
+        ['--provider', 'inmemory', '--default-ttl=-5'],
+        /--default-ttl .* must be an integer from 1/,
+      ],
+      [
+        ['--provider', 'inmemory', '--resync-interval', 'often'],
+        /--resync-interval .* must be a duration/,
+      ],
+      [['--provider', 'inmemory', '--source', 'pods'], /unknown source "pods"/],
+      [
+        ['--provider', 'inmemory', '--policy', 'yolo'],
+        /--policy .* must be one of sync, upsert-only, create-only/,
+      ],
+      [['--provider', 'inmemory', '--txt-owner-id', 'a,b'], /--txt-owner-id/],
+      [['--provider', 'inmemory', '--no-such-flag'], /Unknown option '--no-such-flag'/],
+      [
+        [
+          '--provider',
+          'rfc2136',
+          '--rfc2136-host',
+          'h',
+          '--rfc2136-zone',
+          'z',
+          '--rfc2136-tsig-keyname',
+          'k',
+        ],
+        /go together/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      expect(() => parse(args), args.join(' ')).toThrowError(ConfigError);
+      expect(() => parse(args), args.join(' ')).toThrowError(message);
+    }
+  });
+
+  it('documents every flag and its variable in --help', () => {
+    expect(parse(['--help']).help).toBe(true);
+    const text = helpText();
+    for (const flag of Object.keys(FLAGS)) {
+      expect(text).toContain(`--${flag}`);
+      expect(text).toContain(`CHOUSEI_DNS_${flag.replace(/-/g, '_').toUpperCase()}`);
+    }
+  });
+});
