@@ -9,5 +9,13 @@ export {
   TsigError,
   type TsigKey,
 } from './provider/rfc2136/index.js';
+export {
+  ALIAS_TTL,
+  aliasFor,
+  Route53Provider,
+  type Route53ProviderOptions,
+  type Route53Stats,
+  type Route53ZoneFilter,
+} from './provider/route53/index.js';
 export * from './records.js';
 export * from './registry/txt-registry.js';

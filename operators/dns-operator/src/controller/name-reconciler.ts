@@ -1,4 +1,5 @@
 import {
+  ALIAS_TTL,
   type AliasTarget,
   type DesiredRecord,
   type Policy,
@@ -187,7 +188,8 @@ export class NameReconciler {
     };
     if (alias && type === 'CNAME' && targets.length === 1 && this.opts.aliasFor) {
       const target = this.opts.aliasFor(targets[0]!);
-      if (target) return { name, type: 'A', ttl: 300, values: [], alias: target };
+      // Route53 reads aliases back with ALIAS_TTL: use it, or every pass would differ.
+      if (target) return { name, type: 'A', ttl: ALIAS_TTL, values: [], alias: target };
     }
     return record;
   }
