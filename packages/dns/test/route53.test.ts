@@ -1,6 +1,3 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   ChangeResourceRecordSetsCommand,
   ChangeTagsForResourceCommand,
@@ -11,7 +8,13 @@ import {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { metricsRegistry } from '@chousei/runtime';
-import { type Moto, startMoto } from '@chousei/testenv';
+import {
+  type Moto,
+  startFaultProxy,
+  startMoto,
+  ROUTE53_THROTTLING as THROTTLING,
+  SERVICE_UNAVAILABLE as UNAVAILABLE,
+} from '@chousei/testenv';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/provider/provider.js';
 import {
@@ -111,106 +114,6 @@ function owned(i: number, zone: string): Change[] {
       },
     },
   ];
-}
-
-// --- a fault-injecting HTTP proxy in front of moto ----------------------------------------
-
-interface ProxiedRequest {
-  n: number;
-  method: string;
-  path: string;
-  body: string;
-  /** The Route53 operation, from method and path. */
-  operation: string;
-}
-
-/** What the proxy does with a request: pass it on, or answer with an error. */
-type Fault =
-  | undefined
-  | { status: number; body: string; contentType?: string; afterForward?: boolean };
-
-const THROTTLING = {
-  status: 400,
-  contentType: 'text/xml',
-  body:
-    '<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' +
-    '<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>' +
-    '<RequestId>5f6bd6c1-0000-4000-8000-000000000000</RequestId></ErrorResponse>',
-};
-const UNAVAILABLE = { status: 503, contentType: 'text/plain', body: 'Service Unavailable' };
-
-function operationOf(method: string, path: string): string {
-  const p = path.split('?')[0]!;
-  if (p.endsWith('/rrset') || p.endsWith('/rrset/')) {
-    return method === 'POST' ? 'ChangeResourceRecordSets' : 'ListResourceRecordSets';
-  }
-  if (p.endsWith('/hostedzone')) return 'ListHostedZones';
-  if (p.includes('/tags/')) return 'ListTagsForResources';
-  return 'other';
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function startFaultProxy(target: string, decide: (req: ProxiedRequest) => Fault) {
-  const seen: Array<ProxiedRequest & { fault?: number; upstream?: number }> = [];
-  const server = createServer(async (req, res) => {
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const body = await readBody(req);
-    const info = {
-      n: seen.length,
-      method,
-      path,
-      body: body.toString('utf8'),
-      operation: operationOf(method, path),
-    };
-    const fault = decide(info);
-    const forwarded = !fault || !!fault.afterForward;
-    const entry: (typeof seen)[number] = { ...info, fault: fault?.status };
-    seen.push(entry);
-    try {
-      let upstream: Response | undefined;
-      if (forwarded) {
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(req.headers)) {
-          if (['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) continue;
-          if (typeof v === 'string') headers.set(k, v);
-        }
-        upstream = await fetch(`${target}${path}`, {
-          method,
-          headers,
-          body: method === 'GET' || method === 'HEAD' ? undefined : body,
-        });
-        entry.upstream = upstream.status;
-      }
-      if (fault) {
-        await upstream?.arrayBuffer();
-        res.writeHead(fault.status, { 'content-type': fault.contentType ?? 'text/plain' });
-        res.end(fault.body);
-        return;
-      }
-      const payload = Buffer.from(await upstream!.arrayBuffer());
-      res.writeHead(upstream!.status, {
-        'content-type': upstream!.headers.get('content-type') ?? 'text/xml',
-      });
-      res.end(payload);
-    } catch (err) {
-      res.writeHead(502);
-      res.end(String(err));
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    seen,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 // --- tests ---------------------------------------------------------------------------------

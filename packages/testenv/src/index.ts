@@ -15,6 +15,15 @@ export {
   startControlPlane,
 } from './controlplane.js';
 export { MissingDependencyError, StartTimeoutError } from './errors.js';
+export {
+  type Fault,
+  type FaultProxy,
+  type ProxiedRequest,
+  ROUTE53_THROTTLING,
+  route53Operation,
+  SERVICE_UNAVAILABLE,
+  startFaultProxy,
+} from './fault-proxy.js';
 export { type Moto, startMoto } from './moto.js';
 export { type Pebble, type PebbleOptions, startPebble } from './pebble.js';
 export { createCA, issueCert, type KeyPair } from './pki.js';

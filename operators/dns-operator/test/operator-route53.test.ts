@@ -1,0 +1,170 @@
+import {
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { aliasFor, Route53Provider } from '@chousei/dns';
+import { Client, createLogger, Ingresses, Manager, Services } from '@chousei/runtime';
+import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import {
+  type FaultProxy,
+  type Moto,
+  ROUTE53_THROTTLING,
+  SERVICE_UNAVAILABLE,
+  startFaultProxy,
+  startMoto,
+} from '@chousei/testenv';
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
+import { setupDnsOperator } from '../src/operator.js';
+
+const logLevel = process.env.TEST_LOG ?? 'silent';
+
+describe('dns-operator against Route53 (moto), throttled', () => {
+  let moto: Moto;
+  let proxy: FaultProxy;
+  let r53: Route53Client;
+  let zoneId: string;
+  let client: Client;
+  let ns: string;
+  let running: RunningManager;
+  let throttle = true;
+
+  /** Every record set in the zone, read from moto directly (not through the proxy). */
+  const listAll = async (): Promise<ResourceRecordSet[]> => {
+    const out: ResourceRecordSet[] = [];
+    let start: { StartRecordName?: string; StartRecordType?: ResourceRecordSet['Type'] } = {};
+    for (;;) {
+      const page = await r53.send(
+        new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, ...start }),
+      );
+      out.push(...(page.ResourceRecordSets ?? []));
+      if (!page.IsTruncated) return out;
+      start = { StartRecordName: page.NextRecordName, StartRecordType: page.NextRecordType };
+    }
+  };
+  const find = async (name: string, type: string) =>
+    (await listAll()).find((r) => r.Name === `${name}.` && r.Type === type);
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    r53 = new Route53Client({
+      region: moto.region,
+      endpoint: moto.endpoint,
+      credentials: moto.credentials,
+    });
+    const zone = await r53.send(
+      new CreateHostedZoneCommand({ Name: 'example.test', CallerReference: 'op-test' }),
+    );
+    zoneId = zone.HostedZone!.Id!;
+    // Throttle a third of the change calls and fail some with 503, one after it landed.
+    let changes = 0;
+    proxy = await startFaultProxy(moto.endpoint, (req) => {
+      if (!throttle || req.operation !== 'ChangeResourceRecordSets') return undefined;
+      changes++;
+      if (changes === 2) return { ...SERVICE_UNAVAILABLE, afterForward: true };
+      if (changes % 3 === 0) return ROUTE53_THROTTLING;
+      if (changes % 5 === 0) return SERVICE_UNAVAILABLE;
+      return undefined;
+    });
+    const cluster = await sharedCluster();
+    await cluster.apply([dnsEndpointCRD]);
+    ns = await cluster.createNamespace('dnsr53');
+    client = new Client(cluster.kubeConfig);
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      logger: createLogger({ level: logLevel }),
+    });
+    setupDnsOperator(manager, {
+      provider: new Route53Provider({
+        endpoint: proxy.endpoint,
+        region: moto.region,
+        credentials: moto.credentials,
+        backoff: { initialMs: 50, maxMs: 500 },
+      }),
+      sources: ['ingress', 'service'],
+      ownerId: 'r53-test',
+      namespace: ns,
+      aliasFor,
+      logger: createLogger({ level: logLevel }),
+    });
+    running = await startManager(manager);
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await proxy?.close();
+    await moto?.stop();
+  });
+
+  it('converges 40 Ingresses through throttling and 503s, with no duplicate or lost change', async () => {
+    for (let i = 0; i < 40; i++) {
+      await client.create(Ingresses, {
+        metadata: { name: `app-${i}`, namespace: ns },
+        spec: { rules: [{ host: `app-${i}.example.test` }] },
+      });
+      await client.patchStatus(
+        Ingresses,
+        { namespace: ns, name: `app-${i}` },
+        {
+          type: 'merge',
+          patch: { status: { loadBalancer: { ingress: [{ ip: `192.0.2.${i + 1}` }] } } },
+        },
+      );
+    }
+    await waitFor(async () => (await listAll()).filter((r) => r.Type === 'A').length === 40, {
+      timeoutMs: 30_000,
+    });
+    const all = await listAll();
+    const a = all.filter((r) => r.Type === 'A');
+    const txt = all.filter((r) => r.Type === 'TXT');
+    expect(new Set(a.map((r) => r.Name)).size).toBe(40);
+    expect(txt).toHaveLength(40);
+    expect(a.find((r) => r.Name === 'app-7.example.test.')?.ResourceRecords).toEqual([
+      { Value: '192.0.2.8' },
+    ]);
+    expect(proxy.seen.filter((r) => r.fault === 400).length).toBeGreaterThan(0);
+  });
+
+  it('publishes a load balancer hostname as an alias A record, and cleans up on delete', async () => {
+    throttle = false;
+    await client.create(Services, {
+      metadata: {
+        name: 'lb',
+        namespace: ns,
+        annotations: {
+          'external-dns.alpha.kubernetes.io/hostname': 'shop.example.test',
+          'dns.chousei.dev/alias': 'true',
+        },
+      },
+      spec: { type: 'LoadBalancer', ports: [{ port: 443 }] },
+    });
+    await client.patchStatus(
+      Services,
+      { namespace: ns, name: 'lb' },
+      {
+        type: 'merge',
+        patch: {
+          status: {
+            loadBalancer: { ingress: [{ hostname: 'shop-123.us-east-1.elb.amazonaws.com' }] },
+          },
+        },
+      },
+    );
+    const alias = await waitFor(() => find('shop.example.test', 'A'), { timeoutMs: 15_000 });
+    expect(alias.AliasTarget?.DNSName).toBe('shop-123.us-east-1.elb.amazonaws.com.');
+    expect(alias.AliasTarget?.HostedZoneId).toBe('Z35SXDOTRQ7X7K');
+
+    await client.delete(Ingresses, { namespace: ns, name: 'app-0' });
+    await client.delete(Services, { namespace: ns, name: 'lb' });
+    await waitFor(
+      async () =>
+        !(await find('app-0.example.test', 'A')) && !(await find('shop.example.test', 'A')),
+      { timeoutMs: 15_000 },
+    );
+    expect(await find('a-app-0.example.test', 'TXT')).toBeUndefined();
+  });
+});
