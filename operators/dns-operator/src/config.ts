@@ -88,8 +88,8 @@ export const FLAGS = {
   },
   concurrency: {
     type: 'string',
-    default: '200',
-    help: 'Names reconciled at once (their changes share provider calls)',
+    default: '1000',
+    help: 'Names reconciled at once (their changes fill provider calls)',
   },
   'aws-zone-type': { type: 'string', help: 'Route53: only public or private zones' },
   'aws-zone-tags': {

@@ -17,6 +17,7 @@ import {
   histogram,
   type Informer,
   Ingresses,
+  isNotFound,
   type KubeObject,
   type Logger,
   type Manager,
@@ -62,7 +63,7 @@ export interface DnsOperatorOptions {
   defaultTTL?: number;
   /** Full resync: re-read every zone and look at every name. Default 10 minutes. */
   resyncIntervalMs?: number;
-  /** Names reconciled at once; high, so their changes share provider calls. Default 200. */
+  /** Names reconciled at once; high, so their changes fill provider calls. Default 1000. */
   concurrency?: number;
   aliasFor?: (hostname: string) => AliasTarget | undefined;
   logger: Logger;
@@ -233,7 +234,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   const lastNames = new Map<string, string[]>();
   const namesBuilder = manager
     .controller('dns-names')
-    .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 200 });
+    .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 1000 });
   for (const def of defs) {
     const informer = informers.get(def.kind)!;
     namesBuilder.watches(
@@ -269,30 +270,40 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       .controller(`dns-${def.kind}`)
       .for(def.resource, scope)
       .complete(async (req) => {
-        const obj = informer.store.get(objectKey(req));
-        if (!obj) return;
-        const resource = resourceLabel(def.label, obj);
-        const admitted = def.admits(obj);
-        const result = admitted ? resultOf(def, obj) : undefined;
-        const deleting = !!obj.metadata?.deletionTimestamp;
-        if (result && !deleting) {
-          for (const e of result.errors)
-            events.event(obj, 'Warning', 'InvalidInput', 'Validate', `${e.field}: ${e.message}`);
-          if (result.names.length && !hasFinalizer(obj, FINALIZER)) {
-            await addFinalizer(manager.client, def.resource, obj, FINALIZER);
-          }
-          if (def.kind === 'dnsendpoint') await updateStatus(obj as DNSEndpoint, result);
-          if (result.names.length) return;
+        try {
+          return await reconcileSource(req);
+        } catch (err) {
+          // Gone meanwhile: nothing of it is left to hold or release.
+          if (isNotFound(err)) return;
+          throw err;
         }
-        if (!hasFinalizer(obj, FINALIZER)) return;
-        if (!zones.loaded) await zones.load();
-        // Its names are queued by the names controller; the finalizer goes once none of
-        // the records it owned is left.
-        if (await ownedBy(resource)) return { requeueAfter: 500 };
-        await removeFinalizer(manager.client, def.resource, obj, FINALIZER);
-        return;
       });
     sourceControllers.set(def.kind, controller);
+
+    async function reconcileSource(req: { namespace?: string; name: string }) {
+      const obj = informer.store.get(objectKey(req));
+      if (!obj) return;
+      const resource = resourceLabel(def.label, obj);
+      const admitted = def.admits(obj);
+      const result = admitted ? resultOf(def, obj) : undefined;
+      const deleting = !!obj.metadata?.deletionTimestamp;
+      if (result && !deleting) {
+        for (const e of result.errors)
+          events.event(obj, 'Warning', 'InvalidInput', 'Validate', `${e.field}: ${e.message}`);
+        if (result.names.length && !hasFinalizer(obj, FINALIZER)) {
+          await addFinalizer(manager.client, def.resource, obj, FINALIZER);
+        }
+        if (def.kind === 'dnsendpoint') await updateStatus(obj as DNSEndpoint, result);
+        if (result.names.length) return;
+      }
+      if (!hasFinalizer(obj, FINALIZER)) return;
+      if (!zones.loaded) await zones.load();
+      // Its names are queued by the names controller; the finalizer goes once none of
+      // the records it owned is left.
+      if (await ownedBy(resource)) return { requeueAfter: 500 };
+      await removeFinalizer(manager.client, def.resource, obj, FINALIZER);
+      return;
+    }
   }
 
   const updateStatus = async (obj: DNSEndpoint, result: SourceResult) => {

@@ -1,21 +1,36 @@
-import type { ApplyResult, Change, Provider, Zone } from '@chousei/dns';
+import {
+  type ApplyResult,
+  type Change,
+  type ChangeCost,
+  costOf,
+  fits,
+  type Provider,
+  type Zone,
+} from '@chousei/dns';
 
 interface Pending {
   changes: Change[];
+  cost: ChangeCost;
   resolve(result: ApplyResult): void;
   reject(err: unknown): void;
 }
 
+interface ZoneQueue {
+  zone: Zone;
+  pending: Pending[];
+  busy: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /**
  * Coalesces the changes of concurrent reconciles into few provider calls, one zone at a
- * time: while a call is in flight, new changes gather for the next one. Under load the
- * calls fill up to the provider's limits; when quiet, a change waits at most `lingerMs`.
+ * time. While changes keep coming, only full calls go out (as full as the provider's
+ * limits allow, counted the way the provider counts); what is left waits until the flow
+ * pauses for `lingerMs`. So a burst costs close to the fewest calls possible, and a single
+ * change waits only `lingerMs`.
  */
 export class ChangeBatcher {
-  private readonly queues = new Map<
-    string,
-    { zone: Zone; pending: Pending[]; busy: boolean; timer?: NodeJS.Timeout }
-  >();
+  private readonly queues = new Map<string, ZoneQueue>();
 
   constructor(
     private readonly provider: Provider,
@@ -26,30 +41,70 @@ export class ChangeBatcher {
   /** Resolves with the outcome of these changes once they were sent. */
   submit(zone: Zone, changes: Change[]): Promise<ApplyResult> {
     if (!changes.length) return Promise.resolve({ applied: [], failed: [] });
-    let q = this.queues.get(zone.id);
-    if (!q) {
-      q = { zone, pending: [], busy: false };
-      this.queues.set(zone.id, q);
+    let queue = this.queues.get(zone.id);
+    if (!queue) {
+      queue = { zone, pending: [], busy: false, timer: undefined };
+      this.queues.set(zone.id, queue);
     }
-    const queue = q;
+    const q = queue;
+    const caps = this.provider.capabilities;
+    const cost = changes.reduce<ChangeCost>(
+      (sum, c) => {
+        const one = costOf(c, caps);
+        return { changes: sum.changes + one.changes, chars: sum.chars + one.chars };
+      },
+      { changes: 0, chars: 0 },
+    );
     return new Promise((resolve, reject) => {
-      queue.pending.push({ changes, resolve, reject });
-      if (!queue.busy && !queue.timer) {
-        queue.timer = setTimeout(() => void this.flush(zone.id), this.lingerMs);
-      }
+      q.pending.push({ changes, cost, resolve, reject });
+      this.schedule(q);
     });
   }
 
-  private async flush(zoneId: string): Promise<void> {
-    const q = this.queues.get(zoneId);
-    if (!q) return;
-    q.timer = undefined;
+  /** Sends now if a full call is waiting, else once the flow pauses. */
+  private schedule(q: ZoneQueue): void {
+    if (q.busy || !q.pending.length) return;
+    clearTimeout(q.timer);
+    if (this.full(q)) {
+      q.timer = undefined;
+      void this.flush(q);
+    } else {
+      q.timer = setTimeout(() => {
+        q.timer = undefined;
+        void this.flush(q);
+      }, this.lingerMs);
+    }
+  }
+
+  /** Whether the pending changes fill at least one call. */
+  private full(q: ZoneQueue): boolean {
+    const caps = this.provider.capabilities;
+    let used: ChangeCost = { changes: 0, chars: 0 };
+    for (const p of q.pending) {
+      if (!fits(used, p.cost, caps)) return true;
+      used = { changes: used.changes + p.cost.changes, chars: used.chars + p.cost.chars };
+    }
+    return false;
+  }
+
+  private async flush(q: ZoneQueue): Promise<void> {
     if (q.busy || !q.pending.length) return;
     q.busy = true;
-    const batch = q.pending.splice(0);
-    const all = batch.flatMap((p) => p.changes);
+    // Take what fits one call (at least one submission; the provider splits oversize ones).
+    const caps = this.provider.capabilities;
+    let used: ChangeCost = { changes: 0, chars: 0 };
+    let take = 0;
+    while (take < q.pending.length && (take === 0 || fits(used, q.pending[take]!.cost, caps))) {
+      const cost = q.pending[take]!.cost;
+      used = { changes: used.changes + cost.changes, chars: used.chars + cost.chars };
+      take++;
+    }
+    const batch = q.pending.splice(0, take);
     try {
-      const result = await this.provider.apply(q.zone, all);
+      const result = await this.provider.apply(
+        q.zone,
+        batch.flatMap((p) => p.changes),
+      );
       this.onApplied(q.zone, result);
       // Hand each submitter the outcome of its own changes.
       const failedOf = new Map(result.failed.map((f) => [f.change, f]));
@@ -61,7 +116,7 @@ export class ChangeBatcher {
       for (const p of batch) p.reject(err);
     } finally {
       q.busy = false;
-      if (q.pending.length) void this.flush(zoneId);
+      this.schedule(q);
     }
   }
 }

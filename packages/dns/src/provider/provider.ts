@@ -9,6 +9,30 @@ export interface ProviderCapabilities {
   recordTypes: readonly RecordType[];
   /** Supports alias records (Route53). */
   alias: boolean;
+  /**
+   * What a change counts against the two limits, as the service counts it (e.g. Route53
+   * counts quoted TXT strings and an UPSERT twice). Default: `changeCount`, `valueChars`.
+   */
+  cost?: (change: Change) => ChangeCost;
+}
+
+/** A change's weight against `maxChangesPerCall` and `maxValueCharsPerCall`. */
+export interface ChangeCost {
+  changes: number;
+  chars: number;
+}
+
+/** The cost of a change under a provider's capabilities. */
+export function costOf(c: Change, caps: ProviderCapabilities): ChangeCost {
+  return caps.cost ? caps.cost(c) : { changes: changeCount(c), chars: valueChars(c) };
+}
+
+/** Whether `cost` more fits into a call already holding `used`. */
+export function fits(used: ChangeCost, cost: ChangeCost, caps: ProviderCapabilities): boolean {
+  return (
+    used.changes + cost.changes <= caps.maxChangesPerCall &&
+    (caps.maxValueCharsPerCall === undefined || used.chars + cost.chars <= caps.maxValueCharsPerCall)
+  );
 }
 
 /** The outcome of one apply: which changes landed, which did not and why. */
@@ -59,23 +83,22 @@ export function batchChanges(changes: Change[], caps: ProviderCapabilities): Cha
   });
   const batches: Change[][] = [];
   let batch: Change[] = [];
-  let count = 0;
-  let chars = 0;
+  let used: ChangeCost = { changes: 0, chars: 0 };
   for (const group of groups.values()) {
-    const n = group.reduce((sum, c) => sum + changeCount(c), 0);
-    const size = group.reduce((sum, c) => sum + valueChars(c), 0);
-    const overCount = count + n > caps.maxChangesPerCall;
-    const overChars =
-      caps.maxValueCharsPerCall !== undefined && chars + size > caps.maxValueCharsPerCall;
-    if (batch.length > 0 && (overCount || overChars)) {
+    const cost = group.reduce<ChangeCost>(
+      (sum, c) => {
+        const one = costOf(c, caps);
+        return { changes: sum.changes + one.changes, chars: sum.chars + one.chars };
+      },
+      { changes: 0, chars: 0 },
+    );
+    if (batch.length > 0 && !fits(used, cost, caps)) {
       batches.push(batch);
       batch = [];
-      count = 0;
-      chars = 0;
+      used = { changes: 0, chars: 0 };
     }
     batch.push(...group);
-    count += n;
-    chars += size;
+    used = { changes: used.changes + cost.changes, chars: used.chars + cost.chars };
   }
   if (batch.length) batches.push(batch);
   return batches;

@@ -25,7 +25,7 @@ import {
   type Zone,
 } from '../../records.js';
 import type { ApplyResult, Provider, ProviderCapabilities, ProviderError } from '../provider.js';
-import { type ChangeGroup, packBatches } from './batch.js';
+import { type ChangeGroup, groupCost, packBatches } from './batch.js';
 import { fromRoute53, toRoute53, toRoute53Changes, unescapeName } from './convert.js';
 import { CONTENT_CODES, classify, toProviderError } from './errors.js';
 import { startRequest } from './metrics.js';
@@ -97,6 +97,11 @@ export class Route53Provider implements Provider {
     maxValueCharsPerCall: 32_000,
     recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'] satisfies RecordType[],
     alias: true,
+    // The quotas count what goes on the wire: quoted TXT strings, UPSERTs twice.
+    cost: (change) => {
+      const cost = groupCost({ changes: [change], wire: toRoute53Changes(change) });
+      return { changes: cost.records, chars: cost.chars };
+    },
   };
   readonly stats: Route53Stats = { calls: {}, changeCalls: 0, retries: 0, throttled: 0 };
   private readonly client: Route53Client;
