@@ -31,7 +31,8 @@ export function costOf(c: Change, caps: ProviderCapabilities): ChangeCost {
 export function fits(used: ChangeCost, cost: ChangeCost, caps: ProviderCapabilities): boolean {
   return (
     used.changes + cost.changes <= caps.maxChangesPerCall &&
-    (caps.maxValueCharsPerCall === undefined || used.chars + cost.chars <= caps.maxValueCharsPerCall)
+    (caps.maxValueCharsPerCall === undefined ||
+      used.chars + cost.chars <= caps.maxValueCharsPerCall)
   );
 }
 
