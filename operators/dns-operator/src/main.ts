@@ -103,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     resyncIntervalMs: config.resyncIntervalMs,
     concurrency: config.concurrency,
     ...(config.provider === 'route53' ? { aliasFor } : {}),
+    finalizers: !config.once,
     logger,
   });
 

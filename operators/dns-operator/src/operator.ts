@@ -66,6 +66,11 @@ export interface DnsOperatorOptions {
   /** Names reconciled at once; high, so their changes fill provider calls. Default 1000. */
   concurrency?: number;
   aliasFor?: (hostname: string) => AliasTarget | undefined;
+  /**
+   * Hold claiming objects with a finalizer until their records are gone (default true).
+   * Off for one-shot runs: nothing would be left running to release it.
+   */
+  finalizers?: boolean;
   logger: Logger;
 }
 

@@ -1,5 +1,5 @@
 import { InMemoryProvider, type RecordSet } from '@chousei/dns';
-import { Client, createLogger, Ingresses, Manager, Services } from '@chousei/runtime';
+import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,38 @@ describe('dns-operator with the in-memory provider', () => {
     );
     expect(await valuesOf('manual.example.test', 'A')).toEqual(['198.51.100.1']);
     expect(await records('a-manual.example.test')).toEqual([]);
+  });
+
+  it('reports bad input as a Warning Event naming the field, and publishes the rest', async () => {
+    await client.create(Ingresses, {
+      // The API server validates rule hosts itself; annotations reach us unchecked.
+      metadata: {
+        name: 'mixed',
+        namespace: ns,
+        annotations: {
+          'external-dns.alpha.kubernetes.io/ttl': 'soon',
+          'external-dns.alpha.kubernetes.io/hostname': 'also.example.test,bad_host!.example.test',
+        },
+      },
+      spec: { rules: [{ host: 'ok.example.test' }] },
+    });
+    await setLb('mixed', [{ ip: '192.0.2.30' }]);
+    await waitFor(async () => (await valuesOf('ok.example.test', 'A')).join() === '192.0.2.30');
+    await waitFor(async () => (await valuesOf('also.example.test', 'A')).join() === '192.0.2.30');
+    const notes = await waitFor(async () => {
+      const events = await client.list(Events, { namespace: ns });
+      const mine = events
+        .filter((e) => e.regarding?.name === 'mixed' && e.reason === 'InvalidInput')
+        .map((e) => e.note ?? '');
+      return mine.length >= 2 && mine;
+    });
+    expect(notes.join('\n')).toMatch(
+      /metadata\.annotations\[external-dns\.alpha\.kubernetes\.io\/hostname\].*bad_host/,
+    );
+    expect(notes.join('\n')).toMatch(
+      /metadata\.annotations\[external-dns\.alpha\.kubernetes\.io\/ttl\]/,
+    );
+    expect((await provider.records(zone)).some((r) => r.name.startsWith('bad_host'))).toBe(false);
   });
 
   it('publishes DNSEndpoints and reports per endpoint whether it is published', async () => {

@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Client, Ingresses } from '@chousei/runtime';
+import { type Bind9, startBind9 } from '@chousei/testenv';
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [main, ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('chousei-dns-operator command', () => {
+  let bind: Bind9;
+  let args: string[];
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    bind = await startBind9({ zones: ['example.test'] });
+    const cluster = await sharedCluster();
+    const ns = await cluster.createNamespace('cli');
+    const client = new Client(cluster.kubeConfig);
+    await client.create(Ingresses, {
+      metadata: {
+        name: 'web',
+        namespace: ns,
+        annotations: { 'dns.chousei.dev/target': '192.0.2.80' },
+      },
+      spec: { rules: [{ host: 'cli.example.test' }] },
+    });
+    const kubeconfig = await cluster.writeKubeconfig(cluster.kubeConfig, `kubeconfig-${ns}`);
+    args = [
+      '--provider',
+      'rfc2136',
+      '--rfc2136-host',
+      bind.host,
+      '--rfc2136-port',
+      String(bind.port),
+      '--rfc2136-zone',
+      'example.test',
+      '--rfc2136-tsig-keyname',
+      bind.tsig.name,
+      '--namespace',
+      ns,
+      '--source',
+      'ingress',
+      '--kubeconfig',
+      kubeconfig,
+      '--once',
+    ];
+    // Secrets come from the environment, as in a Deployment.
+    env = { CHOUSEI_DNS_RFC2136_TSIG_SECRET: bind.tsig.secret, CHOUSEI_DNS_TXT_OWNER_ID: 'cli' };
+  });
+  afterAll(() => bind?.stop());
+
+  it('logs the plan with --dry-run and changes nothing', async () => {
+    const r = await run([...args, '--dry-run'], env);
+    expect(r.code).toBe(0);
+    const planned = r.stdout.split('\n').filter((l) => l.includes('dry run: would change'));
+    expect(planned.join('\n')).toContain('"name":"cli.example.test"');
+    expect(planned.join('\n')).toContain('"name":"a-cli.example.test"');
+    expect(await bind.dig('cli.example.test', 'A')).toEqual([]);
+  });
+
+  it('publishes every name once with --once and exits 0', async () => {
+    const r = await run(args, env);
+    expect(r.code).toBe(0);
+    expect(await bind.dig('cli.example.test', 'A')).toEqual(['192.0.2.80']);
+  });
+
+  it('refuses invalid configuration at start with one clear message', async () => {
+    const r = await run(['--provider', 'rfc2136', '--rfc2136-zone', 'example.test']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'chousei-dns-operator: invalid configuration: --rfc2136-host (CHOUSEI_DNS_RFC2136_HOST) is required with --provider rfc2136',
+    ]);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--rfc2136-tsig-secret');
+  });
+});
