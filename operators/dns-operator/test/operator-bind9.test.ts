@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { RFC2136Provider } from '@chousei/dns';
-import { Client, createLogger, Events, Ingresses, Manager } from '@chousei/runtime';
+import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
 import { type Bind9, startBind9 } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
+import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { setupDnsOperator } from '../src/operator.js';
 
 const logLevel = process.env.TEST_LOG ?? 'silent';
@@ -143,6 +143,84 @@ describe('dns-operator against BIND9 over RFC2136', () => {
     expect(events.theirs.join()).toMatch(/owned by "other-cluster"/);
     expect(events.manual.join()).toMatch(/not managed by any owner/);
     expect(events.app.join()).toMatch(/Normal Published: published app.example.test A/);
+    await replica.stop();
+    running.length = 0;
+  });
+
+  it('publishes Services and DNSEndpoints, follows their changes and deletes', async () => {
+    const replica = await start('svc');
+    await client.create(Services, {
+      metadata: {
+        name: 'api',
+        namespace: ns,
+        annotations: { 'dns.chousei.dev/hostname': 'api.example.test' },
+      },
+      spec: { type: 'LoadBalancer', ports: [{ port: 443 }] },
+    });
+    await client.patchStatus(
+      Services,
+      { namespace: ns, name: 'api' },
+      {
+        type: 'merge',
+        patch: { status: { loadBalancer: { ingress: [{ hostname: 'lb.example.net' }] } } },
+      },
+    );
+    await client.create(DNSEndpoints, {
+      metadata: { name: 'extra', namespace: ns },
+      spec: {
+        endpoints: [
+          {
+            dnsName: 'extra.example.test',
+            recordType: 'AAAA',
+            targets: ['2001:db8::1'],
+            recordTTL: 60,
+          },
+        ],
+      },
+    });
+    await waitFor(
+      async () => (await answers('api.example.test', 'CNAME')).join() === 'lb.example.net.',
+      { timeoutMs: 15_000 },
+    );
+    await waitFor(
+      async () => (await answers('extra.example.test', 'AAAA')).join() === '2001:db8::1',
+      { timeoutMs: 15_000 },
+    );
+
+    await client.patch(
+      DNSEndpoints,
+      { namespace: ns, name: 'extra' },
+      {
+        type: 'merge',
+        patch: {
+          spec: {
+            endpoints: [
+              {
+                dnsName: 'extra.example.test',
+                recordType: 'AAAA',
+                targets: ['2001:db8::2'],
+                recordTTL: 60,
+              },
+            ],
+          },
+        },
+      },
+    );
+    await waitFor(
+      async () => (await answers('extra.example.test', 'AAAA')).join() === '2001:db8::2',
+      { timeoutMs: 15_000 },
+    );
+
+    await client.delete(Services, { namespace: ns, name: 'api' });
+    await client.delete(DNSEndpoints, { namespace: ns, name: 'extra' });
+    await waitFor(
+      async () =>
+        !(await answers('api.example.test', 'CNAME')).length &&
+        !(await answers('extra.example.test', 'AAAA')).length,
+      {
+        timeoutMs: 15_000,
+      },
+    );
     await replica.stop();
     running.length = 0;
   });
