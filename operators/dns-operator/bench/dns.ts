@@ -2,62 +2,26 @@
 // through moto: time and Route53 calls to converge, calls of a resync with nothing to
 // change, and event-to-record latency for Ingresses created among them.
 // Writes bench/results/dns.json at the repository root.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
-import {
-  CreateHostedZoneCommand,
-  ListResourceRecordSetsCommand,
-  type ResourceRecordSet,
-  Route53Client,
-} from '@aws-sdk/client-route-53';
+import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { Route53Provider } from '@chousei/dns';
 import { Client, createLogger, Ingresses, Manager } from '@chousei/runtime';
 import { startManager, waitFor } from '@chousei/runtime/testing';
-import { startControlPlane, startMoto } from '@chousei/testenv';
+import { percentile, pool, startControlPlane, startMoto, writeBenchResult } from '@chousei/testenv';
 import { setupDnsOperator } from '../dist/index.js';
 
 const INGRESSES = Number(process.env.BENCH_INGRESSES ?? 5000);
 const LATENCY_SAMPLES = 50;
 const ZONE = 'bench.test';
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 const sum = (calls: Record<string, number>) => Object.values(calls).reduce((a, b) => a + b, 0);
 const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 const cp = await startControlPlane({ apiServerFlags: ['--max-requests-inflight=1000'] });
 const moto = await startMoto();
 try {
-  const r53 = new Route53Client({
-    region: moto.region,
-    endpoint: moto.endpoint,
-    credentials: moto.credentials,
-  });
-  const zone = await r53.send(
-    new CreateHostedZoneCommand({ Name: ZONE, CallerReference: 'bench' }),
-  );
-  const zoneId = zone.HostedZone!.Id!;
-  const listAll = async (): Promise<ResourceRecordSet[]> => {
-    const out: ResourceRecordSet[] = [];
-    let start: { StartRecordName?: string; StartRecordType?: ResourceRecordSet['Type'] } = {};
-    for (;;) {
-      const page = await r53.send(
-        new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, ...start }),
-      );
-      out.push(...(page.ResourceRecordSets ?? []));
-      if (!page.IsTruncated) return out;
-      start = { StartRecordName: page.NextRecordName, StartRecordType: page.NextRecordType };
-    }
-  };
+  const zoneId = await moto.createHostedZone(ZONE);
+  const listAll = () => moto.listRecords(zoneId);
+  const r53 = moto.route53;
 
   const client = new Client(cp.kubeConfig);
   const ns = await cp.createNamespace('bench');
@@ -180,18 +144,8 @@ try {
     event_to_record_p50_ms: Number(percentile(latencies, 50).toFixed(1)),
     event_to_record_p99_ms: Number(percentile(latencies, 99).toFixed(1)),
     calls_initial_by_operation: initialCalls,
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model,
-      memory_gb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
-    date: new Date().toISOString(),
   };
-  const dir = new URL('../../../bench/results/', import.meta.url);
-  await mkdir(dir, { recursive: true });
-  await writeFile(new URL('dns.json', dir), `${JSON.stringify(result, null, 2)}\n`);
-  console.log(JSON.stringify(result, null, 2));
+  console.log(await writeBenchResult('dns', result));
 } finally {
   await moto.stop();
   await cp.stop();

@@ -1,9 +1,3 @@
-import {
-  CreateHostedZoneCommand,
-  ListResourceRecordSetsCommand,
-  type ResourceRecordSet,
-  Route53Client,
-} from '@aws-sdk/client-route-53';
 import { aliasFor, Route53Provider } from '@chousei/dns';
 import { Client, createLogger, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
@@ -25,7 +19,6 @@ const logLevel = process.env.TEST_LOG ?? 'silent';
 describe('dns-operator against Route53 (moto), throttled', () => {
   let moto: Moto;
   let proxy: FaultProxy;
-  let r53: Route53Client;
   let zoneId: string;
   let client: Client;
   let ns: string;
@@ -33,32 +26,13 @@ describe('dns-operator against Route53 (moto), throttled', () => {
   let throttle = true;
 
   /** Every record set in the zone, read from moto directly (not through the proxy). */
-  const listAll = async (): Promise<ResourceRecordSet[]> => {
-    const out: ResourceRecordSet[] = [];
-    let start: { StartRecordName?: string; StartRecordType?: ResourceRecordSet['Type'] } = {};
-    for (;;) {
-      const page = await r53.send(
-        new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, ...start }),
-      );
-      out.push(...(page.ResourceRecordSets ?? []));
-      if (!page.IsTruncated) return out;
-      start = { StartRecordName: page.NextRecordName, StartRecordType: page.NextRecordType };
-    }
-  };
+  const listAll = () => moto.listRecords(zoneId);
   const find = async (name: string, type: string) =>
     (await listAll()).find((r) => r.Name === `${name}.` && r.Type === type);
 
   beforeAll(async () => {
     moto = await startMoto();
-    r53 = new Route53Client({
-      region: moto.region,
-      endpoint: moto.endpoint,
-      credentials: moto.credentials,
-    });
-    const zone = await r53.send(
-      new CreateHostedZoneCommand({ Name: 'example.test', CallerReference: 'op-test' }),
-    );
-    zoneId = zone.HostedZone!.Id!;
+    zoneId = await moto.createHostedZone('example.test');
     // The first change calls are throttled, then one lands but its reply is lost (503),
     // then one fails outright; later ones pass, with every fourth throttled.
     let changes = 0;

@@ -2,9 +2,7 @@
 // ConfigMaps of about 1 KB (time to synced, heap held by the store, full and metadata-only),
 // update-to-reconcile latency at 200 updates/s, and in-process queue throughput.
 // Writes bench/results/runtime.json at the repository root.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
-import { startControlPlane } from '@chousei/testenv';
+import { percentile, pool, startControlPlane, writeBenchResult } from '@chousei/testenv';
 import {
   Cache,
   Client,
@@ -25,19 +23,6 @@ function heapMb(): number {
   gc!();
   gc!();
   return process.memoryUsage().heapUsed / 2 ** 20;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 const cp = await startControlPlane({ apiServerFlags: ['--max-requests-inflight=1000'] });
@@ -158,18 +143,8 @@ try {
     reconcile_latency_p99_ms: Number(percentile(sorted, 99).toFixed(2)),
     reconcile_updates_measured: sorted.length,
     queue_ops_per_second: Math.round(queueOps),
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model,
-      memory_gb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
-    date: new Date().toISOString(),
   };
-  const dir = new URL('../../../bench/results/', import.meta.url);
-  await mkdir(dir, { recursive: true });
-  await writeFile(new URL('runtime.json', dir), `${JSON.stringify(result, null, 2)}\n`);
-  console.log(JSON.stringify(result, null, 2));
+  console.log(await writeBenchResult('runtime', result));
 } finally {
   await cp.stop();
 }

@@ -1,3 +1,4 @@
+export { machine, percentile, pool, writeBenchResult } from './bench.js';
 export {
   type Bind9,
   type Bind9Options,

@@ -1,3 +1,9 @@
+import {
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 import { motoServer } from './tools.js';
@@ -8,6 +14,12 @@ export interface Moto {
   endpoint: string;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** A Route53 client for this server (not rate limited; for test setup and checks). */
+  route53: Route53Client;
+  /** Creates a hosted zone and returns its id. */
+  createHostedZone(name: string): Promise<string>;
+  /** Every record set of a hosted zone, all pages, as Route53 returns them. */
+  listRecords(zoneId: string): Promise<ResourceRecordSet[]>;
   /** Drops every resource (hosted zones, records). */
   reset(): Promise<void>;
   stopServer(): Promise<void>;
@@ -30,10 +42,32 @@ export async function startMoto(): Promise<Moto> {
     await waitUntilReady(proc, async () => (await fetch(`${endpoint}/moto-api/`)).ok, 30_000);
   };
   await startServer();
+  const region = 'us-east-1';
+  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+  const route53 = new Route53Client({ region, endpoint, credentials });
   return {
     endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    region,
+    credentials,
+    route53,
+    createHostedZone: async (name) => {
+      const zone = await route53.send(
+        new CreateHostedZoneCommand({ Name: name, CallerReference: `${name}-${Date.now()}` }),
+      );
+      return zone.HostedZone!.Id!;
+    },
+    listRecords: async (zoneId) => {
+      const out: ResourceRecordSet[] = [];
+      let start: { StartRecordName?: string; StartRecordType?: ResourceRecordSet['Type'] } = {};
+      for (;;) {
+        const page = await route53.send(
+          new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, ...start }),
+        );
+        out.push(...(page.ResourceRecordSets ?? []));
+        if (!page.IsTruncated) return out;
+        start = { StartRecordName: page.NextRecordName, StartRecordType: page.NextRecordType };
+      }
+    },
     reset: async () => {
       const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       if (!res.ok) throw new Error(`moto reset: HTTP ${res.status}`);
@@ -43,6 +77,7 @@ export async function startMoto(): Promise<Moto> {
     },
     startServer,
     stop: async () => {
+      route53.destroy();
       await proc?.stop();
     },
   };

@@ -3,14 +3,9 @@
 // messages (one per group, so a refused group fails alone), all TSIG-signed when a key is
 // configured.
 import { randomInt } from 'node:crypto';
-import {
-  counter,
-  exponentialBuckets,
-  histogram,
-  type Logger,
-  silentLogger,
-} from '@chousei/runtime';
+import { type Logger, silentLogger } from '@chousei/runtime';
 import { type Change, normalizeName, type RecordSet, recordKey, type Zone } from '../../records.js';
+import { startRequest } from '../metrics.js';
 import {
   type ApplyResult,
   type Provider,
@@ -44,19 +39,6 @@ export interface RFC2136Options {
   minTTL?: number;
   logger?: Logger;
 }
-
-const requestsTotal = counter(
-  'chousei_dns_provider_requests_total',
-  'Requests made to DNS providers, by operation and result',
-  ['provider', 'operation', 'result'],
-);
-
-const requestDuration = histogram(
-  'chousei_dns_provider_request_duration_seconds',
-  'Duration of requests to DNS providers, retries included',
-  ['provider', 'operation'],
-  exponentialBuckets(0.005, 2, 12),
-);
 
 const RCODE = { NOERROR: 0, SERVFAIL: 2, YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8 } as const;
 
@@ -160,7 +142,7 @@ export class RFC2136Provider implements Provider {
   async records(zone: Zone): Promise<RecordSet[]> {
     const name = this.zoneName(zone);
     const request = this.sign(axfrRequest(name, randomInt(0x10000)));
-    const end = requestDuration.startTimer({ provider: PROVIDER, operation: 'axfr' });
+    const done = startRequest(PROVIDER, 'axfr');
     try {
       const { result: replies } = await this.transport.stream(request.wire, transferEnd());
       if (this.tsig && request.mac) {
@@ -181,15 +163,13 @@ export class RFC2136Provider implements Provider {
         );
       }
       const records = transferRecords(name, replies, this.capabilities.recordTypes);
-      requestsTotal.inc({ provider: PROVIDER, operation: 'axfr', result: 'success' });
+      done('success');
       this.log.debug({ zone: name, messages: replies.length, records: records.length }, 'AXFR');
       return records;
     } catch (err) {
       const e = this.providerError(`AXFR of ${name}`, err);
-      requestsTotal.inc({ provider: PROVIDER, operation: 'axfr', result: resultLabel(e) });
+      done(resultLabel(e));
       throw e;
-    } finally {
-      end();
     }
   }
 
@@ -280,7 +260,7 @@ export class RFC2136Provider implements Provider {
   /** Signs, sends and verifies one UPDATE; returns the server's rcode. */
   private async update(message: Buffer): Promise<{ rcode: number; attempts: number }> {
     const request = this.sign(message);
-    const end = requestDuration.startTimer({ provider: PROVIDER, operation: 'update' });
+    const done = startRequest(PROVIDER, 'update');
     try {
       const { result: reply, attempts } = await this.transport.exchange(request.wire);
       if (this.tsig && request.mac) {
@@ -289,18 +269,12 @@ export class RFC2136Provider implements Provider {
         verifier.finish();
       }
       const { rcode } = readHeader(reply);
-      requestsTotal.inc({
-        provider: PROVIDER,
-        operation: 'update',
-        result: rcode === RCODE.NOERROR ? 'success' : rcodeName(rcode),
-      });
+      done(rcode === RCODE.NOERROR ? 'success' : rcodeName(rcode));
       return { rcode, attempts };
     } catch (err) {
       const e = this.providerError('UPDATE', err);
-      requestsTotal.inc({ provider: PROVIDER, operation: 'update', result: resultLabel(e) });
+      done(resultLabel(e));
       throw e;
-    } finally {
-      end();
     }
   }
 

@@ -24,11 +24,11 @@ import {
   sameRecord,
   type Zone,
 } from '../../records.js';
+import { startRequest } from '../metrics.js';
 import type { ApplyResult, Provider, ProviderCapabilities, ProviderError } from '../provider.js';
 import { type ChangeGroup, groupCost, packBatches } from './batch.js';
 import { fromRoute53, toRoute53, toRoute53Changes, unescapeName } from './convert.js';
 import { CONTENT_CODES, classify, toProviderError } from './errors.js';
-import { startRequest } from './metrics.js';
 import { type RateLimitOptions, sharedLimiter, takeToken, withRetry } from './rate-limit.js';
 import { bareZoneId, type Route53ZoneFilter, tagsMatch, zoneMatches } from './zone-filter.js';
 
@@ -90,8 +90,10 @@ const ONE_BY_ONE = 4;
  * as few ChangeResourceRecordSets calls as the quotas allow; the groups of a rejected call
  * are resent in smaller calls so that one bad record cannot hold back the others.
  */
+const PROVIDER_NAME = 'route53';
+
 export class Route53Provider implements Provider {
-  readonly name = 'route53';
+  readonly name = PROVIDER_NAME;
   readonly capabilities: ProviderCapabilities = {
     maxChangesPerCall: 1000,
     maxValueCharsPerCall: 32_000,
@@ -396,7 +398,7 @@ export class Route53Provider implements Provider {
       async () => {
         await takeToken(this.limiter);
         this.stats.calls[operation] = (this.stats.calls[operation] ?? 0) + 1;
-        const done = startRequest(operation);
+        const done = startRequest(PROVIDER_NAME, operation);
         try {
           const out = await send();
           done('success');

@@ -15,11 +15,12 @@ const requestDuration = histogram(
   exponentialBuckets(0.005, 2, 12),
 );
 
-export type RequestResult = 'success' | 'throttled' | 'error';
-
-/** Starts timing one request; call the returned function with its result when it ends. */
-export function startRequest(operation: string): (result: RequestResult) => void {
-  const labels = { provider: 'route53', operation };
+/**
+ * Starts timing one request of a provider; call the returned function with its result
+ * (`success`, `throttled`, `error`, or the service's own code such as an rcode) when it ends.
+ */
+export function startRequest(provider: string, operation: string): (result: string) => void {
+  const labels = { provider, operation };
   const end = requestDuration.startTimer(labels);
   return (result) => {
     end();
