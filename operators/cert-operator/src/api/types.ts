@@ -1,0 +1,130 @@
+import type { Condition, KubeObject } from '@chousei/runtime';
+import { resourceType } from '@chousei/runtime';
+import type { KeyAlgorithm, KeyUsage } from '../issuers/issuer.js';
+
+export const GROUP = 'cert.chousei.dev';
+export const VERSION = 'v1alpha1';
+
+export interface SecretKeySelector {
+  name: string;
+  /** Key within the Secret's data. */
+  key?: string;
+}
+
+export interface IssuerRef {
+  name: string;
+  kind?: 'Issuer' | 'ClusterIssuer';
+  group?: string;
+}
+
+export interface CertificateSpec {
+  secretName: string;
+  issuerRef: IssuerRef;
+  commonName?: string;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  /** Go duration, default 2160h (90 days). */
+  duration?: string;
+  /** Go duration; default a third of the issued lifetime. */
+  renewBefore?: string;
+  privateKey?: {
+    algorithm?: KeyAlgorithm;
+    size?: number;
+    /** Always (default): a new key at every issuance; Never: keep the key. */
+    rotationPolicy?: 'Always' | 'Never';
+  };
+  usages?: KeyUsage[];
+  secretTemplate?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  /** Delete (default): the Secret goes with the Certificate; Retain: it stays. */
+  secretDeletionPolicy?: 'Delete' | 'Retain';
+  isCA?: boolean;
+}
+
+export interface CertificateStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  notBefore?: string;
+  notAfter?: string;
+  renewalTime?: string;
+  revision?: number;
+  failedIssuanceAttempts?: number;
+  lastFailureTime?: string;
+  /** The ACME order in progress: a restart resumes it instead of ordering again. */
+  acmeOrder?: { url: string };
+  /** Secret holding the key of the issuance in progress (kept across restarts). */
+  nextPrivateKeySecretName?: string;
+}
+
+export interface Certificate extends KubeObject {
+  spec: CertificateSpec;
+  status?: CertificateStatus;
+}
+
+export interface ACMESolver {
+  selector?: { dnsNames?: string[]; dnsZones?: string[] };
+  http01?: { ingress?: { ingressClassName?: string } };
+  dns01?: {
+    rfc2136?: {
+      nameserver: string;
+      tsigKeyName?: string;
+      tsigAlgorithm?: 'HMACSHA256' | 'HMACSHA384' | 'HMACSHA512';
+      tsigSecretSecretRef?: SecretKeySelector;
+    };
+    route53?: {
+      region?: string;
+      hostedZoneID?: string;
+      accessKeyIDSecretRef?: SecretKeySelector;
+      secretAccessKeySecretRef?: SecretKeySelector;
+    };
+    /** Wait until the zone's authoritative servers answer (default true). */
+    selfCheck?: boolean;
+  };
+}
+
+export interface IssuerSpec {
+  acme?: {
+    server: string;
+    email?: string;
+    privateKeySecretRef: SecretKeySelector;
+    externalAccountBinding?: { keyID: string; keySecretRef: SecretKeySelector };
+    /** Base64 PEM of CAs to trust for the ACME server's TLS (private ACME servers). */
+    caBundle?: string;
+    solvers: ACMESolver[];
+  };
+  ca?: { secretName: string };
+  selfSigned?: Record<string, never>;
+}
+
+export interface IssuerStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  acme?: { uri?: string; lastRegisteredEmail?: string };
+}
+
+export interface Issuer extends KubeObject {
+  spec: IssuerSpec;
+  status?: IssuerStatus;
+}
+
+export const Certificates = resourceType<Certificate>(
+  `${GROUP}/${VERSION}`,
+  'Certificate',
+  'certificates',
+  true,
+);
+export const Issuers = resourceType<Issuer>(`${GROUP}/${VERSION}`, 'Issuer', 'issuers', true);
+export const ClusterIssuers = resourceType<Issuer>(
+  `${GROUP}/${VERSION}`,
+  'ClusterIssuer',
+  'clusterissuers',
+  false,
+);
+
+/** Labels and annotations the operator puts on what it writes. */
+export const LABEL_MANAGED = `${GROUP}/managed`;
+export const ANNOTATION_CERTIFICATE = `${GROUP}/certificate-name`;
+export const ANNOTATION_ISSUER = `${GROUP}/issuer-name`;
+export const ANNOTATION_ISSUER_KIND = `${GROUP}/issuer-kind`;
+export const ANNOTATION_ALT_NAMES = `${GROUP}/alt-names`;
+export const ANNOTATION_IP_SANS = `${GROUP}/ip-sans`;
+export const ANNOTATION_COMMON_NAME = `${GROUP}/common-name`;
