@@ -1,13 +1,12 @@
-import { parseArgs } from 'node:util';
 import type { Policy, RecordType } from '@chousei/dns';
+import {
+  ConfigError,
+  type FlagSpec,
+  Flags,
+  flagsHelp,
+  envName as prefixedEnvName,
+} from '@chousei/runtime';
 import type { SourceKind } from './operator.js';
-
-interface FlagSpec {
-  type: 'string' | 'boolean';
-  multiple?: boolean;
-  default?: string | boolean | string[];
-  help: string;
-}
 
 /**
  * Every flag, its environment variable (CHOUSEI_DNS_ + upper snake case) and its help:
@@ -220,84 +219,27 @@ export interface DnsOperatorConfig {
   help: boolean;
 }
 
-/** Invalid configuration: one message naming the flag, its variable and what is wrong. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
+
+const ENV_PREFIX = 'CHOUSEI_DNS';
 
 export function envName(flag: string): string {
-  return `CHOUSEI_DNS_${flag.replace(/-/g, '_').toUpperCase()}`;
+  return prefixedEnvName(ENV_PREFIX, flag);
 }
-
-const DURATION = /^(\d+)(ms|s|m|h)?$/;
-const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses flags, falling back to environment variables, then defaults; validates all. */
 export function parseConfig(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): DnsOperatorConfig {
-  let parsed: ReturnType<
-    typeof parseArgs<{ options: typeof FLAGS; strict: true; allowPositionals: false }>
-  >;
-  const options = Object.fromEntries(
-    Object.entries(FLAGS).map(([k, v]) => [
-      k,
-      { type: v.type, ...('multiple' in v ? { multiple: v.multiple } : {}) },
-    ]),
-  ) as typeof FLAGS;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  } catch (err) {
-    throw new ConfigError(`${(err as Error).message} (see --help)`);
-  }
-  const values = parsed.values as Partial<Record<FlagName, string | boolean | string[]>>;
-  const get = (flag: FlagName): string | boolean | string[] | undefined => {
-    const spec: FlagSpec = FLAGS[flag];
-    const v = values[flag];
-    if (v !== undefined)
-      return spec.multiple
-        ? (v as string[])
-            .flatMap((x) => x.split(','))
-            .map((x) => x.trim())
-            .filter(Boolean)
-        : v;
-    const e = env[envName(flag)];
-    if (e !== undefined) {
-      if (spec.type === 'boolean') return e === 'true' || e === '1';
-      return spec.multiple
-        ? e
-            .split(',')
-            .map((x) => x.trim())
-            .filter(Boolean)
-        : e;
-    }
-    return spec.default;
-  };
-  const str = (f: FlagName) => get(f) as string | undefined;
-  const list = (f: FlagName) => (get(f) as string[] | undefined) ?? [];
-  const bool = (f: FlagName) => get(f) === true;
-  const where = (f: FlagName) => `--${f} (${envName(f)})`;
-  const oneOf = <T extends string>(f: FlagName, allowed: readonly T[]): T => {
-    const v = str(f);
-    if (!v || !allowed.includes(v as T))
-      throw new ConfigError(`${where(f)} must be one of ${allowed.join(', ')}; got "${v ?? ''}"`);
-    return v as T;
-  };
-  const int = (f: FlagName, min: number, max: number) => {
-    const raw = str(f) ?? '';
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < min || n > max)
-      throw new ConfigError(`${where(f)} must be an integer from ${min} to ${max}; got "${raw}"`);
-    return n;
-  };
-  const duration = (f: FlagName) => {
-    const raw = str(f) ?? '';
-    const m = DURATION.exec(raw);
-    if (!m || Number(m[1]) === 0)
-      throw new ConfigError(`${where(f)} must be a duration such as 30s, 10m or 1h; got "${raw}"`);
-    return Number(m[1]) * UNIT[m[2] ?? 's']!;
-  };
+  const flags = new Flags(FLAGS, ENV_PREFIX, argv, env);
+  const str = (f: FlagName) => flags.str(f);
+  const list = (f: FlagName) => flags.list(f);
+  const bool = (f: FlagName) => flags.bool(f);
+  const where = (f: FlagName) => flags.where(f);
+  const oneOf = <T extends string>(f: FlagName, allowed: readonly T[]) => flags.oneOf(f, allowed);
+  const int = (f: FlagName, min: number, max: number) => flags.int(f, min, max);
+  const duration = (f: FlagName) => flags.duration(f);
 
   const help = bool('help');
   if (help) return { help } as DnsOperatorConfig;
@@ -397,21 +339,5 @@ export function parseConfig(
 
 /** --help text, generated from the flag table. */
 export function helpText(): string {
-  const lines = [
-    'Usage: chousei-dns-operator --provider NAME [flags]',
-    '',
-    'Every flag can also be set by its environment variable.',
-    '',
-  ];
-  for (const [flag, spec] of Object.entries(FLAGS) as Array<[string, FlagSpec]>) {
-    const def =
-      spec.default === undefined || (Array.isArray(spec.default) && !spec.default.length)
-        ? ''
-        : ` (default ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
-    lines.push(
-      `  --${flag}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' ...' : ''}`,
-    );
-    lines.push(`      ${spec.help}${def}  [${envName(flag)}]`);
-  }
-  return `${lines.join('\n')}\n`;
+  return flagsHelp(FLAGS, 'Usage: chousei-dns-operator --provider NAME [flags]', ENV_PREFIX);
 }

@@ -1,0 +1,143 @@
+import { parseArgs } from 'node:util';
+
+/** One command-line flag: its type, default and help. */
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  /** Repeatable and comma-separated. */
+  multiple?: boolean;
+  default?: string | boolean | string[];
+  help: string;
+}
+
+/** Invalid configuration: one message naming the flag, its variable and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DURATION = /^(\d+)(ms|s|m|h)?$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Flags read from the command line, then from environment variables (`PREFIX_` + the flag
+ * in upper snake case), then defaults; typed getters that fail with a ConfigError naming
+ * the flag and its variable. One flag table serves parsing, validation and `--help`.
+ */
+export class Flags<F extends Record<string, FlagSpec>> {
+  private readonly values: Partial<Record<keyof F, string | boolean | string[]>>;
+
+  constructor(
+    private readonly specs: F,
+    private readonly envPrefix: string,
+    argv: string[],
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const options = Object.fromEntries(
+      Object.entries(specs).map(([k, v]) => [
+        k,
+        { type: v.type, ...(v.multiple ? { multiple: true } : {}) },
+      ]),
+    );
+    try {
+      this.values = parseArgs({ args: argv, options, strict: true, allowPositionals: false })
+        .values as typeof this.values;
+    } catch (err) {
+      throw new ConfigError(`${(err as Error).message} (see --help)`);
+    }
+  }
+
+  envName(flag: keyof F & string): string {
+    return envName(this.envPrefix, flag);
+  }
+
+  /** `--flag (PREFIX_FLAG)`, for messages. */
+  where(flag: keyof F & string): string {
+    return `--${flag} (${this.envName(flag)})`;
+  }
+
+  private get(flag: keyof F & string): string | boolean | string[] | undefined {
+    const spec = this.specs[flag]!;
+    const split = (s: string) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+    const v = this.values[flag];
+    if (v !== undefined) return spec.multiple ? (v as string[]).flatMap(split) : v;
+    const e = this.env[this.envName(flag)];
+    if (e !== undefined) {
+      if (spec.type === 'boolean') return e === 'true' || e === '1';
+      return spec.multiple ? split(e) : e;
+    }
+    return spec.default;
+  }
+
+  str(flag: keyof F & string): string | undefined {
+    return this.get(flag) as string | undefined;
+  }
+
+  list(flag: keyof F & string): string[] {
+    return (this.get(flag) as string[] | undefined) ?? [];
+  }
+
+  bool(flag: keyof F & string): boolean {
+    return this.get(flag) === true;
+  }
+
+  oneOf<T extends string>(flag: keyof F & string, allowed: readonly T[]): T {
+    const v = this.str(flag);
+    if (!v || !allowed.includes(v as T)) {
+      throw new ConfigError(
+        `${this.where(flag)} must be one of ${allowed.join(', ')}; got "${v ?? ''}"`,
+      );
+    }
+    return v as T;
+  }
+
+  int(flag: keyof F & string, min: number, max: number): number {
+    const raw = this.str(flag) ?? '';
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      throw new ConfigError(
+        `${this.where(flag)} must be an integer from ${min} to ${max}; got "${raw}"`,
+      );
+    }
+    return n;
+  }
+
+  /** Milliseconds of a duration such as 30s, 10m, 1h. */
+  duration(flag: keyof F & string): number {
+    const raw = this.str(flag) ?? '';
+    const m = DURATION.exec(raw);
+    if (!m || Number(m[1]) === 0) {
+      throw new ConfigError(
+        `${this.where(flag)} must be a duration such as 30s, 10m or 1h; got "${raw}"`,
+      );
+    }
+    return Number(m[1]) * UNIT[m[2] ?? 's']!;
+  }
+}
+
+export function envName(prefix: string, flag: string): string {
+  return `${prefix}_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** `--help` text from a flag table. */
+export function flagsHelp(
+  specs: Record<string, FlagSpec>,
+  usage: string,
+  envPrefix: string,
+): string {
+  const lines = [usage, '', 'Every flag can also be set by its environment variable.', ''];
+  for (const [flag, spec] of Object.entries(specs)) {
+    const d = spec.default;
+    const def =
+      d === undefined || (Array.isArray(d) && !d.length)
+        ? ''
+        : ` (default ${Array.isArray(d) ? d.join(',') : d})`;
+    lines.push(
+      `  --${flag}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' ...' : ''}`,
+    );
+    lines.push(`      ${spec.help}${def}  [${envName(envPrefix, flag)}]`);
+  }
+  return `${lines.join('\n')}\n`;
+}
