@@ -1,0 +1,121 @@
+import { ConfigError, type FlagSpec, Flags, flagsHelp } from '@chousei/runtime';
+import type { IssuerRef } from './api/types.js';
+
+const ENV_PREFIX = 'CHOUSEI_CERT';
+
+/** Every flag of chousei-cert-operator, its environment variable and help. */
+export const FLAGS = {
+  'cluster-resource-namespace': {
+    type: 'string',
+    help: 'Namespace of the Secrets ClusterIssuers reference (default: POD_NAMESPACE or cert-operator)',
+  },
+  'default-issuer-name': {
+    type: 'string',
+    help: 'Issuer for Ingresses annotated kubernetes.io/tls-acme: "true"',
+  },
+  'default-issuer-kind': {
+    type: 'string',
+    default: 'ClusterIssuer',
+    help: 'Issuer or ClusterIssuer',
+  },
+  'http01-solver-port': {
+    type: 'string',
+    default: '8089',
+    help: 'Port the HTTP-01 challenge server listens on',
+  },
+  'backoff-initial': {
+    type: 'string',
+    default: '1h',
+    help: 'Wait after a first failed issuance; doubles per failure',
+  },
+  'backoff-max': { type: 'string', default: '32h', help: 'Longest wait between failed issuances' },
+  concurrency: { type: 'string', default: '50', help: 'Certificates issued at once' },
+  'leader-elect': {
+    type: 'boolean',
+    default: false,
+    help: 'Run controllers only while holding the leader Lease (for 2+ replicas)',
+  },
+  'leader-election-namespace': {
+    type: 'string',
+    help: 'Namespace of the leader Lease (default: POD_NAMESPACE or default)',
+  },
+  'leader-election-id': {
+    type: 'string',
+    default: 'chousei-cert-operator',
+    help: 'Name of the leader Lease',
+  },
+  'metrics-port': { type: 'string', default: '9402', help: 'Port of /metrics' },
+  'health-port': { type: 'string', default: '9403', help: 'Port of /healthz and /readyz' },
+  kubeconfig: {
+    type: 'string',
+    help: 'Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
+  },
+  'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
+  help: { type: 'boolean', default: false, help: 'Show this help' },
+} satisfies Record<string, FlagSpec>;
+
+export interface CertOperatorConfig {
+  clusterResourceNamespace: string;
+  defaultIssuer?: IssuerRef;
+  http01SolverPort: number;
+  backoff: { initialMs: number; maxMs: number };
+  concurrency: number;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  metricsPort: number;
+  healthPort: number;
+  kubeconfig?: string;
+  logLevel: string;
+  help: boolean;
+}
+
+export { ConfigError };
+
+/** Parses flags, falling back to CHOUSEI_CERT_* variables, then defaults; validates all. */
+export function parseConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): CertOperatorConfig {
+  const flags = new Flags(FLAGS, ENV_PREFIX, argv, env);
+  if (flags.bool('help')) return { help: true } as CertOperatorConfig;
+  const issuerName = flags.str('default-issuer-name');
+  const backoff = {
+    initialMs: flags.duration('backoff-initial'),
+    maxMs: flags.duration('backoff-max'),
+  };
+  if (backoff.maxMs < backoff.initialMs) {
+    throw new ConfigError(
+      `${flags.where('backoff-max')} must not be shorter than ${flags.where('backoff-initial')}`,
+    );
+  }
+  const kubeconfig = flags.str('kubeconfig');
+  return {
+    clusterResourceNamespace:
+      flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator',
+    ...(issuerName
+      ? {
+          defaultIssuer: {
+            name: issuerName,
+            kind: flags.oneOf('default-issuer-kind', ['Issuer', 'ClusterIssuer'] as const),
+          },
+        }
+      : {}),
+    http01SolverPort: flags.int('http01-solver-port', 1, 65535),
+    backoff,
+    concurrency: flags.int('concurrency', 1, 1000),
+    leaderElect: flags.bool('leader-elect'),
+    leaderElectionNamespace:
+      flags.str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionId: flags.str('leader-election-id') ?? 'chousei-cert-operator',
+    metricsPort: flags.int('metrics-port', 0, 65535),
+    healthPort: flags.int('health-port', 0, 65535),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    logLevel: flags.oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+    help: false,
+  };
+}
+
+export function helpText(): string {
+  return flagsHelp(FLAGS, 'Usage: chousei-cert-operator [flags]', ENV_PREFIX);
+}

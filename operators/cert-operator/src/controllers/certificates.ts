@@ -1,0 +1,481 @@
+import {
+  addFinalizer,
+  type Condition,
+  counter,
+  type EventRecorder,
+  gauge,
+  hasFinalizer,
+  isNotFound,
+  type Logger,
+  type Manager,
+  type ReconcileContext,
+  type Request,
+  type Result,
+  removeFinalizer,
+  Secrets,
+  setCondition,
+} from '@chousei/runtime';
+import { parseDuration } from '../api/duration.js';
+import {
+  ANNOTATION_CERTIFICATE,
+  type Certificate,
+  type CertificateStatus,
+  Certificates,
+  ClusterIssuers,
+  type Issuer as IssuerResource,
+  Issuers,
+  LABEL_MANAGED,
+} from '../api/types.js';
+import { IssuanceError, type IssuedCertificate } from '../issuers/issuer.js';
+import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
+import type { IssuerBuilder } from './issuer-builder.js';
+import {
+  type BackoffPolicy,
+  DEFAULT_DURATION_MS,
+  failureBackoff,
+  issuanceNeed,
+  keySpec,
+  renewalTime,
+  sameKeySpec,
+} from './policy.js';
+import { nextKeySecret, secretValue, tlsSecret } from './secret.js';
+
+export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
+const FIELD_MANAGER = 'chousei-cert-operator';
+
+const expiration = gauge(
+  'chousei_cert_certificate_expiration_timestamp_seconds',
+  'When the certificate in the Secret expires',
+  ['namespace', 'name', 'issuer_name', 'issuer_kind'],
+);
+const renewal = gauge(
+  'chousei_cert_certificate_renewal_timestamp_seconds',
+  'When the certificate will be renewed',
+  ['namespace', 'name', 'issuer_name', 'issuer_kind'],
+);
+const readyStatus = gauge(
+  'chousei_cert_certificate_ready_status',
+  'Ready condition of the Certificate (1 for the current status)',
+  ['namespace', 'name', 'condition'],
+);
+const issuances = counter(
+  'chousei_cert_issuance_attempts_total',
+  'Issuance attempts by issuer kind and result',
+  ['issuer_kind', 'result'],
+);
+
+export interface CertificateControllerOptions {
+  manager: Manager;
+  issuers: IssuerBuilder;
+  events: EventRecorder;
+  /** Namespace of Secrets ClusterIssuers reference. */
+  clusterResourceNamespace: string;
+  backoff: BackoffPolicy;
+  /** Certificates issued at once. */
+  concurrency?: number;
+  logger: Logger;
+}
+
+/**
+ * Keeps each Certificate's Secret valid: issues when the Secret is missing, edited, for
+ * other names or key type or issuer, or due for renewal; backs off exponentially after
+ * failures (a spec change starts over); resumes an ACME order after a restart.
+ */
+export function certificateController(opts: CertificateControllerOptions) {
+  const { manager, events } = opts;
+  const client = manager.client;
+  // Only Secrets this operator manages are cached (full); all others are never read in bulk.
+  const secretScope = { labelSelector: `${LABEL_MANAGED}=true` };
+  const secrets = manager.cache.informer(Secrets, secretScope);
+  const certificates = manager.cache.informer(
+    Certificates,
+    {},
+    {
+      issuer: (c) => [
+        `${c.spec.issuerRef.kind ?? 'Issuer'}/${c.spec.issuerRef.kind === 'ClusterIssuer' ? '' : (c.metadata?.namespace ?? '')}/${c.spec.issuerRef.name}`,
+      ],
+    },
+  );
+
+  const patchStatus = (cert: Certificate, status: CertificateStatus) =>
+    client.patchStatus(Certificates, key(cert), { type: 'merge', patch: { status } });
+
+  const withCondition = (
+    status: CertificateStatus,
+    cond: Omit<Condition, 'lastTransitionTime'>,
+    cert: Certificate,
+  ) =>
+    setCondition(status.conditions, { ...cond, observedGeneration: cert.metadata?.generation })
+      .conditions;
+
+  async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
+    const cert = await manager.cache.get(Certificates, req).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (!cert) return;
+    const ns = cert.metadata?.namespace ?? '';
+    if (cert.metadata?.deletionTimestamp) return finalize(cert);
+    if (!hasFinalizer(cert, CERTIFICATE_FINALIZER))
+      await addFinalizer(client, Certificates, cert, CERTIFICATE_FINALIZER);
+
+    const status: CertificateStatus = { ...cert.status };
+    const kind = cert.spec.issuerRef.kind ?? 'Issuer';
+    const issuerResource = await (kind === 'ClusterIssuer'
+      ? manager.cache.get(ClusterIssuers, { name: cert.spec.issuerRef.name })
+      : manager.cache.get(Issuers, { namespace: ns, name: cert.spec.issuerRef.name })
+    ).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
+    const now = new Date();
+    const need = issuanceNeed(cert, secret, now);
+    if (!need) {
+      const info = inspectCertificate(secretValue(secret, 'tls.crt')!);
+      const renewAt = cert.status?.renewalTime
+        ? new Date(cert.status.renewalTime)
+        : renewalTime(cert, info.notBefore, info.notAfter);
+      record(cert, info.notAfter, renewAt, true);
+      const conditions = withCondition(
+        status,
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Ready',
+          message: 'Certificate is up to date and has not expired',
+        },
+        cert,
+      );
+      const next: CertificateStatus = {
+        conditions: setCondition(conditions, {
+          type: 'Issuing',
+          status: 'False',
+          reason: 'Issued',
+          message: 'nothing to issue',
+        }).conditions,
+        notBefore: rfc3339(info.notBefore),
+        notAfter: rfc3339(info.notAfter),
+        renewalTime: rfc3339(renewAt),
+      };
+      if (changed(cert.status, next)) await patchStatus(cert, next);
+      return { requeueAfter: Math.max(1000, renewAt.getTime() - now.getTime()) };
+    }
+
+    if (!issuerResource || !isReady(issuerResource)) {
+      const message = issuerResource
+        ? `${kind} ${cert.spec.issuerRef.name} is not ready: ${readyMessage(issuerResource)}`
+        : `${kind} ${cert.spec.issuerRef.name} not found`;
+      const conditions = withCondition(
+        status,
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: issuerResource ? 'IssuerNotReady' : 'IssuerNotFound',
+          message,
+        },
+        cert,
+      );
+      if (changed(cert.status, { conditions })) {
+        await patchStatus(cert, { conditions });
+        events.event(
+          cert,
+          'Warning',
+          issuerResource ? 'IssuerNotReady' : 'IssuerNotFound',
+          'Issue',
+          message,
+        );
+      }
+      // Issuer events requeue this Certificate; the timer is a safety net.
+      return { requeueAfter: 60_000 };
+    }
+
+    // Back off after failures, unless the spec changed since (a fix starts over).
+    const attempts = cert.status?.failedIssuanceAttempts ?? 0;
+    const sameSpec = cert.status?.observedGeneration === cert.metadata?.generation;
+    if (attempts > 0 && sameSpec && cert.status?.lastFailureTime) {
+      const retryAt =
+        new Date(cert.status.lastFailureTime).getTime() + failureBackoff(attempts, opts.backoff);
+      if (retryAt > now.getTime()) return { requeueAfter: retryAt - now.getTime() };
+    }
+
+    events.event(cert, 'Normal', 'Issuing', 'Issue', `Issuing certificate: ${need.message}`);
+    const issuingConditions = setCondition(status.conditions, {
+      type: 'Issuing',
+      status: 'True',
+      reason: need.reason,
+      message: need.message,
+    }).conditions;
+    if (changed(cert.status, { conditions: issuingConditions }))
+      await patchStatus(cert, { conditions: issuingConditions });
+
+    try {
+      const issuer = await opts.issuers.build({
+        kind,
+        namespace: kind === 'ClusterIssuer' ? opts.clusterResourceNamespace : ns,
+        resource: issuerResource,
+      });
+      const keyPem = await privateKey(cert, secret);
+      const csrPem = createCsr({
+        privateKeyPem: keyPem,
+        ...(cert.spec.commonName ? { commonName: cert.spec.commonName } : {}),
+        dnsNames: cert.spec.dnsNames ?? [],
+        ipAddresses: cert.spec.ipAddresses ?? [],
+        ...(cert.spec.isCA ? { isCA: true } : {}),
+      });
+      const durationMs =
+        (cert.spec.duration && parseDuration(cert.spec.duration)) || DEFAULT_DURATION_MS;
+      const issued: IssuedCertificate = await issuer.issue(
+        {
+          certificate: `${ns}/${cert.metadata?.name}`,
+          ...(cert.spec.commonName ? { commonName: cert.spec.commonName } : {}),
+          dnsNames: cert.spec.dnsNames ?? [],
+          ipAddresses: cert.spec.ipAddresses ?? [],
+          durationMs,
+          usages: cert.spec.usages ?? ['digital signature', 'key encipherment', 'server auth'],
+          privateKeyPem: keyPem,
+          csrPem,
+          ...(cert.spec.isCA ? { isCA: true } : {}),
+        },
+        {
+          signal: ctx.signal,
+          log: ctx.log,
+          ...(cert.status?.acmeOrder ? { resume: { orderUrl: cert.status.acmeOrder.url } } : {}),
+          save: async (state) => {
+            if (state.orderUrl) await patchStatus(cert, { acmeOrder: { url: state.orderUrl } });
+          },
+        },
+      );
+      await client.apply(
+        Secrets,
+        tlsSecret(cert, {
+          certificate: issued.certificatePem,
+          key: keyPem,
+          ...(issued.caPem ? { ca: issued.caPem } : {}),
+        }),
+        {
+          fieldManager: FIELD_MANAGER,
+          force: true,
+        },
+      );
+      await client
+        .delete(Secrets, { namespace: ns, name: nextKeyName(cert) })
+        .catch(() => undefined);
+      const info = inspectCertificate(issued.certificatePem);
+      const renewAt = issued.renewalTime ?? renewalTime(cert, info.notBefore, info.notAfter);
+      const conditions = setCondition(
+        withCondition(
+          status,
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Ready',
+            message: 'Certificate is up to date and has not expired',
+          },
+          cert,
+        ),
+        {
+          type: 'Issuing',
+          status: 'False',
+          reason: 'Issued',
+          message: `Issued revision ${(cert.status?.revision ?? 0) + 1}`,
+        },
+      ).conditions;
+      await client.patchStatus(Certificates, key(cert), {
+        type: 'merge',
+        patch: {
+          status: {
+            conditions,
+            observedGeneration: cert.metadata?.generation,
+            notBefore: rfc3339(info.notBefore),
+            notAfter: rfc3339(info.notAfter),
+            renewalTime: rfc3339(renewAt),
+            revision: (cert.status?.revision ?? 0) + 1,
+            failedIssuanceAttempts: null,
+            lastFailureTime: null,
+            acmeOrder: null,
+            nextPrivateKeySecretName: null,
+          },
+        },
+      });
+      issuances.inc({ issuer_kind: issuer.kind, result: 'success' });
+      record(cert, info.notAfter, renewAt, true);
+      events.event(
+        cert,
+        'Normal',
+        'Issued',
+        'Issue',
+        `Certificate issued, valid until ${rfc3339(info.notAfter)}`,
+      );
+      ctx.log.info({ notAfter: info.notAfter, renewalTime: renewAt }, 'certificate issued');
+      return { requeueAfter: Math.max(1000, renewAt.getTime() - Date.now()) };
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const failure =
+        err instanceof IssuanceError
+          ? err
+          : new IssuanceError('Failed', (err as Error).message, true, undefined, { cause: err });
+      const nextAttempts = (sameSpec ? attempts : 0) + 1;
+      const wait = Math.max(failureBackoff(nextAttempts, opts.backoff), failure.retryAfterMs ?? 0);
+      const conditions = setCondition(
+        withCondition(
+          status,
+          { type: 'Ready', status: 'False', reason: failure.reason, message: failure.message },
+          cert,
+        ),
+        {
+          type: 'Issuing',
+          status: 'False',
+          reason: 'Failed',
+          message: `${failure.message}; retrying in ${Math.round(wait / 1000)} s`,
+        },
+      ).conditions;
+      // A failed order is not resumed; an unreachable server's order is.
+      const keepOrder =
+        failure.reason === 'ACMEServerUnreachable' || failure.reason === 'RateLimited';
+      await client.patchStatus(Certificates, key(cert), {
+        type: 'merge',
+        patch: {
+          status: {
+            conditions,
+            observedGeneration: cert.metadata?.generation,
+            failedIssuanceAttempts: nextAttempts,
+            lastFailureTime: rfc3339(new Date()),
+            ...(keepOrder ? {} : { acmeOrder: null }),
+          },
+        },
+      });
+      issuances.inc({ issuer_kind: kind, result: 'failure' });
+      readyStatus.set({ namespace: ns, name: cert.metadata?.name ?? '', condition: 'False' }, 1);
+      events.event(cert, 'Warning', 'Failed', 'Issue', `${failure.reason}: ${failure.message}`);
+      ctx.log.warn(
+        { reason: failure.reason, err: failure.message, attempts: nextAttempts, retryInMs: wait },
+        'issuance failed',
+      );
+      return { requeueAfter: wait };
+    }
+  }
+
+  /** The key to certify: the existing one under rotationPolicy Never, else a new one kept in a Secret until issued. */
+  async function privateKey(
+    cert: Certificate,
+    secret: ReturnType<typeof secrets.store.get>,
+  ): Promise<string> {
+    const want = keySpec(cert);
+    const current = secretValue(secret, 'tls.key');
+    if (
+      cert.spec.privateKey?.rotationPolicy === 'Never' &&
+      current &&
+      sameKeySpec(keySpecOf(current), want)
+    )
+      return current;
+    const name = nextKeyName(cert);
+    const pending =
+      secrets.store.get(`${cert.metadata?.namespace}/${name}`) ??
+      (await client
+        .get(Secrets, { namespace: cert.metadata?.namespace ?? '', name })
+        .catch(() => undefined));
+    const pendingPem = secretValue(pending, 'tls.key');
+    if (pendingPem && sameKeySpec(keySpecOf(pendingPem), want)) return pendingPem;
+    const pem = generatePrivateKey(want);
+    await client.apply(Secrets, nextKeySecret(cert, name, pem), {
+      fieldManager: FIELD_MANAGER,
+      force: true,
+    });
+    await patchStatus(cert, { nextPrivateKeySecretName: name });
+    return pem;
+  }
+
+  async function finalize(cert: Certificate): Promise<undefined> {
+    if (!hasFinalizer(cert, CERTIFICATE_FINALIZER)) return;
+    const ns = cert.metadata?.namespace ?? '';
+    if ((cert.spec.secretDeletionPolicy ?? 'Delete') === 'Delete') {
+      const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
+      // Only a Secret this Certificate wrote: never one it merely names.
+      if (secret?.metadata?.annotations?.[ANNOTATION_CERTIFICATE] === cert.metadata?.name) {
+        await client
+          .delete(Secrets, { namespace: ns, name: cert.spec.secretName })
+          .catch((err: unknown) => {
+            if (!isNotFound(err)) throw err;
+          });
+      }
+    }
+    await client.delete(Secrets, { namespace: ns, name: nextKeyName(cert) }).catch(() => undefined);
+    readyStatus.remove({ namespace: ns, name: cert.metadata?.name ?? '', condition: 'True' });
+    await removeFinalizer(client, Certificates, cert, CERTIFICATE_FINALIZER);
+    return;
+  }
+
+  function record(cert: Certificate, notAfter: Date, renewAt: Date, ready: boolean) {
+    const labels = {
+      namespace: cert.metadata?.namespace ?? '',
+      name: cert.metadata?.name ?? '',
+      issuer_name: cert.spec.issuerRef.name,
+      issuer_kind: cert.spec.issuerRef.kind ?? 'Issuer',
+    };
+    expiration.set(labels, notAfter.getTime() / 1000);
+    renewal.set(labels, renewAt.getTime() / 1000);
+    readyStatus.set(
+      { namespace: labels.namespace, name: labels.name, condition: 'True' },
+      ready ? 1 : 0,
+    );
+    readyStatus.set(
+      { namespace: labels.namespace, name: labels.name, condition: 'False' },
+      ready ? 0 : 1,
+    );
+  }
+
+  const issuerKeyOf = (kind: string, obj: IssuerResource) =>
+    `${kind}/${kind === 'ClusterIssuer' ? '' : (obj.metadata?.namespace ?? '')}/${obj.metadata?.name}`;
+  const byIssuer = (kind: 'Issuer' | 'ClusterIssuer') => (obj: IssuerResource) =>
+    certificates.store.byIndex('issuer', issuerKeyOf(kind, obj)).map((c) => key(c));
+
+  return manager
+    .controller('certificates')
+    .for(Certificates)
+    .watches(
+      Secrets,
+      (s) => {
+        const name = s.metadata?.annotations?.[ANNOTATION_CERTIFICATE];
+        return name ? [{ namespace: s.metadata?.namespace ?? '', name }] : [];
+      },
+      secretScope,
+    )
+    .watches(Issuers, byIssuer('Issuer'))
+    .watches(ClusterIssuers, byIssuer('ClusterIssuer'))
+    .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 50 })
+    .complete(reconcile);
+}
+
+/** RFC 3339 to the second, as Kubernetes writes timestamps. */
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function key(obj: { metadata?: { namespace?: string; name?: string } }) {
+  return { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' };
+}
+
+function nextKeyName(cert: Certificate): string {
+  return `${cert.metadata?.name}-next-key`;
+}
+
+function isReady(obj: IssuerResource): boolean {
+  return obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+function readyMessage(obj: IssuerResource): string {
+  return (
+    obj.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? 'no Ready condition yet'
+  );
+}
+
+/** Whether writing `next` would change anything in `current` (conditions compared without timestamps). */
+function changed(current: CertificateStatus | undefined, next: CertificateStatus): boolean {
+  const strip = (s: Partial<CertificateStatus>) =>
+    JSON.stringify({ ...s, conditions: s.conditions?.map(({ lastTransitionTime: _, ...c }) => c) });
+  const picked = Object.fromEntries(
+    Object.keys(next).map((k) => [k, (current as Record<string, unknown> | undefined)?.[k]]),
+  );
+  return strip(picked) !== strip(next);
+}

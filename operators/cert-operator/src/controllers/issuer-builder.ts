@@ -1,0 +1,286 @@
+import { RFC2136Provider, Route53Provider } from '@chousei/dns';
+import { type Client, isNotFound, type Logger, Secrets } from '@chousei/runtime';
+import type { ACMESolver, Issuer as IssuerResource } from '../api/types.js';
+import { ACMEIssuer } from '../issuers/acme/index.js';
+import { CAIssuer } from '../issuers/ca.js';
+import { IssuanceError, type Issuer } from '../issuers/issuer.js';
+import { SelfSignedIssuer } from '../issuers/selfsigned.js';
+import { generatePrivateKey } from '../pki/index.js';
+import { DNS01Solver } from '../solvers/dns01/dns01.js';
+import type { Solver } from '../solvers/solver.js';
+import { secretValue } from './secret.js';
+
+/** Where an issuer's referenced Secrets live: its own namespace, or the cluster resource namespace. */
+export interface IssuerLocation {
+  kind: 'Issuer' | 'ClusterIssuer';
+  /** For ClusterIssuers: the operator's cluster resource namespace. */
+  namespace: string;
+  resource: IssuerResource;
+}
+
+export interface IssuerBuilderOptions {
+  client: Client;
+  /** Answers HTTP-01 challenges (and routes them in a cluster). */
+  http01: Solver;
+  logger: Logger;
+}
+
+const TSIG_ALGORITHMS = {
+  HMACSHA256: 'hmac-sha256',
+  HMACSHA384: 'hmac-sha384',
+  HMACSHA512: 'hmac-sha512',
+} as const;
+
+/**
+ * Builds the signer an Issuer resource describes, reading the Secrets it names, and keeps
+ * it while the resource and those Secrets are unchanged: an ACME account is registered
+ * once per issuer and key, not per certificate.
+ */
+export class IssuerBuilder {
+  private readonly built = new Map<string, { version: string; issuer: Issuer }>();
+
+  constructor(private readonly opts: IssuerBuilderOptions) {}
+
+  async build(loc: IssuerLocation): Promise<Issuer> {
+    const key = `${loc.kind}/${loc.namespace}/${loc.resource.metadata?.name}`;
+    const secrets = await this.secretVersions(loc);
+    const version = `${loc.resource.metadata?.generation}/${secrets}`;
+    const cached = this.built.get(key);
+    if (cached?.version === version) return cached.issuer;
+    const issuer = await this.create(loc);
+    this.built.set(key, { version, issuer });
+    return issuer;
+  }
+
+  private async secretVersions(loc: IssuerLocation): Promise<string> {
+    const names = this.secretNames(loc.resource);
+    const versions = await Promise.all(
+      names.map((name) =>
+        this.opts.client.get(Secrets, { namespace: loc.namespace, name }).then(
+          (s) => s.metadata?.resourceVersion ?? '',
+          () => 'missing',
+        ),
+      ),
+    );
+    return versions.join(',');
+  }
+
+  private secretNames(r: IssuerResource): string[] {
+    const acme = r.spec.acme;
+    return [
+      ...(r.spec.ca ? [r.spec.ca.secretName] : []),
+      ...(acme ? [acme.privateKeySecretRef.name] : []),
+      ...(acme?.externalAccountBinding ? [acme.externalAccountBinding.keySecretRef.name] : []),
+      ...(acme?.solvers ?? []).flatMap((s) =>
+        [
+          s.dns01?.rfc2136?.tsigSecretSecretRef?.name,
+          s.dns01?.route53?.secretAccessKeySecretRef?.name,
+        ].filter((n): n is string => !!n),
+      ),
+    ];
+  }
+
+  private async secret(
+    namespace: string,
+    name: string,
+    key: string,
+    field: string,
+  ): Promise<string> {
+    const secret = await this.opts.client
+      .get(Secrets, { namespace, name })
+      .catch((err: unknown) => {
+        if (isNotFound(err))
+          throw new IssuanceError(
+            'SecretNotFound',
+            `${field}: Secret ${namespace}/${name} not found`,
+            true,
+          );
+        throw err;
+      });
+    const value = secretValue(secret, key);
+    if (value === undefined)
+      throw new IssuanceError(
+        'SecretNotFound',
+        `${field}: Secret ${namespace}/${name} has no key "${key}"`,
+        true,
+      );
+    return value;
+  }
+
+  private async create(loc: IssuerLocation): Promise<Issuer> {
+    const { spec } = loc.resource;
+    if (spec.selfSigned) return new SelfSignedIssuer();
+    if (spec.ca) {
+      const name = spec.ca.secretName;
+      const [certPem, keyPem] = await Promise.all([
+        this.secret(loc.namespace, name, 'tls.crt', 'spec.ca.secretName'),
+        this.secret(loc.namespace, name, 'tls.key', 'spec.ca.secretName'),
+      ]);
+      return new CAIssuer({ certPem, keyPem });
+    }
+    const acme = spec.acme;
+    if (!acme)
+      throw new IssuanceError(
+        'BadConfig',
+        'spec: one of acme, ca or selfSigned is required',
+        false,
+      );
+    const accountKeyPem = await this.accountKey(loc);
+    const eab = acme.externalAccountBinding;
+    const hmacKeyBase64 = eab
+      ? await this.secret(
+          loc.namespace,
+          eab.keySecretRef.name,
+          eab.keySecretRef.key ?? 'secret',
+          'spec.acme.externalAccountBinding.keySecretRef',
+        )
+      : undefined;
+    const solvers = await Promise.all(acme.solvers.map((s, i) => this.solver(loc, s, i)));
+    return new ACMEIssuer({
+      directoryUrl: acme.server,
+      ...(acme.email ? { email: acme.email } : {}),
+      accountKeyPem,
+      ...(eab && hmacKeyBase64
+        ? { externalAccountBinding: { keyId: eab.keyID, hmacKeyBase64 } }
+        : {}),
+      ...(acme.caBundle ? { caPem: Buffer.from(acme.caBundle, 'base64').toString('utf8') } : {}),
+      solverFor: (name: string) => pickSolver(acme.solvers, solvers, name),
+      logger: this.opts.logger,
+    });
+  }
+
+  /** The ACME account key, generated into its Secret when missing (as cert-manager does). */
+  private async accountKey(loc: IssuerLocation): Promise<string> {
+    const ref = loc.resource.spec.acme!.privateKeySecretRef;
+    const key = ref.key ?? 'tls.key';
+    const existing = await this.opts.client
+      .get(Secrets, { namespace: loc.namespace, name: ref.name })
+      .catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+    const pem = secretValue(existing, key);
+    if (pem) return pem;
+    const generated = generatePrivateKey({ algorithm: 'ECDSA', size: 256 });
+    await this.opts.client.apply(
+      Secrets,
+      {
+        metadata: { name: ref.name, namespace: loc.namespace },
+        type: 'Opaque',
+        data: { [key]: Buffer.from(generated).toString('base64') },
+      },
+      { fieldManager: 'chousei-cert-operator' },
+    );
+    this.opts.logger.info(
+      { secret: `${loc.namespace}/${ref.name}` },
+      'generated an ACME account key',
+    );
+    return generated;
+  }
+
+  private async solver(loc: IssuerLocation, s: ACMESolver, i: number): Promise<Solver> {
+    const field = `spec.acme.solvers[${i}]`;
+    if (s.http01) return this.opts.http01;
+    const rfc = s.dns01?.rfc2136;
+    if (rfc) {
+      const [host, port] = splitHostPort(rfc.nameserver);
+      const secretRef = rfc.tsigSecretSecretRef;
+      const secret = secretRef
+        ? await this.secret(
+            loc.namespace,
+            secretRef.name,
+            secretRef.key ?? 'secret',
+            `${field}.dns01.rfc2136.tsigSecretSecretRef`,
+          )
+        : undefined;
+      const provider = new RFC2136Provider({
+        host,
+        port,
+        zones: [],
+        ...(rfc.tsigKeyName && secret
+          ? {
+              tsig: {
+                name: rfc.tsigKeyName,
+                secret: secret.trim(),
+                algorithm: TSIG_ALGORITHMS[rfc.tsigAlgorithm ?? 'HMACSHA256'],
+              },
+            }
+          : {}),
+        logger: this.opts.logger,
+      });
+      return new DNS01Solver({
+        provider,
+        selfCheck: s.dns01?.selfCheck ?? true,
+        logger: this.opts.logger,
+      });
+    }
+    const r53 = s.dns01?.route53;
+    if (r53) {
+      const id = r53.accessKeyIDSecretRef;
+      const sk = r53.secretAccessKeySecretRef;
+      const credentials =
+        id && sk
+          ? {
+              accessKeyId: (
+                await this.secret(
+                  loc.namespace,
+                  id.name,
+                  id.key ?? 'access-key-id',
+                  `${field}.dns01.route53.accessKeyIDSecretRef`,
+                )
+              ).trim(),
+              secretAccessKey: (
+                await this.secret(
+                  loc.namespace,
+                  sk.name,
+                  sk.key ?? 'secret-access-key',
+                  `${field}.dns01.route53.secretAccessKeySecretRef`,
+                )
+              ).trim(),
+            }
+          : undefined;
+      const provider = new Route53Provider({
+        region: r53.region ?? 'us-east-1',
+        ...(credentials ? { credentials } : {}),
+        ...(r53.hostedZoneID ? { zoneFilter: { zoneIds: [r53.hostedZoneID] } } : {}),
+        logger: this.opts.logger,
+      });
+      return new DNS01Solver({
+        provider,
+        selfCheck: s.dns01?.selfCheck ?? true,
+        logger: this.opts.logger,
+      });
+    }
+    throw new IssuanceError(
+      'BadConfig',
+      `${field}: set http01 or dns01 (rfc2136 or route53)`,
+      false,
+    );
+  }
+}
+
+function splitHostPort(hostPort: string): [string, number] {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hostPort.trim());
+  return [m?.[1] ?? hostPort, Number(m?.[2] ?? 53)];
+}
+
+/**
+ * cert-manager's selector rules: the solver whose dnsNames lists the name wins, then the
+ * one with the longest matching dnsZones entry, then one without a selector.
+ */
+export function pickSolver(specs: ACMESolver[], solvers: Solver[], name: string): Solver {
+  const bare = name.replace(/^\*\./, '');
+  let best: { score: number; index: number } | undefined;
+  specs.forEach((s, index) => {
+    const sel = s.selector;
+    let score = -1;
+    if (!sel || (!sel.dnsNames?.length && !sel.dnsZones?.length)) score = 0;
+    if (sel?.dnsNames?.includes(name)) score = 10_000;
+    for (const zone of sel?.dnsZones ?? []) {
+      if (bare === zone || bare.endsWith(`.${zone}`)) score = Math.max(score, zone.length + 1);
+    }
+    if (score >= 0 && (!best || score > best.score)) best = { score, index };
+  });
+  if (!best) throw new IssuanceError('NoSolver', `no solver of the issuer selects ${name}`, false);
+  return solvers[best.index]!;
+}

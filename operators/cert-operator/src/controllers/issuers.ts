@@ -1,0 +1,103 @@
+import {
+  type EventRecorder,
+  isNotFound,
+  type Manager,
+  type Request,
+  type ResourceType,
+  type Result,
+  setCondition,
+} from '@chousei/runtime';
+import { ClusterIssuers, type Issuer as IssuerResource, Issuers } from '../api/types.js';
+import { ACMEIssuer } from '../issuers/acme/index.js';
+import { IssuanceError } from '../issuers/issuer.js';
+import type { IssuerBuilder } from './issuer-builder.js';
+
+export interface IssuerControllerOptions {
+  manager: Manager;
+  issuers: IssuerBuilder;
+  events: EventRecorder;
+  clusterResourceNamespace: string;
+}
+
+/**
+ * Checks each Issuer and ClusterIssuer and reports Ready with the reason it is not: a
+ * missing or invalid CA Secret, a bad ACME server URL, a refused registration. ACME
+ * accounts are registered here, once per issuer and key.
+ */
+export function issuerControllers(opts: IssuerControllerOptions) {
+  const { manager, events } = opts;
+  const make =
+    (rt: ResourceType<IssuerResource>, kind: 'Issuer' | 'ClusterIssuer') =>
+    async (req: Request): Promise<Result | undefined> => {
+      const issuer = await manager.cache.get(rt, req).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (!issuer) return;
+      const namespace =
+        kind === 'ClusterIssuer'
+          ? opts.clusterResourceNamespace
+          : (issuer.metadata?.namespace ?? '');
+      let ready: { status: 'True' | 'False'; reason: string; message: string };
+      let acme: { uri: string; lastRegisteredEmail?: string } | undefined;
+      try {
+        const built = await opts.issuers.build({ kind, namespace, resource: issuer });
+        if (built instanceof ACMEIssuer) {
+          const uri = await built.ensureAccount();
+          acme = {
+            uri,
+            ...(issuer.spec.acme?.email ? { lastRegisteredEmail: issuer.spec.acme.email } : {}),
+          };
+          ready = {
+            status: 'True',
+            reason: 'ACMEAccountRegistered',
+            message: `The ACME account was registered with ${issuer.spec.acme?.server}`,
+          };
+        } else {
+          ready = {
+            status: 'True',
+            reason: built.kind === 'CA' ? 'KeyPairVerified' : 'IsReady',
+            message: `${built.kind} issuer is ready`,
+          };
+        }
+      } catch (err) {
+        const reason = err instanceof IssuanceError ? err.reason : 'ErrorConfig';
+        ready = { status: 'False', reason, message: (err as Error).message };
+      }
+      const { conditions, changed } = setCondition(issuer.status?.conditions, {
+        type: 'Ready',
+        ...ready,
+        observedGeneration: issuer.metadata?.generation,
+      });
+      if (changed || (acme && issuer.status?.acme?.uri !== acme.uri)) {
+        await manager.client.patchStatus(
+          rt,
+          { ...(req.namespace ? { namespace: req.namespace } : {}), name: req.name },
+          {
+            type: 'merge',
+            patch: {
+              status: {
+                conditions,
+                observedGeneration: issuer.metadata?.generation,
+                ...(acme ? { acme } : {}),
+              },
+            },
+          },
+        );
+        events.event(
+          issuer,
+          ready.status === 'True' ? 'Normal' : 'Warning',
+          ready.reason,
+          'Check',
+          ready.message,
+        );
+      }
+      // Not ready: look again later (a Secret may appear); ready: only when it changes.
+      return ready.status === 'False' ? { requeueAfter: 30_000 } : undefined;
+    };
+  manager.controller('issuers').for(Issuers).complete(make(Issuers, 'Issuer'));
+  manager
+    .controller('clusterissuers')
+    .for(ClusterIssuers)
+    .complete(make(ClusterIssuers, 'ClusterIssuer'));
+}

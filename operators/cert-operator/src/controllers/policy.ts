@@ -1,0 +1,137 @@
+import type { Secret } from '@chousei/runtime';
+import { parseDuration } from '../api/duration.js';
+import { ANNOTATION_ISSUER, ANNOTATION_ISSUER_KIND, type Certificate } from '../api/types.js';
+import type { PrivateKeySpec } from '../issuers/issuer.js';
+import {
+  defaultRenewalTime,
+  inspectCertificate,
+  keyMatchesCertificate,
+  keySpecOf,
+} from '../pki/index.js';
+import { secretValue } from './secret.js';
+
+export const DEFAULT_DURATION_MS = 90 * 24 * 3_600_000;
+
+/** Why a Certificate needs (re)issuing now: cert-manager's reasons. */
+export interface IssuanceNeed {
+  reason:
+    | 'DoesNotExist'
+    | 'InvalidCertificate'
+    | 'KeyMismatch'
+    | 'SecretMismatch'
+    | 'IncorrectKeyType'
+    | 'IncorrectIssuer'
+    | 'Renewing';
+  message: string;
+}
+
+/** The key a Certificate asks for, with the defaults (ECDSA P-256). */
+export function keySpec(cert: Certificate): PrivateKeySpec {
+  const algorithm = cert.spec.privateKey?.algorithm ?? 'ECDSA';
+  const size =
+    cert.spec.privateKey?.size ??
+    (algorithm === 'ECDSA' ? 256 : algorithm === 'RSA' ? 2048 : undefined);
+  return size === undefined ? { algorithm } : { algorithm, size };
+}
+
+export function sameKeySpec(a: PrivateKeySpec, b: PrivateKeySpec): boolean {
+  return a.algorithm === b.algorithm && (a.algorithm === 'Ed25519' || a.size === b.size);
+}
+
+const sorted = (xs: readonly string[] | undefined) =>
+  [...(xs ?? [])]
+    .map((x) => x.toLowerCase())
+    .sort()
+    .join(',');
+
+/** When the issued certificate should be renewed: renewBefore, else a third of its life. */
+export function renewalTime(cert: Certificate, notBefore: Date, notAfter: Date): Date {
+  const before = cert.spec.renewBefore ? parseDuration(cert.spec.renewBefore) : undefined;
+  return defaultRenewalTime(notBefore, notAfter, before);
+}
+
+/**
+ * Compares the Secret with the spec: missing, unreadable, edited, for other names, another
+ * key type or issuer, or due for renewal -> a reason to issue; else undefined.
+ */
+export function issuanceNeed(
+  cert: Certificate,
+  secret: Secret | undefined,
+  now: Date,
+): IssuanceNeed | undefined {
+  const certPem = secretValue(secret, 'tls.crt');
+  const keyPem = secretValue(secret, 'tls.key');
+  if (!secret || !certPem || !keyPem) {
+    return {
+      reason: 'DoesNotExist',
+      message: `Secret ${cert.spec.secretName} does not exist or lacks tls.crt/tls.key`,
+    };
+  }
+  let info: ReturnType<typeof inspectCertificate>;
+  try {
+    info = inspectCertificate(certPem);
+  } catch (err) {
+    return {
+      reason: 'InvalidCertificate',
+      message: `tls.crt cannot be read: ${(err as Error).message}`,
+    };
+  }
+  let matches = false;
+  try {
+    matches = keyMatchesCertificate(keyPem, certPem);
+  } catch {}
+  if (!matches) return { reason: 'KeyMismatch', message: 'tls.key does not belong to tls.crt' };
+  const spec = cert.spec;
+  if (
+    sorted(info.dnsNames) !== sorted(spec.dnsNames) ||
+    sorted(info.ipAddresses) !== sorted(spec.ipAddresses)
+  ) {
+    return {
+      reason: 'SecretMismatch',
+      message: `the certificate is for ${[...info.dnsNames, ...info.ipAddresses].join(', ') || '(no names)'}, the spec asks for ${[...(spec.dnsNames ?? []), ...(spec.ipAddresses ?? [])].join(', ')}`,
+    };
+  }
+  if (spec.commonName && info.commonName !== spec.commonName) {
+    return {
+      reason: 'SecretMismatch',
+      message: `the common name is ${info.commonName ?? '(none)'}, the spec asks for ${spec.commonName}`,
+    };
+  }
+  const want = keySpec(cert);
+  if (!sameKeySpec(keySpecOf(keyPem), want)) {
+    return {
+      reason: 'IncorrectKeyType',
+      message: `the key is not ${want.algorithm}${want.size ? ` ${want.size}` : ''}`,
+    };
+  }
+  const annotations = secret.metadata?.annotations ?? {};
+  const kind = spec.issuerRef.kind ?? 'Issuer';
+  if (
+    annotations[ANNOTATION_ISSUER] !== spec.issuerRef.name ||
+    (annotations[ANNOTATION_ISSUER_KIND] ?? 'Issuer') !== kind
+  ) {
+    return {
+      reason: 'IncorrectIssuer',
+      message: `the certificate was issued by ${annotations[ANNOTATION_ISSUER_KIND] ?? 'Issuer'} ${annotations[ANNOTATION_ISSUER] ?? '(unknown)'}`,
+    };
+  }
+  const renewAt = renewalTime(cert, info.notBefore, info.notAfter);
+  if (renewAt.getTime() <= now.getTime()) {
+    return { reason: 'Renewing', message: `renewal was due at ${renewAt.toISOString()}` };
+  }
+  return undefined;
+}
+
+export interface BackoffPolicy {
+  /** First wait after a failure. Default 1 h. */
+  initialMs: number;
+  /** Longest wait. Default 32 h. */
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 3_600_000, maxMs: 32 * 3_600_000 };
+
+/** Wait after `attempts` consecutive failures: initial, doubling, capped. */
+export function failureBackoff(attempts: number, policy: BackoffPolicy): number {
+  return Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempts - 1));
+}

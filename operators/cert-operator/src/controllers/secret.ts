@@ -1,0 +1,83 @@
+import type { Secret } from '@chousei/runtime';
+import {
+  ANNOTATION_ALT_NAMES,
+  ANNOTATION_CERTIFICATE,
+  ANNOTATION_COMMON_NAME,
+  ANNOTATION_IP_SANS,
+  ANNOTATION_ISSUER,
+  ANNOTATION_ISSUER_KIND,
+  type Certificate,
+  LABEL_MANAGED,
+} from '../api/types.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** Decodes one key of a Secret's data, or undefined. */
+export function secretValue(secret: Secret | undefined, key: string): string | undefined {
+  const v = secret?.data?.[key];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+}
+
+/**
+ * The TLS Secret for a Certificate, as this operator owns it (server-side apply): type
+ * kubernetes.io/tls, `tls.crt` (leaf + chain), `tls.key` (PKCS#8), `ca.crt` when known,
+ * the managed label (the only Secrets the operator caches), and annotations naming the
+ * Certificate, issuer and names, like cert-manager's.
+ */
+export function tlsSecret(
+  cert: Certificate,
+  pem: { certificate: string; key: string; ca?: string },
+): Secret {
+  const spec = cert.spec;
+  const issuerKind = spec.issuerRef.kind ?? 'Issuer';
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: {
+      name: spec.secretName,
+      namespace: cert.metadata?.namespace,
+      labels: { ...spec.secretTemplate?.labels, [LABEL_MANAGED]: 'true' },
+      annotations: {
+        ...spec.secretTemplate?.annotations,
+        [ANNOTATION_CERTIFICATE]: cert.metadata?.name ?? '',
+        [ANNOTATION_ISSUER]: spec.issuerRef.name,
+        [ANNOTATION_ISSUER_KIND]: issuerKind,
+        [ANNOTATION_ALT_NAMES]: (spec.dnsNames ?? []).join(','),
+        [ANNOTATION_IP_SANS]: (spec.ipAddresses ?? []).join(','),
+        [ANNOTATION_COMMON_NAME]: spec.commonName ?? '',
+      },
+    },
+    data: {
+      'tls.crt': b64(pem.certificate),
+      'tls.key': b64(pem.key),
+      ...(pem.ca ? { 'ca.crt': b64(pem.ca) } : {}),
+    },
+  };
+}
+
+/** The Secret that holds the key of an issuance in progress, so a restart reuses it. */
+export function nextKeySecret(cert: Certificate, name: string, keyPem: string): Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name,
+      namespace: cert.metadata?.namespace,
+      labels: { [LABEL_MANAGED]: 'true' },
+      annotations: { [ANNOTATION_CERTIFICATE]: cert.metadata?.name ?? '' },
+      ownerReferences: [
+        {
+          apiVersion: cert.apiVersion ?? 'cert.chousei.dev/v1alpha1',
+          kind: 'Certificate',
+          name: cert.metadata?.name ?? '',
+          uid: cert.metadata?.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    data: { 'tls.key': b64(keyPem) },
+  };
+}

@@ -1,0 +1,508 @@
+import { isIP } from 'node:net';
+import { type Logger, silentLogger, sleep } from '@chousei/runtime';
+import * as acme from 'acme-client';
+import type { Solver, Challenge as SolverChallenge } from '../../solvers/solver.js';
+import {
+  type CertificateRequest,
+  IssuanceError,
+  type IssueContext,
+  type IssuedCertificate,
+  type Issuer,
+} from '../issuer.js';
+import { ariCertId, parseRenewalInfo, renewalTimeIn } from './ari.js';
+import {
+  ACMENetworkError,
+  ACMEProblemError,
+  directoryOf,
+  learnEndpoint,
+  registerACMEServer,
+} from './http.js';
+
+type Order = acme.Order;
+type Authorization = acme.Authorization;
+type Identifier = Order['identifiers'][number];
+
+export interface ACMEIssuerOptions {
+  directoryUrl: string;
+  /** Account contact (`mailto:`); expiry notices go there. */
+  email?: string;
+  /** PEM private key of the ACME account (RSA or ECDSA). */
+  accountKeyPem: string;
+  /** For CAs that only register accounts bound to one of theirs (ZeroSSL, Google, ...). */
+  externalAccountBinding?: { keyId: string; hmacKeyBase64: string };
+  /** Extra CA to trust for the ACME server's own TLS (a private or test CA such as Pebble). */
+  caPem?: string;
+  /** The solver for a DNS name (`*.example.com` for a wildcard); undefined: none fits. */
+  solverFor(name: string): Solver | undefined;
+  logger?: Logger;
+  /** First wait between polls of an authorization or order, doubling up to 5 s. Default 250. */
+  pollIntervalMs?: number;
+  /** Longest wait for one authorization or order to change state. Default 5 min. */
+  pollTimeoutMs?: number;
+}
+
+const MAX_POLL_INTERVAL_MS = 5000;
+/** ACME problems a retry of the same request cannot fix (RFC 8555 6.7). */
+const PERMANENT_PROBLEMS = new Set([
+  'badCSR',
+  'badPublicKey',
+  'badSignatureAlgorithm',
+  'malformed',
+  'rejectedIdentifier',
+  'unsupportedIdentifier',
+]);
+
+/**
+ * Issues certificates from an ACME server (RFC 8555) with acme-client: one account per
+ * issuer, orders resumed from their saved URL, challenges answered by the solver
+ * `solverFor` picks per name, and the renewal time from ACME Renewal Information.
+ */
+export class ACMEIssuer implements Issuer {
+  readonly kind = 'ACME' as const;
+  private readonly client: acme.Client;
+  private readonly opts: ACMEIssuerOptions;
+  private readonly log: Logger;
+  private readonly origin: string;
+  private readonly pollIntervalMs: number;
+  private readonly pollTimeoutMs: number;
+  private account: Promise<string> | undefined;
+  private registeredUrl: string | undefined;
+
+  constructor(opts: ACMEIssuerOptions) {
+    this.opts = opts;
+    this.origin = new URL(opts.directoryUrl).origin;
+    this.log = (opts.logger ?? silentLogger).child({ issuer: 'ACME', server: this.origin });
+    this.pollIntervalMs = opts.pollIntervalMs ?? 250;
+    this.pollTimeoutMs = opts.pollTimeoutMs ?? 300_000;
+    registerACMEServer(opts.directoryUrl, opts.caPem);
+    this.client = new acme.Client({
+      directoryUrl: opts.directoryUrl,
+      accountKey: opts.accountKeyPem,
+      ...(opts.externalAccountBinding
+        ? {
+            externalAccountBinding: {
+              kid: opts.externalAccountBinding.keyId,
+              hmacKey: opts.externalAccountBinding.hmacKeyBase64,
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** The account URL, once ensureAccount() has registered (or found) the account. */
+  get accountUrl(): string | undefined {
+    return this.registeredUrl;
+  }
+
+  /**
+   * Registers the account (or finds the one the key already has) once; concurrent and
+   * later calls share the result. A failure is not cached, so the next call tries again.
+   */
+  ensureAccount(): Promise<string> {
+    this.account ??= this.register().catch((err: unknown) => {
+      this.account = undefined;
+      throw err;
+    });
+    return this.account;
+  }
+
+  private async register(): Promise<string> {
+    const contact = this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {};
+    try {
+      // Look the key's account up first: for an existing account acme-client would follow
+      // newAccount with an update carrying the creation fields, which servers may refuse
+      // (Pebble: "malformed" for termsOfServiceAgreed alone).
+      let existing = true;
+      try {
+        await this.client.createAccount({ onlyReturnExisting: true });
+      } catch (err) {
+        if (!(err instanceof ACMEProblemError && err.type === 'accountDoesNotExist')) throw err;
+        existing = false;
+      }
+      if (!existing) await this.client.createAccount({ termsOfServiceAgreed: true, ...contact });
+      else if (this.opts.email) await this.client.updateAccount(contact);
+      const url = this.client.getAccountUrl();
+      this.registeredUrl = url;
+      learnEndpoint(url, 'account');
+      this.log.info({ account: url }, 'ACME account registered');
+      return url;
+    } catch (err) {
+      const e = this.issuanceError(err, 'RegistrationFailed');
+      if (e instanceof IssuanceError) throw e;
+      // A key acme-client cannot use, a directory without newAccount: fix the Issuer.
+      throw new IssuanceError(
+        'RegistrationFailed',
+        `registering the ACME account: ${errorText(err)}`,
+        false,
+        undefined,
+        { cause: err },
+      );
+    }
+  }
+
+  async issue(req: CertificateRequest, ctx: IssueContext): Promise<IssuedCertificate> {
+    const started = Date.now();
+    const log = ctx.log.child({ certificate: req.certificate, issuer: 'ACME' });
+    try {
+      await this.ensureAccount();
+      const identifiers = identifiersOf(req);
+      if (identifiers.length === 0) {
+        throw new IssuanceError('InvalidRequest', 'no DNS names or IP addresses to certify', false);
+      }
+      let order =
+        (await this.resumeOrder(ctx, identifiers, log)) ??
+        (await this.createOrder(ctx, identifiers, log));
+      // Each state moves forward or throws; the bound only guards against a server that
+      // keeps answering `ready` to finalize.
+      for (let step = 0; step < 16; step++) {
+        ctx.signal.throwIfAborted();
+        const current = order;
+        switch (current.status) {
+          case 'pending':
+            await this.authorize(current, ctx, log);
+            order = await this.poll(
+              `order ${current.url}`,
+              () => this.client.getOrder(current),
+              (o) => o.status !== 'pending',
+              ctx.signal,
+            );
+            break;
+          case 'ready':
+            log.info({ order: current.url }, 'finalizing order');
+            order = await this.client.finalizeOrder(current, req.csrPem);
+            break;
+          case 'processing':
+            order = await this.poll(
+              `order ${current.url}`,
+              () => this.client.getOrder(current),
+              (o) => o.status !== 'processing',
+              ctx.signal,
+            );
+            break;
+          case 'valid': {
+            const issued = await this.download(current, log);
+            log.info(
+              { order: current.url, ms: Date.now() - started, renewalTime: issued.renewalTime },
+              'certificate issued',
+            );
+            return issued;
+          }
+          case 'invalid':
+            throw new IssuanceError(
+              'OrderFailed',
+              `order ${current.url} is invalid${problemText(current.error)}`,
+              true,
+            );
+        }
+      }
+      throw new IssuanceError(
+        'OrderFailed',
+        `order ${order.url} is stuck in ${order.status}`,
+        true,
+      );
+    } catch (err) {
+      throw this.issuanceError(err, 'OrderFailed');
+    }
+  }
+
+  /** The saved order, when it can still complete this request; undefined: start anew. */
+  private async resumeOrder(
+    ctx: IssueContext,
+    identifiers: Identifier[],
+    log: Logger,
+  ): Promise<Order | undefined> {
+    const url = ctx.resume?.orderUrl;
+    if (!url) return undefined;
+    if (!sameOrigin(url, this.origin)) {
+      log.info({ order: url }, 'saved order belongs to another ACME server, starting a new one');
+      return undefined;
+    }
+    learnEndpoint(url, 'order');
+    let order: Order;
+    try {
+      order = await this.client.getOrder(orderAt(url));
+    } catch (err) {
+      // Gone (expired and purged) or not this account's: start afresh. Anything else (the
+      // server down) keeps the saved order for the next attempt.
+      if (err instanceof ACMEProblemError && err.status < 500 && err.status !== 429) {
+        log.info({ order: url, err: err.message }, 'saved order unavailable, starting a new one');
+        return undefined;
+      }
+      throw err;
+    }
+    if (order.status === 'invalid') {
+      log.info(
+        { order: url, problem: problemText(order.error) },
+        'saved order is invalid, starting a new one',
+      );
+      return undefined;
+    }
+    if (!sameIdentifiers(order.identifiers, identifiers)) {
+      log.info({ order: url }, 'saved order is for other names, starting a new one');
+      return undefined;
+    }
+    log.info({ order: url, status: order.status }, 'resuming saved order');
+    return order;
+  }
+
+  private async createOrder(
+    ctx: IssueContext,
+    identifiers: Identifier[],
+    log: Logger,
+  ): Promise<Order> {
+    const order = await this.client.createOrder({ identifiers });
+    // Saved before any waiting, so an interrupted issuance resumes this order instead of
+    // creating another (orders count against the CA's rate limits).
+    await ctx.save({ orderUrl: order.url });
+    log.info(
+      { order: order.url, identifiers: identifiers.map((i) => i.value) },
+      'ACME order created',
+    );
+    return order;
+  }
+
+  /** Answers every pending authorization of the order, at once; all clean up first. */
+  private async authorize(order: Order, ctx: IssueContext, log: Logger): Promise<void> {
+    const authzs = await this.client.getAuthorizations(order);
+    const results = await Promise.allSettled(
+      authzs.map((authz) => this.authorizeOne(order, authz, ctx, log)),
+    );
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (errors.length === 0) return;
+    const failed = errors.filter(
+      (e): e is IssuanceError => e instanceof IssuanceError && e.reason === 'ChallengeFailed',
+    );
+    if (failed.length > 1 && failed.length === errors.length) {
+      throw new IssuanceError('ChallengeFailed', failed.map((e) => e.message).join('; '), true);
+    }
+    throw errors[0];
+  }
+
+  private async authorizeOne(
+    order: Order,
+    authz: Authorization,
+    ctx: IssueContext,
+    log: Logger,
+  ): Promise<void> {
+    if (authz.status === 'valid') return;
+    const name = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
+    if (authz.status !== 'pending') {
+      throw new IssuanceError(
+        'ChallengeFailed',
+        `${name}: authorization is ${authz.status}${challengeProblem(authz)}`,
+        true,
+      );
+    }
+    const solver = this.opts.solverFor(name);
+    if (!solver) throw new IssuanceError('NoSolver', `no solver is configured for ${name}`, false);
+    const challenge = authz.challenges.find((c) => c.type === solver.type);
+    if (!challenge) {
+      const offered = authz.challenges.map((c) => c.type).join(', ');
+      throw new IssuanceError(
+        'NoSupportedChallenge',
+        `${name}: the server offers ${offered}, the solver answers ${solver.type}`,
+        false,
+      );
+    }
+    const ch: SolverChallenge = {
+      identifier: authz.identifier.value,
+      token: challenge.token,
+      keyAuthorization: await this.client.getChallengeKeyAuthorization(challenge),
+      signal: ctx.signal,
+    };
+    const started = Date.now();
+    try {
+      try {
+        await solver.present(ch);
+      } catch (err) {
+        if (err instanceof IssuanceError) throw err;
+        throw new IssuanceError(
+          'PresentFailed',
+          `${name}: presenting the ${solver.type} challenge failed: ${errorText(err)}`,
+          true,
+          undefined,
+          { cause: err },
+        );
+      }
+      ctx.signal.throwIfAborted();
+      // A challenge already `processing` was submitted by an interrupted attempt: wait.
+      if (challenge.status === 'pending') await this.client.completeChallenge(challenge);
+      const done = await this.poll(
+        `authorization of ${name}`,
+        async () =>
+          (await this.client.getAuthorizations({ ...order, authorizations: [authz.url] }))[0] ??
+          authz,
+        (a) => a.status !== 'pending',
+        ctx.signal,
+      );
+      if (done.status !== 'valid') {
+        throw new IssuanceError(
+          'ChallengeFailed',
+          `${name}: ${solver.type} validation failed${challengeProblem(done, solver.type)}`,
+          true,
+        );
+      }
+      log.info({ name, challenge: solver.type, ms: Date.now() - started }, 'authorization valid');
+    } finally {
+      // Always, also after a failure: a DNS record or a route left behind lingers.
+      await solver.cleanUp(ch).catch((err: unknown) => {
+        log.warn(
+          { name, challenge: solver.type, err: errorText(err) },
+          'challenge clean-up failed',
+        );
+      });
+    }
+  }
+
+  private async download(order: Order, log: Logger): Promise<IssuedCertificate> {
+    const pem = await this.client.getCertificate(order);
+    const certs = acme.crypto.splitPemChain(pem).map((c) => `${c.trim()}\n`);
+    const leaf = certs[0];
+    if (!leaf) {
+      throw new IssuanceError('OrderFailed', `${order.certificate} holds no certificate`, true);
+    }
+    const caPem = certs.length > 1 ? certs.at(-1) : undefined;
+    const renewalTime = await this.renewalTime(leaf, log);
+    return {
+      certificatePem: certs.join(''),
+      ...(caPem ? { caPem } : {}),
+      ...(renewalTime ? { renewalTime } : {}),
+    };
+  }
+
+  /** A random point in the CA's suggested renewal window (RFC 9773), when it has one. */
+  private async renewalTime(leafPem: string, log: Logger): Promise<Date | undefined> {
+    try {
+      const base = (await directoryOf(this.opts.directoryUrl)).renewalInfo;
+      if (typeof base !== 'string') return undefined;
+      const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${ariCertId(leafPem)}`);
+      const body: unknown = res.data;
+      const window = parseRenewalInfo(body);
+      if (!window) {
+        log.info('malformed ACME renewal information, renewing by lifetime');
+        return undefined;
+      }
+      return renewalTimeIn(window);
+    } catch (err) {
+      // RFC 9773 4.3.3: without an answer the client decides by itself.
+      log.info({ err: errorText(err) }, 'no ACME renewal information, renewing by lifetime');
+      return undefined;
+    }
+  }
+
+  /** Polls until `done`, waiting longer each time (RFC 8555 7.5.1 asks for back-off). */
+  private async poll<T extends { status: string }>(
+    what: string,
+    fetch: () => Promise<T>,
+    done: (item: T) => boolean,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const started = Date.now();
+    let delay = this.pollIntervalMs;
+    for (;;) {
+      const item = await fetch();
+      if (done(item)) return item;
+      if (Date.now() + delay - started > this.pollTimeoutMs) {
+        throw new IssuanceError(
+          'ACMETimeout',
+          `${what} still ${item.status} after ${Math.round((Date.now() - started) / 1000)}s`,
+          true,
+        );
+      }
+      await sleep(delay, signal);
+      signal.throwIfAborted();
+      delay = Math.min(delay * 2, MAX_POLL_INTERVAL_MS);
+    }
+  }
+
+  /** The IssuanceError an ACME failure means; other errors are returned unchanged. */
+  private issuanceError(err: unknown, reason: string): unknown {
+    if (err instanceof IssuanceError) return err;
+    if (err instanceof ACMENetworkError) {
+      return new IssuanceError(
+        'ACMEServerUnreachable',
+        `ACME server ${this.origin} unreachable: ${err.message}`,
+        true,
+        undefined,
+        { cause: err },
+      );
+    }
+    if (!(err instanceof ACMEProblemError)) return err;
+    if (err.status === 429 || err.type === 'rateLimited') {
+      return new IssuanceError('RateLimited', err.message, true, err.retryAfterMs, { cause: err });
+    }
+    if (err.status >= 500) {
+      return new IssuanceError(
+        'ACMEServerUnreachable',
+        `ACME server ${this.origin} failed: ${err.message}`,
+        true,
+        err.retryAfterMs,
+        { cause: err },
+      );
+    }
+    const retryable = reason !== 'RegistrationFailed' && !PERMANENT_PROBLEMS.has(err.type ?? '');
+    return new IssuanceError(reason, err.message, retryable, err.retryAfterMs, { cause: err });
+  }
+}
+
+/** ACME identifiers of the request: its DNS names (the common name too) and IP addresses. */
+function identifiersOf(req: CertificateRequest): Identifier[] {
+  const dns = new Set<string>();
+  const ips = new Set<string>(req.ipAddresses);
+  for (const name of [req.commonName, ...req.dnsNames]) {
+    if (!name) continue;
+    if (isIP(name)) ips.add(name);
+    else dns.add(name.toLowerCase());
+  }
+  return [
+    ...[...dns].map((value) => ({ type: 'dns', value })),
+    ...[...ips].map((value) => ({ type: 'ip', value })),
+  ];
+}
+
+function sameIdentifiers(a: Identifier[], b: Identifier[]): boolean {
+  const key = (i: Identifier) => `${i.type}:${i.value.toLowerCase()}`;
+  const as = new Set(a.map(key));
+  const bs = new Set(b.map(key));
+  return as.size === bs.size && [...as].every((k) => bs.has(k));
+}
+
+function sameOrigin(url: string, origin: string): boolean {
+  try {
+    return new URL(url).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+/** An order known only by URL: acme-client's getOrder reads nothing else. */
+function orderAt(url: string): Order {
+  return { url, status: 'pending', identifiers: [], authorizations: [], finalize: '' };
+}
+
+/** `: type: detail` of an ACME problem object, or '' when there is none. */
+function problemText(problem: unknown): string {
+  if (typeof problem !== 'object' || problem === null) return '';
+  const type =
+    'type' in problem && typeof problem.type === 'string'
+      ? problem.type.replace('urn:ietf:params:acme:error:', '')
+      : undefined;
+  const detail = 'detail' in problem && typeof problem.detail === 'string' ? problem.detail : '';
+  return type || detail ? `: ${[type, detail].filter(Boolean).join(': ')}` : '';
+}
+
+/** The server's reason an authorization failed: its (preferably `type`) challenge's error. */
+function challengeProblem(authz: Authorization, type?: string): string {
+  const challenges = [...authz.challenges].sort(
+    (a, b) => Number(b.type === type) - Number(a.type === type),
+  );
+  for (const c of challenges) {
+    const text = problemText(c.error);
+    if (text) return text;
+  }
+  return '';
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

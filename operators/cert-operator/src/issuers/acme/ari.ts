@@ -1,0 +1,43 @@
+// ACME Renewal Information (RFC 9773): the CA's suggested renewal window for a certificate.
+import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
+
+/**
+ * The ARI certificate identifier (RFC 9773 4.1): base64url of the authority key
+ * identifier's keyIdentifier, a dot, base64url of the serial number's DER content octets
+ * (with the leading zero a positive serial whose top bit is set needs).
+ */
+export function ariCertId(certPem: string): string {
+  const cert = new X509Certificate(certPem);
+  const aki = cert.getExtension(AuthorityKeyIdentifierExtension);
+  if (!aki?.keyId) throw new Error('the certificate has no authority key identifier');
+  // @peculiar/x509 drops the DER sign octet from serialNumber: put it back.
+  let serial = Buffer.from(cert.serialNumber, 'hex');
+  if ((serial[0] ?? 0) & 0x80) serial = Buffer.concat([Buffer.of(0), serial]);
+  return `${Buffer.from(aki.keyId, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
+}
+
+export interface RenewalWindow {
+  start: Date;
+  end: Date;
+}
+
+/** The suggested window of a renewalInfo response body, if it is well formed. */
+export function parseRenewalInfo(body: unknown): RenewalWindow | undefined {
+  if (typeof body !== 'object' || body === null || !('suggestedWindow' in body)) return undefined;
+  const w = body.suggestedWindow;
+  if (typeof w !== 'object' || w === null || !('start' in w) || !('end' in w)) return undefined;
+  if (typeof w.start !== 'string' || typeof w.end !== 'string') return undefined;
+  const start = new Date(w.start);
+  const end = new Date(w.end);
+  // RFC 9773 4.2: a window whose end is not after its start is invalid.
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end <= start) {
+    return undefined;
+  }
+  return { start, end };
+}
+
+/** A uniformly random point in the window (RFC 9773 4.2), so renewals spread out. */
+export function renewalTimeIn(window: RenewalWindow, random = Math.random): Date {
+  const start = window.start.getTime();
+  return new Date(start + Math.floor(random() * (window.end.getTime() - start)));
+}

@@ -1,0 +1,61 @@
+import { EventRecorder, type Logger, type Manager, whenAborted } from '@chousei/runtime';
+import type { IssuerRef } from './api/types.js';
+import { certificateController } from './controllers/certificates.js';
+import { ingressShim } from './controllers/ingress-shim.js';
+import { IssuerBuilder } from './controllers/issuer-builder.js';
+import { issuerControllers } from './controllers/issuers.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
+import { HTTP01Solver } from './solvers/http01/server.js';
+
+export interface CertOperatorOptions {
+  clusterResourceNamespace: string;
+  defaultIssuer?: IssuerRef;
+  /** Port of the HTTP-01 challenge server (0: any free port). */
+  http01SolverPort: number;
+  http01SolverHost?: string;
+  backoff?: BackoffPolicy;
+  concurrency?: number;
+  logger: Logger;
+}
+
+/** Wires the cert-operator into a manager: issuers, certificates, the ingress shim, the HTTP-01 server. */
+export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
+  const events = new EventRecorder(manager.client, {
+    controller: 'chousei-cert-operator',
+    logger: opts.logger,
+  });
+  const http01 = new HTTP01Solver();
+  // The challenge server runs on every replica; tokens live in the leader that solves.
+  manager.add({
+    name: 'http01-solver',
+    needsLeaderElection: false,
+    start: async (signal) => {
+      await http01.start(opts.http01SolverPort, opts.http01SolverHost ?? '0.0.0.0');
+      opts.logger.info({ port: http01.port }, 'HTTP-01 challenge server listening');
+      await whenAborted(signal);
+      await http01.stop();
+    },
+  });
+  const issuers = new IssuerBuilder({ client: manager.client, http01, logger: opts.logger });
+  issuerControllers({
+    manager,
+    issuers,
+    events,
+    clusterResourceNamespace: opts.clusterResourceNamespace,
+  });
+  const certificates = certificateController({
+    manager,
+    issuers,
+    events,
+    clusterResourceNamespace: opts.clusterResourceNamespace,
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    logger: opts.logger,
+  });
+  ingressShim({
+    manager,
+    events,
+    ...(opts.defaultIssuer ? { defaultIssuer: opts.defaultIssuer } : {}),
+  });
+  return { certificates, http01, events };
+}

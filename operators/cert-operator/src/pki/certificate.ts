@@ -1,0 +1,146 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import type { KeyUsage, PrivateKeySpec } from '../issuers/issuer.js';
+import { keySpecOfKeyObject } from './keys.js';
+import { splitPem } from './pem.js';
+import { namesOf, spkiKey, usagesOf } from './shared.js';
+
+export { splitPem };
+
+export interface CertificateInfo {
+  /** `O=Org, CN=example.com`: attributes in encoded order, values escaped as in RFC 4514. */
+  subject: string;
+  commonName?: string;
+  issuer: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  notBefore: Date;
+  notAfter: Date;
+  /** Lowercase hex, no leading zero octet. */
+  serialNumber: string;
+  isCA: boolean;
+  /** Usages granted by keyUsage and extKeyUsage, in cert-manager's names (others left out). */
+  usages: KeyUsage[];
+  keyAlgorithm: PrivateKeySpec;
+  /** SHA-256 of the DER, uppercase colon-separated like `openssl x509 -fingerprint -sha256`. */
+  fingerprintSha256: string;
+}
+
+export interface ChainVerification {
+  valid: boolean;
+  reason?: string;
+}
+
+/** What a PEM bundle's first certificate (the leaf of a chain) says. */
+export function inspectCertificate(pem: string): CertificateInfo {
+  const first = splitPem(pem)[0];
+  if (first === undefined) throw new Error('no PEM certificate found');
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(first);
+  } catch (err) {
+    throw new Error(`not a valid certificate: ${(err as Error).message}`, { cause: err });
+  }
+  const der = Buffer.from(cert.rawData);
+  const commonName = cert.subjectName.getField('CN')[0];
+  return {
+    subject: cert.subject,
+    ...(commonName !== undefined && { commonName }),
+    issuer: cert.issuer,
+    ...namesOf(cert.extensions),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    serialNumber: cert.serialNumber.toLowerCase(),
+    isCA: cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false,
+    usages: usagesOf(cert.extensions),
+    keyAlgorithm: keySpecOfKeyObject(spkiKey(cert.publicKey)),
+    fingerprintSha256: createHash('sha256')
+      .update(der)
+      .digest('hex')
+      .toUpperCase()
+      .replace(/(..)(?!$)/g, '$1:'),
+  };
+}
+
+/**
+ * Whether `bundlePem` (leaf first) chains to `rootPem` at time `at`: each certificate is issued
+ * (names, key identifiers and signature) by the next, the last by the root, every issuer is a
+ * CA, and all of them, root included, are within their validity. A bundle that ends with the
+ * root itself is fine: the anchor is trusted as given.
+ */
+export function verifyChain(
+  bundlePem: string,
+  rootPem: string,
+  at = new Date(),
+): ChainVerification {
+  let chain: X509Certificate[];
+  let root: X509Certificate;
+  try {
+    chain = splitPem(bundlePem).map((pem) => new X509Certificate(pem));
+    const rootBlock = splitPem(rootPem)[0];
+    if (rootBlock === undefined)
+      return { valid: false, reason: 'the root PEM holds no certificate' };
+    root = new X509Certificate(rootBlock);
+  } catch (err) {
+    return { valid: false, reason: `cannot parse a certificate: ${(err as Error).message}` };
+  }
+  if (chain.length === 0) return { valid: false, reason: 'the bundle holds no certificate' };
+  if (chain.at(-1)?.raw.equals(root.raw)) chain.pop();
+
+  const path = [...chain, root];
+  const label = (i: number) =>
+    i === chain.length
+      ? `root (${nameOf(root.subject)})`
+      : `certificate ${i + 1} (${nameOf(path[i]!.subject)})`;
+  for (const [i, cert] of path.entries()) {
+    const expired = validityProblem(cert, at);
+    if (expired) return { valid: false, reason: `${label(i)} ${expired}` };
+    if (i === chain.length) break;
+    const issuer = path[i + 1]!;
+    if (!issuer.ca) return { valid: false, reason: `${label(i + 1)} is not a CA` };
+    if (!cert.checkIssued(issuer)) {
+      return { valid: false, reason: `${label(i)} was not issued by ${label(i + 1)}` };
+    }
+    if (!verifiesWith(cert, issuer)) {
+      return { valid: false, reason: `${label(i)} has a signature ${label(i + 1)} did not make` };
+    }
+  }
+  return { valid: true };
+}
+
+/**
+ * When to renew, cert-manager's rule: `renewBeforeMs` ahead of notAfter when given and shorter
+ * than the actual lifetime, else a third of that lifetime ahead. Whole seconds, because
+ * cert-manager stores it in status that way and compares against the stored value.
+ */
+export function defaultRenewalTime(notBefore: Date, notAfter: Date, renewBeforeMs?: number): Date {
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  const renewBefore =
+    renewBeforeMs !== undefined && renewBeforeMs > 0 && renewBeforeMs < lifetime
+      ? renewBeforeMs
+      : lifetime / 3;
+  return new Date(Math.floor((notAfter.getTime() - renewBefore) / 1000) * 1000);
+}
+
+function validityProblem(cert: X509Certificate, at: Date): string | undefined {
+  // Node's validFrom/validTo strings (`Jan  2 03:04:05 2030 GMT`) parse as Date on every Node.
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  if (at < notBefore) return `is not valid before ${notBefore.toISOString()}`;
+  if (at > notAfter) return `expired at ${notAfter.toISOString()}`;
+  return undefined;
+}
+
+function verifiesWith(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.verify(issuer.publicKey);
+  } catch {
+    // Node throws instead of answering false for some key/signature type mismatches.
+    return false;
+  }
+}
+
+function nameOf(subject: string | undefined): string {
+  // Node gives one attribute a line, and no string at all for an empty subject.
+  return subject?.split('\n').join(', ') || 'empty subject';
+}

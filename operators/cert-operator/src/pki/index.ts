@@ -1,0 +1,17 @@
+export {
+  type CertificateInfo,
+  type ChainVerification,
+  defaultRenewalTime,
+  inspectCertificate,
+  splitPem,
+  verifyChain,
+} from './certificate.js';
+export { type CsrOptions, createCsr, type ParsedCsr, parseCsr, verifyCsr } from './csr.js';
+export {
+  generatePrivateKey,
+  keyMatchesCertificate,
+  keySpecOf,
+  keySpecOfKeyObject,
+} from './keys.js';
+export { normalizeIp } from './shared.js';
+export { type SignOptions, signCertificate } from './sign.js';

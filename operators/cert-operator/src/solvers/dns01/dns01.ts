@@ -1,0 +1,303 @@
+import { Resolver, resolve4, resolve6, resolveNs } from 'node:dns/promises';
+import { isIPv6 } from 'node:net';
+import {
+  type Change,
+  inZone,
+  normalizeName,
+  type Provider,
+  ProviderError,
+  type RecordSet,
+  type Zone,
+} from '@chousei/dns';
+import { type Logger, silentLogger, sleep } from '@chousei/runtime';
+import { IssuanceError } from '../../issuers/issuer.js';
+import type { Challenge, Solver } from '../solver.js';
+
+/** A DNS server to ask directly. */
+export interface Nameserver {
+  host: string;
+  /** Default 53. */
+  port?: number;
+}
+
+export interface DNS01SolverOptions {
+  /** Where the `_acme-challenge` TXT records are written. */
+  provider: Provider;
+  /** TTL of the challenge record set. Default 60. */
+  ttl?: number;
+  /** Wait in present() until every authoritative server answers the value. Default true. */
+  selfCheck?: boolean;
+  /** Authoritative servers to check. Default: the zone's NS records, via the system resolver. */
+  nameservers?: Nameserver[];
+  /** Longest wait for the value to reach every server. Default 120 s. */
+  propagationTimeoutMs?: number;
+  /** Between self-check rounds. Default 2 s. */
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** Read-modify-write rounds before giving up on a record set other writers keep changing. */
+const MAX_WRITE_ATTEMPTS = 5;
+/** Per query to one server: an unanswered query counts as "not there yet". */
+const QUERY_TIMEOUT_MS = 2000;
+
+interface Server {
+  host: string;
+  port: number;
+  /** NS name it was found under, for messages. */
+  name?: string;
+}
+
+/**
+ * Answers DNS-01 challenges by adding the digest to the TXT record set
+ * `_acme-challenge.<name>` through a @chousei/dns Provider, next to any values already
+ * there (a wildcard and its base name share the set; other clients may use it too), and
+ * removing exactly that value afterwards.
+ */
+export class DNS01Solver implements Solver {
+  readonly type = 'dns-01' as const;
+  private readonly provider: Provider;
+  private readonly ttl: number;
+  private readonly selfCheck: boolean;
+  private readonly nameservers: Server[] | undefined;
+  private readonly propagationTimeoutMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly log: Logger;
+  /** Serialises this solver's writes per record set; the provider's checks cover other writers. */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(opts: DNS01SolverOptions) {
+    this.provider = opts.provider;
+    this.ttl = opts.ttl ?? 60;
+    this.selfCheck = opts.selfCheck ?? true;
+    this.nameservers = opts.nameservers?.map((s) => ({ host: s.host, port: s.port ?? 53 }));
+    this.propagationTimeoutMs = opts.propagationTimeoutMs ?? 120_000;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 2000;
+    this.log = (opts.logger ?? silentLogger).child({
+      solver: 'dns-01',
+      provider: opts.provider.name,
+    });
+  }
+
+  async present(ch: Challenge): Promise<void> {
+    const fqdn = recordName(ch.identifier);
+    const zone = await this.zoneFor(fqdn);
+    await this.modify(zone, fqdn, 'add', ch.keyAuthorization);
+    this.log.info({ record: fqdn, zone: zone.name }, 'challenge TXT value added');
+    if (this.selfCheck) await this.waitForPropagation(zone, fqdn, ch.keyAuthorization, ch.signal);
+  }
+
+  async cleanUp(ch: Challenge): Promise<void> {
+    const fqdn = recordName(ch.identifier);
+    const zone = await this.zoneFor(fqdn);
+    await this.modify(zone, fqdn, 'remove', ch.keyAuthorization);
+    this.log.info({ record: fqdn, zone: zone.name }, 'challenge TXT value removed');
+  }
+
+  /** The provider zone holding `fqdn`: the most specific one, a public one over a private. */
+  private async zoneFor(fqdn: string): Promise<Zone> {
+    const zones = (await this.provider.zones()).filter((z) => inZone(fqdn, normalizeName(z.name)));
+    zones.sort(
+      (a, b) => b.name.length - a.name.length || Number(!!a.private) - Number(!!b.private),
+    );
+    const zone = zones[0];
+    if (!zone) {
+      throw new IssuanceError(
+        'NoDNSZone',
+        `no zone of DNS provider ${this.provider.name} holds ${fqdn}`,
+        false,
+      );
+    }
+    return zone;
+  }
+
+  /**
+   * Adds or removes one value of the TXT set at `fqdn`. Each write states the set as read
+   * (`update`/`delete` of the exact old values, `create` only when absent), so a write that
+   * raced another is refused rather than dropping its value; then we read and try again.
+   */
+  private async modify(
+    zone: Zone,
+    fqdn: string,
+    op: 'add' | 'remove',
+    value: string,
+  ): Promise<void> {
+    await this.locked(`${zone.id}/${fqdn}`, async () => {
+      for (let attempt = 1; ; attempt++) {
+        let failure: Error | undefined;
+        try {
+          const current = (await this.provider.records(zone)).find(
+            (r) => r.type === 'TXT' && normalizeName(r.name) === fqdn,
+          );
+          const change = this.changeFor(fqdn, current, op, value);
+          if (!change) return;
+          failure = (await this.provider.apply(zone, [change])).failed[0]?.error;
+        } catch (err) {
+          // Thrown only when the service could not be reached (after its own retries).
+          throw this.updateError(op, fqdn, zone, err);
+        }
+        if (!failure) return;
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw this.updateError(op, fqdn, zone, failure);
+        this.log.debug(
+          { record: fqdn, attempt, err: failure.message },
+          'TXT write refused, reading the record set again',
+        );
+        await sleep(50 * attempt + Math.random() * 100);
+      }
+    });
+  }
+
+  private changeFor(
+    fqdn: string,
+    current: RecordSet | undefined,
+    op: 'add' | 'remove',
+    value: string,
+  ): Change | undefined {
+    const values = current?.values ?? [];
+    if (op === 'add') {
+      if (values.includes(value)) return undefined;
+      const record: RecordSet = {
+        name: fqdn,
+        type: 'TXT',
+        ttl: this.ttl,
+        values: [...values, value],
+      };
+      return current ? { action: 'update', old: current, record } : { action: 'create', record };
+    }
+    if (!current || !values.includes(value)) return undefined;
+    const rest = values.filter((v) => v !== value);
+    if (rest.length === 0) return { action: 'delete', record: current };
+    return { action: 'update', old: current, record: { ...current, values: rest } };
+  }
+
+  private updateError(op: string, fqdn: string, zone: Zone, err: unknown): IssuanceError {
+    const message = err instanceof Error ? err.message : String(err);
+    const what =
+      op === 'add' ? 'adding the challenge value to' : 'removing the challenge value from';
+    // A refused write may succeed later (contention, a policy fixed meanwhile): only a zone
+    // the provider does not have stays wrong until the configuration changes.
+    const retryable = !(err instanceof ProviderError && err.code === 'NoSuchZone');
+    return new IssuanceError(
+      'DNSUpdateFailed',
+      `${what} TXT ${fqdn} in zone ${zone.name} failed: ${message}`,
+      retryable,
+      undefined,
+      { cause: err },
+    );
+  }
+
+  /** Polls every authoritative server until each answers `value` at `fqdn`. */
+  private async waitForPropagation(
+    zone: Zone,
+    fqdn: string,
+    value: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const started = Date.now();
+    const deadline = started + this.propagationTimeoutMs;
+    let missing = this.nameservers ?? (await this.authoritativeServers(zone.name));
+    const lastError = new Map<Server, string>();
+    for (;;) {
+      const seen = await Promise.all(
+        missing.map(async (s) => {
+          const answer = await lookupTxt(s, fqdn);
+          if (typeof answer === 'string') lastError.set(s, answer);
+          return Array.isArray(answer) && answer.includes(value);
+        }),
+      );
+      missing = missing.filter((_, i) => !seen[i]);
+      if (missing.length === 0) {
+        this.log.info({ record: fqdn, ms: Date.now() - started }, 'challenge TXT value propagated');
+        return;
+      }
+      signal?.throwIfAborted();
+      if (Date.now() + this.pollIntervalMs > deadline) {
+        const list = missing
+          .map((s) => {
+            const err = lastError.get(s);
+            return `${serverLabel(s)}${err ? ` (${err})` : ''}`;
+          })
+          .join(', ');
+        throw new IssuanceError(
+          'PropagationTimeout',
+          `TXT ${fqdn} value not answered by ${list} after ${Math.round((Date.now() - started) / 1000)}s`,
+          true,
+        );
+      }
+      await sleep(this.pollIntervalMs, signal);
+    }
+  }
+
+  /** The zone's NS addresses, looked up through the system resolver. */
+  private async authoritativeServers(zone: string): Promise<Server[]> {
+    let names: string[];
+    try {
+      names = await resolveNs(zone);
+    } catch (err) {
+      throw new IssuanceError(
+        'PropagationCheckFailed',
+        `looking up the nameservers of ${zone}: ${(err as Error).message}`,
+        true,
+        undefined,
+        { cause: err },
+      );
+    }
+    const servers = await Promise.all(
+      names.map(async (name) => {
+        const addrs = [
+          ...(await resolve4(name).catch(() => [])),
+          ...(await resolve6(name).catch(() => [])),
+        ];
+        return addrs.map((host) => ({ host, port: 53, name }));
+      }),
+    );
+    const all = servers.flat();
+    if (all.length === 0) {
+      throw new IssuanceError(
+        'PropagationCheckFailed',
+        `no addresses for the nameservers of ${zone} (${names.join(', ') || 'none'})`,
+        true,
+      );
+    }
+    return all;
+  }
+
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const tail = before.then(() => new Promise<void>((resolve) => (release = resolve)));
+    this.locks.set(key, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+}
+
+/** `_acme-challenge.<name>`; a wildcard is validated at its base name (RFC 8555 8.4). */
+export function recordName(identifier: string): string {
+  const name = normalizeName(identifier);
+  return `_acme-challenge.${name.startsWith('*.') ? name.slice(2) : name}`;
+}
+
+function serverLabel(s: Server): string {
+  const addr = isIPv6(s.host) ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+  return s.name ? `${s.name} (${addr})` : addr;
+}
+
+/** The TXT values one server answers (strings joined), or its error code. */
+async function lookupTxt(s: Server, fqdn: string): Promise<string[] | string> {
+  // A fresh resolver per query: nothing cached from an earlier round (c-ares caches answers).
+  const resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 1 });
+  resolver.setServers([isIPv6(s.host) ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`]);
+  try {
+    return (await resolver.resolveTxt(fqdn)).map((chunks) => chunks.join(''));
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  } finally {
+    resolver.cancel();
+  }
+}

@@ -1,0 +1,30 @@
+/** One challenge to answer, as the issuer hands it to a solver. */
+export interface Challenge {
+  /**
+   * The DNS name (or IP address) being validated, as in the ACME authorization: a wildcard
+   * `*.example.com` is validated as `example.com`.
+   */
+  identifier: string;
+  /** The challenge token: the HTTP-01 path segment. */
+  token: string;
+  /**
+   * What to publish: the key authorization itself for HTTP-01, its SHA-256 digest
+   * (base64url) for DNS-01 (acme-client's getChallengeKeyAuthorization computes both).
+   */
+  keyAuthorization: string;
+  /** Aborts long waits inside present() (DNS propagation) when the issuance is cancelled. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Makes the ACME server's validation of one challenge type succeed. The issuer calls
+ * present() before telling the server to validate, and cleanUp() afterwards whatever
+ * happened, with the same challenge.
+ */
+export interface Solver {
+  readonly type: 'http-01' | 'dns-01';
+  /** Publishes the answer; returns once it is visible where the server will look. */
+  present(ch: Challenge): Promise<void>;
+  /** Withdraws the answer (and nothing else). Must tolerate a present() that failed. */
+  cleanUp(ch: Challenge): Promise<void>;
+}

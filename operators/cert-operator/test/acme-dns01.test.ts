@@ -1,0 +1,186 @@
+import { X509Certificate } from 'node:crypto';
+import { InMemoryProvider, RFC2136Provider } from '@chousei/dns';
+import { silentLogger } from '@chousei/runtime';
+import { type Bind9, type Pebble, startBind9, startPebble } from '@chousei/testenv';
+import * as acme from 'acme-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACMEIssuer } from '../src/issuers/acme/index.js';
+import {
+  type CertificateRequest,
+  IssuanceError,
+  type IssueContext,
+} from '../src/issuers/issuer.js';
+import { type Challenge, DNS01Solver, type Solver } from '../src/solvers/index.js';
+
+async function requestFor(names: string[]): Promise<CertificateRequest> {
+  const key = await acme.crypto.createPrivateEcdsaKey();
+  const [, csr] = await acme.crypto.createCsr({ commonName: names[0], altNames: names }, key);
+  return {
+    certificate: 'default/wild',
+    commonName: names[0],
+    dnsNames: names,
+    ipAddresses: [],
+    durationMs: 90 * 24 * 3600_000,
+    usages: ['digital signature', 'key encipherment', 'server auth'],
+    privateKeyPem: key.toString(),
+    csrPem: csr.toString(),
+  };
+}
+
+function context(): IssueContext {
+  return { signal: AbortSignal.timeout(55_000), log: silentLogger, save: async () => {} };
+}
+
+const FOREIGN = '"another-client-value"';
+const UNRELATED = '"keep me"';
+
+describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
+  let bind: Bind9;
+  let pebble: Pebble;
+  let provider: RFC2136Provider;
+  let solver: DNS01Solver;
+  let accountKeyPem: string;
+
+  const issuerFor = (s: Solver) =>
+    new ACMEIssuer({
+      directoryUrl: pebble.directoryUrl,
+      caPem: pebble.tlsCaPem,
+      accountKeyPem,
+      solverFor: () => s,
+      pollIntervalMs: 100,
+    });
+
+  beforeAll(async () => {
+    bind = await startBind9({
+      records: {
+        // Another client's value in the very set we write to, and an unrelated TXT record.
+        'example.test': [`_acme-challenge 300 IN TXT ${FOREIGN}`, `info 300 IN TXT ${UNRELATED}`],
+      },
+    });
+    provider = new RFC2136Provider({
+      host: bind.host,
+      port: bind.port,
+      zones: bind.zones,
+      tsig: bind.tsig,
+    });
+    solver = new DNS01Solver({
+      provider,
+      nameservers: [{ host: bind.host, port: bind.port }],
+      pollIntervalMs: 200,
+    });
+    pebble = await startPebble({ dnsServer: bind.address });
+    accountKeyPem = (await acme.crypto.createPrivateEcdsaKey()).toString();
+  });
+
+  afterAll(async () => {
+    await pebble?.stop();
+    await bind?.stop();
+  });
+
+  it('issues for a name, its wildcard and a subdomain at once, and removes only its values', async () => {
+    // Holds both presents for example.test (the base name and the wildcard share
+    // _acme-challenge.example.test) until both are in, then looks at the set.
+    const shared: Challenge[] = [];
+    let bothIn: () => void = () => {};
+    const together = new Promise<void>((resolve) => {
+      bothIn = resolve;
+    });
+    let seenTogether: string[] = [];
+    const watching: Solver = {
+      type: 'dns-01',
+      present: async (ch) => {
+        await solver.present(ch);
+        if (ch.identifier !== 'example.test') return;
+        shared.push(ch);
+        if (shared.length === 2) {
+          seenTogether = await bind.dig('_acme-challenge.example.test', 'TXT');
+          bothIn();
+        }
+        await together;
+      },
+      cleanUp: (ch) => solver.cleanUp(ch),
+    };
+
+    const names = ['example.test', '*.example.test', 'a.example.test'];
+    const started = performance.now();
+    const issued = await issuerFor(watching).issue(await requestFor(names), context());
+    console.log(
+      `DNS-01 order for 3 names (2 on one TXT set), end to end: ${(performance.now() - started).toFixed(0)} ms`,
+    );
+
+    expect(shared).toHaveLength(2);
+    expect(shared[0]!.keyAuthorization).not.toBe(shared[1]!.keyAuthorization);
+    expect(seenTogether.sort()).toEqual(
+      [FOREIGN, ...shared.map((c) => `"${c.keyAuthorization}"`)].sort(),
+    );
+
+    const certs = acme.crypto
+      .splitPemChain(issued.certificatePem)
+      .map((p) => new X509Certificate(p));
+    const root = new X509Certificate(await pebble.rootCertificate());
+    for (const [i, cert] of certs.entries()) {
+      const issuer = certs[i + 1] ?? root;
+      expect(cert.checkIssued(issuer)).toBe(true);
+      expect(cert.verify(issuer.publicKey)).toBe(true);
+    }
+    for (const n of names) expect(certs[0]!.subjectAltName).toContain(`DNS:${n}`);
+
+    // Our values are gone; the other client's value and the unrelated record are not.
+    expect(await bind.dig('_acme-challenge.example.test', 'TXT')).toEqual([FOREIGN]);
+    expect(await bind.dig('_acme-challenge.a.example.test', 'TXT')).toEqual([]);
+    expect(await bind.dig('info.example.test', 'TXT')).toEqual([UNRELATED]);
+  });
+
+  it('keeps every value when several solvers write the same set at once', async () => {
+    // Two solvers (two operator replicas, say) share no lock: the provider's
+    // prerequisites on the old values turn lost updates into refusals, which they retry.
+    const solvers = [0, 1].map(
+      () => new DNS01Solver({ provider, selfCheck: false, nameservers: [] }),
+    );
+    const challenges = Array.from({ length: 6 }, (_, i) => ({
+      identifier: 'race.example.test',
+      token: `t${i}`,
+      keyAuthorization: `value-${i}`,
+    }));
+    await Promise.all(challenges.map((ch, i) => solvers[i % 2]!.present(ch)));
+    expect((await bind.dig('_acme-challenge.race.example.test', 'TXT')).sort()).toEqual(
+      challenges.map((c) => `"${c.keyAuthorization}"`).sort(),
+    );
+    await Promise.all(challenges.slice(1).map((ch, i) => solvers[i % 2]!.cleanUp(ch)));
+    expect(await bind.dig('_acme-challenge.race.example.test', 'TXT')).toEqual(['"value-0"']);
+    await solvers[0]!.cleanUp(challenges[0]!);
+    expect(await bind.dig('_acme-challenge.race.example.test', 'TXT')).toEqual([]);
+    expect(await bind.dig('_acme-challenge.example.test', 'TXT')).toEqual([FOREIGN]);
+  });
+
+  it('times out the self-check when no nameserver answers the value, and cleans up', async () => {
+    // The provider writes to a zone the nameserver does not serve: it never answers.
+    const nowhere = new InMemoryProvider(['unserved.test']);
+    const stuck = new DNS01Solver({
+      provider: nowhere,
+      nameservers: [{ host: bind.host, port: bind.port }],
+      propagationTimeoutMs: 1500,
+      pollIntervalMs: 250,
+    });
+    const started = performance.now();
+    const err = await issuerFor(stuck)
+      .issue(await requestFor(['www.unserved.test']), context())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IssuanceError);
+    expect(err).toMatchObject({ reason: 'PropagationTimeout', retryable: true });
+    expect((err as Error).message).toContain(`${bind.host}:${bind.port}`);
+    expect((err as Error).message).toContain('_acme-challenge.www.unserved.test');
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // Clean-up ran although present failed.
+    const [zone] = await nowhere.zones();
+    expect(await nowhere.records(zone!)).toEqual([]);
+  });
+
+  it('refuses a name outside every zone of the provider', async () => {
+    const ch = { identifier: 'www.elsewhere.test', token: 't', keyAuthorization: 'v' };
+    await expect(solver.present(ch)).rejects.toMatchObject({
+      reason: 'NoDNSZone',
+      retryable: false,
+    });
+  });
+});

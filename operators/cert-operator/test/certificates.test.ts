@@ -1,0 +1,305 @@
+import { X509Certificate } from 'node:crypto';
+import {
+  Client,
+  createLogger,
+  Events,
+  Ingresses,
+  Manager,
+  type Secret,
+  Secrets,
+} from '@chousei/runtime';
+import {
+  type RunningManager,
+  startManager,
+  waitFor,
+  waitForCondition,
+} from '@chousei/runtime/testing';
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRDS } from '../src/api/crds.js';
+import { Certificates, Issuers, LABEL_MANAGED } from '../src/api/types.js';
+import { setupCertOperator } from '../src/operator.js';
+import {
+  createCsr,
+  generatePrivateKey,
+  inspectCertificate,
+  signCertificate,
+} from '../src/pki/index.js';
+
+const logLevel = process.env.TEST_LOG ?? 'silent';
+const text = (s: Secret | undefined, key: string) =>
+  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
+
+describe('cert-operator with SelfSigned and CA issuers', () => {
+  let client: Client;
+  let ns: string;
+  let running: RunningManager;
+
+  beforeAll(async () => {
+    const cluster = await sharedCluster();
+    await cluster.apply(CRDS);
+    ns = await cluster.createNamespace('certs');
+    client = new Client(cluster.kubeConfig);
+    const logger = createLogger({ level: logLevel });
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      logger,
+    });
+    setupCertOperator(manager, {
+      clusterResourceNamespace: ns,
+      http01SolverPort: 0,
+      http01SolverHost: '127.0.0.1',
+      backoff: { initialMs: 1000, maxMs: 4000 },
+      logger,
+    });
+    running = await startManager(manager);
+    await client.create(Issuers, {
+      metadata: { name: 'self', namespace: ns },
+      spec: { selfSigned: {} },
+    });
+  });
+  afterAll(() => running?.stop());
+
+  const secret = (name: string) =>
+    client.get(Secrets, { namespace: ns, name }).catch(() => undefined);
+  const issued = (name: string, check: (pem: string) => boolean = () => true) =>
+    waitFor(
+      async () => {
+        const s = await secret(name);
+        const pem = text(s, 'tls.crt');
+        return pem && check(pem) && s;
+      },
+      { timeoutMs: 20_000 },
+    );
+
+  it('issues a self-signed certificate into a TLS Secret, with the names, key type and labels asked for', async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'web', namespace: ns },
+      spec: {
+        secretName: 'web-tls',
+        issuerRef: { name: 'self' },
+        dnsNames: ['web.example.test', 'www.example.test'],
+        ipAddresses: ['192.0.2.7'],
+        secretTemplate: { labels: { team: 'web' } },
+      },
+    });
+    const s = await issued('web-tls');
+    expect(s.type).toBe('kubernetes.io/tls');
+    expect(s.metadata?.labels).toMatchObject({ [LABEL_MANAGED]: 'true', team: 'web' });
+    expect(s.metadata?.annotations?.['cert.chousei.dev/certificate-name']).toBe('web');
+    expect(text(s, 'tls.key')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const info = inspectCertificate(text(s, 'tls.crt'));
+    expect(info.dnsNames.sort()).toEqual(['web.example.test', 'www.example.test']);
+    expect(info.ipAddresses).toEqual(['192.0.2.7']);
+    expect(info.keyAlgorithm).toEqual({ algorithm: 'ECDSA', size: 256 });
+    const cert = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'web' },
+      'Ready',
+    );
+    expect(cert.status?.notAfter).toBe(info.notAfter.toISOString().replace('.000Z', 'Z'));
+    expect(cert.status?.revision).toBe(1);
+  });
+
+  it('re-issues when the Secret is deleted or edited, or the spec asks for other names or key', async () => {
+    await client.delete(Secrets, { namespace: ns, name: 'web-tls' });
+    await issued('web-tls');
+    const before = text(await secret('web-tls'), 'tls.crt');
+    await client.patch(
+      Secrets,
+      { namespace: ns, name: 'web-tls' },
+      { type: 'merge', patch: { data: { 'tls.crt': Buffer.from('garbage').toString('base64') } } },
+    );
+    await issued(
+      'web-tls',
+      (pem) => pem.startsWith('-----BEGIN CERTIFICATE-----') && pem !== before,
+    );
+    await client.patch(
+      Certificates,
+      { namespace: ns, name: 'web' },
+      {
+        type: 'merge',
+        patch: {
+          spec: {
+            dnsNames: ['new.example.test'],
+            ipAddresses: [],
+            privateKey: { algorithm: 'RSA', size: 2048 },
+          },
+        },
+      },
+    );
+    const s = await issued(
+      'web-tls',
+      (pem) => inspectCertificate(pem).dnsNames.join() === 'new.example.test',
+    );
+    expect(inspectCertificate(text(s, 'tls.crt')).keyAlgorithm).toEqual({
+      algorithm: 'RSA',
+      size: 2048,
+    });
+  });
+
+  it('issues from a CA Secret, with the chain in tls.crt and the CA in ca.crt', async () => {
+    const caKey = generatePrivateKey({ algorithm: 'ECDSA', size: 256 });
+    const caCert = signCertificate({
+      csrPem: createCsr({
+        privateKeyPem: caKey,
+        commonName: 'Test CA',
+        dnsNames: [],
+        ipAddresses: [],
+        isCA: true,
+      }),
+      issuerKeyPem: caKey,
+      durationMs: 86_400_000,
+      usages: ['cert sign', 'crl sign'],
+      isCA: true,
+      selfSigned: true,
+    });
+    await client.create(Secrets, {
+      metadata: { name: 'test-ca', namespace: ns },
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': caCert, 'tls.key': caKey },
+    });
+    await client.create(Issuers, {
+      metadata: { name: 'ca', namespace: ns },
+      spec: { ca: { secretName: 'test-ca' } },
+    });
+    await waitForCondition(client, Issuers, { namespace: ns, name: 'ca' }, 'Ready');
+    await client.create(Certificates, {
+      metadata: { name: 'api', namespace: ns },
+      spec: {
+        secretName: 'api-tls',
+        issuerRef: { name: 'ca' },
+        dnsNames: ['api.example.test'],
+        duration: '1h',
+      },
+    });
+    const s = await issued('api-tls');
+    const leaf = new X509Certificate(text(s, 'tls.crt'));
+    const ca = new X509Certificate(caCert);
+    expect(leaf.checkIssued(ca)).toBe(true);
+    expect(leaf.verify(ca.publicKey)).toBe(true);
+    expect(text(s, 'ca.crt').trim()).toBe(caCert.trim());
+  });
+
+  it('renews a short-lived certificate before it expires', async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'short', namespace: ns },
+      spec: {
+        secretName: 'short-tls',
+        issuerRef: { name: 'self' },
+        dnsNames: ['short.example.test'],
+        duration: '90s',
+        renewBefore: '85s',
+      },
+    });
+    const first = text(await issued('short-tls'), 'tls.crt');
+    await issued('short-tls', (pem) => pem !== first);
+    const cert = await client.get(Certificates, { namespace: ns, name: 'short' });
+    expect(cert.status?.revision).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  it('reports a missing issuer, then issues once it exists', async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'later', namespace: ns },
+      spec: {
+        secretName: 'later-tls',
+        issuerRef: { name: 'not-yet' },
+        dnsNames: ['later.example.test'],
+      },
+    });
+    const cert = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'later' },
+      'Ready',
+      { status: 'False' },
+    );
+    expect(cert.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('IssuerNotFound');
+    await client.create(Issuers, {
+      metadata: { name: 'not-yet', namespace: ns },
+      spec: { selfSigned: {} },
+    });
+    await issued('later-tls');
+  });
+
+  it('deletes the Secret with its Certificate', async () => {
+    await client.delete(Certificates, { namespace: ns, name: 'later' });
+    await waitFor(async () => !(await secret('later-tls')), { timeoutMs: 15_000 });
+  });
+
+  it('makes Certificates for annotated Ingresses and keeps them in step (ingress shim)', async () => {
+    await client.create(Ingresses, {
+      metadata: {
+        name: 'shop',
+        namespace: ns,
+        annotations: { 'cert-manager.io/issuer': 'self', 'cert-manager.io/duration': '720h' },
+      },
+      spec: {
+        tls: [{ hosts: ['shop.example.test'], secretName: 'shop-tls' }],
+        rules: [{ host: 'shop.example.test' }],
+      },
+    });
+    const cert = await waitFor(
+      () => client.get(Certificates, { namespace: ns, name: 'shop-tls' }),
+      { timeoutMs: 15_000 },
+    );
+    expect(cert.spec).toMatchObject({
+      secretName: 'shop-tls',
+      issuerRef: { name: 'self', kind: 'Issuer' },
+      dnsNames: ['shop.example.test'],
+      duration: '720h',
+    });
+    expect(cert.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'Ingress',
+      name: 'shop',
+      controller: true,
+    });
+    await issued('shop-tls');
+
+    await client.patch(
+      Ingresses,
+      { namespace: ns, name: 'shop' },
+      {
+        type: 'merge',
+        patch: {
+          spec: {
+            tls: [
+              { hosts: ['shop.example.test', 'm.shop.example.test'], secretName: 'shop-tls' },
+              { hosts: ['a.example.test'], secretName: 'dup' },
+              { hosts: ['b.example.test'], secretName: 'dup' },
+            ],
+          },
+        },
+      },
+    );
+    await issued('shop-tls', (pem) => inspectCertificate(pem).dnsNames.length === 2);
+    const warnings = await waitFor(async () => {
+      const evs = await client.list(Events, { namespace: ns });
+      return evs
+        .filter((e) => e.regarding?.name === 'shop' && e.type === 'Warning')
+        .map((e) => e.note ?? '')
+        .find((n) => n.includes('dup'));
+    });
+    expect(warnings).toMatch(/spec\.tls\[1\], spec\.tls\[2\] all name secretName "dup"/);
+
+    await client.patch(
+      Ingresses,
+      { namespace: ns, name: 'shop' },
+      {
+        type: 'json',
+        patch: [{ op: 'remove', path: '/metadata/annotations/cert-manager.io~1issuer' }],
+      },
+    );
+    await waitFor(
+      () =>
+        client.get(Certificates, { namespace: ns, name: 'shop-tls' }).then(
+          () => false,
+          () => true,
+        ),
+      { timeoutMs: 15_000 },
+    );
+  });
+});
