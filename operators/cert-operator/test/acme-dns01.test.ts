@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { InMemoryProvider, RFC2136Provider } from '@chousei/dns';
-import { silentLogger } from '@chousei/runtime';
+import { metricsRegistry, silentLogger } from '@chousei/runtime';
 import { type Bind9, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,18 @@ async function requestFor(names: string[]): Promise<CertificateRequest> {
 
 function context(): IssueContext {
   return { signal: AbortSignal.timeout(55_000), log: silentLogger, save: async () => {} };
+}
+
+/** Sum of the DNS provider request counter over series matching any of `selectors`. */
+async function dnsRequests(...selectors: Array<Record<string, string>>): Promise<number> {
+  const metric = metricsRegistry.getSingleMetric('chousei_dns_provider_requests_total');
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) =>
+      selectors.some((sel) => Object.entries(sel).every(([k, w]) => v.labels[k] === w)),
+    )
+    .reduce((n, v) => n + v.value, 0);
 }
 
 const FOREIGN = '"another-client-value"';
@@ -142,7 +154,16 @@ describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
       token: `t${i}`,
       keyAuthorization: `value-${i}`,
     }));
+    const refused = () =>
+      dnsRequests(
+        { operation: 'update', result: 'YXRRSET' },
+        { operation: 'update', result: 'NXRRSET' },
+      );
+    const refusedBefore = await refused();
     await Promise.all(challenges.map((ch, i) => solvers[i % 2]!.present(ch)));
+    console.log(
+      `concurrent TXT writes refused by BIND and retried: ${(await refused()) - refusedBefore}`,
+    );
     expect((await bind.dig('_acme-challenge.race.example.test', 'TXT')).sort()).toEqual(
       challenges.map((c) => `"${c.keyAuthorization}"`).sort(),
     );

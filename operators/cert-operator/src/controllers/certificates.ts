@@ -232,7 +232,8 @@ export function certificateController(opts: CertificateControllerOptions) {
           dnsNames: cert.spec.dnsNames ?? [],
           ipAddresses: cert.spec.ipAddresses ?? [],
           durationMs,
-          usages: cert.spec.usages ?? ['digital signature', 'key encipherment', 'server auth'],
+          // Unset: the signer picks the usages that fit the key type.
+          usages: cert.spec.usages ?? [],
           privateKeyPem: keyPem,
           csrPem,
           ...(cert.spec.isCA ? { isCA: true } : {}),

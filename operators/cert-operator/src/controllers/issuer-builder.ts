@@ -193,10 +193,19 @@ export class IssuerBuilder {
             `${field}.dns01.rfc2136.tsigSecretSecretRef`,
           )
         : undefined;
+      // RFC2136 cannot list zones: the solver's selector names them.
+      const zones = s.selector?.dnsZones ?? [];
+      if (!zones.length) {
+        throw new IssuanceError(
+          'BadConfig',
+          `${field}.selector.dnsZones: an rfc2136 solver needs the zones it may write to`,
+          false,
+        );
+      }
       const provider = new RFC2136Provider({
         host,
         port,
-        zones: [],
+        zones,
         ...(rfc.tsigKeyName && secret
           ? {
               tsig: {

@@ -7,6 +7,7 @@ import {
   inspectCertificate,
   keyMatchesCertificate,
   keySpecOf,
+  normalizeIp,
 } from '../pki/index.js';
 import { secretValue } from './secret.js';
 
@@ -84,7 +85,7 @@ export function issuanceNeed(
   const spec = cert.spec;
   if (
     sorted(info.dnsNames) !== sorted(spec.dnsNames) ||
-    sorted(info.ipAddresses) !== sorted(spec.ipAddresses)
+    sorted(info.ipAddresses) !== sorted((spec.ipAddresses ?? []).map(normalizeIp))
   ) {
     return {
       reason: 'SecretMismatch',

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
+import { Pkcs10CertificateRequest, X509Certificate } from '@peculiar/x509';
 import * as acme from 'acme-client';
 import type { Solver, Challenge as SolverChallenge } from '../../solvers/solver.js';
 import {
@@ -21,6 +22,19 @@ import {
 type Order = acme.Order;
 type Authorization = acme.Authorization;
 type Identifier = Order['identifiers'][number];
+
+/** A registered account and the client that registered it. */
+interface Account {
+  client: acme.Client;
+  url: string;
+}
+
+/** What one issue() call works with. */
+interface Run {
+  client: acme.Client;
+  ctx: IssueContext;
+  log: Logger;
+}
 
 export interface ACMEIssuerOptions {
   directoryUrl: string;
@@ -59,13 +73,13 @@ const PERMANENT_PROBLEMS = new Set([
  */
 export class ACMEIssuer implements Issuer {
   readonly kind = 'ACME' as const;
-  private readonly client: acme.Client;
   private readonly opts: ACMEIssuerOptions;
   private readonly log: Logger;
   private readonly origin: string;
   private readonly pollIntervalMs: number;
   private readonly pollTimeoutMs: number;
-  private account: Promise<string> | undefined;
+  /** The registration, shared by concurrent callers; `value` once it is done. */
+  private account: { promise: Promise<Account>; value?: Account } | undefined;
   private registeredUrl: string | undefined;
 
   constructor(opts: ACMEIssuerOptions) {
@@ -75,18 +89,6 @@ export class ACMEIssuer implements Issuer {
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 300_000;
     registerACMEServer(opts.directoryUrl, opts.caPem);
-    this.client = new acme.Client({
-      directoryUrl: opts.directoryUrl,
-      accountKey: opts.accountKeyPem,
-      ...(opts.externalAccountBinding
-        ? {
-            externalAccountBinding: {
-              kid: opts.externalAccountBinding.keyId,
-              hmacKey: opts.externalAccountBinding.hmacKeyBase64,
-            },
-          }
-        : {}),
-    });
   }
 
   /** The account URL, once ensureAccount() has registered (or found) the account. */
@@ -98,15 +100,48 @@ export class ACMEIssuer implements Issuer {
    * Registers the account (or finds the one the key already has) once; concurrent and
    * later calls share the result. A failure is not cached, so the next call tries again.
    */
-  ensureAccount(): Promise<string> {
-    this.account ??= this.register().catch((err: unknown) => {
-      this.account = undefined;
-      throw err;
-    });
-    return this.account;
+  async ensureAccount(): Promise<string> {
+    return (await this.session()).url;
   }
 
-  private async register(): Promise<string> {
+  private session(): Promise<Account> {
+    if (!this.account) {
+      const entry: { promise: Promise<Account>; value?: Account } = {
+        promise: this.register().then(
+          (account) => {
+            entry.value = account;
+            return account;
+          },
+          (err: unknown) => {
+            if (this.account === entry) this.account = undefined;
+            throw err;
+          },
+        ),
+      };
+      this.account = entry;
+    }
+    return this.account.promise;
+  }
+
+  /** Drops a registration the server no longer knows, unless a newer one replaced it. */
+  private forget(account: Account): void {
+    if (this.account?.value === account) this.account = undefined;
+  }
+
+  /** A client of its own per registration: acme-client keeps the account URL it found. */
+  private async register(): Promise<Account> {
+    const client = new acme.Client({
+      directoryUrl: this.opts.directoryUrl,
+      accountKey: this.opts.accountKeyPem,
+      ...(this.opts.externalAccountBinding
+        ? {
+            externalAccountBinding: {
+              kid: this.opts.externalAccountBinding.keyId,
+              hmacKey: this.opts.externalAccountBinding.hmacKeyBase64,
+            },
+          }
+        : {}),
+    });
     const contact = this.opts.email ? { contact: [`mailto:${this.opts.email}`] } : {};
     try {
       // Look the key's account up first: for an existing account acme-client would follow
@@ -114,18 +149,18 @@ export class ACMEIssuer implements Issuer {
       // (Pebble: "malformed" for termsOfServiceAgreed alone).
       let existing = true;
       try {
-        await this.client.createAccount({ onlyReturnExisting: true });
+        await client.createAccount({ onlyReturnExisting: true });
       } catch (err) {
         if (!(err instanceof ACMEProblemError && err.type === 'accountDoesNotExist')) throw err;
         existing = false;
       }
-      if (!existing) await this.client.createAccount({ termsOfServiceAgreed: true, ...contact });
-      else if (this.opts.email) await this.client.updateAccount(contact);
-      const url = this.client.getAccountUrl();
+      if (!existing) await client.createAccount({ termsOfServiceAgreed: true, ...contact });
+      else if (this.opts.email) await client.updateAccount(contact);
+      const url = client.getAccountUrl();
       this.registeredUrl = url;
       learnEndpoint(url, 'account');
-      this.log.info({ account: url }, 'ACME account registered');
-      return url;
+      this.log.info({ account: url, existing }, 'ACME account registered');
+      return { client, url };
     } catch (err) {
       const e = this.issuanceError(err, 'RegistrationFailed');
       if (e instanceof IssuanceError) throw e;
@@ -141,76 +176,110 @@ export class ACMEIssuer implements Issuer {
   }
 
   async issue(req: CertificateRequest, ctx: IssueContext): Promise<IssuedCertificate> {
-    const started = Date.now();
     const log = ctx.log.child({ certificate: req.certificate, issuer: 'ACME' });
-    try {
-      await this.ensureAccount();
-      const identifiers = identifiersOf(req);
-      if (identifiers.length === 0) {
-        throw new IssuanceError('InvalidRequest', 'no DNS names or IP addresses to certify', false);
-      }
-      let order =
-        (await this.resumeOrder(ctx, identifiers, log)) ??
-        (await this.createOrder(ctx, identifiers, log));
-      // Each state moves forward or throws; the bound only guards against a server that
-      // keeps answering `ready` to finalize.
-      for (let step = 0; step < 16; step++) {
-        ctx.signal.throwIfAborted();
-        const current = order;
-        switch (current.status) {
-          case 'pending':
-            await this.authorize(current, ctx, log);
-            order = await this.poll(
-              `order ${current.url}`,
-              () => this.client.getOrder(current),
-              (o) => o.status !== 'pending',
-              ctx.signal,
-            );
-            break;
-          case 'ready':
-            log.info({ order: current.url }, 'finalizing order');
-            order = await this.client.finalizeOrder(current, req.csrPem);
-            break;
-          case 'processing':
-            order = await this.poll(
-              `order ${current.url}`,
-              () => this.client.getOrder(current),
-              (o) => o.status !== 'processing',
-              ctx.signal,
-            );
-            break;
-          case 'valid': {
-            const issued = await this.download(current, log);
-            log.info(
-              { order: current.url, ms: Date.now() - started, renewalTime: issued.renewalTime },
-              'certificate issued',
-            );
-            return issued;
-          }
-          case 'invalid':
-            throw new IssuanceError(
-              'OrderFailed',
-              `order ${current.url} is invalid${problemText(current.error)}`,
-              true,
-            );
+    for (let attempt = 1; ; attempt++) {
+      let account: Account | undefined;
+      try {
+        account = await this.session();
+        return await this.issueWith({ client: account.client, ctx, log }, req);
+      } catch (err) {
+        // The server no longer knows the account (a test CA restarted, an account
+        // deactivated elsewhere): register again, once, and carry on.
+        if (
+          account &&
+          attempt === 1 &&
+          err instanceof ACMEProblemError &&
+          err.type === 'accountDoesNotExist'
+        ) {
+          log.info({ account: account.url }, 'the ACME server lost the account, registering again');
+          this.forget(account);
+          continue;
         }
+        throw this.issuanceError(err, 'OrderFailed');
       }
-      throw new IssuanceError(
-        'OrderFailed',
-        `order ${order.url} is stuck in ${order.status}`,
-        true,
-      );
-    } catch (err) {
-      throw this.issuanceError(err, 'OrderFailed');
     }
   }
 
+  private async issueWith(run: Run, req: CertificateRequest): Promise<IssuedCertificate> {
+    const { ctx, log, client } = run;
+    const started = Date.now();
+    const identifiers = identifiersOf(req);
+    if (identifiers.length === 0) {
+      throw new IssuanceError('InvalidRequest', 'no DNS names or IP addresses to certify', false);
+    }
+    const saved = await this.resumeOrder(run, identifiers);
+    let resumed = saved !== undefined;
+    let order = saved ?? (await this.createOrder(run, identifiers));
+    // Each state moves forward or throws; the bound only guards against a server that
+    // keeps answering `ready` to finalize.
+    for (let step = 0; step < 16; step++) {
+      ctx.signal.throwIfAborted();
+      const current = order;
+      switch (current.status) {
+        case 'pending':
+          await this.authorize(run, current);
+          order = await this.poll(
+            `order ${current.url}`,
+            () => client.getOrder(current),
+            (o) => o.status !== 'pending',
+            ctx.signal,
+          );
+          break;
+        case 'ready':
+          log.info({ order: current.url }, 'finalizing order');
+          order = await client.finalizeOrder(current, req.csrPem);
+          break;
+        case 'processing':
+          order = await this.poll(
+            `order ${current.url}`,
+            () => client.getOrder(current),
+            (o) => o.status !== 'processing',
+            ctx.signal,
+          );
+          break;
+        case 'valid': {
+          const chain = await this.download(run, current);
+          // A resumed order may have been finalized with an earlier CSR (another key):
+          // its certificate would not fit the key the caller stores it with.
+          if (!certifiesCsrKey(chain[0]!, req.csrPem)) {
+            if (!resumed) {
+              throw new IssuanceError(
+                'OrderFailed',
+                `the certificate of ${current.url} is not for the CSR's key`,
+                true,
+              );
+            }
+            log.info({ order: current.url }, 'saved order was finalized for another key');
+            resumed = false;
+            order = await this.createOrder(run, identifiers);
+            break;
+          }
+          const renewalTime = await this.renewalTime(chain[0]!, log);
+          log.info(
+            { order: current.url, ms: Date.now() - started, renewalTime },
+            'certificate issued',
+          );
+          return {
+            certificatePem: chain.join(''),
+            // The chain's last certificate anchors it (with Pebble: the intermediate).
+            ...(chain.length > 1 ? { caPem: chain.at(-1)! } : {}),
+            ...(renewalTime ? { renewalTime } : {}),
+          };
+        }
+        case 'invalid':
+          throw new IssuanceError(
+            'OrderFailed',
+            `order ${current.url} is invalid${problemText(current.error)}`,
+            true,
+          );
+      }
+    }
+    throw new IssuanceError('OrderFailed', `order ${order.url} is stuck in ${order.status}`, true);
+  }
+
   /** The saved order, when it can still complete this request; undefined: start anew. */
-  private async resumeOrder(
-    ctx: IssueContext,
-    identifiers: Identifier[],
-    log: Logger,
-  ): Promise<Order | undefined> {
+  private async resumeOrder(run: Run, identifiers: Identifier[]): Promise<Order | undefined> {
+    const { ctx, log, client } = run;
     const url = ctx.resume?.orderUrl;
     if (!url) return undefined;
     if (!sameOrigin(url, this.origin)) {
@@ -220,11 +289,16 @@ export class ACMEIssuer implements Issuer {
     learnEndpoint(url, 'order');
     let order: Order;
     try {
-      order = await this.client.getOrder(orderAt(url));
+      order = await client.getOrder(orderAt(url));
     } catch (err) {
       // Gone (expired and purged) or not this account's: start afresh. Anything else (the
       // server down) keeps the saved order for the next attempt.
-      if (err instanceof ACMEProblemError && err.status < 500 && err.status !== 429) {
+      if (
+        err instanceof ACMEProblemError &&
+        err.status < 500 &&
+        err.status !== 429 &&
+        err.type !== 'accountDoesNotExist'
+      ) {
         log.info({ order: url, err: err.message }, 'saved order unavailable, starting a new one');
         return undefined;
       }
@@ -245,16 +319,12 @@ export class ACMEIssuer implements Issuer {
     return order;
   }
 
-  private async createOrder(
-    ctx: IssueContext,
-    identifiers: Identifier[],
-    log: Logger,
-  ): Promise<Order> {
-    const order = await this.client.createOrder({ identifiers });
+  private async createOrder(run: Run, identifiers: Identifier[]): Promise<Order> {
+    const order = await run.client.createOrder({ identifiers });
     // Saved before any waiting, so an interrupted issuance resumes this order instead of
     // creating another (orders count against the CA's rate limits).
-    await ctx.save({ orderUrl: order.url });
-    log.info(
+    await run.ctx.save({ orderUrl: order.url });
+    run.log.info(
       { order: order.url, identifiers: identifiers.map((i) => i.value) },
       'ACME order created',
     );
@@ -262,10 +332,10 @@ export class ACMEIssuer implements Issuer {
   }
 
   /** Answers every pending authorization of the order, at once; all clean up first. */
-  private async authorize(order: Order, ctx: IssueContext, log: Logger): Promise<void> {
-    const authzs = await this.client.getAuthorizations(order);
+  private async authorize(run: Run, order: Order): Promise<void> {
+    const authzs = await run.client.getAuthorizations(order);
     const results = await Promise.allSettled(
-      authzs.map((authz) => this.authorizeOne(order, authz, ctx, log)),
+      authzs.map((authz) => this.authorizeOne(run, order, authz)),
     );
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (errors.length === 0) return;
@@ -278,12 +348,8 @@ export class ACMEIssuer implements Issuer {
     throw errors[0];
   }
 
-  private async authorizeOne(
-    order: Order,
-    authz: Authorization,
-    ctx: IssueContext,
-    log: Logger,
-  ): Promise<void> {
+  private async authorizeOne(run: Run, order: Order, authz: Authorization): Promise<void> {
+    const { ctx, log, client } = run;
     if (authz.status === 'valid') return;
     const name = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
     if (authz.status !== 'pending') {
@@ -307,7 +373,7 @@ export class ACMEIssuer implements Issuer {
     const ch: SolverChallenge = {
       identifier: authz.identifier.value,
       token: challenge.token,
-      keyAuthorization: await this.client.getChallengeKeyAuthorization(challenge),
+      keyAuthorization: await client.getChallengeKeyAuthorization(challenge),
       signal: ctx.signal,
     };
     const started = Date.now();
@@ -326,12 +392,11 @@ export class ACMEIssuer implements Issuer {
       }
       ctx.signal.throwIfAborted();
       // A challenge already `processing` was submitted by an interrupted attempt: wait.
-      if (challenge.status === 'pending') await this.client.completeChallenge(challenge);
+      if (challenge.status === 'pending') await client.completeChallenge(challenge);
       const done = await this.poll(
         `authorization of ${name}`,
         async () =>
-          (await this.client.getAuthorizations({ ...order, authorizations: [authz.url] }))[0] ??
-          authz,
+          (await client.getAuthorizations({ ...order, authorizations: [authz.url] }))[0] ?? authz,
         (a) => a.status !== 'pending',
         ctx.signal,
       );
@@ -354,20 +419,14 @@ export class ACMEIssuer implements Issuer {
     }
   }
 
-  private async download(order: Order, log: Logger): Promise<IssuedCertificate> {
-    const pem = await this.client.getCertificate(order);
-    const certs = acme.crypto.splitPemChain(pem).map((c) => `${c.trim()}\n`);
-    const leaf = certs[0];
-    if (!leaf) {
+  /** The certificate chain of a valid order, leaf first, each PEM ending in a newline. */
+  private async download(run: Run, order: Order): Promise<string[]> {
+    const pem = await run.client.getCertificate(order);
+    const chain = acme.crypto.splitPemChain(pem).map((c) => `${c.trim()}\n`);
+    if (chain.length === 0) {
       throw new IssuanceError('OrderFailed', `${order.certificate} holds no certificate`, true);
     }
-    const caPem = certs.length > 1 ? certs.at(-1) : undefined;
-    const renewalTime = await this.renewalTime(leaf, log);
-    return {
-      certificatePem: certs.join(''),
-      ...(caPem ? { caPem } : {}),
-      ...(renewalTime ? { renewalTime } : {}),
-    };
+    return chain;
   }
 
   /** A random point in the CA's suggested renewal window (RFC 9773), when it has one. */
@@ -384,7 +443,7 @@ export class ACMEIssuer implements Issuer {
       }
       return renewalTimeIn(window);
     } catch (err) {
-      // RFC 9773 4.3.3: without an answer the client decides by itself.
+      // RFC 9773 leaves the schedule to the client when the server gives no answer.
       log.info({ err: errorText(err) }, 'no ACME renewal information, renewing by lifetime');
       return undefined;
     }
@@ -440,7 +499,11 @@ export class ACMEIssuer implements Issuer {
         { cause: err },
       );
     }
-    const retryable = reason !== 'RegistrationFailed' && !PERMANENT_PROBLEMS.has(err.type ?? '');
+    // The CA refusing our CSR (wrong names, weak key) gets the same answer every time;
+    // only `orderNotReady` (finalizing too early) goes away by itself.
+    const refusedCSR = err.endpoint === 'finalize' && err.type !== 'orderNotReady';
+    const retryable =
+      reason !== 'RegistrationFailed' && !refusedCSR && !PERMANENT_PROBLEMS.has(err.type ?? '');
     return new IssuanceError(reason, err.message, retryable, err.retryAfterMs, { cause: err });
   }
 }
@@ -473,6 +536,13 @@ function sameOrigin(url: string, origin: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether the leaf (first) certificate of `chainPem` is for the public key of `csrPem`. */
+function certifiesCsrKey(chainPem: string, csrPem: string): boolean {
+  const leaf = new X509Certificate(chainPem).publicKey.rawData;
+  const requested = new Pkcs10CertificateRequest(csrPem).publicKey.rawData;
+  return Buffer.from(leaf).equals(Buffer.from(requested));
 }
 
 /** An order known only by URL: acme-client's getOrder reads nothing else. */

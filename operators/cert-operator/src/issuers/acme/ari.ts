@@ -2,7 +2,7 @@
 import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
 
 /**
- * The ARI certificate identifier (RFC 9773 4.1): base64url of the authority key
+ * The ARI certificate identifier (RFC 9773): base64url of the authority key
  * identifier's keyIdentifier, a dot, base64url of the serial number's DER content octets
  * (with the leading zero a positive serial whose top bit is set needs).
  */
@@ -29,14 +29,14 @@ export function parseRenewalInfo(body: unknown): RenewalWindow | undefined {
   if (typeof w.start !== 'string' || typeof w.end !== 'string') return undefined;
   const start = new Date(w.start);
   const end = new Date(w.end);
-  // RFC 9773 4.2: a window whose end is not after its start is invalid.
+  // RFC 9773: a window whose end is not after its start is invalid.
   if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end <= start) {
     return undefined;
   }
   return { start, end };
 }
 
-/** A uniformly random point in the window (RFC 9773 4.2), so renewals spread out. */
+/** A uniformly random point in the window (as RFC 9773 advises), so renewals spread out. */
 export function renewalTimeIn(window: RenewalWindow, random = Math.random): Date {
   const start = window.start.getTime();
   return new Date(start + Math.floor(random() * (window.end.getTime() - start)));

@@ -7,7 +7,8 @@
 //   carrying no axios `config`. acme-client's own retry interceptor then never sees them:
 //   it would sleep out a 429's Retry-After (hours, inside a reconcile) and retry an
 //   unreachable server for over a minute, then throw a TypeError that loses the cause;
-//   retrying is the controller's job (issuance resumes from the saved order URL);
+//   retrying is the controller's job (issuance resumes from the saved order URL), but for
+//   one immediate retry of a keep-alive socket the server had closed (ECONNRESET/EPIPE);
 // - errors: an HTTP error response becomes an ACMEProblemError that keeps the status,
 //   problem document and Retry-After, which acme-client's plain `Error(detail)` drops.
 //   badNonce is left to acme-client, which retries it with the fresh nonce.

@@ -23,7 +23,7 @@ export interface Nameserver {
 export interface DNS01SolverOptions {
   /** Where the `_acme-challenge` TXT records are written. */
   provider: Provider;
-  /** TTL of the challenge record set. Default 60. */
+  /** TTL of a challenge record set this solver creates. Default 60. */
   ttl?: number;
   /** Wait in present() until every authoritative server answers the value. Default true. */
   selfCheck?: boolean;
@@ -159,7 +159,8 @@ export class DNS01Solver implements Solver {
       const record: RecordSet = {
         name: fqdn,
         type: 'TXT',
-        ttl: this.ttl,
+        // An existing set keeps its TTL: its other values are not ours to change.
+        ttl: current?.ttl ?? this.ttl,
         values: [...values, value],
       };
       return current ? { action: 'update', old: current, record } : { action: 'create', record };

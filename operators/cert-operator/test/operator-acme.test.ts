@@ -1,0 +1,152 @@
+import { X509Certificate } from 'node:crypto';
+import { Client, createLogger, Manager, type Secret, Secrets } from '@chousei/runtime';
+import {
+  type RunningManager,
+  startManager,
+  waitFor,
+  waitForCondition,
+} from '@chousei/runtime/testing';
+import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRDS } from '../src/api/crds.js';
+import { Certificates, Issuers } from '../src/api/types.js';
+import { setupCertOperator } from '../src/operator.js';
+import { inspectCertificate } from '../src/pki/index.js';
+
+const logLevel = process.env.TEST_LOG ?? 'silent';
+const text = (s: Secret | undefined, key: string) =>
+  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
+
+/** Verifies a PEM bundle leaf -> intermediates against a root. */
+function chainVerifies(bundle: string, rootPem: string): boolean {
+  const certs = bundle
+    .split(/(?<=-----END CERTIFICATE-----)\s*/)
+    .filter((p) => p.includes('BEGIN'))
+    .map((p) => new X509Certificate(p));
+  const root = new X509Certificate(rootPem);
+  const chain = [...certs, root];
+  return certs.every((c, i) => c.checkIssued(chain[i + 1]!) && c.verify(chain[i + 1]!.publicKey));
+}
+
+describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', () => {
+  let bind: Bind9;
+  let pebble: Pebble;
+  let client: Client;
+  let ns: string;
+  let running: RunningManager;
+
+  beforeAll(async () => {
+    // Every name under example.test resolves to this machine, where the solver listens.
+    bind = await startBind9({
+      zones: ['example.test'],
+      records: { 'example.test': ['* 300 IN A 127.0.0.1'] },
+    });
+    const solverPort = await freePort();
+    pebble = await startPebble({ httpPort: solverPort, dnsServer: bind.address });
+    const cluster = await sharedCluster();
+    await cluster.apply(CRDS);
+    ns = await cluster.createNamespace('acme');
+    client = new Client(cluster.kubeConfig);
+    const logger = createLogger({ level: logLevel });
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      logger,
+    });
+    setupCertOperator(manager, {
+      clusterResourceNamespace: ns,
+      http01SolverPort: solverPort,
+      http01SolverHost: '127.0.0.1',
+      backoff: { initialMs: 1000, maxMs: 2000 },
+      logger,
+    });
+    running = await startManager(manager);
+    await client.create(Issuers, {
+      metadata: { name: 'pebble', namespace: ns },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          email: 'ops@example.test',
+          privateKeySecretRef: { name: 'pebble-account' },
+          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+          solvers: [{ http01: {} }],
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await pebble?.stop();
+    await bind?.stop();
+  });
+
+  it('registers the account (generating its key) and reports the Issuer Ready', async () => {
+    const issuer = await waitForCondition(
+      client,
+      Issuers,
+      { namespace: ns, name: 'pebble' },
+      'Ready',
+      { timeoutMs: 20_000 },
+    );
+    expect(issuer.status?.acme?.uri).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
+    const key = await client.get(Secrets, { namespace: ns, name: 'pebble-account' });
+    expect(text(key, 'tls.key')).toMatch(/BEGIN PRIVATE KEY/);
+  });
+
+  it("issues over HTTP-01: the chain verifies against Pebble's root, names and key as asked", async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'site', namespace: ns },
+      spec: {
+        secretName: 'site-tls',
+        issuerRef: { name: 'pebble' },
+        dnsNames: ['site.example.test', 'www.site.example.test'],
+        privateKey: { algorithm: 'RSA', size: 2048 },
+      },
+    });
+    const cert = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'site' },
+      'Ready',
+      { timeoutMs: 30_000 },
+    );
+    expect(cert.status?.acmeOrder).toBeUndefined();
+    const secret = await client.get(Secrets, { namespace: ns, name: 'site-tls' });
+    const bundle = text(secret, 'tls.crt');
+    expect(chainVerifies(bundle, await pebble.rootCertificate())).toBe(true);
+    const info = inspectCertificate(bundle);
+    expect(info.dnsNames.sort()).toEqual(['site.example.test', 'www.site.example.test']);
+    expect(info.keyAlgorithm).toEqual({ algorithm: 'RSA', size: 2048 });
+  });
+
+  it('backs off while the ACME server is down, then issues once it is back', async () => {
+    await pebble.stopServer();
+    await client.create(Certificates, {
+      metadata: { name: 'outage', namespace: ns },
+      spec: {
+        secretName: 'outage-tls',
+        issuerRef: { name: 'pebble' },
+        dnsNames: ['outage.example.test'],
+      },
+    });
+    const failed = await waitFor(
+      async () => {
+        const c = await client.get(Certificates, { namespace: ns, name: 'outage' });
+        return (c.status?.failedIssuanceAttempts ?? 0) >= 1 && c;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(failed.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+    });
+    await pebble.startServer();
+    // Pebble forgets every account on restart: the issuer registers again by itself.
+    await waitForCondition(client, Certificates, { namespace: ns, name: 'outage' }, 'Ready', {
+      timeoutMs: 40_000,
+    });
+    const secret = await client.get(Secrets, { namespace: ns, name: 'outage-tls' });
+    expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+  }, 90_000);
+});
