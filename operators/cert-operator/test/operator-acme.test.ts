@@ -121,6 +121,54 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     expect(info.keyAlgorithm).toEqual({ algorithm: 'RSA', size: 2048 });
   });
 
+  it('issues a wildcard over DNS-01 through RFC2136 with TSIG, and removes the challenge record', async () => {
+    await client.create(Secrets, {
+      metadata: { name: 'tsig', namespace: ns },
+      stringData: { secret: bind.tsig.secret },
+    });
+    await client.create(Issuers, {
+      metadata: { name: 'pebble-dns', namespace: ns },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          privateKeySecretRef: { name: 'pebble-dns-account' },
+          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+          solvers: [
+            {
+              selector: { dnsZones: ['example.test'] },
+              dns01: {
+                rfc2136: {
+                  nameserver: bind.address,
+                  tsigKeyName: bind.tsig.name,
+                  tsigAlgorithm: 'HMACSHA256',
+                  tsigSecretSecretRef: { name: 'tsig', key: 'secret' },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+    await client.create(Certificates, {
+      metadata: { name: 'wild', namespace: ns },
+      spec: {
+        secretName: 'wild-tls',
+        issuerRef: { name: 'pebble-dns' },
+        dnsNames: ['wild.example.test', '*.wild.example.test'],
+      },
+    });
+    await waitForCondition(client, Certificates, { namespace: ns, name: 'wild' }, 'Ready', {
+      timeoutMs: 30_000,
+    });
+    const secret = await client.get(Secrets, { namespace: ns, name: 'wild-tls' });
+    expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+    expect(inspectCertificate(text(secret, 'tls.crt')).dnsNames.sort()).toEqual([
+      '*.wild.example.test',
+      'wild.example.test',
+    ]);
+    expect(await bind.dig('_acme-challenge.wild.example.test', 'TXT')).toEqual([]);
+  });
+
   it('backs off while the ACME server is down, then issues once it is back', async () => {
     await pebble.stopServer();
     await client.create(Certificates, {

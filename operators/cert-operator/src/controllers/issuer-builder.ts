@@ -217,8 +217,10 @@ export class IssuerBuilder {
           : {}),
         logger: this.opts.logger,
       });
+      // The server updates go to is authoritative for the zone: it is the one to check.
       return new DNS01Solver({
         provider,
+        nameservers: [{ host, port }],
         selfCheck: s.dns01?.selfCheck ?? true,
         logger: this.opts.logger,
       });
