@@ -5,6 +5,7 @@ import { ingressShim } from './controllers/ingress-shim.js';
 import { IssuerBuilder } from './controllers/issuer-builder.js';
 import { issuerControllers } from './controllers/issuers.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
+import type { SolverService } from './solvers/http01/ingress-route.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
 
 export interface CertOperatorOptions {
@@ -13,6 +14,8 @@ export interface CertOperatorOptions {
   /** Port of the HTTP-01 challenge server (0: any free port). */
   http01SolverPort: number;
   http01SolverHost?: string;
+  /** In a cluster: the Service reaching the challenge server (temporary Ingresses route to it). */
+  http01SolverService?: SolverService;
   backoff?: BackoffPolicy;
   concurrency?: number;
   logger: Logger;
@@ -36,7 +39,12 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
       await http01.stop();
     },
   });
-  const issuers = new IssuerBuilder({ client: manager.client, http01, logger: opts.logger });
+  const issuers = new IssuerBuilder({
+    client: manager.client,
+    http01,
+    ...(opts.http01SolverService ? { http01Service: opts.http01SolverService } : {}),
+    logger: opts.logger,
+  });
   issuerControllers({
     manager,
     issuers,

@@ -1,5 +1,15 @@
 import { X509Certificate } from 'node:crypto';
-import { Client, createLogger, Manager, type Secret, Secrets } from '@chousei/runtime';
+import {
+  Client,
+  createLogger,
+  Events,
+  Informer,
+  type Ingress,
+  Ingresses,
+  Manager,
+  type Secret,
+  Secrets,
+} from '@chousei/runtime';
 import {
   type RunningManager,
   startManager,
@@ -13,6 +23,7 @@ import { CRDS } from '../src/api/crds.js';
 import { Certificates, Issuers } from '../src/api/types.js';
 import { setupCertOperator } from '../src/operator.js';
 import { inspectCertificate } from '../src/pki/index.js';
+import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
 
 const logLevel = process.env.TEST_LOG ?? 'silent';
 const text = (s: Secret | undefined, key: string) =>
@@ -35,6 +46,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
   let client: Client;
   let ns: string;
   let running: RunningManager;
+  const logs: string[] = [];
 
   beforeAll(async () => {
     // Every name under example.test resolves to this machine, where the solver listens.
@@ -48,7 +60,11 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     await cluster.apply(CRDS);
     ns = await cluster.createNamespace('acme');
     client = new Client(cluster.kubeConfig);
-    const logger = createLogger({ level: logLevel });
+    // Everything the operator logs, at debug level, to check no key ever appears in it.
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => void logs.push(line) },
+    });
     const manager = new Manager({
       kubeConfig: cluster.kubeConfig,
       healthProbePort: false,
@@ -59,6 +75,8 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       clusterResourceNamespace: ns,
       http01SolverPort: solverPort,
       http01SolverHost: '127.0.0.1',
+      // As in a cluster: challenges are also routed by temporary Ingresses to this Service.
+      http01SolverService: { namespace: ns, name: 'cert-operator-solver', port: 8089 },
       backoff: { initialMs: 1000, maxMs: 2000 },
       logger,
     });
@@ -96,6 +114,16 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
   });
 
   it("issues over HTTP-01: the chain verifies against Pebble's root, names and key as asked", async () => {
+    // Watch the temporary challenge Ingresses come and go.
+    const routes: Ingress[] = [];
+    const stopWatch = new AbortController();
+    const informer = new Informer(client.transport, Ingresses, {
+      namespace: ns,
+      labelSelector: LABEL_HTTP01,
+    });
+    informer.addHandler({ onAdd: (i) => routes.push(i) });
+    void informer.start(stopWatch.signal);
+    await informer.waitForSync();
     await client.create(Certificates, {
       metadata: { name: 'site', namespace: ns },
       spec: {
@@ -119,6 +147,17 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     const info = inspectCertificate(bundle);
     expect(info.dnsNames.sort()).toEqual(['site.example.test', 'www.site.example.test']);
     expect(info.keyAlgorithm).toEqual({ algorithm: 'RSA', size: 2048 });
+
+    expect(routes.map((r) => r.spec?.rules?.[0]?.host).sort()).toEqual([
+      'site.example.test',
+      'www.site.example.test',
+    ]);
+    const path = routes[0]?.spec?.rules?.[0]?.http?.paths?.[0];
+    expect(path?.pathType).toBe('Exact');
+    expect(path?.path).toMatch(/^\/\.well-known\/acme-challenge\/[\w-]+$/);
+    expect(path?.backend.service).toEqual({ name: 'cert-operator-solver', port: { number: 8089 } });
+    await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
+    stopWatch.abort();
   });
 
   it('issues a wildcard over DNS-01 through RFC2136 with TSIG, and removes the challenge record', async () => {
@@ -197,4 +236,26 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     const secret = await client.get(Secrets, { namespace: ns, name: 'outage-tls' });
     expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
   }, 90_000);
+
+  it('never writes a private key or the TSIG secret to logs, Events or status', async () => {
+    const secrets = await client.list(Secrets, { namespace: ns });
+    const keys = secrets
+      .flatMap((s) =>
+        Object.values(s.data ?? {}).map((v) => Buffer.from(v, 'base64').toString('utf8')),
+      )
+      .filter((v) => v.includes('PRIVATE KEY'))
+      .map((pem) => pem.split('\n').filter((l) => l && !l.startsWith('-----'))[1] ?? 'x');
+    expect(keys.length).toBeGreaterThanOrEqual(4);
+    const events = JSON.stringify(await client.list(Events, { namespace: ns }));
+    const statuses = JSON.stringify(
+      (await client.list(Certificates, { namespace: ns })).map((c) => c.status),
+    );
+    const everything = [logs.join(''), events, statuses];
+    expect(logs.length).toBeGreaterThan(50);
+    for (const text of everything) {
+      expect(text).not.toContain('PRIVATE KEY');
+      expect(text).not.toContain(bind.tsig.secret);
+      for (const line of keys) expect(text).not.toContain(line);
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { IssuanceError, type Issuer } from '../issuers/issuer.js';
 import { SelfSignedIssuer } from '../issuers/selfsigned.js';
 import { generatePrivateKey } from '../pki/index.js';
 import { DNS01Solver } from '../solvers/dns01/dns01.js';
+import { IngressRoutedSolver, type SolverService } from '../solvers/http01/ingress-route.js';
 import type { Solver } from '../solvers/solver.js';
 import { secretValue } from './secret.js';
 
@@ -20,8 +21,10 @@ export interface IssuerLocation {
 
 export interface IssuerBuilderOptions {
   client: Client;
-  /** Answers HTTP-01 challenges (and routes them in a cluster). */
+  /** Answers HTTP-01 challenges. */
   http01: Solver;
+  /** In a cluster: the Service reaching the challenge server, routed to by temporary Ingresses. */
+  http01Service?: SolverService;
   logger: Logger;
 }
 
@@ -180,7 +183,17 @@ export class IssuerBuilder {
 
   private async solver(loc: IssuerLocation, s: ACMESolver, i: number): Promise<Solver> {
     const field = `spec.acme.solvers[${i}]`;
-    if (s.http01) return this.opts.http01;
+    if (s.http01) {
+      const service = this.opts.http01Service;
+      if (!service) return this.opts.http01;
+      return new IngressRoutedSolver(
+        this.opts.http01,
+        this.opts.client,
+        service,
+        s.http01.ingress?.ingressClassName,
+        this.opts.logger,
+      );
+    }
     const rfc = s.dns01?.rfc2136;
     if (rfc) {
       const [host, port] = splitHostPort(rfc.nameserver);

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { type Client, type Ingress, Ingresses, isNotFound, type Logger } from '@chousei/runtime';
+import type { Challenge, Solver } from '../solver.js';
+
+/** The Service (in the operator's namespace) that reaches the operator's challenge server. */
+export interface SolverService {
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+export const LABEL_HTTP01 = 'cert.chousei.dev/http01-solver';
+
+/**
+ * HTTP-01 inside a cluster: the challenge server answers, and a temporary Ingress routes
+ * exactly `/.well-known/acme-challenge/TOKEN` on the challenged host to it (pathType Exact,
+ * so no ingress controller rewrites or widens it), in the ingress class the solver names.
+ * The Ingress goes as soon as the challenge is done.
+ */
+export class IngressRoutedSolver implements Solver {
+  readonly type = 'http-01';
+
+  constructor(
+    private readonly server: Solver,
+    private readonly client: Client,
+    private readonly service: SolverService,
+    private readonly ingressClassName: string | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  private ingressName(ch: Challenge): string {
+    const hash = createHash('sha256')
+      .update(`${ch.identifier}/${ch.token}`)
+      .digest('hex')
+      .slice(0, 10);
+    return `chousei-acme-http01-${hash}`;
+  }
+
+  async present(ch: Challenge): Promise<void> {
+    await this.server.present(ch);
+    const ingress: Ingress = {
+      metadata: {
+        name: this.ingressName(ch),
+        namespace: this.service.namespace,
+        labels: { [LABEL_HTTP01]: 'true' },
+      },
+      spec: {
+        ...(this.ingressClassName ? { ingressClassName: this.ingressClassName } : {}),
+        rules: [
+          {
+            host: ch.identifier,
+            http: {
+              paths: [
+                {
+                  path: `/.well-known/acme-challenge/${ch.token}`,
+                  pathType: 'Exact',
+                  backend: {
+                    service: { name: this.service.name, port: { number: this.service.port } },
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    };
+    await this.client.apply(Ingresses, ingress, {
+      fieldManager: 'chousei-cert-operator',
+      force: true,
+    });
+    this.log.debug(
+      { host: ch.identifier, ingress: ingress.metadata?.name },
+      'routed HTTP-01 challenge',
+    );
+  }
+
+  async cleanUp(ch: Challenge): Promise<void> {
+    await this.client
+      .delete(Ingresses, { namespace: this.service.namespace, name: this.ingressName(ch) })
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    await this.server.cleanUp(ch);
+  }
+}
