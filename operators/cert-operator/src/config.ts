@@ -1,5 +1,6 @@
 import { ConfigError, type FlagSpec, Flags, flagsHelp } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
+import type { SolverService } from './solvers/http01/ingress-route.js';
 
 const ENV_PREFIX = 'CHOUSEI_CERT';
 
@@ -18,10 +19,23 @@ export const FLAGS = {
     default: 'ClusterIssuer',
     help: 'Issuer or ClusterIssuer',
   },
+  'http01-solver-service': {
+    type: 'string',
+    help: 'In a cluster: NAME:PORT of the Service (in the cluster resource namespace) reaching the challenge server; temporary Ingresses route challenges to it',
+  },
   'http01-solver-port': {
     type: 'string',
     default: '8089',
     help: 'Port the HTTP-01 challenge server listens on',
+  },
+  'webhook-cert-dir': {
+    type: 'string',
+    help: 'Directory of tls.crt and tls.key for the validating webhook (unset: no webhook server)',
+  },
+  'webhook-port': {
+    type: 'string',
+    default: '9443',
+    help: 'Port of the validating webhook server (with --webhook-cert-dir)',
   },
   'backoff-initial': {
     type: 'string',
@@ -58,6 +72,9 @@ export interface CertOperatorConfig {
   clusterResourceNamespace: string;
   defaultIssuer?: IssuerRef;
   http01SolverPort: number;
+  http01SolverService?: SolverService;
+  /** The validating webhook server, when a cert directory is given. */
+  webhook?: { port: number; certDir: string };
   backoff: { initialMs: number; maxMs: number };
   concurrency: number;
   leaderElect: boolean;
@@ -90,9 +107,29 @@ export function parseConfig(
     );
   }
   const kubeconfig = flags.str('kubeconfig');
+  const webhookCertDir = flags.str('webhook-cert-dir');
+  const clusterResourceNamespace =
+    flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator';
+  const solverService = flags.str('http01-solver-service');
+  const service = solverService
+    ? /^([a-z0-9]([-a-z0-9]*[a-z0-9])?):(\d{1,5})$/.exec(solverService)
+    : undefined;
+  if (solverService && !service) {
+    throw new ConfigError(
+      `${flags.where('http01-solver-service')} must be NAME:PORT; got "${solverService}"`,
+    );
+  }
   return {
-    clusterResourceNamespace:
-      flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator',
+    clusterResourceNamespace,
+    ...(service
+      ? {
+          http01SolverService: {
+            namespace: clusterResourceNamespace,
+            name: service[1]!,
+            port: Number(service[3]),
+          },
+        }
+      : {}),
     ...(issuerName
       ? {
           defaultIssuer: {
@@ -102,6 +139,9 @@ export function parseConfig(
         }
       : {}),
     http01SolverPort: flags.int('http01-solver-port', 1, 65535),
+    ...(webhookCertDir
+      ? { webhook: { port: flags.int('webhook-port', 1, 65535), certDir: webhookCertDir } }
+      : {}),
     backoff,
     concurrency: flags.int('concurrency', 1, 1000),
     leaderElect: flags.bool('leader-elect'),

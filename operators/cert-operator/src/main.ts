@@ -42,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     clusterResourceNamespace: config.clusterResourceNamespace,
     ...(config.defaultIssuer ? { defaultIssuer: config.defaultIssuer } : {}),
     http01SolverPort: config.http01SolverPort,
+    ...(config.http01SolverService ? { http01SolverService: config.http01SolverService } : {}),
+    ...(config.webhook ? { webhook: config.webhook } : {}),
     backoff: config.backoff,
     concurrency: config.concurrency,
     logger,

@@ -7,6 +7,7 @@ import { issuerControllers } from './controllers/issuers.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
 import type { SolverService } from './solvers/http01/ingress-route.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
+import { certWebhook } from './webhook/server.js';
 
 export interface CertOperatorOptions {
   clusterResourceNamespace: string;
@@ -18,10 +19,15 @@ export interface CertOperatorOptions {
   http01SolverService?: SolverService;
   backoff?: BackoffPolicy;
   concurrency?: number;
+  /** Serve the validating admission webhook (on every replica); certDir or certFile/keyFile. */
+  webhook?: { port: number; host?: string; certDir?: string; certFile?: string; keyFile?: string };
   logger: Logger;
 }
 
-/** Wires the cert-operator into a manager: issuers, certificates, the ingress shim, the HTTP-01 server. */
+/**
+ * Wires the cert-operator into a manager: issuers, certificates, the ingress shim, the HTTP-01
+ * server, and the validating webhook when asked for.
+ */
 export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   const events = new EventRecorder(manager.client, {
     controller: 'chousei-cert-operator',
@@ -65,5 +71,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     events,
     ...(opts.defaultIssuer ? { defaultIssuer: opts.defaultIssuer } : {}),
   });
-  return { certificates, http01, events };
+  const webhook = opts.webhook ? certWebhook({ ...opts.webhook, logger: opts.logger }) : undefined;
+  if (webhook) manager.addWebhookServer(webhook);
+  return { certificates, http01, events, webhook };
 }

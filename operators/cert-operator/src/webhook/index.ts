@@ -1,0 +1,22 @@
+export {
+  CERTIFICATE_WEBHOOK_PATH,
+  type CertWebhookOptions,
+  CLUSTER_ISSUER_WEBHOOK_PATH,
+  certificateAdmission,
+  certWebhook,
+  ISSUER_WEBHOOK_PATH,
+  issuerAdmission,
+  WEBHOOK_CONFIGURATION_NAME,
+  type WebhookConfigurationOptions,
+  webhookConfiguration,
+} from './server.js';
+export {
+  type CertificateValidation,
+  type FieldError,
+  ISSUER_GROUPS,
+  MAX_COMMON_NAME,
+  MIN_DURATION_MS,
+  MIN_RENEW_BEFORE_MS,
+  validateCertificate,
+  validateIssuer,
+} from './validation.js';
