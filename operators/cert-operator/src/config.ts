@@ -44,6 +44,12 @@ export const FLAGS = {
   },
   'backoff-max': { type: 'string', default: '32h', help: 'Longest wait between failed issuances' },
   concurrency: { type: 'string', default: '50', help: 'Certificates issued at once' },
+  'kube-api-qps': {
+    type: 'string',
+    default: '100',
+    help: 'Requests per second to the Kubernetes API (an issuance writes about 8 times)',
+  },
+  'kube-api-burst': { type: 'string', default: '200', help: 'Burst above --kube-api-qps' },
   'leader-elect': {
     type: 'boolean',
     default: false,
@@ -77,6 +83,7 @@ export interface CertOperatorConfig {
   webhook?: { port: number; certDir: string };
   backoff: { initialMs: number; maxMs: number };
   concurrency: number;
+  kubeApi: { qps: number; burst: number };
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -144,6 +151,10 @@ export function parseConfig(
       : {}),
     backoff,
     concurrency: flags.int('concurrency', 1, 1000),
+    kubeApi: {
+      qps: flags.int('kube-api-qps', 1, 10_000),
+      burst: flags.int('kube-api-burst', 1, 10_000),
+    },
     leaderElect: flags.bool('leader-elect'),
     leaderElectionNamespace:
       flags.str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',

@@ -27,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
   const manager = new Manager({
     kubeConfig,
     logger,
+    qps: config.kubeApi.qps,
+    burst: config.kubeApi.burst,
     healthProbePort: config.healthPort,
     metricsPort: config.metricsPort,
     ...(config.leaderElect

@@ -206,8 +206,6 @@ export function certificateController(opts: CertificateControllerOptions) {
       reason: need.reason,
       message: need.message,
     }).conditions;
-    if (changed(cert.status, { conditions: issuingConditions }))
-      await patchStatus(cert, { conditions: issuingConditions });
 
     try {
       const issuer = await opts.issuers.build({
@@ -215,7 +213,14 @@ export function certificateController(opts: CertificateControllerOptions) {
         namespace: kind === 'ClusterIssuer' ? opts.clusterResourceNamespace : ns,
         resource: issuerResource,
       });
-      const keyPem = await privateKey(cert, secret);
+      // Only an ACME order can outlive this reconcile: only then is the key kept in a Secret.
+      const signingKey = await privateKey(cert, secret, issuer.kind === 'ACME');
+      const keyPem = signingKey.pem;
+      const issuing: CertificateStatus = {
+        conditions: issuingConditions,
+        ...(signingKey.storedIn ? { nextPrivateKeySecretName: signingKey.storedIn } : {}),
+      };
+      if (changed(cert.status, issuing)) await patchStatus(cert, issuing);
       const csrPem = createCsr({
         privateKeyPem: keyPem,
         ...(cert.spec.commonName ? { commonName: cert.spec.commonName } : {}),
@@ -259,9 +264,11 @@ export function certificateController(opts: CertificateControllerOptions) {
           force: true,
         },
       );
-      await client
-        .delete(Secrets, { namespace: ns, name: nextKeyName(cert) })
-        .catch(() => undefined);
+      if (signingKey.storedIn) {
+        await client
+          .delete(Secrets, { namespace: ns, name: signingKey.storedIn })
+          .catch(() => undefined);
+      }
       const info = inspectCertificate(issued.certificatePem);
       const renewAt = issued.renewalTime ?? renewalTime(cert, info.notBefore, info.notAfter);
       const conditions = setCondition(
@@ -357,34 +364,39 @@ export function certificateController(opts: CertificateControllerOptions) {
     }
   }
 
-  /** The key to certify: the existing one under rotationPolicy Never, else a new one kept in a Secret until issued. */
+  /**
+   * The key to certify: the existing one under rotationPolicy Never, else a new one; when
+   * `persist`, kept in a Secret until issued, so a resumed order finalizes with it.
+   */
   async function privateKey(
     cert: Certificate,
     secret: ReturnType<typeof secrets.store.get>,
-  ): Promise<string> {
+    persist: boolean,
+  ): Promise<{ pem: string; storedIn?: string }> {
     const want = keySpec(cert);
     const current = secretValue(secret, 'tls.key');
     if (
       cert.spec.privateKey?.rotationPolicy === 'Never' &&
       current &&
       sameKeySpec(keySpecOf(current), want)
-    )
-      return current;
+    ) {
+      return { pem: current };
+    }
     const name = nextKeyName(cert);
-    const pending =
-      secrets.store.get(`${cert.metadata?.namespace}/${name}`) ??
-      (await client
-        .get(Secrets, { namespace: cert.metadata?.namespace ?? '', name })
-        .catch(() => undefined));
-    const pendingPem = secretValue(pending, 'tls.key');
-    if (pendingPem && sameKeySpec(keySpecOf(pendingPem), want)) return pendingPem;
+    // The cache holds every managed Secret, next keys included.
+    const pendingPem = secretValue(
+      secrets.store.get(`${cert.metadata?.namespace}/${name}`),
+      'tls.key',
+    );
+    if (pendingPem && sameKeySpec(keySpecOf(pendingPem), want))
+      return { pem: pendingPem, storedIn: name };
     const pem = generatePrivateKey(want);
+    if (!persist) return { pem };
     await client.apply(Secrets, nextKeySecret(cert, name, pem), {
       fieldManager: FIELD_MANAGER,
       force: true,
     });
-    await patchStatus(cert, { nextPrivateKeySecretName: name });
-    return pem;
+    return { pem, storedIn: name };
   }
 
   async function finalize(cert: Certificate): Promise<undefined> {
