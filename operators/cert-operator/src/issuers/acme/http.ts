@@ -15,7 +15,7 @@
 
 import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { counter, exponentialBuckets, histogram } from '@chousei/runtime';
 import * as acme from 'acme-client';
 
@@ -112,7 +112,10 @@ export function registerACMEServer(directoryUrl: string, caPem?: string): void {
   }
   if (caPem && !server.cas.has(caPem)) {
     server.cas.add(caPem);
-    server.agent = new Agent({ ca: [...rootCertificates, ...server.cas], keepAlive: true });
+    // One secure context for every connection: passing `ca` instead would parse the whole
+    // root store again for each new TLS connection (megabytes of native memory apiece).
+    const secureContext = createSecureContext({ ca: [...rootCertificates, ...server.cas] });
+    server.agent = new Agent({ secureContext, keepAlive: true });
   }
   learnEndpoint(directoryUrl, 'directory');
 }
