@@ -1,4 +1,4 @@
-import { ConfigError, type FlagSpec, Flags, flagsHelp } from '@chousei/runtime';
+import { ConfigError, type FlagSpec, Flags, flagsHelp, operatorFlags } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
 import type { SolverService } from './solvers/http01/ingress-route.js';
 
@@ -50,28 +50,7 @@ export const FLAGS = {
     help: 'Requests per second to the Kubernetes API (an issuance writes about 8 times)',
   },
   'kube-api-burst': { type: 'string', default: '200', help: 'Burst above --kube-api-qps' },
-  'leader-elect': {
-    type: 'boolean',
-    default: false,
-    help: 'Run controllers only while holding the leader Lease (for 2+ replicas)',
-  },
-  'leader-election-namespace': {
-    type: 'string',
-    help: 'Namespace of the leader Lease (default: POD_NAMESPACE or default)',
-  },
-  'leader-election-id': {
-    type: 'string',
-    default: 'chousei-cert-operator',
-    help: 'Name of the leader Lease',
-  },
-  'metrics-port': { type: 'string', default: '9402', help: 'Port of /metrics' },
-  'health-port': { type: 'string', default: '9403', help: 'Port of /healthz and /readyz' },
-  kubeconfig: {
-    type: 'string',
-    help: 'Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
-  },
-  'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
-  help: { type: 'boolean', default: false, help: 'Show this help' },
+  ...operatorFlags('chousei-cert-operator', { metrics: 9402, health: 9403 }),
 } satisfies Record<string, FlagSpec>;
 
 export interface CertOperatorConfig {

@@ -4,6 +4,7 @@ import {
   type FlagSpec,
   Flags,
   flagsHelp,
+  operatorFlags,
   envName as prefixedEnvName,
 } from '@chousei/runtime';
 import type { SourceKind } from './operator.js';
@@ -145,28 +146,7 @@ export const FLAGS = {
     help: 'Log planned changes instead of making them',
   },
   once: { type: 'boolean', default: false, help: 'Reconcile every name once, then exit' },
-  'leader-elect': {
-    type: 'boolean',
-    default: false,
-    help: 'Run controllers only while holding the leader Lease (for 2+ replicas)',
-  },
-  'leader-election-namespace': {
-    type: 'string',
-    help: 'Namespace of the leader Lease (default: POD_NAMESPACE or default)',
-  },
-  'leader-election-id': {
-    type: 'string',
-    default: 'chousei-dns-operator',
-    help: 'Name of the leader Lease',
-  },
-  'metrics-port': { type: 'string', default: '8080', help: 'Port of /metrics (0: any free port)' },
-  'health-port': { type: 'string', default: '8081', help: 'Port of /healthz and /readyz' },
-  kubeconfig: {
-    type: 'string',
-    help: 'Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
-  },
-  'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
-  help: { type: 'boolean', default: false, help: 'Show this help' },
+  ...operatorFlags('chousei-dns-operator', { metrics: 8080, health: 8081 }),
 } satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;

@@ -2,7 +2,14 @@
 // client -> watch -> cache -> controller (queue) -> manager.
 export * from './cache/index.js';
 export * from './client/index.js';
-export { ConfigError, envName, type FlagSpec, Flags, flagsHelp } from './config/flags.js';
+export {
+  ConfigError,
+  envName,
+  type FlagSpec,
+  Flags,
+  flagsHelp,
+  operatorFlags,
+} from './config/flags.js';
 export * from './controller/index.js';
 export * from './helpers/index.js';
 export { createLogger, type Logger, silentLogger } from './log/logger.js';

@@ -1,3 +1,4 @@
+import { KEY_USAGES } from '../issuers/issuer.js';
 import { DURATION_PATTERN } from './duration.js';
 import { GROUP, VERSION } from './types.js';
 
@@ -35,14 +36,7 @@ const conditions: Schema = {
 };
 
 const DNS_NAME = '^(\\*\\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const USAGES = [
-  'digital signature',
-  'key encipherment',
-  'server auth',
-  'client auth',
-  'cert sign',
-  'crl sign',
-];
+const USAGES: readonly string[] = KEY_USAGES;
 
 export const certificateSchema: Schema = obj(
   {

@@ -10,13 +10,15 @@ export interface PrivateKeySpec {
 }
 
 /** Extended/basic key usages, as cert-manager names them. */
-export type KeyUsage =
-  | 'digital signature'
-  | 'key encipherment'
-  | 'server auth'
-  | 'client auth'
-  | 'cert sign'
-  | 'crl sign';
+export const KEY_USAGES = [
+  'digital signature',
+  'key encipherment',
+  'server auth',
+  'client auth',
+  'cert sign',
+  'crl sign',
+] as const;
+export type KeyUsage = (typeof KEY_USAGES)[number];
 
 /** What to put in a certificate, independent of who signs it. */
 export interface CertificateRequest {

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { parseDuration } from '../api/duration.js';
 import { GROUP } from '../api/types.js';
 import { DEFAULT_DURATION_MS } from '../controllers/policy.js';
+import { KEY_USAGES } from '../issuers/issuer.js';
 import { normalizeIp } from '../pki/shared.js';
 
 /** One problem, named by its path in the object (e.g. `spec.dnsNames[1]`). */
@@ -39,14 +40,7 @@ const KEY_SIZES: Record<string, readonly number[]> = {
   RSA: [2048, 3072, 4096],
   Ed25519: [],
 };
-const USAGES = [
-  'digital signature',
-  'key encipherment',
-  'server auth',
-  'client auth',
-  'cert sign',
-  'crl sign',
-];
+const USAGES: readonly string[] = KEY_USAGES;
 /** A hostname (labels of letters, digits and inner hyphens), any case, optional final dot. */
 const HOSTNAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.?$/i;
 /** The WHATWG HTML "valid email address": what a browser's type=email accepts. */

@@ -141,3 +141,38 @@ export function flagsHelp(
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * The flags every operator built on the runtime shares: leader election, probe and
+ * metrics ports, kubeconfig, log level, help. Spread into an operator's own table.
+ */
+export function operatorFlags(name: string, ports: { metrics: number; health: number }) {
+  return {
+    'leader-elect': {
+      type: 'boolean',
+      default: false,
+      help: 'Run controllers only while holding the leader Lease (for 2+ replicas)',
+    },
+    'leader-election-namespace': {
+      type: 'string',
+      help: 'Namespace of the leader Lease (default: POD_NAMESPACE or default)',
+    },
+    'leader-election-id': { type: 'string', default: name, help: 'Name of the leader Lease' },
+    'metrics-port': {
+      type: 'string',
+      default: String(ports.metrics),
+      help: 'Port of /metrics (0: any free port)',
+    },
+    'health-port': {
+      type: 'string',
+      default: String(ports.health),
+      help: 'Port of /healthz and /readyz',
+    },
+    kubeconfig: {
+      type: 'string',
+      help: 'Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
+    },
+    'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
+    help: { type: 'boolean', default: false, help: 'Show this help' },
+  } satisfies Record<string, FlagSpec>;
+}
