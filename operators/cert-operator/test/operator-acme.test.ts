@@ -25,7 +25,6 @@ import { setupCertOperator } from '../src/operator.js';
 import { inspectCertificate } from '../src/pki/index.js';
 import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
 
-const logLevel = process.env.TEST_LOG ?? 'silent';
 const text = (s: Secret | undefined, key: string) =>
   Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
 

@@ -377,6 +377,8 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     const all = claimedNames();
     for (const name of zones.ownedNames()) all.add(name);
     for (const name of all) namesController.enqueue({ name });
+    resyncDuration.observe((performance.now() - started) / 1000);
+    lastResync.set(Date.now() / 1000);
     log.info(
       { names: all.size, ms: Math.round(performance.now() - started) },
       'full resync queued',
