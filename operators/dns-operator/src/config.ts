@@ -146,7 +146,7 @@ export const FLAGS = {
     help: 'Log planned changes instead of making them',
   },
   once: { type: 'boolean', default: false, help: 'Reconcile every name once, then exit' },
-  ...operatorFlags('chousei-dns-operator', { metrics: 8080, health: 8081 }),
+  ...operatorFlags('chousei-dns-operator', { metrics: 8080, health: 8081, qps: 50, burst: 100 }),
 } satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
@@ -194,6 +194,7 @@ export interface DnsOperatorConfig {
   leaderElectionId: string;
   metricsPort: number;
   healthPort: number;
+  kubeApi: { qps: number; burst: number };
   kubeconfig?: string;
   logLevel: string;
   help: boolean;
@@ -310,6 +311,7 @@ export function parseConfig(
     leaderElectionNamespace: str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
     leaderElectionId: str('leader-election-id') ?? 'chousei-dns-operator',
     metricsPort: int('metrics-port', 0, 65535),
+    kubeApi: { qps: int('kube-api-qps', 1, 10_000), burst: int('kube-api-burst', 1, 10_000) },
     healthPort: int('health-port', 0, 65535),
     ...optional('kubeconfig', str('kubeconfig')),
     logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),

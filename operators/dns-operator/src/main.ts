@@ -71,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
   const manager = new Manager({
     kubeConfig,
     logger,
+    qps: config.kubeApi.qps,
+    burst: config.kubeApi.burst,
     healthProbePort: config.once ? false : config.healthPort,
     metricsPort: config.once ? false : config.metricsPort,
     ...(config.leaderElect && !config.once

@@ -146,8 +146,21 @@ export function flagsHelp(
  * The flags every operator built on the runtime shares: leader election, probe and
  * metrics ports, kubeconfig, log level, help. Spread into an operator's own table.
  */
-export function operatorFlags(name: string, ports: { metrics: number; health: number }) {
+export function operatorFlags(
+  name: string,
+  defaults: { metrics: number; health: number; qps: number; burst: number },
+) {
   return {
+    'kube-api-qps': {
+      type: 'string',
+      default: String(defaults.qps),
+      help: 'Requests per second to the Kubernetes API (client-side limit)',
+    },
+    'kube-api-burst': {
+      type: 'string',
+      default: String(defaults.burst),
+      help: 'Burst above --kube-api-qps',
+    },
     'leader-elect': {
       type: 'boolean',
       default: false,
@@ -160,12 +173,12 @@ export function operatorFlags(name: string, ports: { metrics: number; health: nu
     'leader-election-id': { type: 'string', default: name, help: 'Name of the leader Lease' },
     'metrics-port': {
       type: 'string',
-      default: String(ports.metrics),
+      default: String(defaults.metrics),
       help: 'Port of /metrics (0: any free port)',
     },
     'health-port': {
       type: 'string',
-      default: String(ports.health),
+      default: String(defaults.health),
       help: 'Port of /healthz and /readyz',
     },
     kubeconfig: {
