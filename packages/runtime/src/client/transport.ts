@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent, type RequestOptions, request } from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { counter, exponentialBuckets, histogram } from '../metrics/registry.js';
 import { apiError } from './errors.js';
@@ -55,7 +56,7 @@ function queryString(query: RequestInit['query']): string {
 export class Transport {
   readonly server: string;
   private readonly agent: Agent;
-  private tls: RequestOptions = {};
+  private tls: RequestOptions & { secureContext?: SecureContext } = {};
   private authHeaders: OutgoingHttpHeaders = {};
   private authAt = 0;
   private readonly timeoutMs: number;
@@ -75,12 +76,15 @@ export class Transport {
     this.throttle = opts.throttle;
   }
 
-  private async options(): Promise<RequestOptions> {
+  private async options(): Promise<RequestOptions & { secureContext?: SecureContext }> {
     if (Date.now() - this.authAt > AUTH_REFRESH_MS) {
       const opts: RequestOptions = { headers: {} };
       await this.kubeConfig.applyToHTTPSOptions(opts);
       const { ca, cert, key, rejectUnauthorized, servername, auth } = opts;
-      this.tls = { ca, cert, key, rejectUnauthorized, servername, auth };
+      // One secure context for all connections: given ca/cert/key instead, Node builds a
+      // new one (parsing them again) for every socket, each watch reconnect included.
+      const secureContext = createSecureContext({ ca, cert, key });
+      this.tls = { secureContext, rejectUnauthorized, servername, auth };
       this.authHeaders = opts.headers as OutgoingHttpHeaders;
       this.authAt = Date.now();
     }
