@@ -2,8 +2,6 @@ import { ConfigError, type FlagSpec, Flags, flagsHelp, operatorFlags } from '@ch
 import type { IssuerRef } from './api/types.js';
 import type { SolverService } from './solvers/http01/ingress-route.js';
 
-const ENV_PREFIX = 'CHOUSEI_CERT';
-
 /** Every flag of chousei-cert-operator, its environment variable and help. */
 export const FLAGS = {
   'cluster-resource-namespace': {
@@ -30,12 +28,24 @@ export const FLAGS = {
   },
   'webhook-cert-dir': {
     type: 'string',
-    help: 'Directory of tls.crt and tls.key for the validating webhook (unset: no webhook server)',
+    help: 'Directory of tls.crt and tls.key for the validating webhook; with --webhook-secret, where the operator writes them (default: a new directory under the temp dir). Neither: no webhook server',
   },
   'webhook-port': {
     type: 'string',
     default: '9443',
-    help: 'Port of the validating webhook server (with --webhook-cert-dir)',
+    help: 'Port of the validating webhook server (with --webhook-cert-dir or --webhook-secret)',
+  },
+  'webhook-secret': {
+    type: 'string',
+    help: 'Secret (in the cluster resource namespace) where the operator keeps the CA and serving key pair it makes for the webhook itself; needs --webhook-service',
+  },
+  'webhook-service': {
+    type: 'string',
+    help: 'Service (in the cluster resource namespace) in front of the webhook: the serving certificate is for NAME.NAMESPACE.svc and NAME.NAMESPACE.svc.cluster.local',
+  },
+  'webhook-configuration': {
+    type: 'string',
+    help: 'ValidatingWebhookConfiguration whose webhooks get the CA of --webhook-secret as caBundle (unset: left to you)',
   },
   'backoff-initial': {
     type: 'string',
@@ -53,8 +63,14 @@ export interface CertOperatorConfig {
   defaultIssuer?: IssuerRef;
   http01SolverPort: number;
   http01SolverService?: SolverService;
-  /** The validating webhook server, when a cert directory is given. */
-  webhook?: { port: number; certDir: string };
+  /** The validating webhook server, when a cert directory or a serving cert Secret is given. */
+  webhook?: {
+    port: number;
+    /** Unset with servingCert: a temporary directory. */
+    certDir?: string;
+    /** The serving certificate the operator makes and keeps itself. */
+    servingCert?: ServingCertConfig;
+  };
   backoff: { initialMs: number; maxMs: number };
   concurrency: number;
   kubeApi: { qps: number; burst: number };
@@ -68,7 +84,20 @@ export interface CertOperatorConfig {
   help: boolean;
 }
 
+export interface ServingCertConfig {
+  secretName: string;
+  serviceName: string;
+  webhookConfigurationName?: string;
+}
+
 export { ConfigError };
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Environment variables of the flags: CHOUSEI_CERT_ + the flag in upper snake case. */
+export const ENV_PREFIX = 'CHOUSEI_CERT';
 
 /** Parses flags, falling back to CHOUSEI_CERT_* variables, then defaults; validates all. */
 export function parseConfig(
@@ -78,19 +107,11 @@ export function parseConfig(
   const flags = new Flags(FLAGS, ENV_PREFIX, argv, env);
   if (flags.bool('help')) return { help: true } as CertOperatorConfig;
   const issuerName = flags.str('default-issuer-name');
-  const backoff = {
-    initialMs: flags.duration('backoff-initial'),
-    maxMs: flags.duration('backoff-max'),
-  };
-  if (backoff.maxMs < backoff.initialMs) {
-    throw new ConfigError(
-      `${flags.where('backoff-max')} must not be shorter than ${flags.where('backoff-initial')}`,
-    );
-  }
+  const backoff = backoffFromFlags(flags);
   const kubeconfig = flags.str('kubeconfig');
   const webhookCertDir = flags.str('webhook-cert-dir');
-  const clusterResourceNamespace =
-    flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator';
+  const servingCert = servingCertConfig(flags);
+  const clusterResourceNamespace = clusterResourceNamespaceFromFlags(flags, env);
   const solverService = flags.str('http01-solver-service');
   const service = solverService
     ? /^([a-z0-9]([-a-z0-9]*[a-z0-9])?):(\d{1,5})$/.exec(solverService)
@@ -120,8 +141,14 @@ export function parseConfig(
         }
       : {}),
     http01SolverPort: flags.int('http01-solver-port', 1, 65535),
-    ...(webhookCertDir
-      ? { webhook: { port: flags.int('webhook-port', 1, 65535), certDir: webhookCertDir } }
+    ...(webhookCertDir || servingCert
+      ? {
+          webhook: {
+            port: flags.int('webhook-port', 1, 65535),
+            ...(webhookCertDir ? { certDir: webhookCertDir } : {}),
+            ...(servingCert ? { servingCert } : {}),
+          },
+        }
       : {}),
     backoff,
     concurrency: flags.int('concurrency', 1, 1000),
@@ -138,6 +165,69 @@ export function parseConfig(
     ...(kubeconfig ? { kubeconfig } : {}),
     logLevel: flags.oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
     help: false,
+  };
+}
+
+/**
+ * The backoff flags, validated. Takes any Flags holding them, so tools that reason about
+ * the operator (kubectl-chousei) read them exactly as it does.
+ */
+export function backoffFromFlags(
+  flags: Flags<Pick<typeof FLAGS, 'backoff-initial' | 'backoff-max'>>,
+): { initialMs: number; maxMs: number } {
+  const backoff = {
+    initialMs: flags.duration('backoff-initial'),
+    maxMs: flags.duration('backoff-max'),
+  };
+  if (backoff.maxMs < backoff.initialMs) {
+    throw new ConfigError(
+      `${flags.where('backoff-max')} must not be shorter than ${flags.where('backoff-initial')}`,
+    );
+  }
+  return backoff;
+}
+
+/** Where ClusterIssuers' Secrets live: the flag, else the pod's namespace, else cert-operator. */
+export function clusterResourceNamespaceFromFlags(
+  flags: Flags<Pick<typeof FLAGS, 'cluster-resource-namespace'>>,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator';
+}
+
+/** The self-managed serving certificate's flags: all three name objects, checked as such. */
+function servingCertConfig(flags: Flags<typeof FLAGS>): ServingCertConfig | undefined {
+  const name = (flag: keyof typeof FLAGS & string, syntax: RegExp, what: string) => {
+    const value = flags.str(flag);
+    if (value !== undefined && !syntax.test(value)) {
+      throw new ConfigError(`${flags.where(flag)} must be ${what}; got "${value}"`);
+    }
+    return value;
+  };
+  const secretName = name('webhook-secret', DNS_SUBDOMAIN, 'a Secret name');
+  const serviceName = name('webhook-service', DNS_LABEL, 'a Service name (a DNS label)');
+  const configuration = name(
+    'webhook-configuration',
+    DNS_SUBDOMAIN,
+    'a ValidatingWebhookConfiguration name',
+  );
+  if (!secretName) {
+    for (const flag of ['webhook-service', 'webhook-configuration'] as const) {
+      if (flags.str(flag) !== undefined) {
+        throw new ConfigError(`${flags.where(flag)} needs ${flags.where('webhook-secret')}`);
+      }
+    }
+    return undefined;
+  }
+  if (!serviceName) {
+    throw new ConfigError(
+      `${flags.where('webhook-secret')} needs ${flags.where('webhook-service')}: the serving certificate is for that Service`,
+    );
+  }
+  return {
+    secretName,
+    serviceName,
+    ...(configuration ? { webhookConfigurationName: configuration } : {}),
   };
 }
 

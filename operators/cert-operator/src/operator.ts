@@ -1,13 +1,18 @@
-import { EventRecorder, type Logger, type Manager, whenAborted } from '@chousei/runtime';
+import { type Logger, type Manager, whenAborted } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
+import type { ServingCertConfig } from './config.js';
 import { certificateController } from './controllers/certificates.js';
 import { ingressShim } from './controllers/ingress-shim.js';
 import { IssuerBuilder } from './controllers/issuer-builder.js';
 import { issuerControllers } from './controllers/issuers.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
-import type { SolverService } from './solvers/http01/ingress-route.js';
+import {
+  keyAuthorizationFromIngresses,
+  type SolverService,
+} from './solvers/http01/ingress-route.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
 import { certWebhook } from './webhook/server.js';
+import { ServingCert } from './webhook/serving-cert.js';
 
 export interface CertOperatorOptions {
   clusterResourceNamespace: string;
@@ -19,8 +24,19 @@ export interface CertOperatorOptions {
   http01SolverService?: SolverService;
   backoff?: BackoffPolicy;
   concurrency?: number;
-  /** Serve the validating admission webhook (on every replica); certDir or certFile/keyFile. */
-  webhook?: { port: number; host?: string; certDir?: string; certFile?: string; keyFile?: string };
+  /**
+   * Serve the validating admission webhook (on every replica): from certDir or
+   * certFile/keyFile, or with servingCert from a certificate the operator makes itself
+   * (written to certDir, by default a temporary directory).
+   */
+  webhook?: {
+    port: number;
+    host?: string;
+    certDir?: string;
+    certFile?: string;
+    keyFile?: string;
+    servingCert?: ServingCertConfig & { checkIntervalMs?: number };
+  };
   logger: Logger;
 }
 
@@ -29,12 +45,13 @@ export interface CertOperatorOptions {
  * server, and the validating webhook when asked for.
  */
 export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
-  const events = new EventRecorder(manager.client, {
-    controller: 'chousei-cert-operator',
-    logger: opts.logger,
-  });
-  const http01 = new HTTP01Solver();
-  // The challenge server runs on every replica; tokens live in the leader that solves.
+  const events = manager.eventRecorder('chousei-cert-operator');
+  const service = opts.http01SolverService;
+  // The challenge server runs on every replica; the leader presents tokens, and in a cluster
+  // the others find them on its temporary Ingresses.
+  const http01 = new HTTP01Solver(
+    service ? keyAuthorizationFromIngresses(manager.cache, service.namespace) : undefined,
+  );
   manager.add({
     name: 'http01-solver',
     needsLeaderElection: false,
@@ -42,6 +59,10 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
       await http01.start(opts.http01SolverPort, opts.http01SolverHost ?? '0.0.0.0');
       opts.logger.info({ port: http01.port }, 'HTTP-01 challenge server listening');
       await whenAborted(signal);
+      // Issuances in flight carry on through the shutdown grace period, and the CA may
+      // validate their challenges meanwhile: closing first would fail them (the order
+      // dropped, and a back-off). So the server outlives the certificate reconciles.
+      await certificates.queue.drain(Number.POSITIVE_INFINITY);
       await http01.stop();
     },
   });
@@ -71,7 +92,40 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     events,
     ...(opts.defaultIssuer ? { defaultIssuer: opts.defaultIssuer } : {}),
   });
-  const webhook = opts.webhook ? certWebhook({ ...opts.webhook, logger: opts.logger }) : undefined;
-  if (webhook) manager.addWebhookServer(webhook);
-  return { certificates, http01, events, webhook };
+  const selfManaged = opts.webhook?.servingCert;
+  if (selfManaged && (opts.webhook?.certFile || opts.webhook?.keyFile)) {
+    throw new Error('webhook.servingCert writes certDir; certFile and keyFile do not go with it');
+  }
+  const servingCert = selfManaged
+    ? new ServingCert({
+        ...selfManaged,
+        client: manager.client,
+        namespace: opts.clusterResourceNamespace,
+        ...(opts.webhook?.certDir ? { certDir: opts.webhook.certDir } : {}),
+        logger: opts.logger,
+      })
+    : undefined;
+  const webhook = opts.webhook
+    ? certWebhook({
+        ...opts.webhook,
+        ...(servingCert ? { certDir: servingCert.certDir } : {}),
+        logger: opts.logger,
+      })
+    : undefined;
+  if (servingCert) {
+    // On every replica: each one serves the webhook from its own copy of the pair.
+    manager.add({
+      name: 'webhook serving certificate',
+      needsLeaderElection: false,
+      start: (signal) => servingCert.run(signal),
+    });
+  }
+  // The server reads its files when it starts: with a self-managed pair, once it is written.
+  if (webhook) {
+    manager.addWebhookServer(
+      webhook,
+      servingCert ? { startAfter: (signal) => servingCert.whenReady(signal) } : {},
+    );
+  }
+  return { certificates, http01, events, webhook, servingCert };
 }

@@ -7,6 +7,7 @@ import {
   Manager,
   type Secret,
   Secrets,
+  setCondition,
 } from '@chousei/runtime';
 import {
   type RunningManager,
@@ -14,10 +15,11 @@ import {
   waitFor,
   waitForCondition,
 } from '@chousei/runtime/testing';
-import { sharedCluster } from '@chousei/testenv/vitest';
+import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
-import { Certificates, Issuers, LABEL_MANAGED } from '../src/api/types.js';
+import { Certificates, ClusterIssuers, Issuers, LABEL_MANAGED } from '../src/api/types.js';
+import { MANUAL_TRIGGER_REASON } from '../src/controllers/policy.js';
 import { setupCertOperator } from '../src/operator.js';
 import {
   createCsr,
@@ -42,10 +44,15 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     client = new Client(cluster.kubeConfig);
     const logger = createLogger({ level: logLevel });
     const manager = new Manager({
-      kubeConfig: cluster.kubeConfig,
+      kubeConfig: await operatorKubeConfig(),
       healthProbePort: false,
       metricsPort: false,
       logger,
+      // As installed: the Lease in the release namespace.
+      leaderElection: {
+        name: `cert-operator-${ns}`,
+        namespace: operatorServiceAccount().namespace,
+      },
     });
     setupCertOperator(manager, {
       clusterResourceNamespace: ns,
@@ -102,6 +109,26 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     );
     expect(cert.status?.notAfter).toBe(info.notAfter.toISOString().replace('.000Z', 'Z'));
     expect(cert.status?.revision).toBe(1);
+  });
+
+  it('issues from a ClusterIssuer, reported Ready once usable', async () => {
+    const issuer = `self-${ns}`;
+    await client.create(ClusterIssuers, { metadata: { name: issuer }, spec: { selfSigned: {} } });
+    try {
+      await waitForCondition(client, ClusterIssuers, { name: issuer }, 'Ready');
+      await client.create(Certificates, {
+        metadata: { name: 'cluster', namespace: ns },
+        spec: {
+          secretName: 'cluster-tls',
+          issuerRef: { name: issuer, kind: 'ClusterIssuer' },
+          dnsNames: ['cluster.example.test'],
+        },
+      });
+      const s = await issued('cluster-tls');
+      expect(inspectCertificate(text(s, 'tls.crt')).dnsNames).toEqual(['cluster.example.test']);
+    } finally {
+      await client.delete(ClusterIssuers, { name: issuer });
+    }
   });
 
   it('re-issues when the Secret is deleted or edited, or the spec asks for other names or key', async () => {
@@ -197,9 +224,57 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     });
     const first = text(await issued('short-tls'), 'tls.crt');
     await issued('short-tls', (pem) => pem !== first);
-    const cert = await client.get(Certificates, { namespace: ns, name: 'short' });
-    expect(cert.status?.revision).toBeGreaterThanOrEqual(2);
+    // The status follows the Secret write by a moment.
+    await waitFor(async () => {
+      const cert = await client.get(Certificates, { namespace: ns, name: 'short' });
+      return (cert.status?.revision ?? 0) >= 2;
+    });
   }, 60_000);
+
+  it('re-issues on a manual renewal request, whatever the backoff says', async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'manual', namespace: ns },
+      spec: { secretName: 'manual-tls', issuerRef: { name: 'self' }, dnsNames: ['m.example.test'] },
+    });
+    const first = text(await issued('manual-tls'), 'tls.crt');
+    await waitForCondition(client, Certificates, { namespace: ns, name: 'manual' }, 'Ready');
+    // What kubectl chousei certs renew (and cmctl renew) write, with failures on record whose
+    // backoff would hold any other issuance for hours.
+    const cert = await client.get(Certificates, { namespace: ns, name: 'manual' });
+    await client.updateStatus(Certificates, {
+      ...cert,
+      status: {
+        ...cert.status,
+        conditions: setCondition(cert.status?.conditions, {
+          type: 'Issuing',
+          status: 'True',
+          reason: MANUAL_TRIGGER_REASON,
+          message: 'Certificate re-issuance manually triggered',
+        }).conditions,
+        failedIssuanceAttempts: 3,
+        lastFailureTime: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        observedGeneration: cert.metadata?.generation,
+      },
+    });
+    const renewed = text(await issued('manual-tls', (pem) => pem !== first), 'tls.crt');
+    expect(inspectCertificate(renewed).serialNumber).not.toBe(
+      inspectCertificate(first).serialNumber,
+    );
+    const after = await waitFor(async () => {
+      const c = await client.get(Certificates, { namespace: ns, name: 'manual' });
+      return c.status?.revision === 2 && c;
+    });
+    // The request is consumed: Issuing goes False, and the failures are forgotten.
+    expect(after.status?.conditions?.find((c) => c.type === 'Issuing')).toMatchObject({
+      status: 'False',
+      reason: 'Issued',
+    });
+    expect(after.status?.failedIssuanceAttempts).toBeUndefined();
+    const notes = (await client.list(Events, { namespace: ns }))
+      .filter((e) => e.regarding?.name === 'manual')
+      .map((e) => e.note);
+    expect(notes).toContain('Issuing certificate: Certificate re-issuance manually triggered');
+  });
 
   it('reports a missing issuer, then issues once it exists', async () => {
     await client.create(Certificates, {

@@ -17,7 +17,7 @@ import {
   waitForCondition,
 } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
-import { sharedCluster } from '@chousei/testenv/vitest';
+import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, Issuers } from '../src/api/types.js';
@@ -65,7 +65,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       destination: { write: (line: string) => void logs.push(line) },
     });
     const manager = new Manager({
-      kubeConfig: cluster.kubeConfig,
+      kubeConfig: await operatorKubeConfig(),
       healthProbePort: false,
       metricsPort: false,
       logger,

@@ -151,8 +151,10 @@ export const FLAGS = {
 
 type FlagName = keyof typeof FLAGS;
 
+export type ProviderName = 'route53' | 'rfc2136' | 'inmemory';
+
 export interface DnsOperatorConfig {
-  provider: 'route53' | 'rfc2136' | 'inmemory';
+  provider: ProviderName;
   sources: SourceKind[];
   ownerId: string;
   txtPrefix?: string;
@@ -202,7 +204,11 @@ export interface DnsOperatorConfig {
 
 export { ConfigError };
 
-const ENV_PREFIX = 'CHOUSEI_DNS';
+/** The configuration without a provider: what tools that only read the cluster need. */
+export type DnsSourceConfig = Omit<DnsOperatorConfig, 'provider'> & { provider?: ProviderName };
+
+/** Environment variables of the flags: CHOUSEI_DNS_ + the flag in upper snake case. */
+export const ENV_PREFIX = 'CHOUSEI_DNS';
 
 export function envName(flag: string): string {
   return prefixedEnvName(ENV_PREFIX, flag);
@@ -213,7 +219,28 @@ export function parseConfig(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): DnsOperatorConfig {
-  const flags = new Flags(FLAGS, ENV_PREFIX, argv, env);
+  return configFromFlags(new Flags(FLAGS, ENV_PREFIX, argv, env), env);
+}
+
+/**
+ * The configuration from parsed flags (any Flags holding the operator's, so tools such as
+ * kubectl-chousei add their own beside them); `requireProvider: false` leaves the provider
+ * unset when none is given.
+ */
+export function configFromFlags(
+  flags: Flags<typeof FLAGS>,
+  env?: NodeJS.ProcessEnv,
+): DnsOperatorConfig;
+export function configFromFlags(
+  flags: Flags<typeof FLAGS>,
+  env: NodeJS.ProcessEnv,
+  opts: { requireProvider: false },
+): DnsSourceConfig;
+export function configFromFlags(
+  flags: Flags<typeof FLAGS>,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { requireProvider?: boolean } = {},
+): DnsSourceConfig {
   const str = (f: FlagName) => flags.str(f);
   const list = (f: FlagName) => flags.list(f);
   const bool = (f: FlagName) => flags.bool(f);
@@ -224,7 +251,10 @@ export function parseConfig(
 
   const help = bool('help');
   if (help) return { help } as DnsOperatorConfig;
-  const provider = oneOf('provider', ['route53', 'rfc2136', 'inmemory'] as const);
+  const provider =
+    opts.requireProvider === false && str('provider') === undefined
+      ? undefined
+      : oneOf('provider', ['route53', 'rfc2136', 'inmemory'] as const);
   const sources = list('source');
   for (const s of sources) {
     if (!['ingress', 'service', 'dnsendpoint'].includes(s))
@@ -274,7 +304,7 @@ export function parseConfig(
   const optional = <K extends string>(key: K, v: string | undefined) =>
     v ? ({ [key]: v } as Record<K, string>) : {};
   return {
-    provider,
+    ...(provider ? { provider } : {}),
     sources: sources as SourceKind[],
     ownerId,
     ...optional('txtPrefix', str('txt-prefix')),

@@ -1,7 +1,10 @@
 import type { ApplyResult, Change, Provider, Zone } from '@chousei/dns';
 import type { Logger } from '@chousei/runtime';
 
-/** Reads through to the real provider; logs the changes it would make instead of making them. */
+/**
+ * Reads through to the real provider; logs the changes it would make instead of making
+ * them, and hands each to `onChange` when given (a plan collects them).
+ */
 export class DryRunProvider implements Provider {
   readonly name: string;
   readonly capabilities: Provider['capabilities'];
@@ -9,6 +12,7 @@ export class DryRunProvider implements Provider {
   constructor(
     private readonly inner: Provider,
     private readonly log: Logger,
+    private readonly onChange?: (zone: Zone, change: Change) => void,
   ) {
     this.name = `${inner.name} (dry run)`;
     this.capabilities = inner.capabilities;
@@ -35,6 +39,7 @@ export class DryRunProvider implements Provider {
         },
         'dry run: would change',
       );
+      this.onChange?.(zone, c);
     }
     // Reported as applied so the cache moves on and the plan is logged once.
     return { applied: changes, failed: [] };

@@ -4,45 +4,32 @@ import {
   type Policy,
   type Provider,
   type RecordType,
-  TxtRegistry,
-  type Zone,
 } from '@chousei/dns';
 import {
   addFinalizer,
   type Controller,
-  EventRecorder,
   exponentialBuckets,
   gauge,
   hasFinalizer,
   histogram,
   type Informer,
-  Ingresses,
   isNotFound,
   type KubeObject,
   type Logger,
   type Manager,
   objectKey,
-  type ResourceType,
   removeFinalizer,
-  Services,
   sleep,
 } from '@chousei/runtime';
 import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dnsendpoint.js';
 import { ChangeBatcher } from './controller/batcher.js';
 import { type Claimant, resourceLabel } from './controller/claims.js';
-import { type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
+import { type EventSink, type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
 import { ZoneCache } from './controller/zone-cache.js';
+import { type SourceKind, sourcesFor, txtRegistryFor, zoneFilterFor } from './definitions.js';
 import type { SourceResult } from './sources/endpoint.js';
-import {
-  annotationFilter,
-  dnsEndpointEndpoints,
-  domainFilter,
-  ingressClassMatches,
-  ingressEndpoints,
-  serviceEndpoints,
-} from './sources/index.js';
 
-export type SourceKind = 'ingress' | 'service' | 'dnsendpoint';
+export type { SourceKind };
 
 export interface DnsOperatorOptions {
   provider: Provider;
@@ -71,6 +58,13 @@ export interface DnsOperatorOptions {
    * Off for one-shot runs: nothing would be left running to release it.
    */
   finalizers?: boolean;
+  /** Where Events go; default the manager's recorder, writing them to the API. */
+  events?: EventSink;
+  /**
+   * Write nothing to the cluster: no finalizers, no DNSEndpoint status, no Events unless
+   * `events` takes them. With a dry-run provider: a plan (kubectl-chousei `dns plan`).
+   */
+  readOnly?: boolean;
   logger: Logger;
 }
 
@@ -89,14 +83,6 @@ const lastResync = gauge(
 /** The finalizer that holds a source object until its records are gone. */
 export const FINALIZER = 'dns.chousei.dev/records';
 
-interface SourceDef<T extends KubeObject> {
-  kind: SourceKind;
-  label: string;
-  resource: ResourceType<T>;
-  read(obj: T): SourceResult;
-  admits(obj: T): boolean;
-}
-
 /** The running parts of a dns-operator, for tests and the CLI. */
 export interface DnsOperator {
   zones: ZoneCache;
@@ -106,7 +92,10 @@ export interface DnsOperator {
   resync(): Promise<void>;
   /** Names currently claimed by the watched objects. */
   claimedNames(): Set<string>;
-  /** Resolves once the first full resync ran and no name waits or is in progress. */
+  /**
+   * Resolves once the first full resync ran and no name waits or is in progress; rejects
+   * when that resync failed (the zones could not be read).
+   */
   untilIdle(signal: AbortSignal): Promise<void>;
   /** Names whose last reconcile failed. */
   failures(): number;
@@ -119,83 +108,24 @@ export interface DnsOperator {
  */
 export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): DnsOperator {
   const log = opts.logger;
-  const registry = new TxtRegistry({
-    ownerId: opts.ownerId,
-    ...(opts.txtPrefix ? { prefix: opts.txtPrefix } : {}),
-    ...(opts.txtSuffix ? { suffix: opts.txtSuffix } : {}),
-    ...(opts.txtWildcardReplacement ? { wildcardReplacement: opts.txtWildcardReplacement } : {}),
-  });
-  const inDomains = domainFilter({
-    include: opts.domainFilter ?? [],
-    exclude: opts.excludeDomains ?? [],
-  });
-  const zoneFilter = (z: Zone) =>
-    !opts.domainFilter?.length ||
-    opts.domainFilter.some(
-      (d) => z.name === d || z.name.endsWith(`.${d}`) || d.endsWith(`.${z.name}`),
-    );
-  const zones = new ZoneCache(opts.provider, registry, zoneFilter, log);
+  const registry = txtRegistryFor(opts);
+  const zones = new ZoneCache(opts.provider, registry, zoneFilterFor(opts.domainFilter), log);
   const batcher = new ChangeBatcher(opts.provider, (zone, result) => zones.record(zone, result));
-  const events = new EventRecorder(manager.client, {
-    controller: 'chousei-dns-operator',
-    logger: log,
-  });
-  const annotationsOk = opts.annotationFilter
-    ? annotationFilter(opts.annotationFilter)
-    : () => true;
-  const classes = opts.ingressClasses ?? [];
+  const events: EventSink =
+    opts.events ??
+    (opts.readOnly ? { event: () => {} } : manager.eventRecorder('chousei-dns-operator'));
+  const finalizers = opts.finalizers !== false && !opts.readOnly;
+  const { defs, resultOf, claims, claimant } = sourcesFor(opts);
   const scope = {
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.labelFilter ? { labelSelector: opts.labelFilter } : {}),
   };
 
-  // Source results are computed once per object version: stored objects are frozen and
-  // replaced on change, so the object itself is the cache key.
-  const results = new WeakMap<object, SourceResult>();
-  const resultOf = <T extends KubeObject>(def: SourceDef<T>, obj: T): SourceResult => {
-    let r = results.get(obj);
-    if (!r) {
-      const raw = def.read(obj);
-      const names = raw.names.filter(inDomains);
-      r = { ...raw, names, endpoints: raw.endpoints.filter((e) => names.includes(e.name)) };
-      results.set(obj, r);
-    }
-    return r;
-  };
-
-  const defs: SourceDef<KubeObject>[] = [];
-  const add = <T extends KubeObject>(def: SourceDef<T>) => {
-    if (opts.sources.includes(def.kind)) defs.push(def as unknown as SourceDef<KubeObject>);
-  };
-  add({
-    kind: 'ingress',
-    label: 'Ingress',
-    resource: Ingresses,
-    read: (o) => ingressEndpoints(o),
-    admits: (o) => ingressClassMatches(o, classes) && annotationsOk(o),
-  });
-  add({
-    kind: 'service',
-    label: 'Service',
-    resource: Services,
-    read: (o) => serviceEndpoints(o),
-    admits: (o) => annotationsOk(o),
-  });
-  add({
-    kind: 'dnsendpoint',
-    label: 'DNSEndpoint',
-    resource: DNSEndpoints,
-    read: (o) => dnsEndpointEndpoints(o),
-    admits: (o) => annotationsOk(o),
-  });
-
   const informers = new Map<SourceKind, Informer<KubeObject>>();
   for (const def of defs) {
     informers.set(
       def.kind,
-      manager.cache.informer(def.resource, scope, {
-        dnsNames: (o) => (def.admits(o) ? resultOf(def, o).names : []),
-      }),
+      manager.cache.informer(def.resource, scope, { dnsNames: (o) => claims(def, o) }),
     );
   }
 
@@ -204,7 +134,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     for (const def of defs) {
       for (const obj of informers.get(def.kind)!.store.byIndex('dnsNames', name)) {
         if (obj.metadata?.deletionTimestamp) continue;
-        out.push({ obj, resource: resourceLabel(def.label, obj), result: resultOf(def, obj) });
+        out.push(claimant(def, obj));
       }
     }
     return out;
@@ -247,7 +177,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       (obj) => {
         const key = `${def.kind}/${objectKey(obj)}`;
         const present = informer.store.get(objectKey(obj)) !== undefined;
-        const now = present && def.admits(obj) ? resultOf(def, obj).names : [];
+        const now = present ? claims(def, obj) : [];
         const before = lastNames.get(key) ?? [];
         if (present) lastNames.set(key, now);
         else lastNames.delete(key);
@@ -295,13 +225,14 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       if (result && !deleting) {
         for (const e of result.errors)
           events.event(obj, 'Warning', 'InvalidInput', 'Validate', `${e.field}: ${e.message}`);
-        if (result.names.length && !hasFinalizer(obj, FINALIZER)) {
+        if (finalizers && result.names.length && !hasFinalizer(obj, FINALIZER)) {
           await addFinalizer(manager.client, def.resource, obj, FINALIZER);
         }
-        if (def.kind === 'dnsendpoint') await updateStatus(obj as DNSEndpoint, result);
+        if (def.kind === 'dnsendpoint' && !opts.readOnly)
+          await updateStatus(obj as DNSEndpoint, result);
         if (result.names.length) return;
       }
-      if (!hasFinalizer(obj, FINALIZER)) return;
+      if (opts.readOnly || !hasFinalizer(obj, FINALIZER)) return;
       if (!zones.loaded) await zones.load();
       // Its names are queued by the names controller; the finalizer goes once none of
       // the records it owned is left.
@@ -362,15 +293,19 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     const all = new Set<string>();
     for (const def of defs)
       for (const obj of informers.get(def.kind)!.store.list()) {
-        if (def.admits(obj)) for (const n of resultOf(def, obj).names) all.add(n);
+        for (const n of claims(def, obj)) all.add(n);
       }
     return all;
   };
 
   let firstResync: () => void = () => {};
-  const resynced = new Promise<void>((resolve) => {
+  let firstResyncFailed: (err: unknown) => void = () => {};
+  const resynced = new Promise<void>((resolve, reject) => {
     firstResync = resolve;
+    firstResyncFailed = reject;
   });
+  // Only untilIdle (one-shot runs) waits on it; a long-running operator retries instead.
+  resynced.catch(() => {});
   const resync = async () => {
     const started = performance.now();
     await zones.load();
@@ -406,6 +341,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
           await resync();
         } catch (err) {
           log.error({ err }, 'full resync failed; retrying at the next interval');
+          firstResyncFailed(err);
         }
         await sleep(opts.resyncIntervalMs ?? 600_000, signal);
       }

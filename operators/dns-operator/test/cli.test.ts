@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, Ingresses } from '@chousei/runtime';
 import { type Bind9, startBind9 } from '@chousei/testenv';
-import { sharedCluster } from '@chousei/testenv/vitest';
+import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -29,12 +29,14 @@ describe('chousei-dns-operator command', () => {
   let bind: Bind9;
   let args: string[];
   let env: Record<string, string>;
+  let client: Client;
+  let ns: string;
 
   beforeAll(async () => {
     bind = await startBind9({ zones: ['example.test'] });
     const cluster = await sharedCluster();
-    const ns = await cluster.createNamespace('cli');
-    const client = new Client(cluster.kubeConfig);
+    ns = await cluster.createNamespace('cli');
+    client = new Client(cluster.kubeConfig);
     await client.create(Ingresses, {
       metadata: {
         name: 'web',
@@ -43,7 +45,10 @@ describe('chousei-dns-operator command', () => {
       },
       spec: { rules: [{ host: 'cli.example.test' }] },
     });
-    const kubeconfig = await cluster.writeKubeconfig(cluster.kubeConfig, `kubeconfig-${ns}`);
+    const kubeconfig = await cluster.writeKubeconfig(
+      await operatorKubeConfig(),
+      `kubeconfig-${ns}`,
+    );
     args = [
       '--provider',
       'rfc2136',
@@ -81,6 +86,9 @@ describe('chousei-dns-operator command', () => {
     const r = await run(args, env);
     expect(r.code).toBe(0);
     expect(await bind.dig('cli.example.test', 'A')).toEqual(['192.0.2.80']);
+    // Nothing stays running to release a finalizer: a one-shot run adds none.
+    const ingress = await client.get(Ingresses, { namespace: ns, name: 'web' });
+    expect(ingress.metadata?.finalizers ?? []).toEqual([]);
   });
 
   it('refuses invalid configuration at start with one clear message', async () => {

@@ -3,7 +3,7 @@ import { RFC2136Provider } from '@chousei/dns';
 import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
 import { type Bind9, startBind9 } from '@chousei/testenv';
-import { sharedCluster } from '@chousei/testenv/vitest';
+import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { setupDnsOperator } from '../src/operator.js';
@@ -25,8 +25,8 @@ describe('dns-operator against BIND9 over RFC2136', () => {
       metricsPort: false,
       logger: createLogger({ level: logLevel }),
       leaderElection: {
-        name: 'dns-operator',
-        namespace: ns,
+        name: `dns-operator-${ns}`,
+        namespace: operatorServiceAccount().namespace,
         identity,
         leaseDurationMs: 3000,
         renewDeadlineMs: 2000,
@@ -78,10 +78,10 @@ describe('dns-operator against BIND9 over RFC2136', () => {
   beforeAll(async () => {
     bind = await startBind9({ zones: ['example.test'] });
     const cluster = await sharedCluster();
-    kubeConfig = cluster.kubeConfig;
+    kubeConfig = await operatorKubeConfig();
     await cluster.apply([dnsEndpointCRD]);
     ns = await cluster.createNamespace('dnsbind');
-    client = new Client(kubeConfig);
+    client = new Client(cluster.kubeConfig);
   });
   afterAll(async () => {
     for (const r of running.splice(0)) await r.stop().catch(() => {});

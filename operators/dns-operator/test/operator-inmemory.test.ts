@@ -1,7 +1,7 @@
 import { InMemoryProvider, type RecordSet } from '@chousei/dns';
 import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
-import { sharedCluster } from '@chousei/testenv/vitest';
+import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { FINALIZER, setupDnsOperator } from '../src/operator.js';
@@ -25,7 +25,7 @@ describe('dns-operator with the in-memory provider', () => {
     ns = await cluster.createNamespace('dnsop');
     client = new Client(cluster.kubeConfig);
     const manager = new Manager({
-      kubeConfig: cluster.kubeConfig,
+      kubeConfig: await operatorKubeConfig(),
       healthProbePort: false,
       metricsPort: false,
       logger: createLogger({ level: process.env.TEST_LOG ?? 'silent' }),

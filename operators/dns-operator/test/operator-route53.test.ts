@@ -9,7 +9,7 @@ import {
   startFaultProxy,
   startMoto,
 } from '@chousei/testenv';
-import { sharedCluster } from '@chousei/testenv/vitest';
+import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { setupDnsOperator } from '../src/operator.js';
@@ -49,7 +49,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
     ns = await cluster.createNamespace('dnsr53');
     client = new Client(cluster.kubeConfig);
     const manager = new Manager({
-      kubeConfig: cluster.kubeConfig,
+      kubeConfig: await operatorKubeConfig(),
       healthProbePort: false,
       metricsPort: false,
       logger: createLogger({ level: logLevel }),

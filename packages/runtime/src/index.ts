@@ -7,6 +7,7 @@ export {
   envName,
   type FlagSpec,
   Flags,
+  type FlagsOptions,
   flagsHelp,
   operatorFlags,
 } from './config/flags.js';

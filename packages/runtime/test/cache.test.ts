@@ -50,6 +50,17 @@ describe('cache', () => {
     ).rejects.toMatchObject({ code: 404 });
   });
 
+  it('gives listed objects their apiVersion and kind, as watch events carry them', async () => {
+    // The API server leaves them out of list items of built-in kinds; Events need them.
+    await client.create(ConfigMaps, { metadata: { name: 'listed', namespace: ns } });
+    const informer = cache.informer(ConfigMaps, { namespace: ns, labelSelector: '!listed-only' });
+    await informer.waitForSync();
+    expect(informer.store.get(`${ns}/listed`)).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+    });
+  });
+
   it('finds children by owner through an index', async () => {
     const owner = await client.create(ConfigMaps, { metadata: { name: 'owner', namespace: ns } });
     const ref = {
@@ -128,5 +139,16 @@ describe('cache', () => {
       .poll(() => informer.store.get(`${ns}/s`)?.metadata?.labels?.managed)
       .toBe('changed');
     expect(informer.store.get(`${ns}/s`)).not.toHaveProperty('data');
+  });
+
+  it('syncs a metadata-only informer that selects nothing (the list has items: null)', async () => {
+    const informer = cache.informer(Secrets, {
+      namespace: ns,
+      fieldSelector: 'metadata.name=absent',
+      metadataOnly: true,
+    });
+    await informer.waitForSync(AbortSignal.timeout(5000));
+    expect(informer.hasSynced).toBe(true);
+    expect(informer.store.list()).toEqual([]);
   });
 });

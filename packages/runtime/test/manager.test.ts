@@ -146,6 +146,73 @@ describe('manager', () => {
     expect(lease.spec?.holderIdentity).toBe('');
   });
 
+  it('gives in-flight reconciles its grace period on shutdown, then cancels them', async () => {
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      gracefulShutdownTimeoutMs: 300,
+    });
+    const ns = await cluster.createNamespace('grace');
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    manager
+      .controller('stuck')
+      .for(ConfigMaps, { namespace: ns })
+      .complete({
+        // Never finishes on its own: only the cancellation after the grace period ends it.
+        reconcile: async (_req, { signal }) => {
+          started();
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        },
+      });
+    const stop = new AbortController();
+    const done = manager.start(stop.signal);
+    await client.create(ConfigMaps, { metadata: { name: 'stuck', namespace: ns } });
+    await inFlight;
+    const stopping = Date.now();
+    stop.abort();
+    await done;
+    // The manager's 300 ms, not the controllers' default of 30 s.
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+  });
+
+  it('starts a webhook server only once its startAfter resolves, unready until then', async () => {
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: 0,
+      metricsPort: false,
+    });
+    // An empty cert directory: the server could not start yet.
+    const certDir = await mkdtemp(join(tmpdir(), 'mgr-webhook-after-'));
+    const webhook = new WebhookServer({ port: 0, host: '127.0.0.1', certDir });
+    let filesWritten!: () => void;
+    const written = new Promise<void>((resolve) => {
+      filesWritten = resolve;
+    });
+    manager.addWebhookServer(webhook, { startAfter: () => written });
+    const stop = new AbortController();
+    const done = manager.start(stop.signal);
+    const readyz = async () => {
+      const [probePort] = manager.ports;
+      return (await fetch(`http://127.0.0.1:${probePort}/readyz`)).text();
+    };
+    await expect.poll(readyz).toContain('[-]webhook');
+    const ca = await createCA(certDir, 'ca');
+    await issueCert(ca, certDir, 'tls', {
+      commonName: 'webhook',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    filesWritten();
+    await expect.poll(readyz).toContain('[+]webhook ok');
+    expect(webhook.port).toBeGreaterThan(0);
+    stop.abort();
+    await done;
+  });
+
   it('fails over when the leader is killed, and hands over at once on SIGTERM', async () => {
     const ns = await cluster.createNamespace('lease');
     const kubeconfig = await cluster.writeKubeconfig(cluster.kubeConfig, `kubeconfig-${ns}`);

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the Go module proxy through the wrapper
+# Builds kube-apiserver, kubectl, etcd and helm from the Go module proxy through the wrapper
 # modules in ../go, into a cache keyed by version outside the work tree. Idempotent:
 # a binary already in the cache is not rebuilt.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go/kube/go.mod")"
 etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3 }' "$here/go/etcd/go.mod")"
-cache="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}/controlplane/kube-${kube_version}-etcd-${etcd_version}"
+helm_version="$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" { print $3 }' "$here/go/helm/go.mod")"
+root="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
+cache="$root/controlplane/kube-${kube_version}-etcd-${etcd_version}"
 mkdir -p "$cache"
 
 if ! command -v go >/dev/null; then
@@ -17,14 +19,17 @@ fi
 minor="${kube_version#v1.}"; minor="${minor%%.*}"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${kube_version} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean"
 
-build() { # dir package output ldflags
-  local out="$cache/$3"
+build() { # dir package output ldflags [cache dir]
+  local out="${5:-$cache}/$3"
   if [ -x "$out" ]; then echo "cached: $out"; return; fi
   echo "building $3 (a few minutes the first time)..."
   (cd "$here/go/$1" && CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "$4" -o "$out.tmp" "$2")
   mv "$out.tmp" "$out"
 }
+helm_cache="$root/tools/helm-${helm_version}"
+mkdir -p "$helm_cache"
 build etcd . etcd "-s -w"
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$ldflags"
 build kube k8s.io/kubernetes/cmd/kubectl kubectl "$ldflags"
+build helm helm.sh/helm/v3/cmd/helm helm "-s -w -X helm.sh/helm/v3/internal/version.version=${helm_version}" "$helm_cache"
 echo "$cache"

@@ -21,7 +21,8 @@ import { cacheDir } from './tools.js';
 const goDir = fileURLToPath(new URL('../go/', import.meta.url));
 const buildScript = fileURLToPath(new URL('../scripts/build-controlplane.sh', import.meta.url));
 
-function pinnedVersion(module: string, gomod: string): string {
+/** The version of `module` a wrapper module in ../go pins. */
+export function pinnedVersion(module: string, gomod: string): string {
   const text = readFileSync(join(goDir, gomod, 'go.mod'), 'utf8');
   const match = new RegExp(`^require ${module.replace(/\./g, '\\.')} (\\S+)`, 'm').exec(text);
   if (!match?.[1]) throw new Error(`no pinned version of ${module} in go/${gomod}/go.mod`);
@@ -33,6 +34,14 @@ export const CONTROL_PLANE_VERSIONS = {
   kubernetes: pinnedVersion('k8s.io/kubernetes', 'kube'),
   etcd: pinnedVersion('go.etcd.io/etcd/server/v3', 'etcd'),
 };
+
+// One line per request once it is answered: who did what to which resource, no bodies.
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+`;
 
 type Binary = 'kube-apiserver' | 'etcd' | 'kubectl';
 const ASSET_ENV: Record<Binary, string> = {
@@ -64,6 +73,8 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   /** Extra kube-apiserver flags, e.g. `--watch-cache=false`. */
   apiServerFlags?: string[];
+  /** Log every request's metadata (user, verb, resource) to `auditLogPath`, as JSON lines. */
+  auditLog?: boolean;
 }
 
 /** What a test process needs to reach a running control plane: files, no processes. */
@@ -74,6 +85,8 @@ export interface ClusterHandle {
   caKeyPath: string;
   adminCertPath: string;
   adminKeyPath: string;
+  /** Set when the control plane was started with `auditLog`. */
+  auditLogPath?: string;
 }
 
 /**
@@ -90,6 +103,7 @@ export class Cluster {
     readonly dir: string,
     protected readonly ca: KeyPair,
     protected readonly admin: KeyPair,
+    readonly auditLogPath?: string,
   ) {
     this.kubeConfig = this.clientConfig('admin', admin);
   }
@@ -99,7 +113,7 @@ export class Cluster {
       loadKeyPair(handle.caCertPath, handle.caKeyPath),
       loadKeyPair(handle.adminCertPath, handle.adminKeyPath),
     ]);
-    return new Cluster(handle.url, handle.dir, ca, admin);
+    return new Cluster(handle.url, handle.dir, ca, admin, handle.auditLogPath);
   }
 
   get handle(): ClusterHandle {
@@ -110,6 +124,7 @@ export class Cluster {
       caKeyPath: this.ca.keyPath,
       adminCertPath: this.admin.certPath,
       adminKeyPath: this.admin.keyPath,
+      ...(this.auditLogPath ? { auditLogPath: this.auditLogPath } : {}),
     };
   }
 
@@ -336,8 +351,9 @@ export class ControlPlane extends Cluster {
     private readonly apiServerBinary: string,
     private readonly apiServerArgs: string[],
     private readonly timeoutMs: number,
+    auditLogPath?: string,
   ) {
-    super(url, dir, ca, admin);
+    super(url, dir, ca, admin, auditLogPath);
   }
 
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -396,6 +412,8 @@ export class ControlPlane extends Cluster {
       );
 
       const url = `https://127.0.0.1:${apiPort}`;
+      const auditLogPath = opts.auditLog ? join(dir, 'audit.log') : undefined;
+      if (auditLogPath) await writeFile(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
       const apiServerArgs = [
         `--etcd-servers=${etcdUrl}`,
         `--cert-dir=${dir}`,
@@ -415,10 +433,26 @@ export class ControlPlane extends Cluster {
         '--enable-priority-and-fairness=false',
         '--profiling=false',
         '--v=1',
+        ...(auditLogPath
+          ? [
+              `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+              `--audit-log-path=${auditLogPath}`,
+              '--audit-log-format=json',
+            ]
+          : []),
         ...(opts.apiServerFlags ?? []),
       ];
       await etcdReady;
-      cp = new ControlPlane(url, dir, ca, admin, kubeApiServer, apiServerArgs, timeoutMs);
+      cp = new ControlPlane(
+        url,
+        dir,
+        ca,
+        admin,
+        kubeApiServer,
+        apiServerArgs,
+        timeoutMs,
+        auditLogPath,
+      );
       cp.etcd = etcd;
       await cp.startApiServer();
       return cp;

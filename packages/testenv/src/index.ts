@@ -25,8 +25,34 @@ export {
   SERVICE_UNAVAILABLE,
   startFaultProxy,
 } from './fault-proxy.js';
+export {
+  type ChartOptions,
+  helmBinary,
+  lintChart,
+  renderChart,
+  templateChart,
+} from './helm.js';
+export {
+  assembleBundle,
+  type Bundle,
+  DEV_ONLY_PACKAGES,
+  type DockerfileFacts,
+  type DockerfileStage,
+  dockerfileFacts,
+  parseDockerfile,
+  pnpmEntryName,
+} from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';
 export { type Pebble, type PebbleOptions, startPebble } from './pebble.js';
 export { createCA, issueCert, type KeyPair } from './pki.js';
 export { freePort } from './ports.js';
-export { ServerProcess } from './process.js';
+export { ServerProcess, type ServerProcessOptions, waitUntilReady } from './process.js';
+export {
+  type AuditedRequest,
+  auditedRequests,
+  describePermission,
+  grantedPermissions,
+  type Permission,
+  permissionReport,
+  rbacObjects,
+} from './rbac.js';

@@ -35,7 +35,10 @@ import {
   failureBackoff,
   issuanceNeed,
   keySpec,
+  MANUAL_TRIGGER_REASON,
+  manualIssuanceRequest,
   renewalTime,
+  retryTime,
   sameKeySpec,
 } from './policy.js';
 import { nextKeySecret, secretValue, tlsSecret } from './secret.js';
@@ -130,7 +133,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     });
     const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
     const now = new Date();
-    const need = issuanceNeed(cert, secret, now);
+    const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
     if (!need) {
       const info = inspectCertificate(secretValue(secret, 'tls.crt')!);
       const renewAt = cert.status?.renewalTime
@@ -190,13 +193,13 @@ export function certificateController(opts: CertificateControllerOptions) {
       return { requeueAfter: 60_000 };
     }
 
-    // Back off after failures, unless the spec changed since (a fix starts over).
+    // Back off after failures, unless the spec changed since (a fix starts over) or
+    // someone asked for this issuance by hand.
     const attempts = cert.status?.failedIssuanceAttempts ?? 0;
     const sameSpec = cert.status?.observedGeneration === cert.metadata?.generation;
-    if (attempts > 0 && sameSpec && cert.status?.lastFailureTime) {
-      const retryAt =
-        new Date(cert.status.lastFailureTime).getTime() + failureBackoff(attempts, opts.backoff);
-      if (retryAt > now.getTime()) return { requeueAfter: retryAt - now.getTime() };
+    const retryAt = retryTime(cert, opts.backoff)?.getTime() ?? 0;
+    if (retryAt > now.getTime() && need.reason !== MANUAL_TRIGGER_REASON) {
+      return { requeueAfter: retryAt - now.getTime() };
     }
 
     events.event(cert, 'Normal', 'Issuing', 'Issue', `Issuing certificate: ${need.message}`);

@@ -22,8 +22,26 @@ export interface IssuanceNeed {
     | 'SecretMismatch'
     | 'IncorrectKeyType'
     | 'IncorrectIssuer'
-    | 'Renewing';
+    | 'Renewing'
+    | 'ManuallyTriggered';
   message: string;
+}
+
+/**
+ * The Issuing condition reason that asks for a re-issuance, as cert-manager's `cmctl renew`
+ * sets it (status True, through the status subresource). The operator issues even when the
+ * Secret is fine and skips any backoff; writing Issuing False afterwards consumes the request.
+ */
+export const MANUAL_TRIGGER_REASON = 'ManuallyTriggered';
+
+/** A manual renewal request pending on the Certificate, as an issuance need; else undefined. */
+export function manualIssuanceRequest(cert: Certificate): IssuanceNeed | undefined {
+  const issuing = cert.status?.conditions?.find((c) => c.type === 'Issuing');
+  if (issuing?.status !== 'True' || issuing.reason !== MANUAL_TRIGGER_REASON) return undefined;
+  return {
+    reason: MANUAL_TRIGGER_REASON,
+    message: issuing.message || 'Certificate re-issuance manually triggered',
+  };
 }
 
 /** The key a Certificate asks for, with the defaults (ECDSA P-256). */
@@ -135,4 +153,18 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 3_600_000, maxMs: 32 
 /** Wait after `attempts` consecutive failures: initial, doubling, capped. */
 export function failureBackoff(attempts: number, policy: BackoffPolicy): number {
   return Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempts - 1));
+}
+
+/**
+ * When issuance may be tried again after the recorded failures; undefined when nothing
+ * holds it back (no failure, or the spec changed since: a fix starts over). A server's
+ * Retry-After is not kept in status: the operator may wait longer than this.
+ */
+export function retryTime(cert: Certificate, policy: BackoffPolicy): Date | undefined {
+  const attempts = cert.status?.failedIssuanceAttempts ?? 0;
+  const sameSpec = cert.status?.observedGeneration === cert.metadata?.generation;
+  if (attempts <= 0 || !sameSpec || !cert.status?.lastFailureTime) return undefined;
+  return new Date(
+    new Date(cert.status.lastFailureTime).getTime() + failureBackoff(attempts, policy),
+  );
 }

@@ -246,3 +246,6 @@ export const dnsEndpointCRD = {
     ],
   },
 };
+
+/** Every CRD the dns-operator serves; the Helm chart's crds/ are generated from it. */
+export const CRDS = [dnsEndpointCRD];

@@ -14,6 +14,9 @@ import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
 import type { ZoneCache } from './zone-cache.js';
 
+/** Where Events go: the recorder, or a collector when nothing may be written (a plan). */
+export type EventSink = Pick<EventRecorder, 'event'>;
+
 /** Where a name stands after its last reconcile (reported in DNSEndpoint status). */
 export interface NameOutcome {
   published: boolean;
@@ -30,7 +33,7 @@ export interface NameReconcilerOptions {
   policy: Policy;
   managedTypes: ReadonlySet<RecordType>;
   defaultTTL: number;
-  events: EventRecorder;
+  events: EventSink;
   /** Alias target for a hostname, when the provider supports aliases (Route53). */
   aliasFor?: (hostname: string) => AliasTarget | undefined;
   /** Told when a name's outcome changes, with its claimants (to refresh their status). */

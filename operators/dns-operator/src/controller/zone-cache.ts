@@ -48,9 +48,7 @@ export class ZoneCache {
   }
 
   private async readAll(): Promise<void> {
-    const zones = (await this.provider.zones()).filter(this.zoneFilter);
-    // Longest name first: a name belongs to its most specific zone.
-    zones.sort((a, b) => b.name.length - a.name.length);
+    const zones = mostSpecificFirst((await this.provider.zones()).filter(this.zoneFilter));
     const states: ZoneState[] = [];
     for (const zone of zones) states.push(await this.read(zone));
     this.zones = states;
@@ -81,6 +79,7 @@ export class ZoneCache {
 
   /** The most specific managed zone holding `name`. */
   zoneFor(name: string): Zone | undefined {
+    // Sorted most specific first at load.
     return this.zones.find((z) => inZone(name, z.zone.name))?.zone;
   }
 
@@ -135,6 +134,16 @@ export class ZoneCache {
     if (!state) throw new Error(`zone ${zone.name} is not managed`);
     return state;
   }
+}
+
+/** Longest name first: a name belongs to its most specific zone. */
+function mostSpecificFirst(zones: Zone[]): Zone[] {
+  return [...zones].sort((a, b) => b.name.length - a.name.length);
+}
+
+/** The most specific of `zones` holding `name` (as `zoneFor` picks among the managed ones). */
+export function zoneOf(name: string, zones: Zone[]): Zone | undefined {
+  return mostSpecificFirst(zones).find((z) => inZone(name, z.name));
 }
 
 function applyTo(records: Map<string, RecordSet>, c: Change): void {

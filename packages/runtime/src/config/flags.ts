@@ -7,6 +7,13 @@ export interface FlagSpec {
   multiple?: boolean;
   default?: string | boolean | string[];
   help: string;
+  /** One-letter alias, e.g. `n` for `-n` (kubectl plugins mirror kubectl's). */
+  short?: string;
+}
+
+export interface FlagsOptions {
+  /** Accept arguments that are not flags (command operands), read from `positionals`. */
+  positionals?: boolean;
 }
 
 /** Invalid configuration: one message naming the flag, its variable and what is wrong. */
@@ -24,22 +31,35 @@ const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
  */
 export class Flags<F extends Record<string, FlagSpec>> {
   private readonly values: Partial<Record<keyof F, string | boolean | string[]>>;
+  /** The arguments that are not flags, in order (empty unless `positionals` was asked for). */
+  readonly positionals: string[];
 
   constructor(
     private readonly specs: F,
     private readonly envPrefix: string,
     argv: string[],
     private readonly env: NodeJS.ProcessEnv = process.env,
+    opts: FlagsOptions = {},
   ) {
     const options = Object.fromEntries(
       Object.entries(specs).map(([k, v]) => [
         k,
-        { type: v.type, ...(v.multiple ? { multiple: true } : {}) },
+        {
+          type: v.type,
+          ...(v.multiple ? { multiple: true } : {}),
+          ...(v.short ? { short: v.short } : {}),
+        },
       ]),
     );
     try {
-      this.values = parseArgs({ args: argv, options, strict: true, allowPositionals: false })
-        .values as typeof this.values;
+      const parsed = parseArgs({
+        args: argv,
+        options,
+        strict: true,
+        allowPositionals: opts.positionals ?? false,
+      });
+      this.values = parsed.values as typeof this.values;
+      this.positionals = parsed.positionals;
     } catch (err) {
       throw new ConfigError(`${(err as Error).message} (see --help)`);
     }
@@ -69,6 +89,11 @@ export class Flags<F extends Record<string, FlagSpec>> {
       return spec.multiple ? split(e) : e;
     }
     return spec.default;
+  }
+
+  /** Whether the flag was given, on the command line or by its variable, not defaulted. */
+  given(flag: keyof F & string): boolean {
+    return this.values[flag] !== undefined || this.env[this.envName(flag)] !== undefined;
   }
 
   str(flag: keyof F & string): string | undefined {
@@ -135,7 +160,7 @@ export function flagsHelp(
         ? ''
         : ` (default ${Array.isArray(d) ? d.join(',') : d})`;
     lines.push(
-      `  --${flag}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' ...' : ''}`,
+      `  ${spec.short ? `-${spec.short}, ` : ''}--${flag}${spec.type === 'string' ? ' VALUE' : ''}${spec.multiple ? ' ...' : ''}`,
     );
     lines.push(`      ${spec.help}${def}  [${envName(envPrefix, flag)}]`);
   }

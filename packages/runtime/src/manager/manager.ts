@@ -5,6 +5,7 @@ import { Client } from '../client/client.js';
 import type { TransportOptions } from '../client/transport.js';
 import { ControllerBuilder } from '../controller/builder.js';
 import type { Controller } from '../controller/controller.js';
+import { EventRecorder } from '../helpers/events.js';
 import { silentLogger } from '../log/logger.js';
 import { BucketRateLimiter } from '../queue/rate-limiter.js';
 import { whenAborted } from '../util/async.js';
@@ -39,6 +40,15 @@ export interface ManagerOptions {
   burst?: number;
 }
 
+export interface WebhookServerRunOptions {
+  /**
+   * Awaited before the server starts, which reads its certificate files at once: for a
+   * serving certificate the operator writes itself. Resolve when the files are there, or
+   * when `signal` aborts.
+   */
+  startAfter?: (signal: AbortSignal) => Promise<void>;
+}
+
 /** The leader Lease could not be renewed: this process must stop working at once. */
 export class LeaderElectionLostError extends Error {
   override name = 'LeaderElectionLostError';
@@ -54,6 +64,7 @@ export class Manager {
   readonly log: Logger;
   private readonly controllers: Controller[] = [];
   private readonly runnables: Runnable[] = [];
+  private readonly recorders = new Map<string, EventRecorder>();
   private readonly servers: ProbeServer[] = [];
   private readonly probes: ProbeServer | undefined;
   private readonly elector: LeaderElector | undefined;
@@ -84,7 +95,12 @@ export class Manager {
 
   /** Starts declaring a controller; `complete(reconciler)` registers it here. */
   controller(name: string): ControllerBuilder {
-    return new ControllerBuilder(name, (c) => this.controllers.push(c), this.log);
+    const builder = new ControllerBuilder(name, (c) => this.controllers.push(c), this.log);
+    // The manager's grace period is each controller's, unless the controller sets its own.
+    const grace = this.opts.gracefulShutdownTimeoutMs;
+    return grace === undefined
+      ? builder
+      : builder.withOptions({ gracefulShutdownTimeoutMs: grace });
   }
 
   add(runnable: Runnable): void {
@@ -95,13 +111,17 @@ export class Manager {
    * Serves admission webhooks on every replica (the API server may call any of them),
    * from manager start to shutdown; the replica is not ready until it listens.
    */
-  addWebhookServer(server: WebhookServer): void {
+  addWebhookServer(server: WebhookServer, opts: WebhookServerRunOptions = {}): void {
     let listening = false;
     this.addReadyCheck('webhook', () => listening);
     this.add({
       name: 'webhook server',
       needsLeaderElection: false,
       start: async (signal) => {
+        if (opts.startAfter) {
+          await opts.startAfter(signal);
+          if (signal.aborted) return;
+        }
         await server.start();
         listening = true;
         await whenAborted(signal);
@@ -109,6 +129,19 @@ export class Manager {
         await server.stop();
       },
     });
+  }
+
+  /**
+   * The Event recorder reporting as `controller` (one per name). The manager writes its
+   * pending series updates at shutdown, so repeats counted just before a stop are not lost.
+   */
+  eventRecorder(controller: string): EventRecorder {
+    let recorder = this.recorders.get(controller);
+    if (!recorder) {
+      recorder = new EventRecorder(this.client, { controller, logger: this.log });
+      this.recorders.set(controller, recorder);
+    }
+    return recorder;
   }
 
   addHealthCheck(name: string, check: Check): void {
@@ -174,6 +207,7 @@ export class Manager {
     await whenAborted(leaderAbort.signal);
     this.log.info({ graceMs: grace }, lost ? 'leader lease lost, stopping' : 'shutting down');
     await Promise.all(leaderWork);
+    await Promise.all([...this.recorders.values()].map((r) => r.flush()));
     // Controllers are done: only now hand the Lease over, so two leaders never overlap.
     if (holding) await holding;
     await Promise.all(everyReplica);

@@ -169,8 +169,17 @@ export class Watcher<T extends KubeObject> {
         accept: this.opts.metadataOnly ? `${METADATA_LIST},application/json` : undefined,
         signal,
       });
-      // Transform page by page, so the raw page can be collected before the next one.
-      for (const item of page.items) items.push(transform ? transform(item) : item);
+      // Transform page by page, so the raw page can be collected before the next one. An
+      // empty PartialObjectMetadataList comes with `items: null`.
+      for (const item of page.items ?? []) {
+        // List items of built-in kinds come without apiVersion and kind (watch events carry
+        // them): stamp them, or Events about cached objects would name no kind.
+        if (!this.opts.metadataOnly) {
+          item.apiVersion ??= this.rt.apiVersion;
+          item.kind ??= this.rt.kind;
+        }
+        items.push(transform ? transform(item) : item);
+      }
       cont = page.metadata.continue;
       resourceVersion = page.metadata.resourceVersion;
     } while (cont);

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type Client, type Ingress, Ingresses, isNotFound, type Logger } from '@chousei/runtime';
+import {
+  type Cache,
+  type Client,
+  type Ingress,
+  Ingresses,
+  isNotFound,
+  type Logger,
+} from '@chousei/runtime';
 import type { Challenge, Solver } from '../solver.js';
 
 /** The Service (in the operator's namespace) that reaches the operator's challenge server. */
@@ -10,6 +17,25 @@ export interface SolverService {
 }
 
 export const LABEL_HTTP01 = 'cert.chousei.dev/http01-solver';
+/**
+ * The key authorization on the temporary Ingress: every replica's challenge server can
+ * answer from its Ingress cache, whichever one the Service picks. (It is no secret: the
+ * challenge server hands it to anyone who asks.)
+ */
+export const ANNOTATION_KEY_AUTHORIZATION = 'cert.chousei.dev/http01-key-authorization';
+
+/** Looks a token up on the temporary Ingresses another replica made, from the cache. */
+export function keyAuthorizationFromIngresses(cache: Cache, namespace: string) {
+  return async (token: string): Promise<string | undefined> => {
+    const routes = await cache.list(Ingresses, {
+      namespace,
+      labelSelector: `${LABEL_HTTP01}=true`,
+    });
+    return routes
+      .map((i) => i.metadata?.annotations?.[ANNOTATION_KEY_AUTHORIZATION])
+      .find((keyAuth) => keyAuth?.startsWith(`${token}.`));
+  };
+}
 
 /**
  * HTTP-01 inside a cluster: the challenge server answers, and a temporary Ingress routes
@@ -43,6 +69,7 @@ export class IngressRoutedSolver implements Solver {
         name: this.ingressName(ch),
         namespace: this.service.namespace,
         labels: { [LABEL_HTTP01]: 'true' },
+        annotations: { [ANNOTATION_KEY_AUTHORIZATION]: ch.keyAuthorization },
       },
       spec: {
         ...(this.ingressClassName ? { ingressClassName: this.ingressClassName } : {}),

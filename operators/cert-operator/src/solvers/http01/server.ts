@@ -5,20 +5,31 @@ const PREFIX = '/.well-known/acme-challenge/';
 /** Tokens are base64url (RFC 8555 8.1); anything else cannot be one of ours. */
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
+/** Finds the key authorization of a token another replica presented (undefined: unknown). */
+export type KeyAuthorizationLookup = (token: string) => Promise<string | undefined>;
+
 /**
- * Answers HTTP-01 challenges from memory: `GET /.well-known/acme-challenge/TOKEN` returns
- * the key authorization of a presented token, anything else 404. In a cluster the
- * controller routes that path to this server with a temporary Ingress.
+ * Answers HTTP-01 challenges: `GET /.well-known/acme-challenge/TOKEN` returns the key
+ * authorization of a presented token, anything else 404. In a cluster the controller routes
+ * that path to this server with a temporary Ingress, and the Service behind it may pick any
+ * replica: tokens this one did not present are looked up with `lookup`.
  */
 export class HTTP01Solver implements Solver {
   readonly type = 'http-01' as const;
   private readonly tokens = new Map<string, string>();
   private server: Server | undefined;
 
+  constructor(private readonly lookup?: KeyAuthorizationLookup) {}
+
   /** Listens on `port` (0: any free port) and `host` (default all interfaces). */
   async start(port = 0, host?: string): Promise<void> {
     if (this.server) throw new Error('HTTP-01 solver already started');
-    const server = createServer((req, res) => this.handle(req, res));
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end();
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -55,13 +66,11 @@ export class HTTP01Solver implements Solver {
     this.tokens.delete(ch.token);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0] ?? '';
     const token = path.startsWith(PREFIX) ? path.slice(PREFIX.length) : '';
-    const answer =
-      (req.method === 'GET' || req.method === 'HEAD') && TOKEN.test(token)
-        ? this.tokens.get(token)
-        : undefined;
+    const valid = (req.method === 'GET' || req.method === 'HEAD') && TOKEN.test(token);
+    const answer = valid ? (this.tokens.get(token) ?? (await this.lookup?.(token))) : undefined;
     if (answer === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;

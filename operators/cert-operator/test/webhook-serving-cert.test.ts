@@ -1,0 +1,544 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import {
+  ApiError,
+  Client,
+  createLogger,
+  ForbiddenError,
+  Leases,
+  type Logger,
+  Manager,
+  Namespaces,
+  type Secret,
+  Secrets,
+  Services,
+  type ValidatingWebhookConfiguration,
+  ValidatingWebhookConfigurations,
+  type WebhookServer,
+} from '@chousei/runtime';
+import { waitFor } from '@chousei/runtime/testing';
+import { type Cluster, freePort } from '@chousei/testenv';
+import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRDS } from '../src/api/crds.js';
+import { type Certificate, Certificates } from '../src/api/types.js';
+import { ConfigError, parseConfig } from '../src/config.js';
+import { setupCertOperator } from '../src/operator.js';
+import {
+  createCsr,
+  generatePrivateKey,
+  inspectCertificate,
+  signCertificate,
+  verifyChain,
+} from '../src/pki/index.js';
+import {
+  issueServingKeyPair,
+  ServingCert,
+  serviceDnsNames,
+  servingKeyPairProblems,
+  webhookConfiguration,
+} from '../src/webhook/index.js';
+
+const DAY = 86_400_000;
+const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+const text = (s: Secret | undefined, key: string) =>
+  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
+const caBundles = (config: ValidatingWebhookConfiguration) =>
+  (config.webhooks ?? []).map((w) =>
+    Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8'),
+  );
+
+describe('self-managed webhook serving certificate: flags', () => {
+  const flags = [
+    '--webhook-secret',
+    'cert-operator-webhook-tls',
+    '--webhook-service',
+    'cert-operator-webhook',
+  ];
+
+  it('needs no cert dir, and takes the configuration from a flag or its variable', () => {
+    expect(parseConfig(flags, {}).webhook).toEqual({
+      port: 9443,
+      servingCert: {
+        secretName: 'cert-operator-webhook-tls',
+        serviceName: 'cert-operator-webhook',
+      },
+    });
+    expect(
+      parseConfig(['--webhook-cert-dir', '/tmp/certs'], {
+        CHOUSEI_CERT_WEBHOOK_SECRET: 's',
+        CHOUSEI_CERT_WEBHOOK_SERVICE: 'svc',
+        CHOUSEI_CERT_WEBHOOK_CONFIGURATION: 'chousei-cert-operator',
+      }).webhook,
+    ).toEqual({
+      port: 9443,
+      certDir: '/tmp/certs',
+      servingCert: {
+        secretName: 's',
+        serviceName: 'svc',
+        webhookConfigurationName: 'chousei-cert-operator',
+      },
+    });
+  });
+
+  it('names the flag in every refusal', () => {
+    const refusal = (argv: string[]) => {
+      try {
+        parseConfig(argv, {});
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(refusal(['--webhook-secret', 's'])).toBe(
+      '--webhook-secret (CHOUSEI_CERT_WEBHOOK_SECRET) needs --webhook-service (CHOUSEI_CERT_WEBHOOK_SERVICE): the serving certificate is for that Service',
+    );
+    expect(refusal(['--webhook-service', 'svc'])).toBe(
+      '--webhook-service (CHOUSEI_CERT_WEBHOOK_SERVICE) needs --webhook-secret (CHOUSEI_CERT_WEBHOOK_SECRET)',
+    );
+    expect(refusal(['--webhook-configuration', 'c', '--webhook-cert-dir', '/c'])).toMatch(
+      /^--webhook-configuration .* needs --webhook-secret/,
+    );
+    expect(refusal([...flags, '--webhook-service', 'Web_hook'])).toBe(
+      '--webhook-service (CHOUSEI_CERT_WEBHOOK_SERVICE) must be a Service name (a DNS label); got "Web_hook"',
+    );
+    expect(refusal(['--webhook-secret', 'a/b', '--webhook-service', 'svc'])).toMatch(
+      /^--webhook-secret .* must be a Secret name/,
+    );
+  });
+});
+
+describe('serving key pairs', () => {
+  const names = serviceDnsNames('hook', 'ops');
+
+  it('are a 10-year CA and a 1-year leaf for the Service names, due at two thirds of life', () => {
+    const pair = issueServingKeyPair(names);
+    const ca = inspectCertificate(pair.caCert);
+    const leaf = inspectCertificate(pair.cert);
+    expect(ca).toMatchObject({ isCA: true, keyAlgorithm: { algorithm: 'ECDSA', size: 256 } });
+    expect(leaf).toMatchObject({
+      isCA: false,
+      dnsNames: ['hook.ops.svc', 'hook.ops.svc.cluster.local'],
+      usages: ['digital signature', 'server auth'],
+    });
+    expect((ca.notAfter.getTime() - Date.now()) / DAY).toBeCloseTo(3650, 0);
+    expect((leaf.notAfter.getTime() - Date.now()) / DAY).toBeCloseTo(365, 0);
+    expect(verifyChain(pair.cert, pair.caCert).valid).toBe(true);
+
+    expect(servingKeyPairProblems(pair, names)).toEqual({});
+    const later = (days: number) => new Date(Date.now() + days * DAY);
+    expect(servingKeyPairProblems(pair, names, later(250)).leaf).toMatch(
+      /^tls\.crt is due for renewal: it expires at/,
+    );
+    expect(servingKeyPairProblems(pair, names, later(250)).ca).toBeUndefined();
+    expect(servingKeyPairProblems(pair, names, later(2440))).toEqual({
+      ca: expect.stringMatching(/^the CA is due for renewal: it expires at/),
+      leaf: expect.stringMatching(/^the CA is due for renewal: it expires at/),
+    });
+  });
+
+  it('reuse the CA for a new leaf, and are replaced when names, keys or parts are wrong', () => {
+    const pair = issueServingKeyPair(names);
+    const renewed = issueServingKeyPair(names, pair);
+    expect(renewed.caCert).toBe(pair.caCert);
+    expect(renewed.cert).not.toBe(pair.cert);
+    expect(servingKeyPairProblems(pair, serviceDnsNames('other', 'ops'))).toEqual({
+      leaf: 'tls.crt is for hook.ops.svc, hook.ops.svc.cluster.local, not other.ops.svc, other.ops.svc.cluster.local',
+    });
+    expect(servingKeyPairProblems({ ...pair, key: renewed.key }, names)).toEqual({
+      leaf: 'tls.key does not belong to tls.crt',
+    });
+    expect(servingKeyPairProblems({ ...pair, cert: '' }, names)).toEqual({
+      leaf: 'the Secret has no tls.crt',
+    });
+    expect(servingKeyPairProblems({ ...pair, caKey: undefined }, names).ca).toBe(
+      'the Secret has no ca.key',
+    );
+    const strange = issueServingKeyPair(names);
+    expect(servingKeyPairProblems({ ...pair, caCert: strange.caCert }, names).ca).toBe(
+      'ca.key does not belong to ca.crt',
+    );
+    expect(servingKeyPairProblems({ ...strange, cert: pair.cert, key: pair.key }, names)).toEqual({
+      leaf: expect.stringMatching(/^tls\.crt does not verify against ca\.crt/),
+    });
+  });
+});
+
+const LABEL = 'cert.chousei.dev/serving-cert-test';
+const SECRET = 'cert-operator-webhook-tls';
+const SERVICE = 'cert-operator-webhook';
+
+/** The fingerprint of what a TLS server presents for `servername`, verified against `caPem`. */
+function servedCertificate(port: number, servername: string, caPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca: caPem }, () => {
+      const raw = socket.getPeerX509Certificate()?.fingerprint256 ?? '';
+      socket.end();
+      resolve(raw);
+    });
+    socket.on('error', reject);
+  });
+}
+
+interface Replica {
+  webhook: WebhookServer;
+  servingCert: ServingCert;
+  stop(): Promise<void>;
+}
+
+describe('the operator keeps its webhook serving certificate, behind a real kube-apiserver', () => {
+  const run = Math.random().toString(36).slice(2, 8);
+  const labels = { [LABEL]: run };
+  const configName = `chousei-cert-serving-test-${run}`;
+  const logs: string[] = [];
+  let cluster: Cluster;
+  let client: Client;
+  let ns: string;
+  let port: number;
+  let logger: Logger;
+  const replicas: Replica[] = [];
+  let registered = false;
+
+  /** An operator replica, started with the flags a Deployment would give it. */
+  async function startReplica(webhookPort: number): Promise<Replica> {
+    const config = parseConfig(
+      [
+        '--cluster-resource-namespace',
+        ns,
+        '--webhook-port',
+        String(webhookPort),
+        '--webhook-secret',
+        SECRET,
+        '--webhook-service',
+        SERVICE,
+        '--webhook-configuration',
+        configName,
+      ],
+      {},
+    );
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      logger,
+      // The Lease is held elsewhere: the webhook parts must work on standbys.
+      leaderElection: { name: 'cert-operator', namespace: ns },
+    });
+    const { webhook, servingCert } = setupCertOperator(manager, {
+      clusterResourceNamespace: config.clusterResourceNamespace,
+      http01SolverPort: 0,
+      http01SolverHost: '127.0.0.1',
+      webhook: {
+        ...config.webhook!,
+        host: '127.0.0.1',
+        servingCert: { ...config.webhook!.servingCert!, checkIntervalMs: 2000 },
+      },
+      logger,
+    });
+    const abort = new AbortController();
+    const done = manager.start(abort.signal);
+    const replica = {
+      webhook: webhook!,
+      servingCert: servingCert!,
+      stop: async () => {
+        abort.abort();
+        await done;
+      },
+    };
+    replicas.push(replica);
+    await waitFor(() => webhook!.port, { timeoutMs: 10_000, description: 'webhook listening' });
+    return replica;
+  }
+
+  const secret = () => client.get(Secrets, { namespace: ns, name: SECRET });
+  const configuration = () => client.get(ValidatingWebhookConfigurations, { name: configName });
+  const invalid = (name: string): Certificate => ({
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      secretName: `${name}-tls`,
+      issuerRef: { name: 'none' },
+      dnsNames: [`${name}.example.com`],
+      duration: '30m',
+    },
+  });
+  /** What the API server answers to an invalid Certificate (dry run): the webhook's refusal. */
+  const verdict = () =>
+    client.create(Certificates, invalid('probe'), { dryRun: 'All' }).then(
+      () => 'accepted',
+      (err: unknown) => (err instanceof ApiError ? err.message : String(err)),
+    );
+  const refusedByWebhook = () =>
+    waitFor(async () => (await verdict()).includes('denied the request'), {
+      timeoutMs: 15_000,
+      description: 'the webhook refusing an invalid Certificate',
+    });
+
+  beforeAll(async () => {
+    cluster = await sharedCluster();
+    await cluster.apply(CRDS);
+    client = new Client(cluster.kubeConfig);
+    ns = await cluster.createNamespace('serving-cert');
+    await client.patch(
+      Namespaces,
+      { name: ns },
+      { type: 'merge', patch: { metadata: { labels } } },
+    );
+    logger = createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => void logs.push(line) },
+    });
+    await client.create(Leases, {
+      metadata: { name: 'cert-operator', namespace: ns },
+      spec: {
+        holderIdentity: 'another-replica',
+        leaseDurationSeconds: 3600,
+        renewTime: new Date().toISOString().replace('Z', '000Z'),
+      },
+    });
+    // The API server runs on this host: the Service resolves to it by name, and the API
+    // server still expects the certificate of SERVICE.NS.svc.
+    port = await freePort();
+    await client.create(Services, {
+      metadata: { name: SERVICE, namespace: ns },
+      spec: { type: 'ExternalName', externalName: '127.0.0.1' },
+    });
+    await client.create(
+      ValidatingWebhookConfigurations,
+      webhookConfiguration({
+        name: configName,
+        caBundlePem: '',
+        service: { namespace: ns, name: SERVICE, port },
+        namespaceSelector: { matchLabels: labels },
+        objectSelector: { matchLabels: labels },
+      }) as ValidatingWebhookConfiguration,
+    );
+    registered = true;
+    await startReplica(port);
+  });
+
+  afterAll(async () => {
+    // The configuration first: with failurePolicy Fail it must not outlive its servers.
+    if (registered) {
+      await client.delete(ValidatingWebhookConfigurations, { name: configName });
+    }
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
+
+  it('writes the Secret, serves from it and injects the CA as caBundle', async () => {
+    const stored = await secret();
+    expect(stored.type).toBe('kubernetes.io/tls');
+    expect(Object.keys(stored.data ?? {}).sort()).toEqual([
+      'ca.crt',
+      'ca.key',
+      'tls.crt',
+      'tls.key',
+    ]);
+    const leaf = inspectCertificate(text(stored, 'tls.crt'));
+    expect(leaf.dnsNames).toEqual(serviceDnsNames(SERVICE, ns));
+    expect(verifyChain(text(stored, 'tls.crt'), text(stored, 'ca.crt')).valid).toBe(true);
+    const [replica] = replicas;
+    expect(await readFile(join(replica!.servingCert.certDir, 'tls.crt'), 'utf8')).toBe(
+      text(stored, 'tls.crt'),
+    );
+    await waitFor(
+      async () => caBundles(await configuration()).every((ca) => ca === text(stored, 'ca.crt')),
+      { description: 'caBundle injected' },
+    );
+    expect(caBundles(await configuration())).toHaveLength(3);
+  });
+
+  it('is trusted by the API server: an invalid Certificate gets the webhook refusal', async () => {
+    await refusedByWebhook();
+    const err = await client.create(Certificates, invalid('short')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ForbiddenError);
+    expect((err as ForbiddenError).message).toContain(
+      'admission webhook "certificates.cert.chousei.dev" denied the request: Certificate short is invalid: spec.duration: 30m is shorter than the minimum certificate duration, 1h',
+    );
+  });
+
+  it('is reused by a second replica: same pair served, the Secret not rewritten', async () => {
+    const before = await secret();
+    const second = await startReplica(await freePort());
+    const ca = text(before, 'ca.crt');
+    const [first] = replicas;
+    for (const r of [first!, second]) {
+      expect(await servedCertificate(r.webhook.port, `${SERVICE}.${ns}.svc`, ca)).toBe(
+        fingerprint(text(before, 'tls.crt')),
+      );
+    }
+    expect((await secret()).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+  });
+
+  it('makes a new pair when the Secret is deleted, and every replica and the caBundle follow', async () => {
+    const old = await secret();
+    await client.delete(Secrets, { namespace: ns, name: SECRET });
+    const renewed = await waitFor(
+      async () => {
+        const s = await secret();
+        return text(s, 'ca.crt') !== text(old, 'ca.crt') && s;
+      },
+      { description: 'a new CA in the Secret' },
+    );
+    const ca = text(renewed, 'ca.crt');
+    await waitFor(async () => caBundles(await configuration()).every((b) => b === ca), {
+      description: 'the new CA injected',
+    });
+    for (const r of replicas) {
+      await waitFor(
+        async () =>
+          (await servedCertificate(r.webhook.port, `${SERVICE}.${ns}.svc`, ca).catch(() => '')) ===
+          fingerprint(text(renewed, 'tls.crt')),
+        { description: 'the new leaf served' },
+      );
+    }
+    await refusedByWebhook();
+  });
+
+  it('renews an expired leaf with the same CA, leaving the caBundle alone', async () => {
+    const current = await secret();
+    const caCert = text(current, 'ca.crt');
+    const key = generatePrivateKey();
+    const expired = signCertificate({
+      csrPem: createCsr({
+        privateKeyPem: key,
+        dnsNames: serviceDnsNames(SERVICE, ns),
+        ipAddresses: [],
+      }),
+      issuerCertPem: caCert,
+      issuerKeyPem: text(current, 'ca.key'),
+      durationMs: DAY,
+      usages: [],
+      now: new Date(Date.now() - 2 * DAY),
+    });
+    const bundleVersion = (await configuration()).metadata?.resourceVersion;
+    await client.update(Secrets, {
+      ...current,
+      data: {
+        ...current.data,
+        'tls.crt': Buffer.from(expired).toString('base64'),
+        'tls.key': Buffer.from(key).toString('base64'),
+      },
+    });
+    const renewed = await waitFor(
+      async () => {
+        const s = await secret();
+        return (
+          inspectCertificate(text(s, 'tls.crt')).notAfter.getTime() > Date.now() + 300 * DAY && s
+        );
+      },
+      { description: 'a renewed leaf' },
+    );
+    expect(text(renewed, 'ca.crt')).toBe(caCert);
+    expect((await configuration()).metadata?.resourceVersion).toBe(bundleVersion);
+    await refusedByWebhook();
+  });
+
+  it('puts the caBundle back when the configuration is re-applied without it', async () => {
+    const ca = text(await secret(), 'ca.crt');
+    await client.patch(
+      ValidatingWebhookConfigurations,
+      { name: configName },
+      {
+        type: 'json',
+        patch: [{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: '' }],
+      },
+    );
+    await waitFor(async () => caBundles(await configuration()).every((b) => b === ca), {
+      description: 'caBundle injected again',
+    });
+  });
+
+  it('never logged a private key, even at debug level', async () => {
+    const stored = await secret();
+    const all = logs.join('\n');
+    expect(all).toContain('wrote a new webhook serving certificate');
+    expect(all).not.toMatch(/PRIVATE KEY|LS0tLS1CRUdJTiBQUklWQVRFIEtFWS/);
+    expect(all).not.toContain(stored.data?.['tls.key']);
+  });
+});
+
+describe('the serving certificate under the RBAC of the chart', () => {
+  const run = Math.random().toString(36).slice(2, 8);
+  // The chart grants the caBundle patch on its own configuration only.
+  const configName = 'cert-operator';
+  const logs: string[] = [];
+  let admin: Client;
+  let ns: string;
+  const stop = new AbortController();
+  let running: Promise<void> | undefined;
+
+  beforeAll(async () => {
+    const cluster = await sharedCluster();
+    admin = new Client(cluster.kubeConfig);
+    // The release namespace, where the chart lets the operator keep its serving Secret.
+    ns = operatorServiceAccount().namespace;
+    // Selects nothing: only its caBundle matters here.
+    await admin.create(
+      ValidatingWebhookConfigurations,
+      webhookConfiguration({
+        name: configName,
+        caBundlePem: '',
+        service: { namespace: ns, name: SERVICE },
+        objectSelector: { matchLabels: { [LABEL]: `none-${run}` } },
+        namespaceSelector: { matchLabels: { [LABEL]: `none-${run}` } },
+      }) as ValidatingWebhookConfiguration,
+    );
+    const servingCert = new ServingCert({
+      client: new Client(await operatorKubeConfig()),
+      namespace: ns,
+      secretName: SECRET,
+      serviceName: SERVICE,
+      webhookConfigurationName: configName,
+      // Only the watches can notice a change within this test.
+      checkIntervalMs: 3_600_000,
+      logger: createLogger({
+        level: 'debug',
+        destination: { write: (line: string) => void logs.push(line) },
+      }),
+    });
+    running = servingCert.run(stop.signal);
+  });
+
+  afterAll(async () => {
+    stop.abort();
+    await running;
+    await admin.delete(ValidatingWebhookConfigurations, { name: configName }).catch(() => {});
+    await admin.delete(Secrets, { namespace: ns, name: SECRET }).catch(() => {});
+  });
+
+  it('creates, watches, repairs and recreates the Secret and injects the caBundle', async () => {
+    const caOf = async () =>
+      text(await admin.get(Secrets, { namespace: ns, name: SECRET }), 'ca.crt');
+    const injected = async (ca: string) => {
+      const config = await admin.get(ValidatingWebhookConfigurations, { name: configName });
+      return caBundles(config).every((b) => b === ca);
+    };
+    const first = await waitFor(caOf, { description: 'the Secret written' });
+    await waitFor(() => injected(first), { description: 'caBundle injected' });
+    // A Secret missing a part is rewritten in place (an update, not a new Secret).
+    await admin.patch(
+      Secrets,
+      { namespace: ns, name: SECRET },
+      { type: 'json', patch: [{ op: 'remove', path: '/data/ca.key' }] },
+    );
+    await waitFor(
+      async () => !!(await admin.get(Secrets, { namespace: ns, name: SECRET })).data?.['ca.key'],
+      { description: 'the Secret repaired' },
+    );
+    const repaired = await caOf();
+    await waitFor(() => injected(repaired), { description: 'the repaired caBundle injected' });
+    await admin.delete(Secrets, { namespace: ns, name: SECRET });
+    const second = await waitFor(
+      async () => {
+        const ca = await caOf();
+        return ca !== repaired && ca;
+      },
+      { description: 'the Secret written again' },
+    );
+    await waitFor(() => injected(second), { description: 'the new caBundle injected' });
+    expect(logs.filter((l) => /forbidden/i.test(l))).toEqual([]);
+  });
+});

@@ -1,0 +1,133 @@
+// The pieces setupDnsOperator builds from its options before wiring them into controllers:
+// which objects claim which names, the ownership registry and the zone filter. Exported so
+// tools that explain the operator (kubectl-chousei) read the cluster exactly as it does.
+import { TxtRegistry, type Zone } from '@chousei/dns';
+import { Ingresses, type KubeObject, type ResourceType, Services } from '@chousei/runtime';
+import { DNSEndpoints } from './api/dnsendpoint.js';
+import { type Claimant, resourceLabel } from './controller/claims.js';
+import type { SourceResult } from './sources/endpoint.js';
+import {
+  annotationFilter,
+  dnsEndpointEndpoints,
+  domainFilter,
+  ingressClassMatches,
+  ingressEndpoints,
+  serviceEndpoints,
+} from './sources/index.js';
+
+export type SourceKind = 'ingress' | 'service' | 'dnsendpoint';
+
+/** One kind of object that claims DNS names. */
+export interface SourceDef<T extends KubeObject = KubeObject> {
+  kind: SourceKind;
+  /** Kind as written in ownership records' resource (`ingress/ns/name`) and messages. */
+  label: string;
+  resource: ResourceType<T>;
+  read(obj: T): SourceResult;
+  /** Passes the class and annotation filters (label and namespace filters are list scopes). */
+  admits(obj: T): boolean;
+}
+
+export interface SourceOptions {
+  sources: SourceKind[];
+  ingressClasses?: string[];
+  annotationFilter?: string;
+  domainFilter?: string[];
+  excludeDomains?: string[];
+}
+
+/** The source kinds in use and what each object claims, within the managed domains. */
+export interface Sources {
+  defs: SourceDef[];
+  /** The object's endpoints and names outside the domain filters dropped. */
+  resultOf(def: SourceDef, obj: KubeObject): SourceResult;
+  /** Names the object claims: none when a filter leaves it out. */
+  claims(def: SourceDef, obj: KubeObject): string[];
+  claimant(def: SourceDef, obj: KubeObject): Claimant;
+}
+
+export function sourcesFor(opts: SourceOptions): Sources {
+  const inDomains = domainFilter({
+    include: opts.domainFilter ?? [],
+    exclude: opts.excludeDomains ?? [],
+  });
+  const annotationsOk = opts.annotationFilter
+    ? annotationFilter(opts.annotationFilter)
+    : () => true;
+  const classes = opts.ingressClasses ?? [];
+
+  // Source results are computed once per object version: stored objects are frozen and
+  // replaced on change, so the object itself is the cache key.
+  const results = new WeakMap<object, SourceResult>();
+  const resultOf = (def: SourceDef, obj: KubeObject): SourceResult => {
+    let r = results.get(obj);
+    if (!r) {
+      const raw = def.read(obj);
+      const names = raw.names.filter(inDomains);
+      r = { ...raw, names, endpoints: raw.endpoints.filter((e) => names.includes(e.name)) };
+      results.set(obj, r);
+    }
+    return r;
+  };
+
+  const defs: SourceDef[] = [];
+  const add = <T extends KubeObject>(def: SourceDef<T>) => {
+    if (opts.sources.includes(def.kind)) defs.push(def as unknown as SourceDef);
+  };
+  add({
+    kind: 'ingress',
+    label: 'Ingress',
+    resource: Ingresses,
+    read: (o) => ingressEndpoints(o),
+    admits: (o) => ingressClassMatches(o, classes) && annotationsOk(o),
+  });
+  add({
+    kind: 'service',
+    label: 'Service',
+    resource: Services,
+    read: (o) => serviceEndpoints(o),
+    admits: (o) => annotationsOk(o),
+  });
+  add({
+    kind: 'dnsendpoint',
+    label: 'DNSEndpoint',
+    resource: DNSEndpoints,
+    read: (o) => dnsEndpointEndpoints(o),
+    admits: (o) => annotationsOk(o),
+  });
+
+  return {
+    defs,
+    resultOf,
+    claims: (def, obj) => (def.admits(obj) ? resultOf(def, obj).names : []),
+    claimant: (def, obj) => ({
+      obj,
+      resource: resourceLabel(def.label, obj),
+      result: resultOf(def, obj),
+    }),
+  };
+}
+
+export interface RegistryOptions {
+  ownerId: string;
+  txtPrefix?: string;
+  txtSuffix?: string;
+  txtWildcardReplacement?: string;
+}
+
+/** The ownership registry of the given owner id and TXT naming. */
+export function txtRegistryFor(opts: RegistryOptions): TxtRegistry {
+  return new TxtRegistry({
+    ownerId: opts.ownerId,
+    ...(opts.txtPrefix ? { prefix: opts.txtPrefix } : {}),
+    ...(opts.txtSuffix ? { suffix: opts.txtSuffix } : {}),
+    ...(opts.txtWildcardReplacement ? { wildcardReplacement: opts.txtWildcardReplacement } : {}),
+  });
+}
+
+/** Zones to manage: all, or those under, equal to or above a filtered domain. */
+export function zoneFilterFor(domains: string[] | undefined): (zone: Zone) => boolean {
+  return (z) =>
+    !domains?.length ||
+    domains.some((d) => z.name === d || z.name.endsWith(`.${d}`) || d.endsWith(`.${z.name}`));
+}

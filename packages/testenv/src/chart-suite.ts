@@ -1,0 +1,123 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { lintChart, renderChart, templateChart } from './helm.js';
+import { sharedCluster } from './vitest.js';
+
+export interface ChartSuiteOptions {
+  /** The operator's deploy/ directory: chart/ and the generated install.yaml. */
+  deployDir: string;
+  release: string;
+  /** The CRDs the code validates with; chart/crds/ must hold exactly these. */
+  crds: KubernetesObject[];
+  /** The operator's flag parser: the Deployment's args must be accepted by it. */
+  parseArgs(args: string[], env: Record<string, string>): unknown;
+  /** Values sets the chart must render, lint and dry-run with, by name. */
+  variants: Record<string, Record<string, unknown>>;
+}
+
+const parseYaml = (text: string) =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as KubernetesObject | null)
+    .filter((o): o is KubernetesObject => !!o);
+
+const container = (objects: KubernetesObject[]): V1Container => {
+  const deployment = objects.find((o) => o.kind === 'Deployment') as V1Deployment | undefined;
+  const c = deployment?.spec?.template.spec?.containers[0];
+  if (!c) throw new Error('the chart renders no Deployment container');
+  return c;
+};
+
+/**
+ * The checks every operator's chart passes: generated files up to date, helm lint, secure
+ * defaults, flags the operator accepts, and a server-side dry run of every rendered object
+ * against the real API server, for each values variant.
+ */
+export function chartSuite(opts: ChartSuiteOptions): void {
+  const chart = join(opts.deployDir, 'chart');
+  const render = (set: Record<string, unknown> = {}) =>
+    renderChart(chart, { release: opts.release, namespace: opts.release, set });
+
+  describe(`${opts.release} chart`, () => {
+    it('ships the CRDs the code validates with (scripts/generate-deploy.mjs)', async () => {
+      const dir = join(chart, 'crds');
+      const files = await readdir(dir);
+      const shipped = (
+        await Promise.all(files.map(async (f) => parseYaml(await readFile(join(dir, f), 'utf8'))))
+      ).flat();
+      const byName = (a: KubernetesObject, b: KubernetesObject) =>
+        (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+      expect(shipped.sort(byName)).toEqual(JSON.parse(JSON.stringify([...opts.crds].sort(byName))));
+    });
+
+    it('ships install.yaml as the chart renders it with default values', async () => {
+      const shipped = await readFile(join(opts.deployDir, 'install.yaml'), 'utf8');
+      const fresh = await templateChart(chart, { release: opts.release, namespace: opts.release });
+      expect(shipped.endsWith(fresh), 'run scripts/generate-deploy.mjs').toBe(true);
+    });
+
+    it('runs two non-root replicas with a read-only root and RuntimeDefault seccomp', async () => {
+      const objects = await render();
+      const deployment = objects.find((o) => o.kind === 'Deployment') as V1Deployment;
+      const pod = deployment.spec?.template.spec;
+      const c = container(objects);
+      expect(deployment.spec?.replicas).toBe(2);
+      expect(c.args).toContain('--leader-elect');
+      expect(pod?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+      expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+      expect(c.resources?.requests).toHaveProperty('memory');
+      const kinds = objects.map((o) => o.kind);
+      expect(kinds).toEqual(expect.arrayContaining(['PodDisruptionBudget', 'Service']));
+      const metrics = objects.find(
+        (o) => o.kind === 'Service' && o.metadata?.name?.endsWith('-metrics'),
+      );
+      expect(metrics).toBeDefined();
+    });
+
+    for (const [variant, set] of Object.entries({ defaults: {}, ...opts.variants })) {
+      describe(`with ${variant}`, () => {
+        it('passes helm lint --strict', async () => {
+          await lintChart(chart, { namespace: opts.release, set });
+        });
+
+        it('passes flags the operator accepts', async () => {
+          const c = container(await render(set));
+          // Variables from Secrets or the downward API get a placeholder (valid base64 too).
+          const env = Object.fromEntries(
+            (c.env ?? []).map((e) => [e.name, e.value ?? 'Y2hvdXNlaQ==']),
+          );
+          expect(() => opts.parseArgs(c.args ?? [], env)).not.toThrow();
+        });
+
+        it('is accepted by the API server (server-side dry run of every object)', async () => {
+          const cluster = await sharedCluster();
+          const objects = await render(set);
+          const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+          // Custom resources in the chart need their CRDs served; the rest is only dry-run.
+          await cluster.apply(crds);
+          await cluster.ensureNamespace(opts.release);
+          for (const o of objects.filter((o) => o.kind !== 'CustomResourceDefinition')) {
+            const namespace = o.metadata?.namespace;
+            if (namespace) await cluster.ensureNamespace(namespace);
+          }
+          const applied = await cluster.apply(
+            objects.filter((o) => o.kind !== 'CustomResourceDefinition'),
+            { dryRun: true },
+          );
+          expect(applied.length).toBe(objects.length - crds.length);
+        });
+      });
+    }
+  });
+}

@@ -1,0 +1,421 @@
+import {
+  backoffFromFlags,
+  FLAGS as CERT_FLAGS,
+  Certificates,
+  ClusterIssuers,
+  clusterResourceNamespaceFromFlags,
+  ENV_PREFIX,
+  Issuers,
+  inspectCertificate,
+  issuanceNeed,
+  manualIssuanceRequest,
+  retryTime,
+  secretValue,
+} from '@chousei/cert-operator';
+import {
+  ApiError,
+  type Condition,
+  ForbiddenError,
+  isNotFound,
+  type Secret,
+  Secrets,
+} from '@chousei/runtime';
+import {
+  type Command,
+  connect,
+  explain,
+  KUBE_FLAGS,
+  type Kube,
+  parseCommand,
+  printJson,
+} from '../cli.js';
+import { type EventSummary, recentEvents } from '../events.js';
+import { fields, relative, rfc3339, shortDuration, table, when } from '../output.js';
+import { fetchOrder, type OrderDetails } from './acme.js';
+import { type Verdict, verdict } from './verdict.js';
+
+const FLAGS = {
+  ...KUBE_FLAGS,
+  // The operator's own flags (and CHOUSEI_CERT_* variables): pass what it runs with.
+  'backoff-initial': CERT_FLAGS['backoff-initial'],
+  'backoff-max': CERT_FLAGS['backoff-max'],
+  'cluster-resource-namespace': CERT_FLAGS['cluster-resource-namespace'],
+  'skip-acme': {
+    type: 'boolean',
+    default: false,
+    help: 'Do not ask the ACME server about the order in progress',
+  },
+} as const;
+
+const USAGE = `Usage: kubectl chousei certs status NAME [-n NAMESPACE] [flags]
+
+Where a Certificate stands and, when it is not Ready, why: its conditions, validity and
+renewal time, failed attempts and when the next one is due, the ACME order in progress
+(with its authorizations, read from the ACME server with the issuer's account key), the
+Secret it writes and whether that matches, its recent Events, and a one-line verdict.`;
+
+const ACME_TIMEOUT_MS = 10_000;
+
+export interface StatusReport {
+  certificate: {
+    namespace: string;
+    name: string;
+    secretName: string;
+    issuerRef: { kind: string; name: string };
+    commonName?: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+    deleting: boolean;
+  };
+  conditions: Condition[];
+  notBefore?: string;
+  notAfter?: string;
+  renewalTime?: string;
+  revision?: number;
+  failures?: {
+    attempts: number;
+    lastFailureTime?: string;
+    /** When the backoff lets the operator try again (absent: nothing holds it). */
+    nextAttemptTime?: string;
+    backoff: { initial: string; max: string };
+  };
+  issuer: { kind: string; name: string; namespace?: string; found: boolean; ready?: Condition };
+  secret: {
+    name: string;
+    exists: boolean;
+    readable: boolean;
+    upToDate: boolean;
+    /** Why it needs issuing (cert-manager's reasons: DoesNotExist, SecretMismatch, ...). */
+    reason?: string;
+    message?: string;
+    serialNumber?: string;
+    notAfter?: string;
+  };
+  acmeOrder?: { url: string; details?: OrderDetails; unavailable?: string };
+  events: EventSummary[];
+  /** Why no Events could be listed (e.g. forbidden). */
+  eventsUnavailable?: string;
+  verdict: Verdict;
+}
+
+export const certsStatus: Command = {
+  name: 'certs status',
+  summary: 'Where a Certificate stands and why it is stuck',
+  async run(argv, env) {
+    const cmd = parseCommand(FLAGS, ENV_PREFIX, argv, env, USAGE, {
+      min: 1,
+      max: 1,
+      names: 'NAME',
+    });
+    if (cmd.helped) return 0;
+    const backoff = backoffFromFlags(cmd.flags);
+    const kube = connect(cmd.flags);
+    const report = await certificateStatus(kube, cmd.operands[0]!, {
+      backoff,
+      clusterResourceNamespace: clusterResourceNamespaceFromFlags(cmd.flags, env),
+      acme: !cmd.flags.bool('skip-acme'),
+      now: new Date(),
+    });
+    if (cmd.json) printJson(report);
+    else process.stdout.write(renderStatus(report, new Date()));
+    return 0;
+  },
+};
+
+export async function certificateStatus(
+  kube: Kube,
+  name: string,
+  opts: {
+    backoff: { initialMs: number; maxMs: number };
+    clusterResourceNamespace: string;
+    acme: boolean;
+    now: Date;
+  },
+): Promise<StatusReport> {
+  const { now } = opts;
+  const namespace = kube.namespace;
+  const cert = await kube.client
+    .get(Certificates, { namespace, name })
+    .catch((err: unknown) => explain(err, `certificate ${namespace}/${name}`));
+  const spec = cert.spec;
+  const kind = spec.issuerRef.kind ?? 'Issuer';
+  const issuerNs = kind === 'ClusterIssuer' ? undefined : namespace;
+  const issuerLabel = `${kind} ${issuerNs ? `${issuerNs}/` : ''}${spec.issuerRef.name}`;
+  const issuer = await (kind === 'ClusterIssuer'
+    ? kube.client.get(ClusterIssuers, { name: spec.issuerRef.name })
+    : kube.client.get(Issuers, { namespace, name: spec.issuerRef.name })
+  ).catch((err: unknown): undefined => {
+    if (isNotFound(err)) return undefined;
+    return explain(err, issuerLabel);
+  });
+
+  const secret = await readSecret(kube, namespace, spec.secretName);
+  const need = secret === 'forbidden' ? undefined : issuanceNeed(cert, secret, now);
+  const leaf = leafOf(secret === 'forbidden' ? undefined : secret);
+  const st = cert.status ?? {};
+  const retryAt = retryTime(cert, opts.backoff);
+  const manual = manualIssuanceRequest(cert) !== undefined;
+
+  let acmeOrder: StatusReport['acmeOrder'];
+  if (st.acmeOrder?.url) {
+    acmeOrder = { url: st.acmeOrder.url };
+    if (!opts.acme) acmeOrder.unavailable = 'not asked (--skip-acme)';
+    else if (!issuer) acmeOrder.unavailable = `${issuerLabel} not found`;
+    else {
+      try {
+        acmeOrder.details = await fetchOrder(
+          kube,
+          { kind, resource: issuer },
+          st.acmeOrder.url,
+          opts.clusterResourceNamespace,
+          ACME_TIMEOUT_MS,
+        );
+      } catch (err) {
+        acmeOrder.unavailable = (err as Error).message;
+      }
+    }
+  }
+  let eventsUnavailable: string | undefined;
+  const events = await recentEvents(kube, 'Certificate', cert).catch((err: unknown) => {
+    // Events help but are not the answer: say why they are missing and go on.
+    eventsUnavailable = err instanceof ApiError ? (err.status.message ?? err.message) : String(err);
+    return [];
+  });
+  const conditions = st.conditions ?? [];
+  const issuerReady = issuer?.status?.conditions?.find((c) => c.type === 'Ready');
+
+  return {
+    certificate: {
+      namespace,
+      name,
+      secretName: spec.secretName,
+      issuerRef: { kind, name: spec.issuerRef.name },
+      ...(spec.commonName ? { commonName: spec.commonName } : {}),
+      dnsNames: spec.dnsNames ?? [],
+      ipAddresses: spec.ipAddresses ?? [],
+      deleting: !!cert.metadata?.deletionTimestamp,
+    },
+    conditions,
+    ...pick(st, ['notBefore', 'notAfter', 'renewalTime', 'revision']),
+    ...(st.failedIssuanceAttempts
+      ? {
+          failures: {
+            attempts: st.failedIssuanceAttempts,
+            ...(st.lastFailureTime ? { lastFailureTime: st.lastFailureTime } : {}),
+            ...(retryAt ? { nextAttemptTime: rfc3339(retryAt) } : {}),
+            backoff: {
+              initial: shortDuration(opts.backoff.initialMs),
+              max: shortDuration(opts.backoff.maxMs),
+            },
+          },
+        }
+      : {}),
+    issuer: {
+      kind,
+      name: spec.issuerRef.name,
+      ...(issuerNs ? { namespace: issuerNs } : {}),
+      found: !!issuer,
+      ...(issuerReady ? { ready: issuerReady } : {}),
+    },
+    secret: {
+      name: spec.secretName,
+      exists: secret !== undefined,
+      readable: secret !== 'forbidden',
+      upToDate: secret !== 'forbidden' && !need,
+      ...(need ? { reason: need.reason, message: need.message } : {}),
+      ...(leaf ? { serialNumber: leaf.serialNumber, notAfter: rfc3339(leaf.notAfter) } : {}),
+    },
+    ...(acmeOrder ? { acmeOrder } : {}),
+    events,
+    ...(eventsUnavailable ? { eventsUnavailable } : {}),
+    verdict: verdict({
+      now,
+      deleting: !!cert.metadata?.deletionTimestamp,
+      conditions,
+      issuerName: issuerLabel,
+      issuerFound: !!issuer,
+      ...(issuerReady ? { issuerReady } : {}),
+      ...(need ? { secretNeed: `the Secret needs issuing (${need.reason}: ${need.message})` } : {}),
+      secretUnknown: secret === 'forbidden',
+      ...(st.renewalTime ? { renewalTime: new Date(st.renewalTime) } : {}),
+      failedAttempts: st.failedIssuanceAttempts ?? 0,
+      ...(retryAt ? { retryAt } : {}),
+      manualRequest: manual,
+      ...(acmeOrder ? { acmeOrderUrl: acmeOrder.url } : {}),
+      ...(acmeOrder?.details ? { order: acmeOrder.details } : {}),
+      ...(acmeOrder?.unavailable ? { orderUnavailable: acmeOrder.unavailable } : {}),
+    }),
+  };
+}
+
+/** The Secret, undefined when missing, 'forbidden' when the user may not read it. */
+async function readSecret(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<Secret | undefined | 'forbidden'> {
+  return kube.client.get(Secrets, { namespace, name }).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    if (err instanceof ForbiddenError) return 'forbidden' as const;
+    return explain(err, `secret ${namespace}/${name}`);
+  });
+}
+
+function leafOf(secret: Secret | undefined): ReturnType<typeof inspectCertificate> | undefined {
+  const pem = secretValue(secret, 'tls.crt');
+  if (!pem) return undefined;
+  try {
+    return inspectCertificate(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+export function renderStatus(r: StatusReport, now: Date): string {
+  const c = r.certificate;
+  const out: string[] = [];
+  const at = (s: string | undefined) => (s ? when(new Date(s), now) : '-');
+  const names = [...c.dnsNames, ...c.ipAddresses];
+  const issuerState = !r.issuer.found
+    ? 'not found'
+    : r.issuer.ready
+      ? r.issuer.ready.status === 'True'
+        ? 'Ready'
+        : `not Ready: ${r.issuer.ready.reason}: ${r.issuer.ready.message}`
+      : 'no Ready condition yet';
+  out.push(`Certificate ${c.namespace}/${c.name}${c.deleting ? ' (being deleted)' : ''}`);
+  out.push(
+    fields(
+      [
+        [
+          'Issuer',
+          `${r.issuer.kind} ${r.issuer.namespace ? `${r.issuer.namespace}/` : ''}${r.issuer.name} (${issuerState})`,
+        ],
+        ...(c.commonName ? [['Common name', c.commonName] as [string, string]] : []),
+        ['Names', names.join(', ') || '-'],
+        ['Secret', c.secretName],
+      ],
+      '  ',
+    ),
+  );
+
+  out.push('Conditions:');
+  out.push(
+    r.conditions.length
+      ? table(
+          r.conditions.map((cond) => [
+            cond.type,
+            cond.status,
+            cond.reason,
+            cond.lastTransitionTime ? relative(new Date(cond.lastTransitionTime), now) : '',
+            cond.message,
+          ]),
+          '  ',
+        )
+      : '  none yet (the operator has not reconciled it)',
+  );
+
+  out.push('Validity:');
+  out.push(
+    fields(
+      [
+        ['Not before', at(r.notBefore)],
+        ['Not after', at(r.notAfter)],
+        [
+          'Renewal',
+          r.renewalTime
+            ? `${at(r.renewalTime).replace(/ \(.*\)$/, '')} (renews ${relative(new Date(r.renewalTime), now)})`
+            : '-',
+        ],
+        ['Revision', r.revision === undefined ? '-' : String(r.revision)],
+      ],
+      '  ',
+    ),
+  );
+
+  if (r.failures) {
+    const f = r.failures;
+    out.push('Failures:');
+    out.push(
+      fields(
+        [
+          ['Failed attempts', String(f.attempts)],
+          ['Last failure', at(f.lastFailureTime)],
+          [
+            'Next attempt',
+            !f.nextAttemptTime
+              ? 'not held back (the spec changed since the failures)'
+              : `${at(f.nextAttemptTime)}${new Date(f.nextAttemptTime) <= now ? ': the backoff is over' : ''}; backoff ${f.backoff.initial} doubling to ${f.backoff.max} (a server's Retry-After may make it later)`,
+          ],
+        ],
+        '  ',
+      ),
+    );
+  } else out.push('Failures: none');
+
+  if (r.acmeOrder) {
+    const o = r.acmeOrder;
+    out.push(`ACME order: ${o.url}`);
+    if (o.details) {
+      const d = o.details;
+      out.push(
+        `  Status: ${d.status}${d.expires ? `, expires ${at(d.expires)}` : ''}${d.error ? `, error: ${d.error}` : ''}`,
+      );
+      out.push('  Authorizations:');
+      out.push(
+        table(
+          d.authorizations.flatMap((a) =>
+            a.challenges.map((ch, i) => [
+              i === 0 ? a.identifier : '',
+              i === 0 ? a.status : '',
+              ch.type,
+              ch.status,
+              ch.error ?? '',
+            ]),
+          ),
+          '    ',
+        ),
+      );
+    } else out.push(`  Details unavailable: ${o.unavailable}`);
+  } else out.push('ACME order: none in progress');
+
+  const s = r.secret;
+  const secretState = !s.readable
+    ? 'cannot be read (forbidden): not checked'
+    : !s.exists
+      ? 'missing'
+      : s.upToDate
+        ? 'up to date'
+        : `needs issuing: ${s.reason}: ${s.message}`;
+  out.push(`Secret ${s.name}: ${secretState}`);
+  if (s.serialNumber) out.push(`  serial ${s.serialNumber}, valid until ${at(s.notAfter)}`);
+
+  out.push(
+    r.eventsUnavailable
+      ? `Events: cannot be listed: ${r.eventsUnavailable}`
+      : r.events.length
+        ? 'Events:'
+        : 'Events: none',
+  );
+  if (r.events.length) {
+    out.push(
+      table(
+        r.events.map((e) => [
+          e.time ? relative(new Date(e.time), now) : '',
+          e.type,
+          e.reason,
+          e.count > 1 ? `(x${e.count}) ${e.note}` : e.note,
+        ]),
+        '  ',
+      ),
+    );
+  }
+  out.push(`Verdict: ${r.verdict.state}: ${r.verdict.message}`);
+  return `${out.join('\n')}\n`;
+}
+
+function pick<T extends object, K extends keyof T>(obj: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
