@@ -15,6 +15,7 @@ export {
   controlPlaneBinary,
   startControlPlane,
 } from './controlplane.js';
+export { type DnsGate, type GatedQuery, startDnsGate } from './dns-gate.js';
 export { MissingDependencyError, StartTimeoutError } from './errors.js';
 export {
   type Fault,

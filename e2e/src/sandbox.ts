@@ -1,0 +1,272 @@
+// `pnpm sandbox`: the whole world on this machine (see stack.ts), one Ingress asking for a
+// DNS name and a certificate, and what happens to it as it happens. Then a kubeconfig to
+// look around with, until Ctrl-C.
+import { X509Certificate } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Certificates, inspectCertificate, verifyChain } from '@chousei/cert-operator';
+import { type Event, Events, Informer, type Ingress, Ingresses, Secrets } from '@chousei/runtime';
+import { waitFor, waitForCondition } from '@chousei/runtime/testing';
+import { controlPlaneBinary } from '@chousei/testenv';
+import { Progress } from './progress.ts';
+import { type Stack, startStack } from './stack.ts';
+
+const USAGE = `Usage: pnpm sandbox [--exit-after-demo] [--timeout SECONDS]
+
+Starts a control plane, BIND9, Pebble and both operators on this machine, applies an
+Ingress asking for a DNS name and a certificate, and shows what happens to it. Then keeps
+everything running for kubectl and dig until Ctrl-C, and cleans up.
+
+  --exit-after-demo   stop after the demo: exit 0 when it worked, 1 when not
+  --timeout SECONDS   fail when the demo is not done this long after start (default 120)
+`;
+
+const NAMESPACE = 'demo';
+const INGRESS = 'web';
+const SECRET = 'web-tls';
+
+const { values: flags } = parseArgs({
+  options: {
+    'exit-after-demo': { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '120' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const timeoutMs = Number(flags.timeout) * 1000;
+if (!(timeoutMs > 0)) {
+  process.stderr.write(`sandbox: --timeout must be a number of seconds; got "${flags.timeout}"\n`);
+  process.exit(2);
+}
+
+const t0 = performance.now();
+const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+const progress = new Progress();
+const say = (line = '') => progress.log(line);
+/** Aborted once the sandbox is to stop: a start-up under way stops and cleans up. */
+const stopping = new AbortController();
+let stack: Stack | undefined;
+let demoDone = false;
+
+let exiting: Promise<never> | undefined;
+/** Stops everything started, then exits; once, whoever asks first. */
+function exit(code: number, opts: { keepLogs?: boolean } = {}): Promise<never> {
+  exiting ??= (async () => {
+    stopping.abort();
+    progress.close();
+    await stack?.stop(opts);
+    process.exit(code);
+  })();
+  return exiting;
+}
+
+let interruptedAt = 0;
+/** A signal, or nobody reading the output: stop. Ending with Ctrl-C is normal after the demo. */
+function interrupt(why?: string): void {
+  if (interruptedAt) {
+    // Asked again: no patience left. Not within a second, though: a Ctrl-C reaches the
+    // whole process group, and pnpm passes its own on to us as well.
+    if (performance.now() - interruptedAt > 1000) process.exit(1);
+    return;
+  }
+  interruptedAt = performance.now();
+  if (why) say(`\n${why}: stopping everything and removing temporary files...`);
+  if (stack) void exit(demoDone ? 0 : 130);
+  else stopping.abort(); // start-up throws once it has cleaned up: see the catch below
+}
+// SIGHUP too: a closed terminal must not leave servers and files behind.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => interrupt(signal));
+}
+// Output piped into a reader that went away (`| head`): writing again would only fail again.
+process.stdout.on('error', () => {
+  if (!interruptedAt) interrupt();
+});
+
+/** Rejects when the demo is not done --timeout seconds after start, naming what it awaits. */
+function deadline(): Promise<never> {
+  const remaining = Math.max(0, t0 + timeoutMs - performance.now());
+  return new Promise((_, reject) => {
+    setTimeout(() => {
+      const waiting = progress.running().join('; ') || 'nothing';
+      reject(new Error(`timed out (--timeout ${flags.timeout} s); still waiting for: ${waiting}`));
+    }, remaining).unref();
+  });
+}
+
+async function demo(s: Stack): Promise<void> {
+  const host = `${INGRESS}.${s.zone}`;
+  const { client } = s;
+  await s.cluster.ensureNamespace(NAMESPACE);
+  watchEvents(s);
+
+  await progress.step(
+    `Ingress ${NAMESPACE}/${INGRESS}: host ${host}, TLS ${SECRET}, cert-manager.io/cluster-issuer ${s.issuers.http01}`,
+    async () => {
+      const ingress: Ingress = {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: {
+          name: INGRESS,
+          namespace: NAMESPACE,
+          // cert-manager's annotation: the cert-operator reads it as its own.
+          annotations: { 'cert-manager.io/cluster-issuer': s.issuers.http01 },
+        },
+        spec: {
+          rules: [{ host, http: { paths: [backend()] } }],
+          tls: [{ hosts: [host], secretName: SECRET }],
+        },
+      };
+      await client.apply(Ingresses, ingress, { fieldManager: 'chousei-sandbox' });
+      // What an ingress controller does once its load balancer serves the Ingress.
+      await client.patchStatus(
+        Ingresses,
+        { namespace: NAMESPACE, name: INGRESS },
+        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } },
+      );
+    },
+  );
+
+  // The waits end by the deadline or an operator's crash, whichever comes first.
+  const ends = deadline();
+  const race = <T>(p: Promise<T>) => Promise.race([p, s.crashed, ends]);
+  const forever = { timeoutMs: 2 ** 31, intervalMs: 100 };
+  const [dns] = await Promise.all([
+    progress.step(`dns-operator: A record ${host} -> 127.0.0.1 in BIND9`, () =>
+      race(
+        waitFor(async () => {
+          const a = await s.bind.dig(host, 'A');
+          return a.includes('127.0.0.1') && a;
+        }, forever),
+      ),
+    ),
+    progress.step(
+      `cert-operator: Certificate ${NAMESPACE}/${SECRET} Ready (Pebble validates HTTP-01 at ${host})`,
+      () =>
+        race(
+          waitForCondition(
+            client,
+            Certificates,
+            { namespace: NAMESPACE, name: SECRET },
+            'Ready',
+            forever,
+          ),
+        ),
+    ),
+  ]);
+
+  const secret = await client.get(Secrets, { namespace: NAMESPACE, name: SECRET });
+  const bundle = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+  const root = await s.pebble.rootCertificate();
+  const verified = verifyChain(bundle, root);
+  if (!verified.valid)
+    throw new Error(`the chain in Secret ${SECRET} does not verify: ${verified.reason}`);
+  const cert = inspectCertificate(bundle);
+  say();
+  say(`Certificate ${NAMESPACE}/${SECRET} (Secret ${NAMESPACE}/${SECRET}, ${secret.type})`);
+  say(`  subject    ${cert.subject || '(empty)'}`);
+  say(`  DNS names  ${cert.dnsNames.join(', ')}`);
+  say(`  issuer     ${cert.issuer}`);
+  say(`  not after  ${cert.notAfter.toISOString()}`);
+  say(`  chain verified against Pebble root (${new X509Certificate(root).subject})`);
+  say();
+  const owner = `a-${host}`;
+  say(`DNS answer from BIND9 (dig @${s.bind.host} -p ${s.bind.port})`);
+  for (const a of dns) say(`  ${host}. A ${a}`);
+  for (const t of await s.bind.dig(owner, 'TXT')) say(`  ${owner}. TXT ${t}`);
+  say();
+}
+
+/** Prints the Events of the demo namespace's Ingresses and Certificates as they arrive. */
+function watchEvents(s: Stack): void {
+  const informer = new Informer(s.client.transport, Events, { namespace: NAMESPACE });
+  const seen = new Map<string, number>();
+  const show = (e: Event) => {
+    const kind = e.regarding?.kind;
+    if (kind !== 'Ingress' && kind !== 'Certificate') return;
+    // A repeat joins the Event's series: print it again only when the count moves.
+    const count = e.series?.count ?? 1;
+    const uid = e.metadata?.uid ?? '';
+    if ((seen.get(uid) ?? 0) >= count) return;
+    seen.set(uid, count);
+    const who = (e.reportingController ?? '').replace(/^chousei-/, '');
+    const times = count > 1 ? ` (x${count})` : '';
+    say(
+      `  event ${elapsed().padStart(7)}  ${kind}/${e.regarding?.name}  ${e.type} ${e.reason}${times}  ${who}: ${e.note ?? ''}`,
+    );
+  };
+  informer.addHandler({ onAdd: show, onUpdate: (_, e) => show(e) });
+  informer.start(stopping.signal).catch((err: unknown) => {
+    if (!stopping.signal.aborted) say(`(event watch failed: ${(err as Error).message})`);
+  });
+}
+
+function backend() {
+  return {
+    path: '/',
+    pathType: 'Prefix',
+    backend: { service: { name: INGRESS, port: { number: 80 } } },
+  };
+}
+
+function howToLookAround(s: Stack): void {
+  const kubectl = controlPlaneBinary('kubectl');
+  const dig = `dig @${s.bind.host} -p ${s.bind.port} +short`;
+  const host = `${INGRESS}.${s.zone}`;
+  const another = `other.${s.zone}`;
+  say('Look around (everything stays up until Ctrl-C):');
+  say(`  export KUBECONFIG=${s.adminKubeconfig}`);
+  say(`  alias kubectl=${kubectl}`);
+  say(`  kubectl get ingress,certificates.cert.chousei.dev,clusterissuers -A`);
+  say(`  kubectl -n ${NAMESPACE} describe certificate ${SECRET}`);
+  say(`  kubectl -n ${NAMESPACE} get events`);
+  say(
+    `  kubectl -n ${NAMESPACE} get secret ${SECRET} -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout -subject -issuer -enddate`,
+  );
+  say(`  ${dig} ${host} A`);
+  say('Another Ingress, DNS name and certificate:');
+  say(
+    `  kubectl -n ${NAMESPACE} create ingress other --rule='${another}/*=${INGRESS}:80,tls=other-tls' --annotation=cert-manager.io/cluster-issuer=${s.issuers.http01}`,
+  );
+  say(
+    `  kubectl -n ${NAMESPACE} patch ingress other --subresource=status --type=merge -p '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}'`,
+  );
+  say(`  ${dig} ${another} A`);
+  say(`Operator logs: ${s.dnsOperator.logFile}`);
+  say(`               ${s.certOperator.logFile}`);
+}
+
+try {
+  say('chousei sandbox: a control plane, BIND9, Pebble and both operators on this machine');
+  stack = await startStack({ steps: progress, signal: stopping.signal });
+  if (stopping.signal.aborted) await exit(130);
+  await demo(stack);
+  demoDone = true;
+  say(`Demo done in ${elapsed()}.`);
+  if (flags['exit-after-demo']) await exit(0);
+  say();
+  howToLookAround(stack);
+  say('\nPress Ctrl-C to stop everything and remove the temporary files.');
+  stack.crashed.catch((err: unknown) => {
+    process.stderr.write(`\nsandbox: ${(err as Error).message}\nlogs kept in ${stack?.dir}\n`);
+    void exit(1, { keepLogs: true });
+  });
+} catch (err) {
+  // Stopping: the failure is the shutdown's doing, and exit() is under way (or due).
+  if (stopping.signal.aborted) {
+    if (!stack) process.exit(130);
+    await new Promise(() => {});
+  }
+  progress.close();
+  process.stderr.write(`\nsandbox: failed after ${elapsed()}: ${(err as Error).message}\n`);
+  if (stack) {
+    for (const op of [stack.dnsOperator, stack.certOperator]) {
+      const tail = op.process.tail(15);
+      process.stderr.write(`\n--- ${op.name}, last lines (${op.logFile}):\n${tail}\n`);
+    }
+    process.stderr.write(`\nOperator logs kept in ${stack.dir}\n`);
+  }
+  await exit(1, { keepLogs: true });
+}

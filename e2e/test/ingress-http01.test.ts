@@ -1,0 +1,105 @@
+import {
+  Certificates,
+  inspectCertificate,
+  keyMatchesCertificate,
+  verifyChain,
+} from '@chousei/cert-operator';
+import { Ingresses, Secrets } from '@chousei/runtime';
+import { waitFor, waitForCondition } from '@chousei/runtime/testing';
+import { describe, expect, it } from 'vitest';
+import { text, useStack } from './world.ts';
+
+describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
+  const world = useStack();
+  let ns: string;
+  let host: string;
+
+  it("gets an A record from the dns-operator, and through it a certificate Pebble validated at the cert-operator's solver", async () => {
+    const s = world();
+    ns = await s.cluster.createNamespace('http01');
+    host = `web.${s.zone}`;
+    await s.client.create(Ingresses, {
+      metadata: {
+        name: 'web',
+        namespace: ns,
+        // cert-manager's annotation, unchanged: migrating is a no-op.
+        annotations: { 'cert-manager.io/cluster-issuer': s.issuers.http01 },
+      },
+      spec: {
+        rules: [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'web', port: { number: 80 } } },
+                },
+              ],
+            },
+          },
+        ],
+        tls: [{ hosts: [host], secretName: 'web-tls' }],
+      },
+    });
+    // The ingress controller's part: its load balancer, on this machine.
+    await s.client.patchStatus(
+      Ingresses,
+      { namespace: ns, name: 'web' },
+      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } },
+    );
+
+    await waitFor(async () => (await s.bind.dig(host, 'A')).length > 0, {
+      timeoutMs: 20_000,
+      description: `A record of ${host}`,
+    });
+    expect(await s.bind.dig(host, 'A')).toEqual(['127.0.0.1']);
+    expect(await s.bind.dig(`a-${host}`, 'TXT')).toEqual([
+      `"heritage=external-dns,external-dns/owner=${s.ownerId},external-dns/resource=ingress/${ns}/web"`,
+    ]);
+
+    // The issuer has one solver, HTTP-01: Pebble found the solver through that A record. (An
+    // attempt that beats the A record to Pebble fails and is retried after the stack's short
+    // back-off: the operator checks no reachability before asking Pebble to validate.)
+    const cert = await waitForCondition(
+      s.client,
+      Certificates,
+      { namespace: ns, name: 'web-tls' },
+      'Ready',
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    expect(cert.spec).toMatchObject({
+      secretName: 'web-tls',
+      dnsNames: [host],
+      issuerRef: { name: s.issuers.http01, kind: 'ClusterIssuer' },
+    });
+    expect(cert.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Ingress', name: 'web', controller: true }),
+    ]);
+
+    const secret = await s.client.get(Secrets, { namespace: ns, name: 'web-tls' });
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const chain = text(secret, 'tls.crt');
+    expect(verifyChain(chain, await s.pebble.rootCertificate())).toEqual({ valid: true });
+    const info = inspectCertificate(chain);
+    expect(info.dnsNames).toEqual([host]);
+    expect(info.issuer).toMatch(/Pebble Intermediate CA/);
+    expect(keyMatchesCertificate(text(secret, 'tls.key'), chain)).toBe(true);
+  });
+
+  it('loses its records when deleted: A and ownership TXT (the dns-operator finalizer)', async () => {
+    const s = world();
+    await s.client.delete(Ingresses, { namespace: ns, name: 'web' });
+    await waitFor(
+      async () =>
+        (await s.bind.dig(host, 'A')).length === 0 &&
+        (await s.bind.dig(`a-${host}`, 'TXT')).length === 0,
+      { timeoutMs: 20_000, description: `records of ${host} removed` },
+    );
+    await waitFor(async () => !(await s.client.list(Ingresses, { namespace: ns })).length, {
+      timeoutMs: 10_000,
+      description: 'the Ingress gone once its finalizer is',
+    });
+  });
+});

@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@chousei/runtime/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// Run as `pnpm sandbox` runs it: Node strips the types itself.
+const sandbox = fileURLToPath(new URL('../src/sandbox.ts', import.meta.url));
+
+interface Run {
+  child: ChildProcess;
+  /** stdout and stderr, interleaved as written. */
+  output(): string;
+  exited: Promise<{ code: number | null; ms: number }>;
+}
+
+function start(args: string[]): Run {
+  const started = performance.now();
+  const child = spawn(process.execPath, [sandbox, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = once(child, 'exit').then(([code]) => ({
+    code: code as number | null,
+    ms: performance.now() - started,
+  }));
+  return { child, output: () => output, exited };
+}
+
+describe('pnpm sandbox', () => {
+  let run: Run | undefined;
+  afterEach(() => {
+    run?.child.kill('SIGKILL');
+  });
+
+  it('--exit-after-demo: shows the DNS answer and a verified certificate, exits 0 within 60 s', async () => {
+    run = start(['--exit-after-demo']);
+    const { code, ms } = await run.exited;
+    const out = run.output();
+    console.log(`sandbox --exit-after-demo: exit ${code} after ${(ms / 1000).toFixed(1)} s`);
+    expect(code, out).toBe(0);
+    expect(ms).toBeLessThan(60_000);
+    // Plain lines off a terminal: each step once started, once done.
+    expect(out).toMatch(/^✔ control plane \(etcd, kube-apiserver\) \(\d+\.\d s\)$/m);
+    expect(out).toMatch(/^ {2}event .* Ingress\/web {2}Normal Published {2}dns-operator: /m);
+    expect(out).toMatch(/^ {2}event .* Certificate\/web-tls {2}Normal Issued {2}cert-operator: /m);
+    expect(out).toMatch(/^ {2}DNS names {2}web\.chousei\.test$/m);
+    expect(out).toMatch(/^ {2}issuer {5}CN=Pebble Intermediate CA/m);
+    expect(out).toMatch(/^ {2}chain verified against Pebble root \(CN=Pebble Root CA/m);
+    expect(out).toMatch(/^ {2}web\.chousei\.test\. A 127\.0\.0\.1$/m);
+    expect(out).toMatch(/^Demo done in \d+\.\d s\.$/m);
+  });
+
+  it('keeps running with a kubeconfig to use, and on SIGTERM stops everything and removes its files', async () => {
+    run = start([]);
+    const r = run;
+    await waitFor(() => r.output().includes('Press Ctrl-C'), {
+      timeoutMs: 60_000,
+      description: 'the sandbox waiting for Ctrl-C',
+    });
+    const out = r.output();
+    const kubeconfig = /^ {2}export KUBECONFIG=(\S+)$/m.exec(out)?.[1];
+    const log = /^Operator logs: (\S+)$/m.exec(out)?.[1];
+    expect(kubeconfig && existsSync(kubeconfig), out).toBe(true);
+    expect(log && existsSync(log), out).toBe(true);
+    expect(out).toMatch(/^ {2}alias kubectl=\S+\/kubectl$/m);
+
+    r.child.kill('SIGTERM');
+    const { code } = await r.exited;
+    expect(code, r.output()).toBe(0);
+    expect(existsSync(dirname(kubeconfig!))).toBe(false);
+    expect(existsSync(dirname(log!))).toBe(false);
+  });
+});

@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import type { Secret } from '@chousei/runtime';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { type Stack, type StackOptions, startStack } from '../src/stack.ts';
+
+/**
+ * The whole world for one test file: started before its tests, stopped after them. When a
+ * test fails, the operators' logs are kept and their last lines printed.
+ */
+export function useStack(opts: StackOptions = {}): () => Stack {
+  let stack: Stack | undefined;
+  let failed = false;
+  beforeAll(async () => {
+    stack = await startStack(opts);
+  });
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    if (failed && stack) {
+      for (const op of [stack.dnsOperator, stack.certOperator]) {
+        const lines = (await readFile(op.logFile, 'utf8')).trimEnd().split('\n').slice(-40);
+        console.error(`--- ${op.name} (${op.logFile}), last lines:\n${lines.join('\n')}`);
+      }
+    }
+    // CHOUSEI_E2E_KEEP_LOGS=1 keeps them after a passing run too.
+    const keepLogs = failed || !!process.env.CHOUSEI_E2E_KEEP_LOGS;
+    if (keepLogs && stack) console.error(`operator logs kept in ${stack.dir}`);
+    await stack?.stop({ keepLogs });
+  });
+  return () => {
+    if (!stack) throw new Error('the stack did not start');
+    return stack;
+  };
+}
+
+/** A Secret's value as text. */
+export const text = (s: Secret, key: string) =>
+  Buffer.from(s.data?.[key] ?? '', 'base64').toString('utf8');
