@@ -30,3 +30,4 @@ export async function operatorKubeConfig(): Promise<KubeConfig> {
   return (await sharedCluster()).serviceAccountKubeConfig(namespace, name);
 }
 export { type ChartSuiteOptions, chartSuite } from './chart-suite.js';
+export { type ImageBundleSuiteOptions, imageBundleSuite } from './image-bundle-suite.js';

@@ -1,0 +1,76 @@
+// The image without Docker: the bundle the Dockerfile copies into its final stage,
+// assembled by the same scripts/bundle.sh, must run on its own and hold no devDependency.
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assembleBundle, type Bundle, DEV_ONLY_PACKAGES, dockerfileFacts } from './image-bundle.js';
+
+export interface ImageBundleSuiteOptions {
+  /** The operator's package directory (its Dockerfile, dist/main.js). */
+  operatorDir: string;
+  /** The command name `--help` shows. */
+  command: string;
+  /** Flags `--help` must list. */
+  flags: string[];
+  /** Workspace packages that must be in the bundle as built dist, e.g. `@chousei/runtime`. */
+  workspaceDeps: string[];
+  /** Bound on the bundle's bytes (measured, plus margin: a leaked dev tool adds 20-40 MB). */
+  maxMb: number;
+}
+
+/** The checks every operator's image bundle passes. */
+export function imageBundleSuite(opts: ImageBundleSuiteOptions): void {
+  const { operatorDir, command } = opts;
+  describe('image bundle (scripts/bundle.sh, as the Dockerfile runs it)', () => {
+    let bundle: Bundle;
+    beforeAll(async () => {
+      bundle = await assembleBundle(operatorDir);
+    }, 120_000);
+    afterAll(() => bundle?.remove());
+
+    it('runs --help from the bundle alone, as the workspace build does', async () => {
+      const r = await bundle.run(['--help']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: ${command}`);
+      for (const flag of opts.flags) expect(r.stdout).toContain(`  ${flag}`);
+      const workspace = await promisify(execFile)(
+        process.execPath,
+        [join(operatorDir, 'dist/main.js'), '--help'],
+        { env: { PATH: '/usr/bin:/bin' } },
+      );
+      expect(r.stdout).toBe(workspace.stdout);
+    });
+
+    it('holds production dependencies only, workspace packages as built dist', async () => {
+      expect(DEV_ONLY_PACKAGES.filter((name) => bundle.packages.has(name))).toEqual([]);
+      for (const pkg of opts.workspaceDeps) {
+        expect(bundle.packages).toContain(pkg);
+        const files = await readdir(join(bundle.dir, 'node_modules', pkg));
+        expect(files).toContain('dist');
+        expect(files).not.toContain('src');
+      }
+      expect(bundle.escapingLinks).toEqual([]);
+    });
+
+    it(`stays under ${opts.maxMb} MB`, () => {
+      const mb = bundle.bytes / 1e6;
+      console.log(`${command} bundle: ${mb.toFixed(1)} MB (du: ${bundle.du})`);
+      expect(mb).toBeLessThan(opts.maxMb);
+    });
+
+    it('is what the Dockerfile copies into a non-root final stage', async () => {
+      const docker = await dockerfileFacts(operatorDir);
+      expect(docker.bundleOperator).toBe(basename(operatorDir));
+      expect(docker.copyFrom?.src).toBe(docker.bundleDir);
+      expect(docker.build?.from).toMatch(/^node:24/);
+      expect(docker.final?.from).toMatch(/nodejs24|node:24/);
+      expect(docker.final?.from).not.toBe(docker.build?.from);
+      expect(docker.user).toMatch(/^[1-9][0-9]*(:[1-9][0-9]*)?$/);
+      expect(docker.entrypoint?.at(-1)).toBe(join(docker.copyFrom?.dest ?? '?', 'dist/main.js'));
+      expect(docker.labels).toContain('org.opencontainers.image.source=');
+    });
+  });
+}
