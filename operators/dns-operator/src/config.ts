@@ -4,7 +4,9 @@ import {
   type FlagSpec,
   Flags,
   flagsHelp,
+  type OperatorSettings,
   operatorFlags,
+  operatorSettings,
   envName as prefixedEnvName,
 } from '@chousei/runtime';
 import type { SourceKind } from './operator.js';
@@ -153,7 +155,7 @@ type FlagName = keyof typeof FLAGS;
 
 export type ProviderName = 'route53' | 'rfc2136' | 'inmemory';
 
-export interface DnsOperatorConfig {
+export interface DnsOperatorConfig extends OperatorSettings {
   provider: ProviderName;
   sources: SourceKind[];
   ownerId: string;
@@ -191,14 +193,6 @@ export interface DnsOperatorConfig {
   inmemoryZones: string[];
   dryRun: boolean;
   once: boolean;
-  leaderElect: boolean;
-  leaderElectionNamespace: string;
-  leaderElectionId: string;
-  metricsPort: number;
-  healthPort: number;
-  kubeApi: { qps: number; burst: number };
-  kubeconfig?: string;
-  logLevel: string;
   help: boolean;
 }
 
@@ -337,14 +331,7 @@ export function configFromFlags(
     inmemoryZones: list('inmemory-zone').map((z) => z.toLowerCase().replace(/\.$/, '')),
     dryRun: bool('dry-run'),
     once: bool('once'),
-    leaderElect: bool('leader-elect'),
-    leaderElectionNamespace: str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
-    leaderElectionId: str('leader-election-id') ?? 'chousei-dns-operator',
-    metricsPort: int('metrics-port', 0, 65535),
-    kubeApi: { qps: int('kube-api-qps', 1, 10_000), burst: int('kube-api-burst', 1, 10_000) },
-    healthPort: int('health-port', 0, 65535),
-    ...optional('kubeconfig', str('kubeconfig')),
-    logLevel: oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+    ...operatorSettings(flags, env),
     help: false,
   };
 }

@@ -11,6 +11,13 @@ export {
   flagsHelp,
   operatorFlags,
 } from './config/flags.js';
+export {
+  managerFor,
+  type OperatorCommand,
+  type OperatorSettings,
+  operatorSettings,
+  runOperator,
+} from './config/operator.js';
 export * from './controller/index.js';
 export * from './helpers/index.js';
 export { createLogger, type Logger, silentLogger } from './log/logger.js';

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, Flags, flagsHelp } from '../src/config/flags.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ConfigError, Flags, flagsHelp, operatorFlags } from '../src/config/flags.js';
+import { operatorSettings, runOperator } from '../src/config/operator.js';
 
 const SPECS = {
   namespace: { type: 'string', short: 'n', help: 'Namespace' },
@@ -34,5 +35,61 @@ describe('Flags', () => {
 
   it('shows aliases in the help', () => {
     expect(flagsHelp(SPECS, 'Usage: t', 'T')).toContain('  -n, --namespace VALUE\n');
+  });
+});
+
+describe('runOperator', () => {
+  const FLAGS = operatorFlags('op', { metrics: 1, health: 2, qps: 3, burst: 4 });
+  const command = (run: () => Promise<number>) => ({
+    name: 'op',
+    parse: (argv: string[]) => {
+      const flags = new Flags(FLAGS, 'OP', argv, { POD_NAMESPACE: 'ops' });
+      return { ...operatorSettings(flags, { POD_NAMESPACE: 'ops' }), help: flags.bool('help') };
+    },
+    help: () => 'usage\n',
+    run,
+  });
+  const capture = async (argv: string[], run: () => Promise<number> = async () => 0) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((s) => out.push(String(s)) > 0),
+      vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0),
+    ];
+    try {
+      const code = await runOperator(command(run), argv);
+      return { code, out: out.join(''), err: err.join('') };
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+  };
+
+  it('reads the shared settings, with the Lease beside the pod and the name as its id', () => {
+    const flags = new Flags(FLAGS, 'OP', ['--leader-elect', '--kube-api-qps', '50'], {
+      POD_NAMESPACE: 'ops',
+    });
+    expect(operatorSettings(flags, { POD_NAMESPACE: 'ops' })).toEqual({
+      kubeApi: { qps: 50, burst: 4 },
+      leaderElect: true,
+      leaderElectionNamespace: 'ops',
+      leaderElectionId: 'op',
+      metricsPort: 1,
+      healthPort: 2,
+      logLevel: 'info',
+    });
+  });
+
+  it('exits 2 naming the flag, 0 after --help, 1 with the error of a failed run', async () => {
+    expect(await capture(['--metrics-port', 'x'])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^op: invalid configuration: --metrics-port/),
+    });
+    expect(await capture(['--help'])).toMatchObject({ code: 0, out: 'usage\n' });
+    const failed = await capture([], async () => {
+      throw new Error('boom');
+    });
+    expect(failed.code).toBe(1);
+    expect(failed.err).toContain('op: Error: boom');
+    expect((await capture([], async () => 7)).code).toBe(7);
   });
 });

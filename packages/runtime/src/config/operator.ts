@@ -1,0 +1,107 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger, type Logger } from '../log/logger.js';
+import { Manager, type ManagerOptions } from '../manager/manager.js';
+import { ConfigError, type Flags, type operatorFlags } from './flags.js';
+
+/** What the flags of operatorFlags() set, as every operator's configuration carries it. */
+export interface OperatorSettings {
+  kubeApi: { qps: number; burst: number };
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  metricsPort: number;
+  healthPort: number;
+  kubeconfig?: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Reads the operatorFlags() flags; the Lease's namespace defaults to the pod's. */
+export function operatorSettings(
+  flags: Flags<ReturnType<typeof operatorFlags>>,
+  env: NodeJS.ProcessEnv = process.env,
+): OperatorSettings {
+  const kubeconfig = flags.str('kubeconfig');
+  return {
+    kubeApi: {
+      qps: flags.int('kube-api-qps', 1, 10_000),
+      burst: flags.int('kube-api-burst', 1, 10_000),
+    },
+    leaderElect: flags.bool('leader-elect'),
+    leaderElectionNamespace:
+      flags.str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
+    // operatorFlags() gives it the operator's name as default.
+    leaderElectionId: flags.str('leader-election-id') ?? '',
+    metricsPort: flags.int('metrics-port', 0, 65535),
+    healthPort: flags.int('health-port', 0, 65535),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    logLevel: flags.oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+  };
+}
+
+/**
+ * A manager as the settings describe it: client limits, probe and metrics ports, leader
+ * election when asked for; `overrides` win (e.g. no probes for a one-shot run).
+ */
+export function managerFor(
+  settings: OperatorSettings,
+  logger: Logger,
+  overrides: Partial<ManagerOptions> = {},
+): Manager {
+  const kubeConfig = new KubeConfig();
+  if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  return new Manager({
+    kubeConfig,
+    logger,
+    qps: settings.kubeApi.qps,
+    burst: settings.kubeApi.burst,
+    healthProbePort: settings.healthPort,
+    metricsPort: settings.metricsPort,
+    ...(settings.leaderElect
+      ? {
+          leaderElection: {
+            name: settings.leaderElectionId,
+            namespace: settings.leaderElectionNamespace,
+          },
+        }
+      : {}),
+    ...overrides,
+  });
+}
+
+export interface OperatorCommand<C> {
+  /** The binary's name, for messages and the logger. */
+  name: string;
+  /** Parses and validates argv (and the environment); throws ConfigError naming the flag. */
+  parse(argv: string[]): C & { help: boolean };
+  help(): string;
+  /** Runs the operator; resolves with the exit code. */
+  run(config: C, logger: Logger): Promise<number>;
+}
+
+/**
+ * The entry point of an operator binary: invalid configuration exits 2 with the message,
+ * `--help` prints the flags, any other error exits 1 with its stack.
+ */
+export async function runOperator<C extends OperatorSettings>(
+  cmd: OperatorCommand<C>,
+  argv: string[] = process.argv.slice(2),
+): Promise<number> {
+  try {
+    const config = cmd.parse(argv);
+    if (config.help) {
+      process.stdout.write(cmd.help());
+      return 0;
+    }
+    return await cmd.run(config, createLogger({ level: config.logLevel, name: cmd.name }));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${cmd.name}: invalid configuration: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(
+      `${cmd.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    return 1;
+  }
+}
