@@ -285,10 +285,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           '--cluster-resource-namespace=cert-operator',
           // Where Pebble connects for HTTP-01 (its httpPort).
           `--http01-solver-port=${solverPort}`,
-          // An HTTP-01 attempt that beats the dns-operator's A record to Pebble fails: the
-          // operator makes no reachability check first. Retry in seconds, not an hour.
-          '--backoff-initial=2s',
-          '--backoff-max=10s',
+          // The self-check fetches each challenge as Pebble will: names from BIND9, on its
+          // httpPort. It waits out the moment before the dns-operator publishes an Ingress's A
+          // record, so Pebble is not asked (and does not fail) before the name resolves.
+          `--http01-self-check-nameservers=${bind.address}`,
+          `--http01-self-check-port=${solverPort}`,
         ]),
       ),
     ]);

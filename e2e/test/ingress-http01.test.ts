@@ -4,7 +4,7 @@ import {
   keyMatchesCertificate,
   verifyChain,
 } from '@chousei/cert-operator';
-import { Ingresses, Secrets } from '@chousei/runtime';
+import { Events, Ingresses, Secrets } from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { describe, expect, it } from 'vitest';
 import { text, useStack } from './world.ts';
@@ -43,6 +43,20 @@ describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
         tls: [{ hosts: [host], secretName: 'web-tls' }],
       },
     });
+    // No load balancer yet, so no A record: the cert-operator's self-check holds the challenge
+    // back and says why, rather than have Pebble fail it (and the Certificate back off).
+    const waiting = await waitFor(
+      async () => {
+        const c = await s.client
+          .get(Certificates, { namespace: ns, name: 'web-tls' })
+          .catch(() => undefined);
+        const issuing = c?.status?.conditions?.find((x) => x.type === 'Issuing');
+        return issuing?.status === 'True' && issuing.message.includes('NXDOMAIN') && issuing;
+      },
+      { timeoutMs: 20_000, description: 'the self-check waiting for the A record' },
+    );
+    expect(waiting.message).toContain(`DNS NXDOMAIN for ${host}`);
+
     // The ingress controller's part: its load balancer, on this machine.
     await s.client.patchStatus(
       Ingresses,
@@ -59,9 +73,9 @@ describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
       `"heritage=external-dns,external-dns/owner=${s.ownerId},external-dns/resource=ingress/${ns}/web"`,
     ]);
 
-    // The issuer has one solver, HTTP-01: Pebble found the solver through that A record. (An
-    // attempt that beats the A record to Pebble fails and is retried after the stack's short
-    // back-off: the operator checks no reachability before asking Pebble to validate.)
+    // The issuer has one solver, HTTP-01: Pebble found the solver through that A record. The
+    // operator's self-check held the challenge back until the record was there, so the
+    // first attempt succeeds (with the default back-off of an hour, nothing else would).
     const cert = await waitForCondition(
       s.client,
       Certificates,
@@ -74,6 +88,22 @@ describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
       dnsNames: [host],
       issuerRef: { name: s.issuers.http01, kind: 'ClusterIssuer' },
     });
+    expect(cert.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(cert.status?.revision).toBe(1);
+    // Events are written in the background: the last may trail the status.
+    const events = await waitFor(
+      async () => {
+        const all = (await s.client.list(Events, { namespace: ns })).filter(
+          (e) => e.regarding?.kind === 'Certificate' && e.regarding.name === 'web-tls',
+        );
+        const reasons = all.map((e) => e.reason);
+        return (
+          ['SelfCheckPending', 'SelfCheckPassed', 'Issued'].every((r) => reasons.includes(r)) && all
+        );
+      },
+      { timeoutMs: 10_000, description: 'the self-check and Issued Events' },
+    );
+    expect(events.filter((e) => e.type === 'Warning')).toEqual([]);
     expect(cert.metadata?.ownerReferences).toEqual([
       expect.objectContaining({ kind: 'Ingress', name: 'web', controller: true }),
     ]);

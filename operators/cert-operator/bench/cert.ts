@@ -134,6 +134,11 @@ try {
     resourceNs,
     '--http01-solver-port',
     String(solverPort),
+    // The self-check looks where Pebble does.
+    '--http01-self-check-port',
+    String(solverPort),
+    '--http01-self-check-nameservers',
+    bind.address,
     '--concurrency',
     '50',
     '--log-level',

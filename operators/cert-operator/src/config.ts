@@ -1,6 +1,8 @@
+import { isIP } from 'node:net';
 import { ConfigError, type FlagSpec, Flags, flagsHelp, operatorFlags } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
 import type { SolverService } from './solvers/http01/ingress-route.js';
+import { type Nameserver, parseNameserver } from './solvers/resolver.js';
 
 /** Every flag of chousei-cert-operator, its environment variable and help. */
 export const FLAGS = {
@@ -25,6 +27,21 @@ export const FLAGS = {
     type: 'string',
     default: '8089',
     help: 'Port the HTTP-01 challenge server listens on',
+  },
+  'http01-self-check-nameservers': {
+    type: 'string',
+    multiple: true,
+    help: 'IP[:PORT] of DNS servers the HTTP-01 self-check resolves challenged names with, instead of the system resolver (split-horizon DNS)',
+  },
+  'http01-self-check-port': {
+    type: 'string',
+    default: '80',
+    help: 'Port the HTTP-01 self-check fetches challenge URLs on: where the CA connects',
+  },
+  'http01-self-check-timeout': {
+    type: 'string',
+    default: '2m',
+    help: 'Longest wait for a challenge URL to answer before the issuance fails, the CA not asked to validate',
   },
   'webhook-cert-dir': {
     type: 'string',
@@ -63,6 +80,7 @@ export interface CertOperatorConfig {
   defaultIssuer?: IssuerRef;
   http01SolverPort: number;
   http01SolverService?: SolverService;
+  http01SelfCheck: { port: number; nameservers: Nameserver[]; timeoutMs: number };
   /** The validating webhook server, when a cert directory or a serving cert Secret is given. */
   webhook?: {
     port: number;
@@ -141,6 +159,11 @@ export function parseConfig(
         }
       : {}),
     http01SolverPort: flags.int('http01-solver-port', 1, 65535),
+    http01SelfCheck: {
+      port: flags.int('http01-self-check-port', 1, 65535),
+      nameservers: selfCheckNameservers(flags),
+      timeoutMs: flags.duration('http01-self-check-timeout'),
+    },
     ...(webhookCertDir || servingCert
       ? {
           webhook: {
@@ -193,6 +216,19 @@ export function clusterResourceNamespaceFromFlags(
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   return flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator';
+}
+
+/** The self-check's DNS servers: IP addresses (a name would need a resolver to find it). */
+function selfCheckNameservers(flags: Flags<typeof FLAGS>): Nameserver[] {
+  return flags.list('http01-self-check-nameservers').map((value) => {
+    const server = parseNameserver(value);
+    if (!isIP(server.host) || server.port < 1 || server.port > 65535) {
+      throw new ConfigError(
+        `${flags.where('http01-self-check-nameservers')} must be IP or IP:PORT, comma-separated; got "${value}"`,
+      );
+    }
+    return server;
+  });
 }
 
 /** The self-managed serving certificate's flags: all three name objects, checked as such. */

@@ -45,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(config.defaultIssuer ? { defaultIssuer: config.defaultIssuer } : {}),
     http01SolverPort: config.http01SolverPort,
     ...(config.http01SolverService ? { http01SolverService: config.http01SolverService } : {}),
+    http01SelfCheck: config.http01SelfCheck,
     ...(config.webhook ? { webhook: config.webhook } : {}),
     backoff: config.backoff,
     concurrency: config.concurrency,

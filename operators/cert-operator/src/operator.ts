@@ -10,6 +10,7 @@ import {
   keyAuthorizationFromIngresses,
   type SolverService,
 } from './solvers/http01/ingress-route.js';
+import type { HTTP01SelfCheckOptions } from './solvers/http01/self-check.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
 import { certWebhook } from './webhook/server.js';
 import { ServingCert } from './webhook/serving-cert.js';
@@ -22,6 +23,11 @@ export interface CertOperatorOptions {
   http01SolverHost?: string;
   /** In a cluster: the Service reaching the challenge server (temporary Ingresses route to it). */
   http01SolverService?: SolverService;
+  /**
+   * The check that a challenge URL answers before the CA is asked to validate it (unless a
+   * solver sets `selfCheck: false`): port 80, the system resolver, 2 minutes by default.
+   */
+  http01SelfCheck?: Omit<HTTP01SelfCheckOptions, 'logger'>;
   backoff?: BackoffPolicy;
   concurrency?: number;
   /**
@@ -70,6 +76,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     client: manager.client,
     http01,
     ...(opts.http01SolverService ? { http01Service: opts.http01SolverService } : {}),
+    ...(opts.http01SelfCheck ? { http01SelfCheck: opts.http01SelfCheck } : {}),
     logger: opts.logger,
   });
   issuerControllers({

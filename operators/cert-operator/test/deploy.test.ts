@@ -23,5 +23,8 @@ chartSuite({
       },
     },
     'no webhook, one replica': { 'webhook.enabled': false, replicas: 1, leaderElection: false },
+    'HTTP-01 self-check through given nameservers': {
+      'http01.selfCheckNameservers': ['10.96.0.53', '10.96.0.54:5353'],
+    },
   },
 });

@@ -76,6 +76,8 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       http01SolverHost: '127.0.0.1',
       // As in a cluster: challenges are also routed by temporary Ingresses to this Service.
       http01SolverService: { namespace: ns, name: 'cert-operator-solver', port: 8089 },
+      // The self-check looks where Pebble does: names in BIND9, the port Pebble connects to.
+      http01SelfCheck: { port: solverPort, nameservers: [bind] },
       backoff: { initialMs: 1000, maxMs: 2000 },
       logger,
     });
@@ -155,6 +157,11 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     expect(path?.pathType).toBe('Exact');
     expect(path?.path).toMatch(/^\/\.well-known\/acme-challenge\/[\w-]+$/);
     expect(path?.backend.service).toEqual({ name: 'cert-operator-solver', port: { number: 8089 } });
+    // Each challenge was fetched as Pebble would before Pebble was asked to.
+    const served = logs.filter((l) => l.includes('"HTTP-01 challenge served"')).join('');
+    for (const name of ['site.example.test', 'www.site.example.test']) {
+      expect(served).toContain(`"url":"http://${name}:`);
+    }
     await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
     stopWatch.abort();
   });

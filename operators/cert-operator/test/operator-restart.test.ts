@@ -109,6 +109,8 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
       clusterResourceNamespace: ns,
       http01SolverPort: solverPort,
       http01SolverHost: '127.0.0.1',
+      // Straight to the solver: the gate is Pebble's way in, and counts only its requests.
+      http01SelfCheck: { port: solverPort, nameservers: [bind] },
       backoff: { initialMs: 1000, maxMs: 2000 },
       logger,
     });
@@ -130,6 +132,8 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
         `--kubeconfig=${kubeconfig}`,
         `--cluster-resource-namespace=${ns}`,
         `--http01-solver-port=${solverPort}`,
+        `--http01-self-check-port=${solverPort}`,
+        `--http01-self-check-nameservers=${bind.address}`,
         '--metrics-port=0',
         '--health-port=0',
         '--backoff-initial=1s',

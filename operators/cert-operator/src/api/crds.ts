@@ -5,62 +5,138 @@ import { GROUP, VERSION } from './types.js';
 /** An OpenAPI v3 schema node as the API server reads it (x-kubernetes-* keys kept). */
 export type Schema = { [key: string]: unknown };
 
-const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
-const strList = (item: Schema = {}, extra: Schema = {}): Schema => ({
-  type: 'array',
-  items: str(item),
+// Every field carries a `description`: `kubectl explain` shows it, and
+// scripts/generate-crd-docs.mjs renders the reference tables from it (a closing
+// "Default: X." sentence becomes the table's default column).
+const str = (description: string, extra: Schema = {}): Schema => ({
+  type: 'string',
+  description,
   ...extra,
 });
-const obj = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({
+const strList = (description: string, item: Schema = {}, extra: Schema = {}): Schema => ({
+  type: 'array',
+  description,
+  items: { type: 'string', ...item },
+  ...extra,
+});
+const obj = (
+  description: string,
+  properties: Record<string, Schema>,
+  extra: Schema = {},
+): Schema => ({
   type: 'object',
+  description,
   properties,
   ...extra,
 });
-const secretRef = obj({ name: str({ minLength: 1 }), key: str() }, { required: ['name'] });
+const int = (description: string, extra: Schema = {}): Schema => ({
+  type: 'integer',
+  description,
+  ...extra,
+});
+const bool = (description: string): Schema => ({ type: 'boolean', description });
+const stringMap = (description: string): Schema => ({
+  type: 'object',
+  description,
+  additionalProperties: { type: 'string' },
+});
+/** A key of a Secret in the issuer's Secret namespace. */
+const secretRef = (description: string, defaultKey: string): Schema =>
+  obj(
+    description,
+    {
+      name: str(
+        "Name of the Secret: in the Issuer's namespace, or for a ClusterIssuer in the operator's cluster resource namespace.",
+        { minLength: 1 },
+      ),
+      key: str(`Key within the Secret's data. Default: ${defaultKey}.`),
+    },
+    { required: ['name'] },
+  );
 
-const conditions: Schema = {
+const conditions = (description: string): Schema => ({
   type: 'array',
+  description,
   'x-kubernetes-list-type': 'map',
   'x-kubernetes-list-map-keys': ['type'],
   items: obj(
+    'One condition.',
     {
-      type: str(),
-      status: str({ enum: ['True', 'False', 'Unknown'] }),
-      reason: str(),
-      message: str(),
-      observedGeneration: { type: 'integer' },
-      lastTransitionTime: str({ format: 'date-time' }),
+      type: str('Condition type, e.g. Ready.'),
+      status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+      reason: str('Why, in CamelCase.'),
+      message: str('Details for people.'),
+      observedGeneration: int('metadata.generation the condition was computed for.'),
+      lastTransitionTime: str('When status last changed.', { format: 'date-time' }),
     },
     { required: ['type', 'status'] },
   ),
-};
+});
 
 const DNS_NAME = '^(\\*\\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const USAGES: readonly string[] = KEY_USAGES;
 
 export const certificateSchema: Schema = obj(
+  'A certificate kept in a TLS Secret and renewed, signed by the Issuer or ClusterIssuer it names.',
   {
     spec: obj(
+      'What to issue and where to keep it.',
       {
-        secretName: str({ minLength: 1, maxLength: 253 }),
+        secretName: str(
+          'Secret (type kubernetes.io/tls, in this namespace) the certificate is written to: tls.crt (leaf, then chain), tls.key (PKCS#8) and ca.crt when known.',
+          { minLength: 1, maxLength: 253 },
+        ),
         issuerRef: obj(
+          'The issuer that signs.',
           {
-            name: str({ minLength: 1 }),
-            kind: str({ enum: ['Issuer', 'ClusterIssuer'] }),
-            group: str(),
+            name: str('Name of the Issuer (in this namespace) or ClusterIssuer.', {
+              minLength: 1,
+            }),
+            kind: str('Issuer or ClusterIssuer. Default: Issuer.', {
+              enum: ['Issuer', 'ClusterIssuer'],
+            }),
+            group: str(
+              "cert.chousei.dev, or cert-manager.io as cert-manager manifests have it: both name this operator's issuers (the webhook refuses other groups).",
+            ),
           },
           { required: ['name'] },
         ),
-        commonName: str({ maxLength: 64 }),
-        dnsNames: strList({ pattern: DNS_NAME, maxLength: 253 }, { maxItems: 100 }),
-        ipAddresses: strList({ maxLength: 45 }, { maxItems: 100 }),
-        duration: str({ pattern: DURATION_PATTERN }),
-        renewBefore: str({ pattern: DURATION_PATTERN }),
+        commonName: str(
+          'Subject common name. ACME servers are asked for it as a name too; the webhook warns when it is not among dnsNames or ipAddresses.',
+          { maxLength: 64 },
+        ),
+        dnsNames: strList(
+          'DNS names (subject alternative names). A wildcard only as the whole first label, as in *.example.com.',
+          { pattern: DNS_NAME, maxLength: 253 },
+          { maxItems: 100 },
+        ),
+        ipAddresses: strList(
+          'IP addresses (subject alternative names).',
+          { maxLength: 45 },
+          { maxItems: 100 },
+        ),
+        duration: str(
+          "Requested lifetime, a Go duration such as 2160h or 90m; at least 1h and longer than renewBefore (webhook). CA and self-signed issuers use it (capped at the CA's own expiry); ACME servers choose their own. Default: 2160h.",
+          { pattern: DURATION_PATTERN },
+        ),
+        renewBefore: str(
+          'How long before expiry to issue again, a Go duration; at least 5m (webhook). Default: a third of the issued lifetime.',
+          { pattern: DURATION_PATTERN },
+        ),
         privateKey: obj(
+          'The private key generated for the certificate.',
           {
-            algorithm: str({ enum: ['ECDSA', 'RSA', 'Ed25519'] }),
-            size: { type: 'integer', enum: [256, 384, 2048, 3072, 4096] },
-            rotationPolicy: str({ enum: ['Always', 'Never'] }),
+            algorithm: str('ECDSA, RSA or Ed25519. Default: ECDSA.', {
+              enum: ['ECDSA', 'RSA', 'Ed25519'],
+            }),
+            size: int(
+              'ECDSA: 256 (P-256) or 384 (P-384); RSA: 2048, 3072 or 4096 bits; Ed25519: unset. Default: 256 for ECDSA, 2048 for RSA.',
+              { enum: [256, 384, 2048, 3072, 4096] },
+            ),
+            rotationPolicy: str(
+              'Always: a new key at every issuance; Never: keep the key in the Secret while it has this algorithm and size. Default: Always.',
+              { enum: ['Always', 'Never'] },
+            ),
           },
           {
             'x-kubernetes-validations': [
@@ -73,13 +149,22 @@ export const certificateSchema: Schema = obj(
             ],
           },
         ),
-        usages: strList({ enum: USAGES }, { maxItems: 6 }),
-        secretTemplate: obj({
-          labels: { type: 'object', additionalProperties: str() },
-          annotations: { type: 'object', additionalProperties: str() },
+        usages: strList(
+          'Key usages and extended key usages, for CA and self-signed issuers (ACME servers choose their own). Default: digital signature and server auth, plus key encipherment for RSA keys; with isCA, cert sign instead of server auth.',
+          { enum: USAGES },
+          { maxItems: 6 },
+        ),
+        secretTemplate: obj('Labels and annotations for the Secret, written with each issuance.', {
+          labels: stringMap('Labels added to the Secret.'),
+          annotations: stringMap('Annotations added to the Secret.'),
         }),
-        secretDeletionPolicy: str({ enum: ['Delete', 'Retain'] }),
-        isCA: { type: 'boolean' },
+        secretDeletionPolicy: str(
+          'Delete: the Secret is deleted with the Certificate (only a Secret this Certificate wrote); Retain: it stays. Default: Delete.',
+          { enum: ['Delete', 'Retain'] },
+        ),
+        isCA: bool(
+          'Issue a CA certificate (basic constraints CA, with cert sign), for CA and self-signed issuers. Default: false.',
+        ),
       },
       {
         required: ['secretName', 'issuerRef'],
@@ -91,68 +176,152 @@ export const certificateSchema: Schema = obj(
         ],
       },
     ),
-    status: obj({
-      conditions,
-      observedGeneration: { type: 'integer' },
-      notBefore: str({ format: 'date-time' }),
-      notAfter: str({ format: 'date-time' }),
-      renewalTime: str({ format: 'date-time' }),
-      revision: { type: 'integer' },
-      failedIssuanceAttempts: { type: 'integer' },
-      lastFailureTime: str({ format: 'date-time' }),
-      acmeOrder: obj({ url: str() }),
-      nextPrivateKeySecretName: str(),
+    status: obj('Written by the operator.', {
+      conditions: conditions(
+        'Ready: whether the Secret holds a valid certificate for this spec, with the reason. Issuing: whether an issuance is in progress; set it True with reason ManuallyTriggered (status subresource) to ask for one now.',
+      ),
+      observedGeneration: int('metadata.generation the last issuance or failure was for.'),
+      notBefore: str("Start of the current certificate's validity.", { format: 'date-time' }),
+      notAfter: str("End of the current certificate's validity.", { format: 'date-time' }),
+      renewalTime: str(
+        'When the certificate is due for renewal (an ACME server offering renewal information may suggest this time).',
+        { format: 'date-time' },
+      ),
+      revision: int('Issuances so far: 1 after the first.'),
+      failedIssuanceAttempts: int(
+        'Consecutive failed issuances for this spec; each doubles the wait before the next. Cleared by a success.',
+      ),
+      lastFailureTime: str('When the last issuance failed.', { format: 'date-time' }),
+      acmeOrder: obj(
+        'The ACME order in progress: a restarted operator resumes it instead of ordering again.',
+        { url: str('URL of the order at the ACME server.') },
+      ),
+      nextPrivateKeySecretName: str(
+        'Secret (NAME-next-key) holding the key of the issuance in progress, so a resumed order is finalized with the same key.',
+      ),
     }),
   },
   { required: ['spec'] },
 );
 
-const solver = obj({
-  selector: obj({
-    dnsNames: strList({}, { maxItems: 100 }),
-    dnsZones: strList({}, { maxItems: 100 }),
-  }),
-  http01: obj({ ingress: obj({ ingressClassName: str() }) }),
-  dns01: obj({
-    rfc2136: obj(
-      {
-        nameserver: str({ minLength: 1 }),
-        tsigKeyName: str(),
-        tsigAlgorithm: str({ enum: ['HMACSHA256', 'HMACSHA384', 'HMACSHA512'] }),
-        tsigSecretSecretRef: secretRef,
-      },
-      { required: ['nameserver'] },
-    ),
-    route53: obj({
-      region: str(),
-      hostedZoneID: str(),
-      accessKeyIDSecretRef: secretRef,
-      secretAccessKeySecretRef: secretRef,
-    }),
-    selfCheck: { type: 'boolean' },
-  }),
+const solver = obj('One way to answer challenges, and the names it answers for.', {
+  selector: obj(
+    'The names this solver answers for; unset or empty: any name no other solver selects.',
+    {
+      dnsNames: strList(
+        'Names, exactly as in the Certificate (*.example.com included).',
+        {},
+        {
+          maxItems: 100,
+        },
+      ),
+      dnsZones: strList(
+        'Zones: names equal to or under one of them. An rfc2136 solver needs them: it writes only to these zones.',
+        {},
+        { maxItems: 100 },
+      ),
+    },
+  ),
+  http01: obj(
+    "HTTP-01: the operator's challenge server answers, reached through a temporary Ingress per challenge (the path /.well-known/acme-challenge/TOKEN, pathType Exact), removed afterwards.",
+    {
+      ingress: obj('The temporary Ingress.', {
+        ingressClassName: str(
+          "Ingress class of the temporary Ingress; unset: the cluster's default class.",
+        ),
+      }),
+      selfCheck: bool(
+        'Before asking the CA to validate, wait (up to --http01-self-check-timeout, 2 minutes) until http://NAME/.well-known/acme-challenge/TOKEN answers the key authorization, as the CA will fetch it. false: no wait, e.g. when the operator cannot reach the address the CA does (no hairpin NAT). Default: true.',
+      ),
+    },
+  ),
+  dns01: obj(
+    'DNS-01: the TXT record _acme-challenge.NAME is written through a DNS service and removed afterwards.',
+    {
+      rfc2136: obj(
+        'A DNS server taking RFC2136 updates (BIND9, PowerDNS, Knot), signed with TSIG.',
+        {
+          nameserver: str(
+            'HOST or HOST:PORT (port 53 when not given) of the server taking the updates; the self-check asks it too.',
+            { minLength: 1 },
+          ),
+          tsigKeyName: str('TSIG key name; with tsigSecretSecretRef.'),
+          tsigAlgorithm: str('HMACSHA256, HMACSHA384 or HMACSHA512. Default: HMACSHA256.', {
+            enum: ['HMACSHA256', 'HMACSHA384', 'HMACSHA512'],
+          }),
+          tsigSecretSecretRef: secretRef('The TSIG secret, base64.', 'secret'),
+        },
+        { required: ['nameserver'] },
+      ),
+      route53: obj('Amazon Route53.', {
+        region: str('AWS region of the API client. Default: us-east-1.'),
+        hostedZoneID: str(
+          'Hosted zone to write to; unset: the most specific zone holding the name among those the credentials can list.',
+        ),
+        accessKeyIDSecretRef: secretRef(
+          "The access key id; with secretAccessKeySecretRef. Neither: the pod's own AWS identity (IRSA, EKS Pod Identity, instance role, AWS_* environment).",
+          'access-key-id',
+        ),
+        secretAccessKeySecretRef: secretRef('The secret access key.', 'secret-access-key'),
+      }),
+      selfCheck: bool(
+        "Before asking the CA to validate, wait (up to 2 minutes) until the zone's authoritative servers answer the TXT value: for rfc2136 its nameserver, for route53 the zone's NS servers as the system resolver finds them. false: no wait, e.g. with split-horizon DNS. Default: true.",
+      ),
+    },
+  ),
 });
 
 export const issuerSchema: Schema = obj(
+  "Signs certificates: an ACME account, a CA key pair, or self-signing. An Issuer serves Certificates of its namespace and reads Secrets there; a ClusterIssuer serves every namespace and reads Secrets in the operator's cluster resource namespace.",
   {
     spec: obj(
+      'Exactly one of acme, ca or selfSigned.',
       {
         acme: obj(
+          'An ACME server (such as Let’s Encrypt), the account there, and how to answer its challenges.',
           {
-            server: str({ pattern: '^https://' }),
-            email: str(),
-            privateKeySecretRef: secretRef,
+            server: str(
+              'Directory URL, https, e.g. https://acme-staging-v02.api.letsencrypt.org/directory.',
+              { pattern: '^https://' },
+            ),
+            email: str('Contact email registered with the account.'),
+            privateKeySecretRef: secretRef(
+              'The ACME account key; an ECDSA P-256 key is generated into the Secret when it is missing.',
+              'tls.key',
+            ),
             externalAccountBinding: obj(
-              { keyID: str({ minLength: 1 }), keySecretRef: secretRef },
+              'External account binding, for ACME servers that require one.',
+              {
+                keyID: str('Key identifier the CA gave.', { minLength: 1 }),
+                keySecretRef: secretRef('The HMAC key the CA gave (base64url).', 'secret'),
+              },
               { required: ['keyID', 'keySecretRef'] },
             ),
-            caBundle: str(),
-            solvers: { type: 'array', items: solver, minItems: 1, maxItems: 20 },
+            caBundle: str(
+              "Base64 of PEM CA certificates to trust for the ACME server's TLS, besides the usual roots (private ACME servers).",
+            ),
+            solvers: {
+              type: 'array',
+              description:
+                'How to answer challenges. Per name: the solver whose selector.dnsNames lists it, else the one with the longest matching selector.dnsZones entry, else one without a selector.',
+              items: solver,
+              minItems: 1,
+              maxItems: 20,
+            },
           },
           { required: ['server', 'privateKeySecretRef', 'solvers'] },
         ),
-        ca: obj({ secretName: str({ minLength: 1 }) }, { required: ['secretName'] }),
-        selfSigned: obj({}),
+        ca: obj(
+          'Signs with a CA key pair kept in a Secret.',
+          {
+            secretName: str(
+              'Secret with tls.crt (the CA certificate, then its chain) and tls.key.',
+              { minLength: 1 },
+            ),
+          },
+          { required: ['secretName'] },
+        ),
+        selfSigned: obj('Each certificate is signed with its own key.', {}),
       },
       {
         'x-kubernetes-validations': [
@@ -163,10 +332,15 @@ export const issuerSchema: Schema = obj(
         ],
       },
     ),
-    status: obj({
-      conditions,
-      observedGeneration: { type: 'integer' },
-      acme: obj({ uri: str(), lastRegisteredEmail: str() }),
+    status: obj('Written by the operator.', {
+      conditions: conditions(
+        'Ready: whether the issuer can sign, with the reason when it cannot (SecretNotFound, InvalidCA, RegistrationFailed, BadConfig, ...).',
+      ),
+      observedGeneration: int('metadata.generation the status was written for.'),
+      acme: obj('The ACME account.', {
+        uri: str('Account URL at the ACME server.'),
+        lastRegisteredEmail: str('Email the account was last registered with.'),
+      }),
     }),
   },
   { required: ['spec'] },

@@ -62,7 +62,11 @@ export interface Certificate extends KubeObject {
 
 export interface ACMESolver {
   selector?: { dnsNames?: string[]; dnsZones?: string[] };
-  http01?: { ingress?: { ingressClassName?: string } };
+  http01?: {
+    ingress?: { ingressClassName?: string };
+    /** Wait until the challenge URL answers before asking the CA to validate (default true). */
+    selfCheck?: boolean;
+  };
   dns01?: {
     rfc2136?: {
       nameserver: string;

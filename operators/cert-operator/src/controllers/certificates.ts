@@ -26,17 +26,19 @@ import {
   Issuers,
   LABEL_MANAGED,
 } from '../api/types.js';
-import { IssuanceError, type IssuedCertificate } from '../issuers/issuer.js';
+import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '../issuers/issuer.js';
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import type { IssuerBuilder } from './issuer-builder.js';
 import {
   type BackoffPolicy,
   DEFAULT_DURATION_MS,
   failureBackoff,
+  type IssuanceNeed,
   issuanceNeed,
   keySpec,
   MANUAL_TRIGGER_REASON,
   manualIssuanceRequest,
+  renewalDue,
   renewalTime,
   retryTime,
   sameKeySpec,
@@ -63,7 +65,7 @@ const readyStatus = gauge(
 );
 const issuances = counter(
   'chousei_cert_issuance_attempts_total',
-  'Issuance attempts by issuer kind and result',
+  'Issuance attempts by issuer kind (Issuer or ClusterIssuer) and result',
   ['issuer_kind', 'result'],
 );
 
@@ -136,9 +138,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
     if (!need) {
       const info = inspectCertificate(secretValue(secret, 'tls.crt')!);
-      const renewAt = cert.status?.renewalTime
-        ? new Date(cert.status.renewalTime)
-        : renewalTime(cert, info.notBefore, info.notAfter);
+      const renewAt = renewalDue(cert, info.notBefore, info.notAfter);
       record(cert, info.notAfter, renewAt, true);
       const conditions = withCondition(
         status,
@@ -209,6 +209,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       reason: need.reason,
       message: need.message,
     }).conditions;
+    const progress = progressReporter(cert, issuingConditions, need, ctx.log);
 
     try {
       const issuer = await opts.issuers.build({
@@ -253,8 +254,11 @@ export function certificateController(opts: CertificateControllerOptions) {
           save: async (state) => {
             if (state.orderUrl) await patchStatus(cert, { acmeOrder: { url: state.orderUrl } });
           },
+          progress: progress.report,
         },
       );
+      // Before any other status write: a late progress write would undo it.
+      await progress.close();
       await client.apply(
         Secrets,
         tlsSecret(cert, {
@@ -309,7 +313,7 @@ export function certificateController(opts: CertificateControllerOptions) {
           },
         },
       });
-      issuances.inc({ issuer_kind: issuer.kind, result: 'success' });
+      issuances.inc({ issuer_kind: kind, result: 'success' });
       record(cert, info.notAfter, renewAt, true);
       events.event(
         cert,
@@ -321,6 +325,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       ctx.log.info({ notAfter: info.notAfter, renewalTime: renewAt }, 'certificate issued');
       return { requeueAfter: Math.max(1000, renewAt.getTime() - Date.now()) };
     } catch (err) {
+      await progress.close();
       if (ctx.signal.aborted) throw err;
       const failure =
         err instanceof IssuanceError
@@ -341,9 +346,12 @@ export function certificateController(opts: CertificateControllerOptions) {
           message: `${failure.message}; retrying in ${Math.round(wait / 1000)} s`,
         },
       ).conditions;
-      // A failed order is not resumed; an unreachable server's order is.
+      // A failed order is not resumed; an unreachable server's order is, and one whose
+      // challenges the CA was not asked to validate (a new order would count against limits).
       const keepOrder =
-        failure.reason === 'ACMEServerUnreachable' || failure.reason === 'RateLimited';
+        failure.reason === 'ACMEServerUnreachable' ||
+        failure.reason === 'RateLimited' ||
+        failure.reason === 'SelfCheckTimeout';
       await client.patchStatus(Certificates, key(cert), {
         type: 'merge',
         patch: {
@@ -365,6 +373,47 @@ export function certificateController(opts: CertificateControllerOptions) {
       );
       return { requeueAfter: wait };
     }
+  }
+
+  /**
+   * Tells on the Certificate what its issuance waits for: each report is an Event, and the
+   * Issuing message lists each subject's latest one (the reason stays: ManuallyTriggered must
+   * survive a restart). Writes go in order; close() waits for them, so none lands after the
+   * issuance's final status.
+   */
+  function progressReporter(
+    cert: Certificate,
+    conditions: Condition[],
+    need: IssuanceNeed,
+    log: Logger,
+  ): { report: (p: IssuanceProgress) => void; close: () => Promise<void> } {
+    const latest = new Map<string, string>();
+    let writes = Promise.resolve();
+    let open = true;
+    return {
+      report: (p) => {
+        if (!open) return;
+        events.event(cert, 'Normal', p.reason, 'Issue', p.message);
+        latest.set(p.subject, p.message);
+        const issuing = setCondition(conditions, {
+          type: 'Issuing',
+          status: 'True',
+          reason: need.reason,
+          message: [...latest.values()].join('; '),
+        }).conditions;
+        writes = writes
+          .then(() => patchStatus(cert, { conditions: issuing }))
+          .then(
+            () => undefined,
+            (err: unknown) =>
+              log.warn({ err: (err as Error).message }, 'could not report issuance progress'),
+          );
+      },
+      close: () => {
+        open = false;
+        return writes;
+      },
+    };
   }
 
   /**

@@ -8,6 +8,11 @@ import { SelfSignedIssuer } from '../issuers/selfsigned.js';
 import { generatePrivateKey } from '../pki/index.js';
 import { DNS01Solver } from '../solvers/dns01/dns01.js';
 import { IngressRoutedSolver, type SolverService } from '../solvers/http01/ingress-route.js';
+import {
+  HTTP01SelfCheckedSolver,
+  type HTTP01SelfCheckOptions,
+} from '../solvers/http01/self-check.js';
+import { parseNameserver } from '../solvers/resolver.js';
 import type { Solver } from '../solvers/solver.js';
 import { secretValue } from './secret.js';
 
@@ -25,6 +30,8 @@ export interface IssuerBuilderOptions {
   http01: Solver;
   /** In a cluster: the Service reaching the challenge server, routed to by temporary Ingresses. */
   http01Service?: SolverService;
+  /** How HTTP-01 solvers check their challenge is served before the CA is asked to validate. */
+  http01SelfCheck?: Omit<HTTP01SelfCheckOptions, 'logger'>;
   logger: Logger;
 }
 
@@ -51,7 +58,12 @@ export class IssuerBuilder {
     const cached = this.built.get(key);
     if (cached?.version === version) return cached.issuer;
     const issuer = await this.create(loc);
-    this.built.set(key, { version, issuer });
+    // Building may have generated a missing account key: keyed on the Secret as it was, the
+    // next build would see it changed and register the account again.
+    const built = secrets.includes('missing')
+      ? `${loc.resource.metadata?.generation}/${await this.secretVersions(loc)}`
+      : version;
+    this.built.set(key, { version: built, issuer });
     return issuer;
   }
 
@@ -77,6 +89,7 @@ export class IssuerBuilder {
       ...(acme?.solvers ?? []).flatMap((s) =>
         [
           s.dns01?.rfc2136?.tsigSecretSecretRef?.name,
+          s.dns01?.route53?.accessKeyIDSecretRef?.name,
           s.dns01?.route53?.secretAccessKeySecretRef?.name,
         ].filter((n): n is string => !!n),
       ),
@@ -185,18 +198,24 @@ export class IssuerBuilder {
     const field = `spec.acme.solvers[${i}]`;
     if (s.http01) {
       const service = this.opts.http01Service;
-      if (!service) return this.opts.http01;
-      return new IngressRoutedSolver(
-        this.opts.http01,
-        this.opts.client,
-        service,
-        s.http01.ingress?.ingressClassName,
-        this.opts.logger,
-      );
+      const solver = service
+        ? new IngressRoutedSolver(
+            this.opts.http01,
+            this.opts.client,
+            service,
+            s.http01.ingress?.ingressClassName,
+            this.opts.logger,
+          )
+        : this.opts.http01;
+      if (s.http01.selfCheck === false) return solver;
+      return new HTTP01SelfCheckedSolver(solver, {
+        ...this.opts.http01SelfCheck,
+        logger: this.opts.logger,
+      });
     }
     const rfc = s.dns01?.rfc2136;
     if (rfc) {
-      const [host, port] = splitHostPort(rfc.nameserver);
+      const { host, port } = parseNameserver(rfc.nameserver);
       const secretRef = rfc.tsigSecretSecretRef;
       const secret = secretRef
         ? await this.secret(
@@ -281,11 +300,6 @@ export class IssuerBuilder {
       false,
     );
   }
-}
-
-function splitHostPort(hostPort: string): [string, number] {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hostPort.trim());
-  return [m?.[1] ?? hostPort, Number(m?.[2] ?? 53)];
 }
 
 /**

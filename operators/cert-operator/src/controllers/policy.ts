@@ -70,6 +70,20 @@ export function renewalTime(cert: Certificate, notBefore: Date, notAfter: Date):
 }
 
 /**
+ * When the issued certificate is due: renewalTime(), or earlier when the CA suggested so
+ * (ACME Renewal Information, kept in status.renewalTime at issuance) for the spec as it is.
+ */
+export function renewalDue(cert: Certificate, notBefore: Date, notAfter: Date): Date {
+  const policy = renewalTime(cert, notBefore, notAfter);
+  const status = cert.status;
+  const suggested =
+    status?.renewalTime && status.observedGeneration === cert.metadata?.generation
+      ? new Date(status.renewalTime)
+      : undefined;
+  return suggested && suggested.getTime() < policy.getTime() ? suggested : policy;
+}
+
+/**
  * Compares the Secret with the spec: missing, unreadable, edited, for other names, another
  * key type or issuer, or due for renewal -> a reason to issue; else undefined.
  */
@@ -134,7 +148,7 @@ export function issuanceNeed(
       message: `the certificate was issued by ${annotations[ANNOTATION_ISSUER_KIND] ?? 'Issuer'} ${annotations[ANNOTATION_ISSUER] ?? '(unknown)'}`,
     };
   }
-  const renewAt = renewalTime(cert, info.notBefore, info.notAfter);
+  const renewAt = renewalDue(cert, info.notBefore, info.notAfter);
   if (renewAt.getTime() <= now.getTime()) {
     return { reason: 'Renewing', message: `renewal was due at ${renewAt.toISOString()}` };
   }

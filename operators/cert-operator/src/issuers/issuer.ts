@@ -53,6 +53,15 @@ export interface IssuanceState {
   orderUrl?: string;
 }
 
+/** What an issuance under way is waiting for, told while it waits (status and Events). */
+export interface IssuanceProgress {
+  /** What it is about (a DNS name): each subject's latest report replaces its previous one. */
+  subject: string;
+  /** Event reason, e.g. `SelfCheckPending`. */
+  reason: string;
+  message: string;
+}
+
 export interface IssueContext {
   signal: AbortSignal;
   log: Logger;
@@ -60,6 +69,8 @@ export interface IssueContext {
   resume?: IssuanceState;
   /** Persists state as soon as it exists (before waiting on anything). */
   save(state: IssuanceState): Promise<void>;
+  /** Tells why the issuance is waiting; never throws, never waits. */
+  progress?: (report: IssuanceProgress) => void;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { IssuanceProgress } from '../issuers/issuer.js';
+
 /** One challenge to answer, as the issuer hands it to a solver. */
 export interface Challenge {
   /**
@@ -14,6 +16,8 @@ export interface Challenge {
   keyAuthorization: string;
   /** Aborts long waits inside present() (DNS propagation) when the issuance is cancelled. */
   signal?: AbortSignal;
+  /** Tells what a long wait inside present() is waiting for (a self-check's last result). */
+  progress?: (report: IssuanceProgress) => void;
 }
 
 /**

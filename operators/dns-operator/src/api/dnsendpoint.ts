@@ -113,6 +113,7 @@ function targetsRule(type: DNSEndpointRecordType, check: string, message: string
 
 const recordSchema: JSONSchemaProps = {
   type: 'object',
+  description: 'One record set: a name, a type and its values.',
   required: ['dnsName', 'recordType', 'targets'],
   properties: {
     dnsName: {
@@ -131,22 +132,39 @@ const recordSchema: JSONSchemaProps = {
       maxItems: MAX_TARGETS,
       items: { type: 'string', minLength: 1, maxLength: MAX_TARGET_LENGTH },
     },
-    recordType: { type: 'string', enum: DNS_ENDPOINT_RECORD_TYPES },
+    recordType: {
+      type: 'string',
+      description:
+        "Record type; TXT, SRV and MX only when the operator's --managed-record-types lists them.",
+      enum: DNS_ENDPOINT_RECORD_TYPES,
+    },
     recordTTL: {
       type: 'integer',
       format: 'int64',
-      description: 'TTL in seconds; unset means the operator default.',
+      description: "TTL in seconds. Default: the operator's --default-ttl (300).",
       minimum: MIN_TTL,
       maximum: MAX_TTL,
     },
-    setIdentifier: { type: 'string', maxLength: 128 },
-    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    setIdentifier: {
+      type: 'string',
+      description: 'Accepted as external-dns has it; not used (no routing policies).',
+      maxLength: 128,
+    },
+    labels: {
+      type: 'object',
+      description: 'Accepted as external-dns has it; not used.',
+      additionalProperties: { type: 'string' },
+    },
     providerSpecific: {
       type: 'array',
+      description: 'Accepted as external-dns has it; not used.',
       items: {
         type: 'object',
         required: ['name'],
-        properties: { name: { type: 'string' }, value: { type: 'string' } },
+        properties: {
+          name: { type: 'string', description: 'Property name.' },
+          value: { type: 'string', description: 'Property value.' },
+        },
       },
     },
   },
@@ -187,26 +205,46 @@ export const dnsEndpointSchema: JSONSchemaProps = {
     metadata: { type: 'object' },
     spec: {
       type: 'object',
+      description: 'The records to publish.',
       properties: {
-        endpoints: { type: 'array', maxItems: MAX_ENDPOINTS, items: recordSchema },
+        endpoints: {
+          type: 'array',
+          description:
+            'Record sets; each name and type at most once. An invalid entry is left out and reported in the status, the others are published.',
+          maxItems: MAX_ENDPOINTS,
+          items: recordSchema,
+        },
       },
     },
     status: {
       type: 'object',
+      description: 'Written by the operator.',
       properties: {
-        observedGeneration: { type: 'integer', format: 'int64' },
+        observedGeneration: {
+          type: 'integer',
+          format: 'int64',
+          description: 'metadata.generation the status was written for.',
+        },
         endpoints: {
           type: 'array',
+          description: 'Where each spec endpoint stands, in the order of the spec.',
           maxItems: MAX_ENDPOINTS,
           items: {
             type: 'object',
+            description: 'One spec endpoint.',
             required: ['dnsName', 'recordType', 'published', 'reason'],
             properties: {
-              dnsName: { type: 'string' },
-              recordType: { type: 'string' },
-              published: { type: 'boolean' },
-              reason: { type: 'string' },
-              message: { type: 'string' },
+              dnsName: { type: 'string', description: "The endpoint's dnsName." },
+              recordType: { type: 'string', description: "The endpoint's recordType." },
+              published: {
+                type: 'boolean',
+                description: 'Whether the records are at the provider.',
+              },
+              reason: {
+                type: 'string',
+                description: 'Published, Invalid, Pending, NoZone, Conflict or Failed.',
+              },
+              message: { type: 'string', description: 'The records published, or why not.' },
             },
           },
         },

@@ -339,13 +339,22 @@ export class ACMEIssuer implements Issuer {
     );
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (errors.length === 0) return;
-    const failed = errors.filter(
-      (e): e is IssuanceError => e instanceof IssuanceError && e.reason === 'ChallengeFailed',
+    // Names failing alike (validation, self-check) are all named in one message.
+    const first = errors[0];
+    const alike = errors.filter(
+      (e): e is IssuanceError =>
+        e instanceof IssuanceError && first instanceof IssuanceError && e.reason === first.reason,
     );
-    if (failed.length > 1 && failed.length === errors.length) {
-      throw new IssuanceError('ChallengeFailed', failed.map((e) => e.message).join('; '), true);
+    if (first instanceof IssuanceError && alike.length > 1 && alike.length === errors.length) {
+      const retryAfterMs = Math.max(...alike.map((e) => e.retryAfterMs ?? 0));
+      throw new IssuanceError(
+        first.reason,
+        alike.map((e) => e.message).join('; '),
+        alike.every((e) => e.retryable),
+        retryAfterMs || undefined,
+      );
     }
-    throw errors[0];
+    throw first;
   }
 
   private async authorizeOne(run: Run, order: Order, authz: Authorization): Promise<void> {
@@ -375,6 +384,7 @@ export class ACMEIssuer implements Issuer {
       token: challenge.token,
       keyAuthorization: await client.getChallengeKeyAuthorization(challenge),
       signal: ctx.signal,
+      ...(ctx.progress ? { progress: ctx.progress } : {}),
     };
     const started = Date.now();
     try {

@@ -1,5 +1,4 @@
-import { Resolver, resolve4, resolve6, resolveNs } from 'node:dns/promises';
-import { isIPv6 } from 'node:net';
+import { resolve4, resolve6, resolveNs } from 'node:dns/promises';
 import {
   type Change,
   inZone,
@@ -11,14 +10,8 @@ import {
 } from '@chousei/dns';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import { IssuanceError } from '../../issuers/issuer.js';
+import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
 import type { Challenge, Solver } from '../solver.js';
-
-/** A DNS server to ask directly. */
-export interface Nameserver {
-  host: string;
-  /** Default 53. */
-  port?: number;
-}
 
 export interface DNS01SolverOptions {
   /** Where the `_acme-challenge` TXT records are written. */
@@ -38,8 +31,6 @@ export interface DNS01SolverOptions {
 
 /** Read-modify-write rounds before giving up on a record set other writers keep changing. */
 const MAX_WRITE_ATTEMPTS = 5;
-/** Per query to one server: an unanswered query counts as "not there yet". */
-const QUERY_TIMEOUT_MS = 2000;
 
 interface Server {
   host: string;
@@ -285,20 +276,16 @@ export function recordName(identifier: string): string {
 }
 
 function serverLabel(s: Server): string {
-  const addr = isIPv6(s.host) ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+  const addr = nameserverAddress(s);
   return s.name ? `${s.name} (${addr})` : addr;
 }
 
 /** The TXT values one server answers (strings joined), or its error code. */
 async function lookupTxt(s: Server, fqdn: string): Promise<string[] | string> {
-  // A fresh resolver per query: nothing cached from an earlier round (c-ares caches answers).
-  const resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 1 });
-  resolver.setServers([isIPv6(s.host) ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`]);
   try {
-    return (await resolver.resolveTxt(fqdn)).map((chunks) => chunks.join(''));
+    const records = await queryServers([s], (r) => r.resolveTxt(fqdn));
+    return records.map((chunks) => chunks.join(''));
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  } finally {
-    resolver.cancel();
+    return dnsErrorCode(err);
   }
 }
