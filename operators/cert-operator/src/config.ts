@@ -1,5 +1,13 @@
 import { isIP } from 'node:net';
-import { ConfigError, type FlagSpec, Flags, flagsHelp, operatorFlags } from '@chousei/runtime';
+import {
+  ConfigError,
+  type FlagSpec,
+  Flags,
+  flagsHelp,
+  type OperatorSettings,
+  operatorFlags,
+  operatorSettings,
+} from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
 import type { SolverService } from './solvers/http01/ingress-route.js';
 import { type Nameserver, parseNameserver } from './solvers/resolver.js';
@@ -75,7 +83,7 @@ export const FLAGS = {
   ...operatorFlags('chousei-cert-operator', { metrics: 9402, health: 9403, qps: 100, burst: 200 }),
 } satisfies Record<string, FlagSpec>;
 
-export interface CertOperatorConfig {
+export interface CertOperatorConfig extends OperatorSettings {
   clusterResourceNamespace: string;
   defaultIssuer?: IssuerRef;
   http01SolverPort: number;
@@ -91,14 +99,6 @@ export interface CertOperatorConfig {
   };
   backoff: { initialMs: number; maxMs: number };
   concurrency: number;
-  kubeApi: { qps: number; burst: number };
-  leaderElect: boolean;
-  leaderElectionNamespace: string;
-  leaderElectionId: string;
-  metricsPort: number;
-  healthPort: number;
-  kubeconfig?: string;
-  logLevel: string;
   help: boolean;
 }
 
@@ -126,7 +126,6 @@ export function parseConfig(
   if (flags.bool('help')) return { help: true } as CertOperatorConfig;
   const issuerName = flags.str('default-issuer-name');
   const backoff = backoffFromFlags(flags);
-  const kubeconfig = flags.str('kubeconfig');
   const webhookCertDir = flags.str('webhook-cert-dir');
   const servingCert = servingCertConfig(flags);
   const clusterResourceNamespace = clusterResourceNamespaceFromFlags(flags, env);
@@ -175,18 +174,7 @@ export function parseConfig(
       : {}),
     backoff,
     concurrency: flags.int('concurrency', 1, 1000),
-    kubeApi: {
-      qps: flags.int('kube-api-qps', 1, 10_000),
-      burst: flags.int('kube-api-burst', 1, 10_000),
-    },
-    leaderElect: flags.bool('leader-elect'),
-    leaderElectionNamespace:
-      flags.str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
-    leaderElectionId: flags.str('leader-election-id') ?? 'chousei-cert-operator',
-    metricsPort: flags.int('metrics-port', 0, 65535),
-    healthPort: flags.int('health-port', 0, 65535),
-    ...(kubeconfig ? { kubeconfig } : {}),
-    logLevel: flags.oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
+    ...operatorSettings(flags, env),
     help: false,
   };
 }

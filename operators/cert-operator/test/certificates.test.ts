@@ -360,6 +360,18 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     });
     expect(warnings).toMatch(/spec\.tls\[1\], spec\.tls\[2\] all name secretName "dup"/);
 
+    // A TLS entry the Certificate schema refuses (no hosts): said on the Ingress, not retried.
+    await client.patch(
+      Ingresses,
+      { namespace: ns, name: 'shop' },
+      { type: 'json', patch: [{ op: 'add', path: '/spec/tls/-', value: { secretName: 'bare' } }] },
+    );
+    const refused = await waitFor(async () => {
+      const evs = await client.list(Events, { namespace: ns });
+      return evs.find((e) => e.regarding?.name === 'shop' && e.note?.includes('bare refused'));
+    });
+    expect(refused).toMatchObject({ type: 'Warning', reason: 'BadConfig' });
+
     await client.patch(
       Ingresses,
       { namespace: ns, name: 'shop' },

@@ -70,6 +70,8 @@ export function operatorOptions(
     concurrency: config.concurrency,
     ...(config.provider === 'route53' ? { aliasFor } : {}),
     finalizers: !config.once,
+    // A dry run changes nothing anywhere: no finalizers, statuses or Events either.
+    ...(config.dryRun ? { readOnly: true } : {}),
     logger,
   };
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Client, Ingresses } from '@chousei/runtime';
+import { Client, Events, Ingresses } from '@chousei/runtime';
 import { type Bind9, startBind9 } from '@chousei/testenv';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,8 @@ describe('chousei-dns-operator command', () => {
     expect(planned.join('\n')).toContain('"name":"cli.example.test"');
     expect(planned.join('\n')).toContain('"name":"a-cli.example.test"');
     expect(await bind.dig('cli.example.test', 'A')).toEqual([]);
+    // Nor does it tell anyone it published: no Event claims a change that was not made.
+    expect(await client.list(Events, { namespace: ns })).toEqual([]);
   });
 
   it('publishes every name once with --once and exits 0', async () => {

@@ -1,3 +1,4 @@
+import { SELF_CHECK_PREFIX } from '@chousei/cert-operator';
 import type { Condition } from '@chousei/runtime';
 import { describe, expect, it } from 'vitest';
 import { type Facts, verdict } from '../src/certs/verdict.js';
@@ -82,6 +83,11 @@ describe('verdict', () => {
     expect(verdict(order('pending', 'processing')).message).toBe(
       'ACME challenge dns-01 for *.example.test is being validated',
     );
+    // Not offered to the CA yet: the operator's own check of the challenge says why.
+    const waiting = `${SELF_CHECK_PREFIX} http://a.example.test/.well-known/acme-challenge/t: DNS NXDOMAIN`;
+    const selfChecking = order('pending', 'pending');
+    selfChecking.conditions = [cond('Issuing', 'True', 'DoesNotExist', waiting)];
+    expect(verdict(selfChecking)).toEqual({ state: 'Waiting', message: waiting });
     const ready = facts({
       acmeOrderUrl: 'u',
       order: { url: 'u', status: 'ready', authorizations: [] },

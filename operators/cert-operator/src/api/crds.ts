@@ -405,7 +405,8 @@ export const certificateCRD = crd(
     ready,
     { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
     { name: 'Issuer', type: 'string', jsonPath: '.spec.issuerRef.name', priority: 1 },
-    { name: 'Expires', type: 'date', jsonPath: '.status.notAfter' },
+    // A date column shows an age, and kubectl prints <invalid> for a time in the future.
+    { name: 'Expires', type: 'string', jsonPath: '.status.notAfter' },
     reason,
     age,
   ],

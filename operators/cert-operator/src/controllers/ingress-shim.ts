@@ -1,10 +1,13 @@
 import { isIP } from 'node:net';
 import {
+  type ApiError,
   controllerReference,
   type EventRecorder,
+  ForbiddenError,
   getControllerOf,
   type Ingress,
   Ingresses,
+  InvalidError,
   isNotFound,
   type Manager,
   type Request,
@@ -121,6 +124,13 @@ export function desiredCertificates(
   return { certificates, errors };
 }
 
+/** Refused for its content: the schema (422) or an admission webhook's denial. */
+function refusedAsInvalid(err: unknown): err is ApiError {
+  return (
+    err instanceof InvalidError ||
+    (err instanceof ForbiddenError && err.message.includes('denied the request'))
+  );
+}
 /**
  * cert-manager's ingress-shim: an Ingress annotated with an issuer gets one Certificate per
  * spec.tls[] entry, named after its secretName, owned by the Ingress and kept in step with
@@ -168,7 +178,21 @@ export function ingressShim(opts: IngressShimOptions) {
           );
           continue;
         }
-        await client.apply(Certificates, want, { fieldManager: FIELD_MANAGER, force: true });
+        try {
+          await client.apply(Certificates, want, { fieldManager: FIELD_MANAGER, force: true });
+        } catch (err) {
+          // What the Ingress asks for is invalid (schema or webhook): retrying cannot help,
+          // and its owner only looks at the Ingress. A change to it reconciles again.
+          if (!refusedAsInvalid(err)) throw err;
+          events.event(
+            ing!,
+            'Warning',
+            'BadConfig',
+            'CreateCertificate',
+            `Certificate ${name} refused: ${err.message}`,
+          );
+          continue;
+        }
         if (!existing)
           events.event(
             ing!,

@@ -1,4 +1,5 @@
 // One line on where a Certificate stands and, when it is not Ready, what holds it.
+import { SELF_CHECK_PREFIX } from '@chousei/cert-operator';
 import type { Condition } from '@chousei/runtime';
 import { relative, when } from '../output.js';
 import type { OrderDetails } from './acme.js';
@@ -81,11 +82,17 @@ export function verdict(f: Facts): Verdict {
     const pending = order.authorizations.find((a) => a.status === 'pending');
     if (pending) {
       const active = pending.challenges.find((c) => c.status === 'processing');
+      // Before asking the CA, the operator checks the challenge itself: its message says why.
+      const selfCheck =
+        issuing?.status === 'True' && issuing.message?.startsWith(SELF_CHECK_PREFIX)
+          ? issuing.message
+          : undefined;
       return {
         state: 'Waiting',
         message: active
           ? `ACME challenge ${active.type} for ${pending.identifier} is being validated`
-          : `ACME challenge for ${pending.identifier} is pending (offered: ${pending.challenges.map((c) => c.type).join(', ')})`,
+          : (selfCheck ??
+            `ACME challenge for ${pending.identifier} is pending (offered: ${pending.challenges.map((c) => c.type).join(', ')})`),
       };
     }
     return { state: 'Waiting', message: `ACME order is ${order.status}` };

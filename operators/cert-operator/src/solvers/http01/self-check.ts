@@ -31,6 +31,8 @@ const MAX_REDIRECTS = 10;
 const REQUEST_TIMEOUT_MS = 5000;
 /** A key authorization is under 100 bytes: a longer body is not one. */
 const MAX_BODY_BYTES = 4096;
+/** Opens every message about the check (Issuing condition, Events), so tools can spot it. */
+export const SELF_CHECK_PREFIX = 'HTTP-01 self-check:';
 const USER_AGENT = 'chousei-cert-operator (HTTP-01 self-check)';
 
 /** One check: the key authorization was served, or what was seen instead. */
@@ -109,7 +111,7 @@ export class HTTP01SelfCheckedSolver implements Solver {
           ch.progress?.({
             subject: ch.identifier,
             reason: 'SelfCheckPassed',
-            message: `HTTP-01 self-check: ${url.href} answers the key authorization (after ${seconds()} s); asking the CA to validate`,
+            message: `${SELF_CHECK_PREFIX} ${url.href} answers the key authorization (after ${seconds()} s); asking the CA to validate`,
           });
         }
         return;
@@ -121,14 +123,14 @@ export class HTTP01SelfCheckedSolver implements Solver {
         ch.progress?.({
           subject: ch.identifier,
           reason: 'SelfCheckPending',
-          message: `HTTP-01 self-check: ${url.href}: ${seen.what}; the CA is asked to validate once it answers the key authorization (waiting up to ${Math.round(this.timeoutMs / 1000)} s)`,
+          message: `${SELF_CHECK_PREFIX} ${url.href}: ${seen.what}; the CA is asked to validate once it answers the key authorization (waiting up to ${Math.round(this.timeoutMs / 1000)} s)`,
         });
       }
       const remaining = started + this.timeoutMs - Date.now();
       if (remaining <= 0) {
         throw new IssuanceError(
           'SelfCheckTimeout',
-          `${ch.identifier}: HTTP-01 self-check: ${url.href} did not answer the key authorization within ${seconds()} s (${checks} checks; last: ${seen.what}); the CA was not asked to validate`,
+          `${ch.identifier}: ${SELF_CHECK_PREFIX} ${url.href} did not answer the key authorization within ${seconds()} s (${checks} checks; last: ${seen.what}); the CA was not asked to validate`,
           true,
         );
       }
