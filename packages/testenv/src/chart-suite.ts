@@ -4,7 +4,7 @@ import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/cl
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { lintChart, renderChart, templateChart } from './helm.js';
-import { sharedCluster } from './vitest.js';
+import { sharedCluster } from './shared-cluster.js';
 
 export interface ChartSuiteOptions {
   /** The operator's deploy/ directory: chart/ and the generated install.yaml. */
