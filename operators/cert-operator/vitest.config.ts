@@ -6,5 +6,8 @@ export default defineConfig({
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Most files run an operator that serves every namespace, as installed: side by side
+    // they would reconcile each other's Certificates. One file at a time.
+    fileParallelism: false,
   },
 });

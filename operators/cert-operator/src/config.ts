@@ -14,6 +14,10 @@ import { type Nameserver, parseNameserver } from './solvers/resolver.js';
 
 /** Every flag of chousei-cert-operator, its environment variable and help. */
 export const FLAGS = {
+  namespace: {
+    type: 'string',
+    help: 'Serve only this namespace (default: all); ClusterIssuers are then not served, and the cluster resource namespace is this one',
+  },
   'cluster-resource-namespace': {
     type: 'string',
     help: 'Namespace of the Secrets ClusterIssuers reference (default: POD_NAMESPACE or cert-operator)',
@@ -25,7 +29,7 @@ export const FLAGS = {
   'default-issuer-kind': {
     type: 'string',
     default: 'ClusterIssuer',
-    help: 'Issuer or ClusterIssuer',
+    help: 'Issuer or ClusterIssuer (with --namespace: Issuer)',
   },
   'http01-solver-service': {
     type: 'string',
@@ -84,6 +88,8 @@ export const FLAGS = {
 } satisfies Record<string, FlagSpec>;
 
 export interface CertOperatorConfig extends OperatorSettings {
+  /** The one namespace served (--namespace); unset: every namespace. */
+  namespace?: string;
   clusterResourceNamespace: string;
   defaultIssuer?: IssuerRef;
   http01SolverPort: number;
@@ -111,6 +117,7 @@ export interface ServingCertConfig {
 export { ConfigError };
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN =
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -124,11 +131,20 @@ export function parseConfig(
 ): CertOperatorConfig {
   const flags = new Flags(FLAGS, ENV_PREFIX, argv, env);
   if (flags.bool('help')) return { help: true } as CertOperatorConfig;
+  // Empty, as the chart's watchNamespace: every namespace.
+  const namespace = flags.str('namespace') || undefined;
+  if (namespace !== undefined && !NAMESPACE_NAME.test(namespace)) {
+    throw new ConfigError(
+      `${flags.where('namespace')} must be a namespace name; got "${namespace}"`,
+    );
+  }
   const issuerName = flags.str('default-issuer-name');
   const backoff = backoffFromFlags(flags);
   const webhookCertDir = flags.str('webhook-cert-dir');
   const servingCert = servingCertConfig(flags);
-  const clusterResourceNamespace = clusterResourceNamespaceFromFlags(flags, env);
+  const clusterResourceNamespace = namespace
+    ? scopedClusterResourceNamespace(flags, namespace)
+    : clusterResourceNamespaceFromFlags(flags, env);
   const solverService = flags.str('http01-solver-service');
   const service = solverService
     ? /^([a-z0-9]([-a-z0-9]*[a-z0-9])?):(\d{1,5})$/.exec(solverService)
@@ -149,13 +165,9 @@ export function parseConfig(
           },
         }
       : {}),
+    ...(namespace ? { namespace } : {}),
     ...(issuerName
-      ? {
-          defaultIssuer: {
-            name: issuerName,
-            kind: flags.oneOf('default-issuer-kind', ['Issuer', 'ClusterIssuer'] as const),
-          },
-        }
+      ? { defaultIssuer: { name: issuerName, kind: defaultIssuerKind(flags, namespace) } }
       : {}),
     http01SolverPort: flags.int('http01-solver-port', 1, 65535),
     http01SelfCheck: {
@@ -204,6 +216,36 @@ export function clusterResourceNamespaceFromFlags(
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   return flags.str('cluster-resource-namespace') ?? env.POD_NAMESPACE ?? 'cert-operator';
+}
+
+/**
+ * In one namespace the operator keeps everything there: its webhook Secret, and the
+ * temporary HTTP-01 Ingresses beside its challenge Service, which it reads back through the
+ * namespace's cache. So the cluster resource namespace is the served one.
+ */
+function scopedClusterResourceNamespace(flags: Flags<typeof FLAGS>, namespace: string): string {
+  const given = flags.str('cluster-resource-namespace');
+  if (given !== undefined && given !== namespace) {
+    throw new ConfigError(
+      `${flags.where('cluster-resource-namespace')} must be the namespace of ${flags.where('namespace')} ("${namespace}") or unset; got "${given}"`,
+    );
+  }
+  return namespace;
+}
+
+/** ClusterIssuers are not served in one namespace: there the default kind is Issuer. */
+function defaultIssuerKind(
+  flags: Flags<typeof FLAGS>,
+  namespace: string | undefined,
+): 'Issuer' | 'ClusterIssuer' {
+  if (namespace && !flags.given('default-issuer-kind')) return 'Issuer';
+  const kind = flags.oneOf('default-issuer-kind', ['Issuer', 'ClusterIssuer'] as const);
+  if (namespace && kind === 'ClusterIssuer') {
+    throw new ConfigError(
+      `${flags.where('default-issuer-kind')} must be Issuer with ${flags.where('namespace')}: ClusterIssuers are not served in one namespace`,
+    );
+  }
+  return kind;
 }
 
 /** The self-check's DNS servers: IP addresses (a name would need a resolver to find it). */

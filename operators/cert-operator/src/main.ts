@@ -11,6 +11,7 @@ const code = await runOperator({
   run: async (config, logger) => {
     const manager = managerFor(config, logger);
     setupCertOperator(manager, {
+      ...(config.namespace ? { namespace: config.namespace } : {}),
       clusterResourceNamespace: config.clusterResourceNamespace,
       ...(config.defaultIssuer ? { defaultIssuer: config.defaultIssuer } : {}),
       http01SolverPort: config.http01SolverPort,

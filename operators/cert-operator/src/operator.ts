@@ -6,6 +6,7 @@ import { ingressShim } from './controllers/ingress-shim.js';
 import { IssuerBuilder } from './controllers/issuer-builder.js';
 import { issuerControllers } from './controllers/issuers.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
+import { servedScope } from './scope.js';
 import {
   keyAuthorizationFromIngresses,
   type SolverService,
@@ -16,6 +17,12 @@ import { certWebhook } from './webhook/server.js';
 import { ServingCert } from './webhook/serving-cert.js';
 
 export interface CertOperatorOptions {
+  /**
+   * Serve this namespace only (cert-manager's --namespace): its Certificates, Issuers,
+   * Secrets and Ingresses; ClusterIssuers are not served. clusterResourceNamespace must be
+   * this namespace. Unset: every namespace.
+   */
+  namespace?: string;
   clusterResourceNamespace: string;
   defaultIssuer?: IssuerRef;
   /** Port of the HTTP-01 challenge server (0: any free port). */
@@ -51,12 +58,23 @@ export interface CertOperatorOptions {
  * server, and the validating webhook when asked for.
  */
 export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
+  // In one namespace, its webhook Secret and temporary Ingresses must be where its Role and
+  // its cache reach.
+  for (const [what, ns] of [
+    ['clusterResourceNamespace', opts.clusterResourceNamespace],
+    ['http01SolverService.namespace', opts.http01SolverService?.namespace],
+  ] as const) {
+    if (opts.namespace && ns !== undefined && ns !== opts.namespace) {
+      throw new Error(`${what} ${ns} must be the namespace served, ${opts.namespace}`);
+    }
+  }
+  const scope = servedScope(opts.namespace);
   const events = manager.eventRecorder('chousei-cert-operator');
   const service = opts.http01SolverService;
   // The challenge server runs on every replica; the leader presents tokens, and in a cluster
   // the others find them on its temporary Ingresses.
   const http01 = new HTTP01Solver(
-    service ? keyAuthorizationFromIngresses(manager.cache, service.namespace) : undefined,
+    service ? keyAuthorizationFromIngresses(manager.cache, service.namespace, scope) : undefined,
   );
   manager.add({
     name: 'http01-solver',
@@ -84,12 +102,14 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     issuers,
     events,
     clusterResourceNamespace: opts.clusterResourceNamespace,
+    scope,
   });
   const certificates = certificateController({
     manager,
     issuers,
     events,
     clusterResourceNamespace: opts.clusterResourceNamespace,
+    scope,
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     logger: opts.logger,
@@ -97,6 +117,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   ingressShim({
     manager,
     events,
+    scope,
     ...(opts.defaultIssuer ? { defaultIssuer: opts.defaultIssuer } : {}),
   });
   const selfManaged = opts.webhook?.servingCert;
@@ -116,6 +137,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     ? certWebhook({
         ...opts.webhook,
         ...(servingCert ? { certDir: servingCert.certDir } : {}),
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
         logger: opts.logger,
       })
     : undefined;

@@ -102,7 +102,7 @@ describe('HTTP01Solver on several replicas', () => {
       undefined,
       createLogger({ level: 'silent' }),
     );
-    const standby = new HTTP01Solver(keyAuthorizationFromIngresses(cache, ns));
+    const standby = new HTTP01Solver(keyAuthorizationFromIngresses(cache, ns, {}));
     await standby.start(0, '127.0.0.1');
     const ch = {
       identifier: 'ha.example.test',

@@ -20,6 +20,7 @@ export {
 } from './config/operator.js';
 export * from './controller/index.js';
 export * from './helpers/index.js';
+export * from './kubeconfig/index.js';
 export { createLogger, type Logger, silentLogger } from './log/logger.js';
 export * from './manager/index.js';
 export {

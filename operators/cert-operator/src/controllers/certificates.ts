@@ -5,6 +5,7 @@ import {
   type EventRecorder,
   gauge,
   hasFinalizer,
+  type InformerScope,
   isNotFound,
   type Logger,
   type Manager,
@@ -28,6 +29,7 @@ import {
 } from '../api/types.js';
 import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '../issuers/issuer.js';
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
+import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
 import type { IssuerBuilder } from './issuer-builder.js';
 import {
   type BackoffPolicy,
@@ -75,6 +77,8 @@ export interface CertificateControllerOptions {
   events: EventRecorder;
   /** Namespace of Secrets ClusterIssuers reference. */
   clusterResourceNamespace: string;
+  /** The operator's one scope of namespaced kinds (see servedScope). */
+  scope: InformerScope;
   backoff: BackoffPolicy;
   /** Certificates issued at once. */
   concurrency?: number;
@@ -87,20 +91,17 @@ export interface CertificateControllerOptions {
  * failures (a spec change starts over); resumes an ACME order after a restart.
  */
 export function certificateController(opts: CertificateControllerOptions) {
-  const { manager, events } = opts;
+  const { manager, events, scope } = opts;
   const client = manager.client;
+  const clusterIssuers = servesClusterIssuers(scope);
   // Only Secrets this operator manages are cached (full); all others are never read in bulk.
-  const secretScope = { labelSelector: `${LABEL_MANAGED}=true` };
+  const secretScope = { ...scope, labelSelector: `${LABEL_MANAGED}=true` };
   const secrets = manager.cache.informer(Secrets, secretScope);
-  const certificates = manager.cache.informer(
-    Certificates,
-    {},
-    {
-      issuer: (c) => [
-        `${c.spec.issuerRef.kind ?? 'Issuer'}/${c.spec.issuerRef.kind === 'ClusterIssuer' ? '' : (c.metadata?.namespace ?? '')}/${c.spec.issuerRef.name}`,
-      ],
-    },
-  );
+  const certificates = manager.cache.informer(Certificates, scope, {
+    issuer: (c) => [
+      `${c.spec.issuerRef.kind ?? 'Issuer'}/${c.spec.issuerRef.kind === 'ClusterIssuer' ? '' : (c.metadata?.namespace ?? '')}/${c.spec.issuerRef.name}`,
+    ],
+  });
 
   const patchStatus = (cert: Certificate, status: CertificateStatus) =>
     client.patchStatus(Certificates, key(cert), { type: 'merge', patch: { status } });
@@ -114,7 +115,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       .conditions;
 
   async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
-    const cert = await manager.cache.get(Certificates, req).catch((err: unknown) => {
+    const cert = await manager.cache.get(Certificates, req, scope).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
@@ -126,13 +127,16 @@ export function certificateController(opts: CertificateControllerOptions) {
 
     const status: CertificateStatus = { ...cert.status };
     const kind = cert.spec.issuerRef.kind ?? 'Issuer';
-    const issuerResource = await (kind === 'ClusterIssuer'
-      ? manager.cache.get(ClusterIssuers, { name: cert.spec.issuerRef.name })
-      : manager.cache.get(Issuers, { namespace: ns, name: cert.spec.issuerRef.name })
-    ).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
+    const notServed = kind === 'ClusterIssuer' && !clusterIssuers;
+    const issuerResource = notServed
+      ? undefined
+      : await (kind === 'ClusterIssuer'
+          ? manager.cache.get(ClusterIssuers, { name: cert.spec.issuerRef.name })
+          : manager.cache.get(Issuers, { namespace: ns, name: cert.spec.issuerRef.name }, scope)
+        ).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
     const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
     const now = new Date();
     const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
@@ -168,7 +172,9 @@ export function certificateController(opts: CertificateControllerOptions) {
     if (!issuerResource || !isReady(issuerResource)) {
       const message = issuerResource
         ? `${kind} ${cert.spec.issuerRef.name} is not ready: ${readyMessage(issuerResource)}`
-        : `${kind} ${cert.spec.issuerRef.name} not found`;
+        : notServed
+          ? `ClusterIssuer ${cert.spec.issuerRef.name} not used: ${CLUSTER_ISSUERS_NOT_SERVED}; use an Issuer in ${ns}`
+          : `${kind} ${cert.spec.issuerRef.name} not found`;
       const conditions = withCondition(
         status,
         {
@@ -189,8 +195,9 @@ export function certificateController(opts: CertificateControllerOptions) {
           message,
         );
       }
-      // Issuer events requeue this Certificate; the timer is a safety net.
-      return { requeueAfter: 60_000 };
+      // Issuer events requeue this Certificate; the timer is a safety net. Not served: only
+      // a spec change helps, and it comes as an event.
+      return notServed ? undefined : { requeueAfter: 60_000 };
     }
 
     // Back off after failures, unless the spec changed since (a fix starts over) or
@@ -495,9 +502,9 @@ export function certificateController(opts: CertificateControllerOptions) {
   const byIssuer = (kind: 'Issuer' | 'ClusterIssuer') => (obj: IssuerResource) =>
     certificates.store.byIndex('issuer', issuerKeyOf(kind, obj)).map((c) => key(c));
 
-  return manager
+  const builder = manager
     .controller('certificates')
-    .for(Certificates)
+    .for(Certificates, scope)
     .watches(
       Secrets,
       (s) => {
@@ -506,8 +513,9 @@ export function certificateController(opts: CertificateControllerOptions) {
       },
       secretScope,
     )
-    .watches(Issuers, byIssuer('Issuer'))
-    .watches(ClusterIssuers, byIssuer('ClusterIssuer'))
+    .watches(Issuers, byIssuer('Issuer'), scope);
+  if (clusterIssuers) builder.watches(ClusterIssuers, byIssuer('ClusterIssuer'));
+  return builder
     .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 50 })
     .complete(reconcile);
 }

@@ -5,6 +5,7 @@ import {
   type EventRecorder,
   ForbiddenError,
   getControllerOf,
+  type InformerScope,
   type Ingress,
   Ingresses,
   InvalidError,
@@ -28,6 +29,8 @@ const PREFIXES = ['cert.chousei.dev/', 'cert-manager.io/'];
 export interface IngressShimOptions {
   manager: Manager;
   events: EventRecorder;
+  /** The operator's one scope of namespaced kinds (see servedScope). */
+  scope: InformerScope;
   /** The issuer for `kubernetes.io/tls-acme: "true"` Ingresses (cert-manager's default issuer flags). */
   defaultIssuer?: IssuerRef;
 }
@@ -137,16 +140,16 @@ function refusedAsInvalid(err: unknown): err is ApiError {
  * its hosts. A Certificate the Ingress does not own is never touched.
  */
 export function ingressShim(opts: IngressShimOptions) {
-  const { manager, events } = opts;
+  const { manager, events, scope } = opts;
   const client = manager.client;
-  const owned = manager.cache.informer(Certificates, {});
+  const owned = manager.cache.informer(Certificates, scope);
 
   return manager
     .controller('ingress-shim')
-    .for(Ingresses)
-    .owns(Certificates)
+    .for(Ingresses, scope)
+    .owns(Certificates, scope)
     .complete(async (req: Request) => {
-      const ing = await manager.cache.get(Ingresses, req).catch((err: unknown) => {
+      const ing = await manager.cache.get(Ingresses, req, scope).catch((err: unknown) => {
         if (isNotFound(err)) return undefined;
         throw err;
       });

@@ -1,5 +1,6 @@
 import {
   type EventRecorder,
+  type InformerScope,
   isNotFound,
   type Manager,
   type Request,
@@ -10,6 +11,7 @@ import {
 import { ClusterIssuers, type Issuer as IssuerResource, Issuers } from '../api/types.js';
 import { ACMEIssuer } from '../issuers/acme/index.js';
 import { IssuanceError } from '../issuers/issuer.js';
+import { servesClusterIssuers } from '../scope.js';
 import type { IssuerBuilder } from './issuer-builder.js';
 
 export interface IssuerControllerOptions {
@@ -17,19 +19,23 @@ export interface IssuerControllerOptions {
   issuers: IssuerBuilder;
   events: EventRecorder;
   clusterResourceNamespace: string;
+  /** The operator's one scope of namespaced kinds (see servedScope). */
+  scope: InformerScope;
 }
 
 /**
- * Checks each Issuer and ClusterIssuer and reports Ready with the reason it is not: a
- * missing or invalid CA Secret, a bad ACME server URL, a refused registration. ACME
- * accounts are registered here, once per issuer and key.
+ * Checks each Issuer and ClusterIssuer (not in one namespace) and reports Ready with the
+ * reason it is not: a missing or invalid CA Secret, a bad ACME server URL, a refused
+ * registration. ACME accounts are registered here, once per issuer and key.
  */
 export function issuerControllers(opts: IssuerControllerOptions) {
   const { manager, events } = opts;
   const make =
     (rt: ResourceType<IssuerResource>, kind: 'Issuer' | 'ClusterIssuer') =>
     async (req: Request): Promise<Result | undefined> => {
-      const issuer = await manager.cache.get(rt, req).catch((err: unknown) => {
+      // ClusterIssuers have no namespace: their informer is the cluster-wide one.
+      const scope = kind === 'Issuer' ? opts.scope : {};
+      const issuer = await manager.cache.get(rt, req, scope).catch((err: unknown) => {
         if (isNotFound(err)) return undefined;
         throw err;
       });
@@ -95,7 +101,8 @@ export function issuerControllers(opts: IssuerControllerOptions) {
       // Not ready: look again later (a Secret may appear); ready: only when it changes.
       return ready.status === 'False' ? { requeueAfter: 30_000 } : undefined;
     };
-  manager.controller('issuers').for(Issuers).complete(make(Issuers, 'Issuer'));
+  manager.controller('issuers').for(Issuers, opts.scope).complete(make(Issuers, 'Issuer'));
+  if (!servesClusterIssuers(opts.scope)) return;
   manager
     .controller('clusterissuers')
     .for(ClusterIssuers)

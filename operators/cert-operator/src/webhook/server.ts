@@ -19,6 +19,7 @@ import type {
   V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/types.js';
+import { CLUSTER_ISSUERS_NOT_SERVED } from '../scope.js';
 import { type FieldError, validateCertificate, validateIssuer } from './validation.js';
 
 export const CERTIFICATE_WEBHOOK_PATH = '/validate-certificate';
@@ -37,6 +38,11 @@ export interface CertWebhookOptions {
   certDir?: string;
   certFile?: string;
   keyFile?: string;
+  /**
+   * The one namespace the operator serves (--namespace): Certificates there that name a
+   * ClusterIssuer are warned it is not served.
+   */
+  namespace?: string;
   logger: Logger;
 }
 
@@ -82,10 +88,29 @@ function decide(
   return warnings.length ? { ...denied, warnings: warnings.map(line) } : denied;
 }
 
-/** Validates Certificates (what is registered at CERTIFICATE_WEBHOOK_PATH). */
-export function certificateAdmission(logger: Logger): AdmissionHandler {
+/**
+ * Validates Certificates (what is registered at CERTIFICATE_WEBHOOK_PATH). With the one
+ * `namespace` served, a Certificate there that names a ClusterIssuer is warned it will not be
+ * issued (elsewhere it is another operator's).
+ */
+export function certificateAdmission(logger: Logger, namespace?: string): AdmissionHandler {
   return validatingHandler<unknown>((req) =>
-    decide('Certificate', req, validateCertificate, logger),
+    decide(
+      'Certificate',
+      req,
+      (obj) => {
+        const result = validateCertificate(obj);
+        if (namespace === undefined || req.namespace !== namespace) return result;
+        const ref = (obj as { spec?: { issuerRef?: { kind?: unknown } } }).spec?.issuerRef;
+        if (ref?.kind !== 'ClusterIssuer') return result;
+        const warning = {
+          field: 'spec.issuerRef.kind',
+          message: `${CLUSTER_ISSUERS_NOT_SERVED}: this Certificate will not be issued; use an Issuer in ${namespace}`,
+        };
+        return { ...result, warnings: [...result.warnings, warning] };
+      },
+      logger,
+    ),
   );
 }
 
@@ -113,7 +138,7 @@ export function certWebhook(opts: CertWebhookOptions): WebhookServer {
     logger: opts.logger,
   });
   const logger = opts.logger.child({ component: 'cert-webhook' });
-  server.register(CERTIFICATE_WEBHOOK_PATH, certificateAdmission(logger));
+  server.register(CERTIFICATE_WEBHOOK_PATH, certificateAdmission(logger, opts.namespace));
   server.register(ISSUER_WEBHOOK_PATH, issuerAdmission('Issuer', logger));
   server.register(CLUSTER_ISSUER_WEBHOOK_PATH, issuerAdmission('ClusterIssuer', logger));
   return server;

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../kubeconfig/access.js';
 import { type ResourceType, resourcePath } from './resource.js';
 import { Transport, type TransportOptions } from './transport.js';
 import type { KubeObject, ObjectKey, ObjectList } from './types.js';
@@ -102,7 +102,7 @@ function keyOf(obj: KubeObject, what: string): ObjectKey {
 export class Client implements Reader, Writer, StatusWriter {
   readonly transport: Transport;
 
-  constructor(kubeConfig: KubeConfig, opts: TransportOptions = {}) {
+  constructor(kubeConfig: ClusterAccess, opts: TransportOptions = {}) {
     this.transport = new Transport(kubeConfig, opts);
   }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent, type RequestOptions, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../kubeconfig/access.js';
 import { counter, exponentialBuckets, histogram } from '../metrics/registry.js';
 import { apiError } from './errors.js';
 
@@ -15,6 +15,11 @@ export interface TransportOptions {
    * in ms (e.g. a token bucket's `when`).
    */
   throttle?: () => number;
+  /**
+   * How long TLS options and auth headers are reused before the ClusterAccess is asked
+   * again (each time builds a TLS context). Default 30 s.
+   */
+  authRefreshMs?: number;
 }
 
 export interface RequestInit {
@@ -25,8 +30,6 @@ export interface RequestInit {
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
 }
-
-const AUTH_REFRESH_MS = 30_000;
 
 const requests = counter('rest_client_requests_total', 'API server requests by verb and code', [
   'method',
@@ -51,7 +54,7 @@ function queryString(query: RequestInit['query']): string {
 /**
  * HTTPS to the API server with one keep-alive agent per client (client-node builds a new
  * agent per request, which leaked sockets on watch reconnects). Auth headers come from
- * the KubeConfig and are refreshed periodically, so rotated tokens are picked up.
+ * the ClusterAccess and are refreshed periodically, so rotated tokens are picked up.
  */
 export class Transport {
   readonly server: string;
@@ -62,9 +65,10 @@ export class Transport {
   private readonly timeoutMs: number;
   private readonly userAgent: string;
   private readonly throttle: (() => number) | undefined;
+  private readonly authRefreshMs: number;
 
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly kubeConfig: ClusterAccess,
     opts: TransportOptions = {},
   ) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -74,10 +78,11 @@ export class Transport {
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.userAgent = opts.userAgent ?? 'chousei-runtime';
     this.throttle = opts.throttle;
+    this.authRefreshMs = opts.authRefreshMs ?? 30_000;
   }
 
   private async options(): Promise<RequestOptions & { secureContext?: SecureContext }> {
-    if (Date.now() - this.authAt > AUTH_REFRESH_MS) {
+    if (Date.now() - this.authAt >= this.authRefreshMs) {
       const opts: RequestOptions = { headers: {} };
       await this.kubeConfig.applyToHTTPSOptions(opts);
       const { ca, cert, key, rejectUnauthorized, servername, auth } = opts;

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
 import { Leases } from '../client/resource.js';
 import type { Lease } from '../client/types.js';
+import type { ClusterAccess } from '../kubeconfig/access.js';
 import { silentLogger } from '../log/logger.js';
 import { gauge } from '../metrics/registry.js';
 import { sleep } from '../util/async.js';
@@ -52,7 +52,7 @@ export class LeaderElector {
   private readonly client: Client;
 
   constructor(
-    kubeConfig: KubeConfig,
+    kubeConfig: ClusterAccess,
     private readonly opts: LeaderElectionOptions,
     logger: Logger = silentLogger,
   ) {

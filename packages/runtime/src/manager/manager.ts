@@ -1,4 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Cache } from '../cache/cache.js';
 import { Client } from '../client/client.js';
@@ -6,6 +5,7 @@ import type { TransportOptions } from '../client/transport.js';
 import { ControllerBuilder } from '../controller/builder.js';
 import type { Controller } from '../controller/controller.js';
 import { EventRecorder } from '../helpers/events.js';
+import type { ClusterAccess } from '../kubeconfig/access.js';
 import { silentLogger } from '../log/logger.js';
 import { BucketRateLimiter } from '../queue/rate-limiter.js';
 import { whenAborted } from '../util/async.js';
@@ -23,7 +23,7 @@ export interface Runnable {
 }
 
 export interface ManagerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterAccess;
   logger?: Logger;
   /** Run controllers only while holding this Lease. Off when unset. */
   leaderElection?: LeaderElectionOptions;

@@ -17,3 +17,30 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+{{- define "cert-operator.webhookConfigurationRule" -}}
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [validatingwebhookconfigurations]
+  resourceNames: [{{ include "cert-operator.fullname" . }}]
+  # Replicas watch it and write their serving CA into its caBundle.
+  verbs: [get, list, watch, patch]
+{{- end -}}
+
+{{- /* watchNamespace: the operator keeps its webhook Secret and temporary HTTP-01 Ingresses
+beside its Services, in the namespace it serves, and serves no ClusterIssuers. */ -}}
+{{- define "cert-operator.checkWatchNamespace" -}}
+{{- with .Values.watchNamespace -}}
+{{- if ne . $.Release.Namespace -}}
+{{- fail (printf "watchNamespace %q must be the release namespace %q: install the release into the namespace it serves" . $.Release.Namespace) -}}
+{{- end -}}
+{{- if and $.Values.clusterResourceNamespace (ne $.Values.clusterResourceNamespace .) -}}
+{{- fail (printf "clusterResourceNamespace %q must be empty or watchNamespace %q" $.Values.clusterResourceNamespace .) -}}
+{{- end -}}
+{{- if $.Values.clusterIssuers -}}
+{{- fail "clusterIssuers: ClusterIssuers are not served with watchNamespace; use Issuers in that namespace" -}}
+{{- end -}}
+{{- if and $.Values.defaultIssuer.name (eq $.Values.defaultIssuer.kind "ClusterIssuer") -}}
+{{- fail "defaultIssuer.kind must be Issuer with watchNamespace: ClusterIssuers are not served there" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   type Cache,
   type Client,
+  type InformerScope,
   type Ingress,
   Ingresses,
   isNotFound,
@@ -24,13 +25,21 @@ export const LABEL_HTTP01 = 'cert.chousei.dev/http01-solver';
  */
 export const ANNOTATION_KEY_AUTHORIZATION = 'cert.chousei.dev/http01-key-authorization';
 
-/** Looks a token up on the temporary Ingresses another replica made, from the cache. */
-export function keyAuthorizationFromIngresses(cache: Cache, namespace: string) {
+/**
+ * Looks a token up on the temporary Ingresses another replica made, from the cache: the
+ * informer of `scope`, the operator's one Ingress informer, which holds `namespace`.
+ */
+export function keyAuthorizationFromIngresses(
+  cache: Cache,
+  namespace: string,
+  scope: InformerScope,
+) {
   return async (token: string): Promise<string | undefined> => {
-    const routes = await cache.list(Ingresses, {
-      namespace,
-      labelSelector: `${LABEL_HTTP01}=true`,
-    });
+    const routes = await cache.list(
+      Ingresses,
+      { namespace, labelSelector: `${LABEL_HTTP01}=true` },
+      scope,
+    );
     return routes
       .map((i) => i.metadata?.annotations?.[ANNOTATION_KEY_AUTHORIZATION])
       .find((keyAuth) => keyAuth?.startsWith(`${token}.`));
