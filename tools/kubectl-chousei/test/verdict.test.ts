@@ -42,6 +42,16 @@ describe('verdict', () => {
     expect(
       verdict(facts({ issuerReady: cond('Ready', 'False', 'RegistrationFailed', 'no') })),
     ).toEqual({ state: 'Stuck', message: 'Issuer ns/le is not Ready: RegistrationFailed: no' });
+    // An operator serving one namespace says why it ignores a ClusterIssuer that exists.
+    const notServed = 'ClusterIssuer le not used: ClusterIssuers are not served with --namespace';
+    expect(
+      verdict(
+        facts({
+          issuerReady: undefined,
+          conditions: [cond('Ready', 'False', 'IssuerNotFound', notServed)],
+        }),
+      ),
+    ).toEqual({ state: 'Stuck', message: notServed });
     const backoff = facts({
       failedAttempts: 1,
       retryAt: new Date('2030-01-01T00:30:00Z'),

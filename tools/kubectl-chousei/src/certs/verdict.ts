@@ -47,6 +47,11 @@ export function verdict(f: Facts): Verdict {
     const renews = f.renewalTime ? `; renews ${relative(f.renewalTime, f.now)}` : '';
     return { state: 'Ready', message: `the certificate is up to date${renews}` };
   }
+  // The operator's own word first: it knows what it does not serve (e.g. ClusterIssuers
+  // under --namespace), where the issuer's absence or silence would only be a guess here.
+  if (ready?.status === 'False' && ready.reason === 'IssuerNotFound' && ready.message) {
+    return { state: 'Stuck', message: ready.message };
+  }
   if (!f.issuerFound) {
     return { state: 'Stuck', message: `${f.issuerName} not found` };
   }
