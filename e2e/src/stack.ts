@@ -226,6 +226,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           `--leader-election-namespace=${name}`,
           `--metrics-port=${metricsPort}`,
           `--health-port=${healthPort}`,
+          // Every server on loopback only: the sandbox opens no port to the network.
+          '--bind-address=127.0.0.1',
           `--log-level=${opts.logLevel ?? 'info'}`,
         ],
         env,

@@ -147,6 +147,8 @@ try {
     String(metricsPort),
     '--health-port',
     String(healthPort),
+    '--bind-address',
+    '127.0.0.1',
   ];
   const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, mainJs, ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],

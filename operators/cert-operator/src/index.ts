@@ -35,5 +35,5 @@ export {
   splitPem,
   verifyChain,
 } from './pki/index.js';
-export { SELF_CHECK_PREFIX } from './solvers/http01/self-check.js';
+export { isSelfCheckMessage, selfCheckPrefix } from './solvers/solver.js';
 export * from './webhook/index.js';

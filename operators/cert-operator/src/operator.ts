@@ -27,6 +27,7 @@ export interface CertOperatorOptions {
   defaultIssuer?: IssuerRef;
   /** Port of the HTTP-01 challenge server (0: any free port). */
   http01SolverPort: number;
+  /** Default: the manager's bindAddress. */
   http01SolverHost?: string;
   /** In a cluster: the Service reaching the challenge server (temporary Ingresses route to it). */
   http01SolverService?: SolverService;
@@ -44,6 +45,7 @@ export interface CertOperatorOptions {
    */
   webhook?: {
     port: number;
+    /** Default: the manager's bindAddress. */
     host?: string;
     certDir?: string;
     certFile?: string;
@@ -80,7 +82,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     name: 'http01-solver',
     needsLeaderElection: false,
     start: async (signal) => {
-      await http01.start(opts.http01SolverPort, opts.http01SolverHost ?? '0.0.0.0');
+      await http01.start(opts.http01SolverPort, opts.http01SolverHost ?? manager.bindAddress);
       opts.logger.info({ port: http01.port }, 'HTTP-01 challenge server listening');
       await whenAborted(signal);
       // Issuances in flight carry on through the shutdown grace period, and the CA may
@@ -136,6 +138,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   const webhook = opts.webhook
     ? certWebhook({
         ...opts.webhook,
+        host: opts.webhook.host ?? manager.bindAddress,
         ...(servingCert ? { certDir: servingCert.certDir } : {}),
         ...(opts.namespace ? { namespace: opts.namespace } : {}),
         logger: opts.logger,

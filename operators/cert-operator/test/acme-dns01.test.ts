@@ -8,6 +8,7 @@ import { ACMEIssuer } from '../src/issuers/acme/index.js';
 import {
   type CertificateRequest,
   IssuanceError,
+  type IssuanceProgress,
   type IssueContext,
 } from '../src/issuers/issuer.js';
 import { type Challenge, DNS01Solver, type Solver } from '../src/solvers/index.js';
@@ -184,9 +185,23 @@ describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
       pollIntervalMs: 250,
     });
     const started = performance.now();
+    const reports: IssuanceProgress[] = [];
     const err = await issuerFor(stuck)
-      .issue(await requestFor(['www.unserved.test']), context())
+      .issue(await requestFor(['www.unserved.test']), {
+        ...context(),
+        progress: (r) => reports.push(r),
+      })
       .catch((e: unknown) => e);
+    // While it waited it said so, once (the answer did not change), naming the record.
+    expect(reports).toEqual([
+      expect.objectContaining({
+        subject: 'www.unserved.test',
+        reason: 'SelfCheckPending',
+        message: expect.stringMatching(
+          /^DNS-01 self-check: TXT _acme-challenge\.www\.unserved\.test not answered yet by /,
+        ),
+      }),
+    ]);
     expect(err).toBeInstanceOf(IssuanceError);
     expect(err).toMatchObject({ reason: 'PropagationTimeout', retryable: true });
     expect((err as Error).message).toContain(`${bind.host}:${bind.port}`);

@@ -136,6 +136,7 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
         `--http01-self-check-nameservers=${bind.address}`,
         '--metrics-port=0',
         '--health-port=0',
+        '--bind-address=127.0.0.1',
         '--backoff-initial=1s',
         '--backoff-max=2s',
         '--log-level=warn',

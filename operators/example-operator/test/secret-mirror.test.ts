@@ -3,6 +3,7 @@
 // unique to this run, so nothing else is mirrored into or out of.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   Client,
@@ -300,6 +301,7 @@ describe('chousei-example-operator command', () => {
         `--leader-election-id=example-operator-cli-${run}`,
         `--metrics-port=${metrics}`,
         `--health-port=${health}`,
+        '--bind-address=127.0.0.1',
       ],
       // The namespace of the Lease comes from the environment, as in the Deployment.
       { env: { PATH: process.env.PATH ?? '', POD_NAMESPACE: operatorServiceAccount().namespace } },
@@ -323,6 +325,9 @@ describe('chousei-example-operator command', () => {
     const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
     expect(text).toContain(`example_mirrored_secrets{namespace="${home}",name="cli"} 1`);
     expect(text).toContain('leader_election_master_status{name="example-operator-cli-');
+    // Both servers listen on loopback only (--bind-address), on no other address.
+    expect(await listeningAddresses(health)).toEqual(['127.0.0.1']);
+    expect(await listeningAddresses(metrics)).toEqual(['127.0.0.1']);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -337,3 +342,26 @@ describe('chousei-example-operator command', () => {
     });
   });
 });
+
+/** The local addresses listening on a TCP port, from the kernel's socket tables (Linux). */
+async function listeningAddresses(port: number): Promise<string[]> {
+  const found: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(table, 'utf8')).split('\n').slice(1)) {
+      // sl local_address rem_address st ...; addresses are HEX:PORT, state 0A is LISTEN.
+      const [, local, , state] = line.trim().split(/\s+/);
+      const [addr, hexPort] = local?.split(':') ?? [];
+      if (state !== '0A' || !addr || Number.parseInt(hexPort ?? '', 16) !== port) continue;
+      // IPv4 is stored little-endian: 0100007F is 127.0.0.1.
+      found.push(
+        addr.length === 8
+          ? (addr.match(/../g) ?? [])
+              .reverse()
+              .map((b) => Number.parseInt(b, 16))
+              .join('.')
+          : addr,
+      );
+    }
+  }
+  return found;
+}

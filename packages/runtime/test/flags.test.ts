@@ -75,8 +75,21 @@ describe('runOperator', () => {
       leaderElectionId: 'op',
       metricsPort: 1,
       healthPort: 2,
+      bindAddress: '0.0.0.0',
       logLevel: 'info',
     });
+  });
+
+  it('reads the bind address from the flag or its variable, and refuses a non-IP', () => {
+    const settings = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+      operatorSettings(new Flags(FLAGS, 'OP', argv, env), env);
+    expect(settings(['--bind-address', '127.0.0.1']).bindAddress).toBe('127.0.0.1');
+    expect(settings([], { OP_BIND_ADDRESS: '::1' }).bindAddress).toBe('::1');
+    expect(() => settings(['--bind-address', 'localhost'])).toThrow(
+      new ConfigError(
+        '--bind-address (OP_BIND_ADDRESS) must be an IP address, such as 127.0.0.1; got "localhost"',
+      ),
+    );
   });
 
   it('exits 2 naming the flag, 0 after --help, 1 with the error of a failed run', async () => {

@@ -314,6 +314,7 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmap-read
               leaderElectionId: 'op',
               metricsPort: 0,
               healthPort: 0,
+              bindAddress: '127.0.0.1',
               kubeconfig: file,
               logLevel: 'error' as const,
             }),

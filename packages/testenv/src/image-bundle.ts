@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -55,6 +55,8 @@ export interface Bundle {
   /** Runs `node dist/main.js ARGS` on this Node, from a folder outside the repository and
    * with an environment holding no NODE_PATH or NODE_OPTIONS: modules resolve in the bundle only. */
   run(args: string[]): Promise<Run>;
+  /** Starts it as a long-running process, the way `run` does (outside the repo, bare env). */
+  start(args: string[]): ChildProcess;
   remove(): Promise<void>;
 }
 
@@ -151,6 +153,12 @@ export async function assembleBundle(operatorDir: string): Promise<Bundle> {
         cwd: outside,
         env: { PATH: '/usr/bin:/bin', HOME: outside },
         timeout: 30_000,
+      }),
+    start: (args) =>
+      spawn(process.execPath, [join(dir, 'dist/main.js'), ...args], {
+        cwd: outside,
+        env: { PATH: '/usr/bin:/bin', HOME: outside },
+        stdio: ['ignore', 'ignore', 'pipe'],
       }),
     remove: () => rm(tmp, { recursive: true, force: true }),
   };

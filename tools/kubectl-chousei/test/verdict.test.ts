@@ -1,4 +1,4 @@
-import { SELF_CHECK_PREFIX } from '@chousei/cert-operator';
+import { selfCheckPrefix } from '@chousei/cert-operator';
 import type { Condition } from '@chousei/runtime';
 import { describe, expect, it } from 'vitest';
 import { type Facts, verdict } from '../src/certs/verdict.js';
@@ -94,7 +94,7 @@ describe('verdict', () => {
       'ACME challenge dns-01 for *.example.test is being validated',
     );
     // Not offered to the CA yet: the operator's own check of the challenge says why.
-    const waiting = `${SELF_CHECK_PREFIX} http://a.example.test/.well-known/acme-challenge/t: DNS NXDOMAIN`;
+    const waiting = `${selfCheckPrefix('HTTP-01')} http://a.example.test/.well-known/acme-challenge/t: DNS NXDOMAIN`;
     const selfChecking = order('pending', 'pending');
     selfChecking.conditions = [cond('Issuing', 'True', 'DoesNotExist', waiting)];
     expect(verdict(selfChecking)).toEqual({ state: 'Waiting', message: waiting });

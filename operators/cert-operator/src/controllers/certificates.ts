@@ -103,8 +103,31 @@ export function certificateController(opts: CertificateControllerOptions) {
     ],
   });
 
-  const patchStatus = (cert: Certificate, status: CertificateStatus) =>
-    client.patchStatus(Certificates, key(cert), { type: 'merge', patch: { status } });
+  // The status this controller last wrote, per Certificate, until its cache shows it. A
+  // reconcile queued by our own writes may start from an older view (the failure and its
+  // backoff not seen yet) and would issue again over that status. Watch events come in
+  // order, so seeing our resourceVersion means the view is at least that new.
+  const unseen = new Map<string, { resourceVersion: string; at: number }>();
+  const cacheKey = (cert: Certificate) => `${cert.metadata?.namespace}/${cert.metadata?.name}`;
+  const sawOwnWrite = (cert: Certificate) => {
+    const mine = unseen.get(cacheKey(cert));
+    if (mine?.resourceVersion === cert.metadata?.resourceVersion) unseen.delete(cacheKey(cert));
+  };
+  certificates.addHandler({ onAdd: sawOwnWrite, onUpdate: (_, c) => sawOwnWrite(c) });
+  /** Patches the status (null removes a field) and remembers the version it made. */
+  const patchStatus = async (cert: Certificate, status: object) => {
+    const updated = await client.patchStatus(Certificates, key(cert), {
+      type: 'merge',
+      patch: { status },
+    });
+    const resourceVersion = updated.metadata?.resourceVersion;
+    // The watch may have delivered it before this answer came back.
+    const cached = certificates.store.get(cacheKey(cert))?.metadata?.resourceVersion;
+    if (resourceVersion && resourceVersion !== cached) {
+      unseen.set(cacheKey(cert), { resourceVersion, at: Date.now() });
+    }
+    return updated;
+  };
 
   const withCondition = (
     status: CertificateStatus,
@@ -120,6 +143,10 @@ export function certificateController(opts: CertificateControllerOptions) {
       throw err;
     });
     if (!cert) return;
+    const mine = unseen.get(cacheKey(cert));
+    // Its watch event will bring this key back; the timeout covers a relist that skipped it.
+    if (mine && Date.now() - mine.at < 30_000) return { requeueAfter: 5_000 };
+    unseen.delete(cacheKey(cert));
     const ns = cert.metadata?.namespace ?? '';
     if (cert.metadata?.deletionTimestamp) return finalize(cert);
     if (!hasFinalizer(cert, CERTIFICATE_FINALIZER))
@@ -303,22 +330,17 @@ export function certificateController(opts: CertificateControllerOptions) {
           message: `Issued revision ${(cert.status?.revision ?? 0) + 1}`,
         },
       ).conditions;
-      await client.patchStatus(Certificates, key(cert), {
-        type: 'merge',
-        patch: {
-          status: {
-            conditions,
-            observedGeneration: cert.metadata?.generation,
-            notBefore: rfc3339(info.notBefore),
-            notAfter: rfc3339(info.notAfter),
-            renewalTime: rfc3339(renewAt),
-            revision: (cert.status?.revision ?? 0) + 1,
-            failedIssuanceAttempts: null,
-            lastFailureTime: null,
-            acmeOrder: null,
-            nextPrivateKeySecretName: null,
-          },
-        },
+      await patchStatus(cert, {
+        conditions,
+        observedGeneration: cert.metadata?.generation,
+        notBefore: rfc3339(info.notBefore),
+        notAfter: rfc3339(info.notAfter),
+        renewalTime: rfc3339(renewAt),
+        revision: (cert.status?.revision ?? 0) + 1,
+        failedIssuanceAttempts: null,
+        lastFailureTime: null,
+        acmeOrder: null,
+        nextPrivateKeySecretName: null,
       });
       issuances.inc({ issuer_kind: kind, result: 'success' });
       record(cert, info.notAfter, renewAt, true);
@@ -359,17 +381,12 @@ export function certificateController(opts: CertificateControllerOptions) {
         failure.reason === 'ACMEServerUnreachable' ||
         failure.reason === 'RateLimited' ||
         failure.reason === 'SelfCheckTimeout';
-      await client.patchStatus(Certificates, key(cert), {
-        type: 'merge',
-        patch: {
-          status: {
-            conditions,
-            observedGeneration: cert.metadata?.generation,
-            failedIssuanceAttempts: nextAttempts,
-            lastFailureTime: rfc3339(new Date()),
-            ...(keepOrder ? {} : { acmeOrder: null }),
-          },
-        },
+      await patchStatus(cert, {
+        conditions,
+        observedGeneration: cert.metadata?.generation,
+        failedIssuanceAttempts: nextAttempts,
+        lastFailureTime: rfc3339(new Date()),
+        ...(keepOrder ? {} : { acmeOrder: null }),
       });
       issuances.inc({ issuer_kind: kind, result: 'failure' });
       readyStatus.set({ namespace: ns, name: cert.metadata?.name ?? '', condition: 'False' }, 1);

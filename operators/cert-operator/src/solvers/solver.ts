@@ -1,5 +1,13 @@
 import type { IssuanceProgress } from '../issuers/issuer.js';
 
+/**
+ * Opens every message about a solver's own check of its answer (Issuing condition, Events),
+ * so tools can tell "the operator is still checking" from "the CA is validating".
+ */
+export const selfCheckPrefix = (type: 'HTTP-01' | 'DNS-01') => `${type} self-check:`;
+export const isSelfCheckMessage = (message: string): boolean =>
+  /^(HTTP|DNS)-01 self-check:/.test(message);
+
 /** One challenge to answer, as the issuer hands it to a solver. */
 export interface Challenge {
   /**

@@ -169,7 +169,8 @@ export function flagsHelp(
 
 /**
  * The flags every operator built on the runtime shares: leader election, probe and
- * metrics ports, kubeconfig, log level, help. Spread into an operator's own table.
+ * metrics ports and their address, kubeconfig, log level, help. Spread into an
+ * operator's own table.
  */
 export function operatorFlags(
   name: string,
@@ -205,6 +206,11 @@ export function operatorFlags(
       type: 'string',
       default: String(defaults.health),
       help: 'Port of /healthz and /readyz',
+    },
+    'bind-address': {
+      type: 'string',
+      default: '0.0.0.0',
+      help: 'Address the probe, metrics and other servers listen on',
     },
     kubeconfig: {
       type: 'string',

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { KubeconfigError } from '../kubeconfig/access.js';
 import { loadKubeConfig } from '../kubeconfig/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -12,6 +13,8 @@ export interface OperatorSettings {
   leaderElectionId: string;
   metricsPort: number;
   healthPort: number;
+  /** The IP address every server of the operator listens on. */
+  bindAddress: string;
   kubeconfig?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -22,6 +25,12 @@ export function operatorSettings(
   env: NodeJS.ProcessEnv = process.env,
 ): OperatorSettings {
   const kubeconfig = flags.str('kubeconfig');
+  const bindAddress = flags.str('bind-address') ?? '';
+  if (!isIP(bindAddress)) {
+    throw new ConfigError(
+      `${flags.where('bind-address')} must be an IP address, such as 127.0.0.1; got "${bindAddress}"`,
+    );
+  }
   return {
     kubeApi: {
       qps: flags.int('kube-api-qps', 1, 10_000),
@@ -34,6 +43,7 @@ export function operatorSettings(
     leaderElectionId: flags.str('leader-election-id') ?? '',
     metricsPort: flags.int('metrics-port', 0, 65535),
     healthPort: flags.int('health-port', 0, 65535),
+    bindAddress,
     ...(kubeconfig ? { kubeconfig } : {}),
     logLevel: flags.oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
   };
@@ -41,8 +51,8 @@ export function operatorSettings(
 
 /**
  * A manager as the settings describe it: the API server from `--kubeconfig` or as
- * `loadKubeConfig` finds it, client limits, probe and metrics ports, leader election when
- * asked for; `overrides` win (e.g. no probes for a one-shot run).
+ * `loadKubeConfig` finds it, client limits, probe and metrics ports and their address,
+ * leader election when asked for; `overrides` win (e.g. no probes for a one-shot run).
  */
 export function managerFor(
   settings: OperatorSettings,
@@ -57,6 +67,7 @@ export function managerFor(
     burst: settings.kubeApi.burst,
     healthProbePort: settings.healthPort,
     metricsPort: settings.metricsPort,
+    bindAddress: settings.bindAddress,
     ...(settings.leaderElect
       ? {
           leaderElection: {

@@ -136,7 +136,8 @@ function endpoint(cluster: Fields, name: string, where: Where): ClusterEndpoint 
 
 /**
  * For `exec` and `auth-provider` users (cloud CLIs on a laptop): client-node's KubeConfig
- * runs them. Imported only here, so its ~95 MB of memory is paid only by such users.
+ * runs them. Imported only here, so its ~95 MB of memory is paid only by such users; it is
+ * an optional peer dependency, absent from the operators' images.
  */
 class ClientNodeAccess implements ClusterAccess {
   private loaded: Promise<ClusterAccess> | undefined;
@@ -152,12 +153,20 @@ class ClientNodeAccess implements ClusterAccess {
   }
 
   async applyToHTTPSOptions(opts: RequestOptions): Promise<void> {
-    this.loaded ??= import('@kubernetes/client-node').then(({ KubeConfig }) => {
-      const kc = new KubeConfig();
-      kc.loadFromFile(this.file);
-      kc.setCurrentContext(this.context);
-      return kc;
-    });
+    this.loaded ??= import('@kubernetes/client-node').then(
+      ({ KubeConfig }) => {
+        const kc = new KubeConfig();
+        kc.loadFromFile(this.file);
+        kc.setCurrentContext(this.context);
+        return kc;
+      },
+      (err: unknown) => {
+        throw new KubeconfigError(
+          `kubeconfig ${this.file}: context "${this.context}" authenticates with exec or auth-provider, which needs @kubernetes/client-node installed beside @chousei/runtime`,
+          { cause: err },
+        );
+      },
+    );
     await (await this.loaded).applyToHTTPSOptions(opts);
   }
 }

@@ -31,7 +31,7 @@ export interface ManagerOptions {
   healthProbePort?: number | false;
   /** Port for /metrics; default 8080; false: none. Equal to a non-zero probe port: one server. */
   metricsPort?: number | false;
-  /** Address the probe and metrics servers bind, default 0.0.0.0. */
+  /** Address the probe and metrics servers bind (and `bindAddress` tells), default 0.0.0.0. */
   bindAddress?: string;
   /** How long in-flight reconciles may finish after SIGTERM. Default 30 s. */
   gracefulShutdownTimeoutMs?: number;
@@ -62,6 +62,8 @@ export class Manager {
   readonly client: Client;
   readonly cache: Cache;
   readonly log: Logger;
+  /** ManagerOptions.bindAddress, or 0.0.0.0: where servers added beside the manager's listen. */
+  readonly bindAddress: string;
   private readonly controllers: Controller[] = [];
   private readonly runnables: Runnable[] = [];
   private readonly recorders = new Map<string, EventRecorder>();
@@ -80,6 +82,7 @@ export class Manager {
       this.elector = new LeaderElector(opts.kubeConfig, opts.leaderElection, this.log);
     }
     const host = opts.bindAddress ?? '0.0.0.0';
+    this.bindAddress = host;
     const probePort = opts.healthProbePort ?? 8081;
     const metricsPort = opts.metricsPort ?? 8080;
     if (probePort !== false) {

@@ -1,5 +1,5 @@
 // One line on where a Certificate stands and, when it is not Ready, what holds it.
-import { SELF_CHECK_PREFIX } from '@chousei/cert-operator';
+import { isSelfCheckMessage } from '@chousei/cert-operator';
 import type { Condition } from '@chousei/runtime';
 import { relative, when } from '../output.js';
 import type { OrderDetails } from './acme.js';
@@ -89,7 +89,7 @@ export function verdict(f: Facts): Verdict {
       const active = pending.challenges.find((c) => c.status === 'processing');
       // Before asking the CA, the operator checks the challenge itself: its message says why.
       const selfCheck =
-        issuing?.status === 'True' && issuing.message?.startsWith(SELF_CHECK_PREFIX)
+        issuing?.status === 'True' && isSelfCheckMessage(issuing.message ?? '')
           ? issuing.message
           : undefined;
       return {

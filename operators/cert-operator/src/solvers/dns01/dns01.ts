@@ -11,7 +11,7 @@ import {
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import { IssuanceError } from '../../issuers/issuer.js';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
-import type { Challenge, Solver } from '../solver.js';
+import { type Challenge, type Solver, selfCheckPrefix } from '../solver.js';
 
 export interface DNS01SolverOptions {
   /** Where the `_acme-challenge` TXT records are written. */
@@ -29,6 +29,7 @@ export interface DNS01SolverOptions {
   logger?: Logger;
 }
 
+const PREFIX = selfCheckPrefix('DNS-01');
 /** Read-modify-write rounds before giving up on a record set other writers keep changing. */
 const MAX_WRITE_ATTEMPTS = 5;
 
@@ -75,7 +76,7 @@ export class DNS01Solver implements Solver {
     const zone = await this.zoneFor(fqdn);
     await this.modify(zone, fqdn, 'add', ch.keyAuthorization);
     this.log.info({ record: fqdn, zone: zone.name }, 'challenge TXT value added');
-    if (this.selfCheck) await this.waitForPropagation(zone, fqdn, ch.keyAuthorization, ch.signal);
+    if (this.selfCheck) await this.waitForPropagation(zone, fqdn, ch);
   }
 
   async cleanUp(ch: Challenge): Promise<void> {
@@ -179,13 +180,11 @@ export class DNS01Solver implements Solver {
   }
 
   /** Polls every authoritative server until each answers `value` at `fqdn`. */
-  private async waitForPropagation(
-    zone: Zone,
-    fqdn: string,
-    value: string,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
+  private async waitForPropagation(zone: Zone, fqdn: string, ch: Challenge): Promise<void> {
+    const { keyAuthorization: value, signal } = ch;
     const started = Date.now();
+    const seconds = () => Math.round((Date.now() - started) / 1000);
+    let reported: string | undefined;
     const deadline = started + this.propagationTimeoutMs;
     let missing = this.nameservers ?? (await this.authoritativeServers(zone.name));
     const lastError = new Map<Server, string>();
@@ -200,19 +199,36 @@ export class DNS01Solver implements Solver {
       missing = missing.filter((_, i) => !seen[i]);
       if (missing.length === 0) {
         this.log.info({ record: fqdn, ms: Date.now() - started }, 'challenge TXT value propagated');
+        // A wait that was reported is reported over.
+        if (reported !== undefined) {
+          ch.progress?.({
+            subject: ch.identifier,
+            reason: 'SelfCheckPassed',
+            message: `${PREFIX} every authoritative server answers TXT ${fqdn} (after ${seconds()} s); asking the CA to validate`,
+          });
+        }
         return;
       }
       signal?.throwIfAborted();
+      const list = missing
+        .map((s) => {
+          const err = lastError.get(s);
+          return `${serverLabel(s)}${err ? ` (${err})` : ''}`;
+        })
+        .join(', ');
+      // Reported when the servers still missing (or what they answer) change, not every poll.
+      if (list !== reported) {
+        reported = list;
+        ch.progress?.({
+          subject: ch.identifier,
+          reason: 'SelfCheckPending',
+          message: `${PREFIX} TXT ${fqdn} not answered yet by ${list}; the CA is asked to validate once every authoritative server answers it (waiting up to ${Math.round(this.propagationTimeoutMs / 1000)} s)`,
+        });
+      }
       if (Date.now() + this.pollIntervalMs > deadline) {
-        const list = missing
-          .map((s) => {
-            const err = lastError.get(s);
-            return `${serverLabel(s)}${err ? ` (${err})` : ''}`;
-          })
-          .join(', ');
         throw new IssuanceError(
           'PropagationTimeout',
-          `TXT ${fqdn} value not answered by ${list} after ${Math.round((Date.now() - started) / 1000)}s`,
+          `TXT ${fqdn} value not answered by ${list} after ${seconds()}s`,
           true,
         );
       }

@@ -5,7 +5,7 @@ import { isIP, isIPv6 } from 'node:net';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import { IssuanceError } from '../../issuers/issuer.js';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
-import type { Challenge, Solver } from '../solver.js';
+import { type Challenge, type Solver, selfCheckPrefix } from '../solver.js';
 
 export interface HTTP01SelfCheckOptions {
   /**
@@ -31,8 +31,7 @@ const MAX_REDIRECTS = 10;
 const REQUEST_TIMEOUT_MS = 5000;
 /** A key authorization is under 100 bytes: a longer body is not one. */
 const MAX_BODY_BYTES = 4096;
-/** Opens every message about the check (Issuing condition, Events), so tools can spot it. */
-export const SELF_CHECK_PREFIX = 'HTTP-01 self-check:';
+const SELF_CHECK_PREFIX = selfCheckPrefix('HTTP-01');
 const USER_AGENT = 'chousei-cert-operator (HTTP-01 self-check)';
 
 /** One check: the key authorization was served, or what was seen instead. */
