@@ -65,7 +65,13 @@ describe('cert-operator chart with watchNamespace', () => {
     );
     await expect(
       render({ watchNamespace: 'apps', clusterResourceNamespace: 'ops' }),
-    ).rejects.toThrow(/clusterResourceNamespace "ops" must be empty or watchNamespace "apps"/);
+    ).rejects.toThrow(
+      /clusterResourceNamespace "ops" must be empty or the release namespace "apps"/,
+    );
+    // Without watchNamespace too: the webhook's Secret and the challenge Service live there.
+    await expect(render({ clusterResourceNamespace: 'ops' }, 'cert-operator')).rejects.toThrow(
+      /clusterResourceNamespace "ops" must be empty or the release namespace "cert-operator"/,
+    );
     await expect(
       render({ watchNamespace: 'apps', clusterIssuers: { le: { selfSigned: {} } } }),
     ).rejects.toThrow(/ClusterIssuers are not served with watchNamespace/);

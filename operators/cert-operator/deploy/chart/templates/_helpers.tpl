@@ -28,13 +28,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{- /* watchNamespace: the operator keeps its webhook Secret and temporary HTTP-01 Ingresses
 beside its Services, in the namespace it serves, and serves no ClusterIssuers. */ -}}
-{{- define "cert-operator.checkWatchNamespace" -}}
+{{- define "cert-operator.checkNamespaces" -}}
+{{- /* The webhook's serving Secret and the HTTP-01 challenge Service are looked up in the
+cluster resource namespace, and both belong beside the operator's own Services. */ -}}
+{{- if and .Values.clusterResourceNamespace (ne .Values.clusterResourceNamespace .Release.Namespace) -}}
+{{- fail (printf "clusterResourceNamespace %q must be empty or the release namespace %q: the webhook's serving Secret and the HTTP-01 challenge Service live beside the operator" .Values.clusterResourceNamespace .Release.Namespace) -}}
+{{- end -}}
 {{- with .Values.watchNamespace -}}
 {{- if ne . $.Release.Namespace -}}
 {{- fail (printf "watchNamespace %q must be the release namespace %q: install the release into the namespace it serves" . $.Release.Namespace) -}}
-{{- end -}}
-{{- if and $.Values.clusterResourceNamespace (ne $.Values.clusterResourceNamespace .) -}}
-{{- fail (printf "clusterResourceNamespace %q must be empty or watchNamespace %q" $.Values.clusterResourceNamespace .) -}}
 {{- end -}}
 {{- if $.Values.clusterIssuers -}}
 {{- fail "clusterIssuers: ClusterIssuers are not served with watchNamespace; use Issuers in that namespace" -}}
