@@ -15,6 +15,7 @@ import {
   removeFinalizer,
   Secrets,
   setCondition,
+  WriteExpectations,
 } from '@chousei/runtime';
 import { parseDuration } from '../api/duration.js';
 import {
@@ -103,29 +104,16 @@ export function certificateController(opts: CertificateControllerOptions) {
     ],
   });
 
-  // The status this controller last wrote, per Certificate, until its cache shows it. A
-  // reconcile queued by our own writes may start from an older view (the failure and its
-  // backoff not seen yet) and would issue again over that status. Watch events come in
-  // order, so seeing our resourceVersion means the view is at least that new.
-  const unseen = new Map<string, { resourceVersion: string; at: number }>();
-  const cacheKey = (cert: Certificate) => `${cert.metadata?.namespace}/${cert.metadata?.name}`;
-  const sawOwnWrite = (cert: Certificate) => {
-    const mine = unseen.get(cacheKey(cert));
-    if (mine?.resourceVersion === cert.metadata?.resourceVersion) unseen.delete(cacheKey(cert));
-  };
-  certificates.addHandler({ onAdd: sawOwnWrite, onUpdate: (_, c) => sawOwnWrite(c) });
+  // A reconcile queued by our own status writes may start from a view that misses them
+  // (the failure and its backoff not seen yet) and would issue again over that status.
+  const ownWrites = new WriteExpectations(certificates);
   /** Patches the status (null removes a field) and remembers the version it made. */
   const patchStatus = async (cert: Certificate, status: object) => {
     const updated = await client.patchStatus(Certificates, key(cert), {
       type: 'merge',
       patch: { status },
     });
-    const resourceVersion = updated.metadata?.resourceVersion;
-    // The watch may have delivered it before this answer came back.
-    const cached = certificates.store.get(cacheKey(cert))?.metadata?.resourceVersion;
-    if (resourceVersion && resourceVersion !== cached) {
-      unseen.set(cacheKey(cert), { resourceVersion, at: Date.now() });
-    }
+    ownWrites.wrote(updated);
     return updated;
   };
 
@@ -143,10 +131,8 @@ export function certificateController(opts: CertificateControllerOptions) {
       throw err;
     });
     if (!cert) return;
-    const mine = unseen.get(cacheKey(cert));
-    // Its watch event will bring this key back; the timeout covers a relist that skipped it.
-    if (mine && Date.now() - mine.at < 30_000) return { requeueAfter: 5_000 };
-    unseen.delete(cacheKey(cert));
+    // Its watch event will bring this key back; the requeue covers a relist that skipped it.
+    if (ownWrites.pending(cert)) return { requeueAfter: 5_000 };
     const ns = cert.metadata?.namespace ?? '';
     if (cert.metadata?.deletionTimestamp) return finalize(cert);
     if (!hasFinalizer(cert, CERTIFICATE_FINALIZER))

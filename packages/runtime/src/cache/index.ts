@@ -8,3 +8,8 @@ export {
   type ReplaceResult,
   Store,
 } from './store.js';
+export {
+  type ObservedCache,
+  WriteExpectations,
+  type WriteExpectationsOptions,
+} from './write-expectations.js';

@@ -28,6 +28,11 @@ export interface RequestInit {
   contentType?: string | undefined;
   accept?: string | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Longest silence of the connection before it fails: until the response head for
+   * open(), and between body chunks too for request(). Default for request(): the
+   * transport's requestTimeoutMs.
+   */
   timeoutMs?: number | undefined;
 }
 
@@ -118,7 +123,12 @@ export class Transport {
           req.destroy(new Error(`${method} ${path}: no response within ${init.timeoutMs} ms`)),
         );
       }
-      req.once('response', resolve);
+      req.once('response', (res) => {
+        // The head came: reading the body (a watch stays open for minutes) is the caller's
+        // to bound. A timer left on the socket would race the caller's own.
+        req.setTimeout(0);
+        resolve(res);
+      });
       req.once('error', reject);
       req.end(payload);
     });
@@ -131,11 +141,13 @@ export class Transport {
     const end = latency.startTimer({ verb: method });
     let code = 'error';
     try {
-      const res = await this.open(method, path, { timeoutMs: this.timeoutMs, ...init });
+      const timeoutMs = init.timeoutMs ?? this.timeoutMs;
+      const res = await this.open(method, path, { ...init, timeoutMs });
       code = String(res.statusCode);
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      const body = Buffer.concat(chunks).toString('utf8');
+      let body = '';
+      const stalled = () =>
+        new Error(`${method} ${path}: response body stalled for ${timeoutMs} ms`);
+      for await (const chunk of bodyChunks(res, timeoutMs, stalled)) body += chunk;
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) {
         throw apiError(method, path, status, body, res.headers['retry-after']);
@@ -150,5 +162,26 @@ export class Transport {
   /** Closes idle keep-alive sockets. */
   close(): void {
     this.agent.destroy();
+  }
+}
+
+/**
+ * The chunks of a response body, decoded, as they come. When none comes for `idleMs` the
+ * response is destroyed with the error `stalled()` makes, and the iteration throws it.
+ */
+export async function* bodyChunks(
+  res: IncomingMessage,
+  idleMs: number,
+  stalled: () => Error,
+): AsyncGenerator<string> {
+  const timer = setTimeout(() => res.destroy(stalled()), idleMs);
+  try {
+    res.setEncoding('utf8');
+    for await (const chunk of res as AsyncIterable<string>) {
+      timer.refresh();
+      yield chunk;
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { apiError, GoneError, type Status } from '../client/errors.js';
 import { groupKind, type ResourceType, resourcePath } from '../client/resource.js';
-import type { Transport } from '../client/transport.js';
+import { bodyChunks, type Transport } from '../client/transport.js';
 import type { KubeObject, ObjectList } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
 import { counter } from '../metrics/registry.js';
@@ -64,6 +64,7 @@ const reconnects = counter('chousei_watch_reconnects_total', 'Watch connections 
 class StallError extends Error {
   override name = 'StallError';
 }
+const stall = (ms: number) => new StallError(`no data for ${ms} ms`);
 
 /**
  * The list + watch state machine: a paginated list, then a watch from the list's
@@ -188,6 +189,7 @@ export class Watcher<T extends KubeObject> {
 
   private async *watch(rv: string, signal: AbortSignal): AsyncGenerator<RawEvent<T>> {
     const timeoutSeconds = this.opts.watchTimeoutSeconds ?? Math.round(300 + Math.random() * 300);
+    const inactivityMs = this.opts.inactivityTimeoutMs ?? 150_000;
     const res = await this.transport.open('GET', this.path(), {
       query: {
         watch: 1,
@@ -200,20 +202,16 @@ export class Watcher<T extends KubeObject> {
       accept: this.opts.metadataOnly ? `${METADATA_OBJECT},application/json` : undefined,
       signal,
       // The connect itself must not hang either (a frozen server accepts TCP and stays mute).
-      timeoutMs: this.opts.inactivityTimeoutMs ?? 150_000,
+      timeoutMs: inactivityMs,
     });
     if (res.statusCode !== 200) {
-      const body = await readAll(res);
+      let body = '';
+      for await (const chunk of bodyChunks(res, inactivityMs, () => stall(inactivityMs)))
+        body += chunk;
       throw apiError('WATCH', this.path(), res.statusCode ?? 0, body, res.headers['retry-after']);
     }
-    yield* readEvents<T>(res, this.opts.inactivityTimeoutMs ?? 150_000);
+    yield* readEvents<T>(res, inactivityMs);
   }
-}
-
-async function readAll(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Splits a watch stream into events; destroys it when no byte arrives for `inactivityMs`. */
@@ -221,15 +219,9 @@ async function* readEvents<T>(
   res: IncomingMessage,
   inactivityMs: number,
 ): AsyncGenerator<RawEvent<T>> {
-  const timer = setTimeout(
-    () => res.destroy(new StallError(`no data for ${inactivityMs} ms`)),
-    inactivityMs,
-  );
   let buffered = '';
   try {
-    res.setEncoding('utf8');
-    for await (const chunk of res as AsyncIterable<string>) {
-      timer.refresh();
+    for await (const chunk of bodyChunks(res, inactivityMs, () => stall(inactivityMs))) {
       buffered += chunk;
       let newline = buffered.indexOf('\n');
       while (newline >= 0) {
@@ -240,7 +232,6 @@ async function* readEvents<T>(
       }
     }
   } finally {
-    clearTimeout(timer);
     res.destroy();
   }
 }
