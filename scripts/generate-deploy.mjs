@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Writes what each operator's deploy/ derives from code, after `./pnpmw build`:
 // - deploy/chart/crds/: the CRDs from the schemas the code validates with (`CRDS` of src/api);
-// - deploy/install.yaml: the chart rendered with its default values, for `kubectl apply`.
-// The operators' deploy tests fail when the files in the tree differ from what this writes.
+// - deploy/install.yaml: the chart rendered with its default values, for `kubectl apply`;
+// - Dockerfile: scripts/operator.Dockerfile with the operator's name and description.
+// The operators' deploy and image-bundle tests fail when the files in the tree differ from what
+// this writes.
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -10,7 +12,9 @@ import { pathToFileURL } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
 const testenv = join(root, 'packages', 'testenv');
-const { templateChart } = await import(pathToFileURL(join(testenv, 'dist', 'index.js')).href);
+const { renderDockerfile, templateChart } = await import(
+  pathToFileURL(join(testenv, 'dist', 'index.js')).href
+);
 // Plain YAML of the objects as they are: client-node's dumpYaml goes through its models,
 // which drop schema fields such as enum and x-kubernetes-validations.
 const yaml = createRequire(join(testenv, 'package.json'))('yaml');
@@ -41,4 +45,5 @@ for (const name of OPERATORS) {
     namespace: name,
   });
   await write(join(dir, 'deploy', 'install.yaml'), header + rendered);
+  await write(join(dir, 'Dockerfile'), await renderDockerfile(dir));
 }

@@ -2,12 +2,18 @@
 // assembled by the same scripts/bundle.sh, must run on its own and hold no devDependency.
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assembleBundle, type Bundle, DEV_ONLY_PACKAGES, dockerfileFacts } from './image-bundle.js';
+import {
+  assembleBundle,
+  type Bundle,
+  DEV_ONLY_PACKAGES,
+  dockerfileFacts,
+  renderDockerfile,
+} from './image-bundle.js';
 import { freePort } from './ports.js';
 import { sharedCluster } from './shared-cluster.js';
 
@@ -108,6 +114,11 @@ export function imageBundleSuite(opts: ImageBundleSuiteOptions): void {
       const mb = bundle.bytes / 1e6;
       console.log(`${command} bundle: ${mb.toFixed(1)} MB (du: ${bundle.du})`);
       expect(mb).toBeLessThan(opts.maxMb);
+    });
+
+    it('ships the Dockerfile scripts/operator.Dockerfile renders (scripts/generate-deploy.mjs)', async () => {
+      const shipped = await readFile(join(operatorDir, 'Dockerfile'), 'utf8');
+      expect(shipped).toBe(await renderDockerfile(operatorDir));
     });
 
     it('is what the Dockerfile copies into a non-root final stage', async () => {

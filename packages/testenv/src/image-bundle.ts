@@ -205,6 +205,25 @@ export interface DockerfileFacts {
   labels: string;
 }
 
+/**
+ * The Dockerfile of the operator in `operatorDir`: scripts/operator.Dockerfile, one for all
+ * operators, with its name (the folder) and its package.json description filled in.
+ */
+export async function renderDockerfile(operatorDir: string): Promise<string> {
+  const template = await readFile(
+    join(operatorDir, '..', '..', 'scripts', 'operator.Dockerfile'),
+    'utf8',
+  );
+  const { description } = JSON.parse(await readFile(join(operatorDir, 'package.json'), 'utf8')) as {
+    description?: string;
+  };
+  if (!description)
+    throw new Error(`${operatorDir}/package.json: no description for the image label`);
+  return template
+    .replaceAll('{{operator}}', basename(operatorDir))
+    .replaceAll('{{description}}', description.replaceAll('"', '\\"'));
+}
+
 /** Reads operators/OPERATOR/Dockerfile and picks out what the image-bundle check asserts. */
 export async function dockerfileFacts(operatorDir: string): Promise<DockerfileFacts> {
   const stages = parseDockerfile(await readFile(join(operatorDir, 'Dockerfile'), 'utf8'));

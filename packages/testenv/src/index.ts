@@ -41,6 +41,7 @@ export {
   type DockerfileStage,
   dockerfileFacts,
   parseDockerfile,
+  renderDockerfile,
   pnpmEntryName,
 } from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';

@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# The {{operator}} image; scripts/generate-deploy.mjs writes it from scripts/operator.Dockerfile
+# (edit that one). The build context is the repository root (the whole workspace):
+#
+#   docker build -f operators/{{operator}}/Dockerfile -t chousei-{{operator}}:dev \
+#     --build-arg VERSION=$(node -p "require('./operators/{{operator}}/package.json').version") \
+#     --build-arg REVISION=$(git rev-parse HEAD) .
+#
+# Stage 1 installs the workspace from the frozen lockfile and runs scripts/bundle.sh, which
+# builds this operator and its workspace dependencies with turbo and deploys it with its
+# production dependencies only into /bundle. CI runs the same script
+# (operators/{{operator}}/test/image-bundle.test.ts), so what CI checks is what ships.
+# Stage 2 is distroless Node 24 (no shell, no package manager) holding only /bundle, run as
+# UID 65532. Pin both bases by digest (FROM image:tag@sha256:...) where builds must repeat.
+
+FROM node:24.21.0-bookworm-slim AS build
+ENV CI=true \
+    DO_NOT_TRACK=1 \
+    TURBO_TELEMETRY_DISABLED=1 \
+    npm_config_store_dir=/pnpm/store
+WORKDIR /src
+# pnpm at the version package.json pins (packageManager); cached until package.json changes.
+COPY package.json ./
+RUN npm install --global --no-audit --no-fund "$(node -p 'require("./package.json").packageManager')"
+COPY . .
+RUN --mount=type=cache,id=chousei-pnpm-store,target=/pnpm/store \
+    pnpm install --frozen-lockfile \
+ && scripts/bundle.sh {{operator}} /bundle
+
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="chousei-{{operator}}" \
+      org.opencontainers.image.description="{{description}}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/chousei-dev/chousei" \
+      org.opencontainers.image.base.name="gcr.io/distroless/nodejs24-debian12:nonroot"
+WORKDIR /app
+COPY --from=build /bundle /app
+ENV NODE_ENV=production
+# Numeric, so that runAsNonRoot can verify it.
+USER 65532:65532
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/main.js"]
