@@ -11,7 +11,8 @@ import {
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import { IssuanceError } from '../../issuers/issuer.js';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
-import { type Challenge, type Solver, selfCheckPrefix } from '../solver.js';
+import { fixedPacing, waitForSelfCheck } from '../self-check.js';
+import type { Challenge, Solver } from '../solver.js';
 
 export interface DNS01SolverOptions {
   /** Where the `_acme-challenge` TXT records are written. */
@@ -29,7 +30,6 @@ export interface DNS01SolverOptions {
   logger?: Logger;
 }
 
-const PREFIX = selfCheckPrefix('DNS-01');
 /** Read-modify-write rounds before giving up on a record set other writers keep changing. */
 const MAX_WRITE_ATTEMPTS = 5;
 
@@ -179,61 +179,41 @@ export class DNS01Solver implements Solver {
     );
   }
 
-  /** Polls every authoritative server until each answers `value` at `fqdn`. */
+  /** Polls every authoritative server until each answers the challenge value at `fqdn`. */
   private async waitForPropagation(zone: Zone, fqdn: string, ch: Challenge): Promise<void> {
-    const { keyAuthorization: value, signal } = ch;
-    const started = Date.now();
-    const seconds = () => Math.round((Date.now() - started) / 1000);
-    let reported: string | undefined;
-    const deadline = started + this.propagationTimeoutMs;
-    let missing = this.nameservers ?? (await this.authoritativeServers(zone.name));
+    let missing: Server[] | undefined;
     const lastError = new Map<Server, string>();
-    for (;;) {
-      const seen = await Promise.all(
-        missing.map(async (s) => {
-          const answer = await lookupTxt(s, fqdn);
-          if (typeof answer === 'string') lastError.set(s, answer);
-          return Array.isArray(answer) && answer.includes(value);
-        }),
-      );
-      missing = missing.filter((_, i) => !seen[i]);
-      if (missing.length === 0) {
-        this.log.info({ record: fqdn, ms: Date.now() - started }, 'challenge TXT value propagated');
-        // A wait that was reported is reported over.
-        if (reported !== undefined) {
-          ch.progress?.({
-            subject: ch.identifier,
-            reason: 'SelfCheckPassed',
-            message: `${PREFIX} every authoritative server answers TXT ${fqdn} (after ${seconds()} s); asking the CA to validate`,
-          });
-        }
-        return;
-      }
-      signal?.throwIfAborted();
-      const list = missing
-        .map((s) => {
-          const err = lastError.get(s);
-          return `${serverLabel(s)}${err ? ` (${err})` : ''}`;
-        })
-        .join(', ');
-      // Reported when the servers still missing (or what they answer) change, not every poll.
-      if (list !== reported) {
-        reported = list;
-        ch.progress?.({
-          subject: ch.identifier,
-          reason: 'SelfCheckPending',
-          message: `${PREFIX} TXT ${fqdn} not answered yet by ${list}; the CA is asked to validate once every authoritative server answers it (waiting up to ${Math.round(this.propagationTimeoutMs / 1000)} s)`,
-        });
-      }
-      if (Date.now() + this.pollIntervalMs > deadline) {
-        throw new IssuanceError(
-          'PropagationTimeout',
-          `TXT ${fqdn} value not answered by ${list} after ${seconds()}s`,
-          true,
+    await waitForSelfCheck(ch, {
+      type: 'DNS-01',
+      // Re-asks only the servers that have not answered the value yet.
+      check: async () => {
+        // Looked up in the first check, so that the lookup counts against the timeout.
+        missing ??= this.nameservers ?? (await this.authoritativeServers(zone.name));
+        const seen = await Promise.all(
+          missing.map(async (s) => {
+            const answer = await lookupTxt(s, fqdn);
+            if (typeof answer === 'string') lastError.set(s, answer);
+            return Array.isArray(answer) && answer.includes(ch.keyAuthorization);
+          }),
         );
-      }
-      await sleep(this.pollIntervalMs, signal);
-    }
+        missing = missing.filter((_, i) => !seen[i]);
+        if (missing.length === 0) return undefined;
+        return missing
+          .map((s) => {
+            const err = lastError.get(s);
+            return `${serverLabel(s)}${err ? ` (${err})` : ''}`;
+          })
+          .join(', ');
+      },
+      timeoutMs: this.propagationTimeoutMs,
+      pacing: fixedPacing(this.pollIntervalMs),
+      pending: (list) => `TXT ${fqdn} not answered yet by ${list}`,
+      awaited: 'every authoritative server answers it',
+      passed: `every authoritative server answers TXT ${fqdn}`,
+      timeoutReason: 'PropagationTimeout',
+      timedOut: (list, s) => `TXT ${fqdn} value not answered by ${list} after ${s}s`,
+      logPassed: ({ ms }) => this.log.info({ record: fqdn, ms }, 'challenge TXT value propagated'),
+    });
   }
 
   /** The zone's NS addresses, looked up through the system resolver. */

@@ -2,9 +2,9 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, isIPv6 } from 'node:net';
-import { type Logger, silentLogger, sleep } from '@chousei/runtime';
-import { IssuanceError } from '../../issuers/issuer.js';
+import { type Logger, silentLogger } from '@chousei/runtime';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
+import { growingPacing, waitForSelfCheck } from '../self-check.js';
 import { type Challenge, type Solver, selfCheckPrefix } from '../solver.js';
 
 export interface HTTP01SelfCheckOptions {
@@ -31,11 +31,7 @@ const MAX_REDIRECTS = 10;
 const REQUEST_TIMEOUT_MS = 5000;
 /** A key authorization is under 100 bytes: a longer body is not one. */
 const MAX_BODY_BYTES = 4096;
-const SELF_CHECK_PREFIX = selfCheckPrefix('HTTP-01');
 const USER_AGENT = 'chousei-cert-operator (HTTP-01 self-check)';
-
-/** One check: the key authorization was served, or what was seen instead. */
-type Seen = { ok: true } | { ok: false; what: string };
 
 /** A response, redirects not followed. */
 interface Answer {
@@ -93,73 +89,54 @@ export class HTTP01SelfCheckedSolver implements Solver {
 
   private async waitUntilServed(ch: Challenge): Promise<void> {
     const url = this.challengeUrl(ch);
-    const started = Date.now();
-    const seconds = () => Math.round((Date.now() - started) / 1000);
-    let delay = this.intervalMs;
-    let reported: string | undefined;
-    for (let checks = 1; ; checks++) {
-      const seen = await this.check(url, ch.keyAuthorization, ch.signal);
-      ch.signal?.throwIfAborted();
-      if (seen.ok) {
-        const fields = { url: url.href, checks, ms: Date.now() - started };
-        if (reported === undefined) {
-          this.log.debug(fields, 'HTTP-01 challenge served');
-        } else {
-          this.log.info(fields, 'HTTP-01 challenge served');
-          // A wait that was reported is reported over.
-          ch.progress?.({
-            subject: ch.identifier,
-            reason: 'SelfCheckPassed',
-            message: `${SELF_CHECK_PREFIX} ${url.href} answers the key authorization (after ${seconds()} s); asking the CA to validate`,
-          });
-        }
-        return;
-      }
-      // Reported when it changes (not found, refused, 404, ...), not at every check.
-      if (seen.what !== reported) {
-        reported = seen.what;
-        this.log.info({ url: url.href, seen: seen.what }, 'HTTP-01 challenge not served yet');
-        ch.progress?.({
-          subject: ch.identifier,
-          reason: 'SelfCheckPending',
-          message: `${SELF_CHECK_PREFIX} ${url.href}: ${seen.what}; the CA is asked to validate once it answers the key authorization (waiting up to ${Math.round(this.timeoutMs / 1000)} s)`,
-        });
-      }
-      const remaining = started + this.timeoutMs - Date.now();
-      if (remaining <= 0) {
-        throw new IssuanceError(
-          'SelfCheckTimeout',
-          `${ch.identifier}: ${SELF_CHECK_PREFIX} ${url.href} did not answer the key authorization within ${seconds()} s (${checks} checks; last: ${seen.what}); the CA was not asked to validate`,
-          true,
-        );
-      }
-      // The last check at the deadline itself.
-      await sleep(Math.min(delay, remaining), ch.signal);
-      ch.signal?.throwIfAborted();
-      delay = Math.min(delay * 1.5, this.maxIntervalMs);
-    }
+    await waitForSelfCheck(ch, {
+      type: 'HTTP-01',
+      check: () => this.check(url, ch.keyAuthorization, ch.signal),
+      timeoutMs: this.timeoutMs,
+      pacing: growingPacing(this.intervalMs, this.maxIntervalMs),
+      pending: (seen) => `${url.href}: ${seen}`,
+      awaited: 'it answers the key authorization',
+      passed: `${url.href} answers the key authorization`,
+      timeoutReason: 'SelfCheckTimeout',
+      timedOut: (seen, s, checks) =>
+        `${ch.identifier}: ${selfCheckPrefix('HTTP-01')} ${url.href} did not answer the key authorization within ${s} s (${checks} checks; last: ${seen}); the CA was not asked to validate`,
+      logPending: (seen) =>
+        this.log.info({ url: url.href, seen }, 'HTTP-01 challenge not served yet'),
+      logPassed: ({ checks, ms, waited }) =>
+        this.log[waited ? 'info' : 'debug'](
+          { url: url.href, checks, ms },
+          'HTTP-01 challenge served',
+        ),
+    });
   }
 
-  /** Fetches `url` as the CA would, following redirects, and compares the body. */
-  private async check(url: URL, keyAuthorization: string, signal?: AbortSignal): Promise<Seen> {
+  /**
+   * Fetches `url` as the CA would, following redirects, and compares the body: undefined
+   * when it is the key authorization, else what is seen instead.
+   */
+  private async check(
+    url: URL,
+    keyAuthorization: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     let current = url;
     try {
       for (let redirects = 0; ; redirects++) {
         const answer = await this.get(current, signal);
         const at = current === url ? '' : ` at ${current.href}`;
         if (answer.status >= 300 && answer.status < 400 && answer.location !== undefined) {
-          if (redirects === MAX_REDIRECTS) return seen(`more than ${MAX_REDIRECTS} redirects`);
+          if (redirects === MAX_REDIRECTS) return `more than ${MAX_REDIRECTS} redirects`;
           current = this.redirectTarget(current, answer.location);
           continue;
         }
-        if (answer.status !== 200) return seen(`HTTP ${answer.status}${at}`);
+        if (answer.status !== 200) return `HTTP ${answer.status}${at}`;
         // RFC 8555 8.3: the CA ignores trailing whitespace.
         const body = answer.body.replace(/\s+$/, '');
-        if (body === keyAuthorization) return { ok: true };
-        return seen(`HTTP 200${at} with another body: ${preview(body)}`);
+        if (body === keyAuthorization) return undefined;
+        return `HTTP 200${at} with another body: ${preview(body)}`;
       }
     } catch (err) {
-      if (err instanceof Unanswered) return seen(err.message);
+      if (err instanceof Unanswered) return err.message;
       throw err;
     }
   }
@@ -224,10 +201,6 @@ export class HTTP01SelfCheckedSolver implements Solver {
         : `DNS: no A or AAAA record for ${host} (${asked})`,
     );
   }
-}
-
-function seen(what: string): Seen {
-  return { ok: false, what };
 }
 
 function ipv6First(addresses: string[]): string[] {
