@@ -26,6 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chartVersions, operatorCharts } from './charts.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const changesetBin = fileURLToPath(import.meta.resolve('@changesets/cli/bin.js'));
@@ -36,6 +37,17 @@ const dashdash = argv.indexOf('--');
 const publishArgs = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
 
 class ReleaseError extends Error {}
+
+/** The chart of each operator package in the plan, with the versions it has now. */
+function chartsOf(plan) {
+  const charts = new Map(operatorCharts(root).map((c) => [c.name, c]));
+  return plan
+    .filter((r) => charts.has(r.name))
+    .map((r) => {
+      const { chartFile } = charts.get(r.name);
+      return { release: r, path: relative(root, chartFile), ...chartVersions(chartFile) };
+    });
+}
 
 function fail(message) {
   throw new ReleaseError(message);
@@ -255,6 +267,11 @@ function dryRunRelease() {
       const pinned = publishedWorkspaceDeps(readJson(join(dir, 'package.json')), preview, byName);
       if (pinned.length) console.log(`\nPublished with dependencies: ${pinned.join(', ')}`);
     }
+    for (const c of chartsOf(plan)) {
+      console.log(
+        `\nChart ${c.path}: version ${c.version}, appVersion ${c.appVersion} -> ${c.release.version} (set by ./pnpmw version-packages)`,
+      );
+    }
     checkManifests(
       plan.map((r) => ({
         name: r.name,
@@ -304,6 +321,19 @@ function release() {
   }
   const never = plan.filter((r) => r.version === '0.0.0').map((r) => r.name);
   if (never.length) fail(`0.0.0 is the never-released version: ${never.join(', ')}`);
+  const stale = chartsOf(plan).filter(
+    (c) => c.version !== c.release.version || c.appVersion !== c.release.version,
+  );
+  if (stale.length) {
+    fail(
+      `charts not at their operator's version (run \`pnpm version-packages\`, which sets them): ${stale
+        .map(
+          (c) =>
+            `${c.path} ${c.version}/${c.appVersion} for ${c.release.name}@${c.release.version}`,
+        )
+        .join(', ')}`,
+    );
+  }
   const byName = new Map(packages.map((p) => [p.name, p]));
   checkManifests(
     plan.map((r) => ({

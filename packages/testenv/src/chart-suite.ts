@@ -58,6 +58,17 @@ export function chartSuite(opts: ChartSuiteOptions): void {
       expect(shipped.endsWith(fresh), 'run scripts/generate-deploy.mjs').toBe(true);
     });
 
+    it("carries its operator's version (./pnpmw version-packages sets it)", async () => {
+      const meta = parseYaml(await readFile(join(chart, 'Chart.yaml'), 'utf8'))[0] as {
+        version?: string;
+        appVersion?: string;
+      };
+      const pkg = JSON.parse(await readFile(join(opts.deployDir, '..', 'package.json'), 'utf8'));
+      expect(meta.appVersion).toBe(meta.version);
+      // 0.0.0 is never released: until then the chart names the first release's version.
+      if (!pkg.private && pkg.version !== '0.0.0') expect(meta.version).toBe(pkg.version);
+    });
+
     it('runs two non-root replicas with a read-only root and RuntimeDefault seccomp', async () => {
       const objects = await render();
       const deployment = objects.find((o) => o.kind === 'Deployment') as V1Deployment;

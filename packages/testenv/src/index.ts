@@ -41,8 +41,8 @@ export {
   type DockerfileStage,
   dockerfileFacts,
   parseDockerfile,
-  renderDockerfile,
   pnpmEntryName,
+  renderDockerfile,
 } from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';
 export { type Pebble, type PebbleOptions, startPebble } from './pebble.js';
