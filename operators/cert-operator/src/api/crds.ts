@@ -1,9 +1,17 @@
+import {
+  ageColumn,
+  conditionColumns,
+  conditionsSchema,
+  customResourceDefinition,
+  type JSONSchemaProps,
+  type PrinterColumn,
+} from '@chousei/runtime';
 import { KEY_USAGES } from '../issuers/issuer.js';
 import { DURATION_PATTERN } from './duration.js';
 import { GROUP, VERSION } from './types.js';
 
-/** An OpenAPI v3 schema node as the API server reads it (x-kubernetes-* keys kept). */
-export type Schema = { [key: string]: unknown };
+/** An OpenAPI v3 schema node as the API server reads it (the runtime's, under its old name). */
+export type Schema = JSONSchemaProps;
 
 // Every field carries a `description`: `kubectl explain` shows it, and
 // scripts/generate-crd-docs.mjs renders the reference tables from it (a closing
@@ -53,25 +61,6 @@ const secretRef = (description: string, defaultKey: string): Schema =>
     },
     { required: ['name'] },
   );
-
-const conditions = (description: string): Schema => ({
-  type: 'array',
-  description,
-  'x-kubernetes-list-type': 'map',
-  'x-kubernetes-list-map-keys': ['type'],
-  items: obj(
-    'One condition.',
-    {
-      type: str('Condition type, e.g. Ready.'),
-      status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
-      reason: str('Why, in CamelCase.'),
-      message: str('Details for people.'),
-      observedGeneration: int('metadata.generation the condition was computed for.'),
-      lastTransitionTime: str('When status last changed.', { format: 'date-time' }),
-    },
-    { required: ['type', 'status'] },
-  ),
-});
 
 const DNS_NAME = '^(\\*\\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const USAGES: readonly string[] = KEY_USAGES;
@@ -177,7 +166,7 @@ export const certificateSchema: Schema = obj(
       },
     ),
     status: obj('Written by the operator.', {
-      conditions: conditions(
+      conditions: conditionsSchema(
         'Ready: whether the Secret holds a valid certificate for this spec, with the reason. Issuing: whether an issuance is in progress; set it True with reason ManuallyTriggered (status subresource) to ask for one now.',
       ),
       observedGeneration: int('metadata.generation the last issuance or failure was for.'),
@@ -333,7 +322,7 @@ export const issuerSchema: Schema = obj(
       },
     ),
     status: obj('Written by the operator.', {
-      conditions: conditions(
+      conditions: conditionsSchema(
         'Ready: whether the issuer can sign, with the reason when it cannot (SecretNotFound, InvalidCA, RegistrationFailed, BadConfig, ...).',
       ),
       observedGeneration: int('metadata.generation the status was written for.'),
@@ -346,88 +335,42 @@ export const issuerSchema: Schema = obj(
   { required: ['spec'] },
 );
 
-function crd(
-  kind: string,
-  plural: string,
-  scope: 'Namespaced' | 'Cluster',
-  schema: Schema,
-  columns: Schema[],
-  shortNames: string[],
-) {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${GROUP}` },
-    spec: {
-      group: GROUP,
-      scope,
-      names: {
-        kind,
-        plural,
-        singular: kind.toLowerCase(),
-        listKind: `${kind}List`,
-        shortNames,
-        categories: ['chousei'],
-      },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: schema },
-          additionalPrinterColumns: columns,
-        },
-      ],
-    },
-  };
-}
+const { status: ready, reason: readyReason } = conditionColumns('Ready');
+// Reason only with -o wide: the Ready column is what most lists need.
+const reason: PrinterColumn = { ...readyReason, priority: 1 };
+const common = { group: GROUP, version: VERSION, categories: ['chousei'] };
 
-const ready = {
-  name: 'Ready',
-  type: 'string',
-  jsonPath: '.status.conditions[?(@.type=="Ready")].status',
-};
-const reason = {
-  name: 'Reason',
-  type: 'string',
-  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-  priority: 1,
-};
-const age = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
-
-export const certificateCRD = crd(
-  'Certificate',
-  'certificates',
-  'Namespaced',
-  certificateSchema,
-  [
+export const certificateCRD = customResourceDefinition({
+  ...common,
+  kind: 'Certificate',
+  plural: 'certificates',
+  shortNames: ['cert', 'certs'],
+  schema: certificateSchema,
+  printerColumns: [
     ready,
     { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
     { name: 'Issuer', type: 'string', jsonPath: '.spec.issuerRef.name', priority: 1 },
     // A date column shows an age, and kubectl prints <invalid> for a time in the future.
     { name: 'Expires', type: 'string', jsonPath: '.status.notAfter' },
     reason,
-    age,
+    ageColumn,
   ],
-  ['cert', 'certs'],
-);
-export const issuerCRD = crd(
-  'Issuer',
-  'issuers',
-  'Namespaced',
-  issuerSchema,
-  [ready, reason, age],
-  [],
-);
-export const clusterIssuerCRD = crd(
-  'ClusterIssuer',
-  'clusterissuers',
-  'Cluster',
-  issuerSchema,
-  [ready, reason, age],
-  [],
-);
+});
+export const issuerCRD = customResourceDefinition({
+  ...common,
+  kind: 'Issuer',
+  plural: 'issuers',
+  schema: issuerSchema,
+  printerColumns: [ready, reason, ageColumn],
+});
+export const clusterIssuerCRD = customResourceDefinition({
+  ...common,
+  kind: 'ClusterIssuer',
+  plural: 'clusterissuers',
+  scope: 'Cluster',
+  schema: issuerSchema,
+  printerColumns: [ready, reason, ageColumn],
+});
 
 /** Every CRD of the cert-operator, for installation (deploy/ is generated from these). */
 export const CRDS = [certificateCRD, issuerCRD, clusterIssuerCRD];

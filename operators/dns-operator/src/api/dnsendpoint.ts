@@ -1,4 +1,10 @@
-import { type KubeObject, resourceType } from '@chousei/runtime';
+import {
+  ageColumn,
+  customResourceDefinition,
+  type JSONSchemaProps,
+  type KubeObject,
+  resourceType,
+} from '@chousei/runtime';
 import { MAX_NAME_LENGTH, MAX_TTL, MIN_TTL } from '../sources/validate.js';
 
 // DNSEndpoint: records asked for directly, shaped like external-dns's
@@ -62,31 +68,6 @@ export const DNSEndpoints = resourceType<DNSEndpoint>(
   'dnsendpoints',
   true,
 );
-
-/** The wire form of an OpenAPI v3 schema as a CRD holds it (client-node's model renames keys). */
-export interface JSONSchemaProps {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
-  description?: string;
-  format?: string;
-  properties?: Record<string, JSONSchemaProps>;
-  additionalProperties?: JSONSchemaProps;
-  required?: string[];
-  items?: JSONSchemaProps;
-  enum?: readonly string[];
-  pattern?: string;
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  minimum?: number;
-  maximum?: number;
-  'x-kubernetes-validations'?: Array<{
-    rule: string;
-    message: string;
-    fieldPath?: string;
-    reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired';
-  }>;
-}
 
 // The API server refuses a CRD whose CEL rules could cost too much in the worst case,
 // which it estimates as endpoints x targets x target length: these bounds keep the
@@ -253,37 +234,20 @@ export const dnsEndpointSchema: JSONSchemaProps = {
   },
 };
 
-export const dnsEndpointCRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `dnsendpoints.${DNS_ENDPOINT_GROUP}` },
-  spec: {
-    group: DNS_ENDPOINT_GROUP,
-    scope: 'Namespaced',
-    names: {
-      plural: 'dnsendpoints',
-      singular: 'dnsendpoint',
-      kind: 'DNSEndpoint',
-      listKind: 'DNSEndpointList',
-      shortNames: ['dnsep'],
-      categories: ['chousei'],
-    },
-    versions: [
-      {
-        name: DNS_ENDPOINT_VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'DNS Name', type: 'string', jsonPath: '.spec.endpoints[0].dnsName' },
-          { name: 'Type', type: 'string', jsonPath: '.spec.endpoints[0].recordType' },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: { openAPIV3Schema: dnsEndpointSchema },
-      },
-    ],
-  },
-};
+export const dnsEndpointCRD = customResourceDefinition({
+  group: DNS_ENDPOINT_GROUP,
+  version: DNS_ENDPOINT_VERSION,
+  kind: 'DNSEndpoint',
+  plural: 'dnsendpoints',
+  shortNames: ['dnsep'],
+  categories: ['chousei'],
+  schema: dnsEndpointSchema,
+  printerColumns: [
+    { name: 'DNS Name', type: 'string', jsonPath: '.spec.endpoints[0].dnsName' },
+    { name: 'Type', type: 'string', jsonPath: '.spec.endpoints[0].recordType' },
+    ageColumn,
+  ],
+});
 
 /** Every CRD the dns-operator serves; the Helm chart's crds/ are generated from it. */
 export const CRDS = [dnsEndpointCRD];

@@ -1,4 +1,13 @@
-import { type Condition, type KubeObject, resourceType } from '@chousei/runtime';
+import {
+  ageColumn,
+  type Condition,
+  conditionColumns,
+  conditionsSchema,
+  customResourceDefinition,
+  type JSONSchemaProps,
+  type KubeObject,
+  resourceType,
+} from '@chousei/runtime';
 
 // SecretMirror: one Secret of the SecretMirror's namespace, copied into every namespace a
 // label selector picks, and kept in step. The TypeScript types, the resource type the
@@ -60,33 +69,13 @@ export const Reason = {
   Failed: 'Failed',
 } as const;
 
-/** An OpenAPI v3 schema as a CRD holds it (x-kubernetes-* keys included). */
-export interface JSONSchema {
-  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
-  description?: string;
-  format?: string;
-  properties?: Record<string, JSONSchema>;
-  additionalProperties?: JSONSchema;
-  required?: string[];
-  items?: JSONSchema;
-  enum?: readonly string[];
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  maxProperties?: number;
-  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
-  'x-kubernetes-list-map-keys'?: string[];
-  'x-kubernetes-validations'?: Array<{ rule: string; message: string; fieldPath?: string }>;
-}
-
 // CEL rules carry the messages users see from kubectl; OpenAPI keywords (maxLength,
 // maxItems) bound the rules' cost, which the API server checks when the CRD is applied.
 // A character class, not a backslash escape: CEL string literals take no \.
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const LABEL_VALUE = { type: 'string', maxLength: 63 } as const satisfies JSONSchema;
+const LABEL_VALUE = { type: 'string', maxLength: 63 } as const satisfies JSONSchemaProps;
 
-const labelSelectorSchema: JSONSchema = {
+const labelSelectorSchema: JSONSchemaProps = {
   type: 'object',
   description:
     'Namespaces whose labels match are mirrored into; {} selects every namespace. ' +
@@ -117,7 +106,7 @@ const labelSelectorSchema: JSONSchema = {
 };
 
 /** The one schema of SecretMirror, from which the CRD is built. */
-export const secretMirrorSchema: JSONSchema = {
+export const secretMirrorSchema: JSONSchemaProps = {
   type: 'object',
   description:
     'Copies a Secret into the namespaces a label selector picks, and keeps the copies in step.',
@@ -157,68 +146,31 @@ export const secretMirrorSchema: JSONSchema = {
       properties: {
         observedGeneration: { type: 'integer', format: 'int64' },
         mirroredTo: { type: 'array', items: { type: 'string' } },
-        conditions: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['type'],
-          items: {
-            type: 'object',
-            required: ['type', 'status', 'reason', 'lastTransitionTime'],
-            properties: {
-              type: { type: 'string' },
-              status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-              reason: { type: 'string' },
-              message: { type: 'string' },
-              observedGeneration: { type: 'integer', format: 'int64' },
-              lastTransitionTime: { type: 'string', format: 'date-time' },
-            },
-          },
-        },
+        conditions: conditionsSchema(
+          'Ready: whether every selected namespace holds a current copy, with the reason (Mirrored, SourceNotFound, Conflict, Failed).',
+        ),
       },
     },
   },
 };
 
-export const secretMirrorCRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `secretmirrors.${GROUP}` },
-  spec: {
-    group: GROUP,
-    scope: 'Namespaced',
-    names: {
-      plural: 'secretmirrors',
-      singular: 'secretmirror',
-      kind: 'SecretMirror',
-      listKind: 'SecretMirrorList',
-      shortNames: ['smirror'],
-      categories: ['chousei'],
-    },
-    versions: [
-      {
-        name: VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'Source', type: 'string', jsonPath: '.spec.sourceRef.name' },
-          {
-            name: 'Ready',
-            type: 'string',
-            jsonPath: '.status.conditions[?(@.type=="Ready")].status',
-          },
-          {
-            name: 'Reason',
-            type: 'string',
-            jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
-          },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: { openAPIV3Schema: secretMirrorSchema },
-      },
-    ],
-  },
-};
+const { status: ready, reason } = conditionColumns('Ready');
+
+export const secretMirrorCRD = customResourceDefinition({
+  group: GROUP,
+  version: VERSION,
+  kind: 'SecretMirror',
+  plural: 'secretmirrors',
+  shortNames: ['smirror'],
+  categories: ['chousei'],
+  schema: secretMirrorSchema,
+  printerColumns: [
+    { name: 'Source', type: 'string', jsonPath: '.spec.sourceRef.name' },
+    ready,
+    reason,
+    ageColumn,
+  ],
+});
 
 /** Every CRD this operator serves; the chart's crds/ are generated from it. */
 export const CRDS = [secretMirrorCRD];

@@ -10,6 +10,17 @@ export {
   setCondition,
 } from './conditions.js';
 export {
+  ageColumn,
+  type CustomResourceDefinitionManifest,
+  type CustomResourceDefinitionOptions,
+  conditionColumns,
+  conditionsSchema,
+  customResourceDefinition,
+  type JSONSchemaProps,
+  type PrinterColumn,
+  type ValidationRule,
+} from './crd.js';
+export {
   type EventClient,
   type EventObjectReference,
   EventRecorder,
