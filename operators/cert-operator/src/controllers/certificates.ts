@@ -240,11 +240,13 @@ export function certificateController(opts: CertificateControllerOptions) {
       // Only an ACME order can outlive this reconcile: only then is the key kept in a Secret.
       const signingKey = await privateKey(cert, secret, issuer.kind === 'ACME');
       const keyPem = signingKey.pem;
+      // Written with the ACME order it issues under, which is saved before any wait: one
+      // status write instead of two. An issuer that signs at once needs none, as the Ready
+      // status follows in this reconcile; the Issuing Event tells either way.
       const issuing: CertificateStatus = {
         conditions: issuingConditions,
         ...(signingKey.storedIn ? { nextPrivateKeySecretName: signingKey.storedIn } : {}),
       };
-      if (changed(cert.status, issuing)) await patchStatus(cert, issuing);
       const csrPem = createCsr({
         privateKeyPem: keyPem,
         ...(cert.spec.commonName ? { commonName: cert.spec.commonName } : {}),
@@ -272,7 +274,8 @@ export function certificateController(opts: CertificateControllerOptions) {
           log: ctx.log,
           ...(cert.status?.acmeOrder ? { resume: { orderUrl: cert.status.acmeOrder.url } } : {}),
           save: async (state) => {
-            if (state.orderUrl) await patchStatus(cert, { acmeOrder: { url: state.orderUrl } });
+            if (state.orderUrl)
+              await patchStatus(cert, { ...issuing, acmeOrder: { url: state.orderUrl } });
           },
           progress: progress.report,
         },
