@@ -111,6 +111,35 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     expect(cert.status?.revision).toBe(1);
   });
 
+  it('carries a secretTemplate edit over to the Secret without issuing again', async () => {
+    const before = await issued('web-tls');
+    await client.patch(
+      Certificates,
+      { namespace: ns, name: 'web' },
+      {
+        type: 'merge',
+        patch: {
+          spec: {
+            secretTemplate: { labels: { team: 'edge' }, annotations: { 'example.com/owner': 'a' } },
+          },
+        },
+      },
+    );
+    const after = await waitFor(
+      async () => {
+        const s = await secret('web-tls');
+        return s?.metadata?.labels?.team === 'edge' && s;
+      },
+      { timeoutMs: 10_000, description: 'the Secret relabelled' },
+    );
+    expect(after.metadata?.annotations?.['example.com/owner']).toBe('a');
+    expect(after.metadata?.labels?.[LABEL_MANAGED]).toBe('true');
+    expect(text(after, 'tls.crt')).toBe(text(before, 'tls.crt'));
+    expect(text(after, 'tls.key')).toBe(text(before, 'tls.key'));
+    const cert = await client.get(Certificates, { namespace: ns, name: 'web' });
+    expect(cert.status?.revision).toBe(1);
+  });
+
   it('issues from a ClusterIssuer, reported Ready once usable', async () => {
     const issuer = `self-${ns}`;
     await client.create(ClusterIssuers, { metadata: { name: issuer }, spec: { selfSigned: {} } });

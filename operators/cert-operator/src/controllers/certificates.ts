@@ -46,7 +46,7 @@ import {
   retryTime,
   sameKeySpec,
 } from './policy.js';
-import { nextKeySecret, secretValue, tlsSecret } from './secret.js';
+import { nextKeySecret, secretValue, secretWithStaleMetadata, tlsSecret } from './secret.js';
 
 export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
 const FIELD_MANAGER = 'chousei-cert-operator';
@@ -154,6 +154,11 @@ export function certificateController(opts: CertificateControllerOptions) {
     const now = new Date();
     const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
     if (!need) {
+      const mended = secret && secretWithStaleMetadata(cert, secret);
+      if (mended) {
+        await client.apply(Secrets, mended, { fieldManager: FIELD_MANAGER, force: true });
+        ctx.log.info({ secret: cert.spec.secretName }, 'Secret labels and annotations updated');
+      }
       const info = inspectCertificate(secretValue(secret, 'tls.crt')!);
       const renewAt = renewalDue(cert, info.notBefore, info.notAfter);
       record(cert, info.notAfter, renewAt, true);

@@ -56,6 +56,26 @@ export function tlsSecret(
   };
 }
 
+/**
+ * The Secret as tlsSecret writes it with the certificate it holds, when a label or
+ * annotation it should carry is missing or differs (a secretTemplate edited, the names of
+ * the annotations changed): applying it mends the metadata without issuing again. A key
+ * merely dropped from secretTemplate is not seen here; the next apply removes it.
+ */
+export function secretWithStaleMetadata(cert: Certificate, secret: Secret): Secret | undefined {
+  const certificate = secretValue(secret, 'tls.crt');
+  const key = secretValue(secret, 'tls.key');
+  if (certificate === undefined || key === undefined) return undefined;
+  const ca = secretValue(secret, 'ca.crt');
+  const wanted = tlsSecret(cert, { certificate, key, ...(ca !== undefined ? { ca } : {}) });
+  const differs = (want: Record<string, string> = {}, have: Record<string, string> = {}) =>
+    Object.entries(want).some(([k, v]) => have[k] !== v);
+  const stale =
+    differs(wanted.metadata?.labels, secret.metadata?.labels) ||
+    differs(wanted.metadata?.annotations, secret.metadata?.annotations);
+  return stale ? wanted : undefined;
+}
+
 /** The Secret that holds the key of an issuance in progress, so a restart reuses it. */
 export function nextKeySecret(cert: Certificate, name: string, keyPem: string): Secret {
   return {
