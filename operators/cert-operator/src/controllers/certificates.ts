@@ -50,6 +50,8 @@ import { nextKeySecret, secretValue, secretWithStaleMetadata, tlsSecret } from '
 
 export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
 const FIELD_MANAGER = 'chousei-cert-operator';
+/** How long issuances trust an issuer's Secrets as last read (see IssuerBuilder.build). */
+const ISSUER_SECRETS_MAX_AGE_MS = 10_000;
 
 const expiration = gauge(
   'chousei_cert_certificate_expiration_timestamp_seconds',
@@ -237,11 +239,16 @@ export function certificateController(opts: CertificateControllerOptions) {
     const progress = progressReporter(cert, issuingConditions, need, ctx.log);
 
     try {
-      const issuer = await opts.issuers.build({
-        kind,
-        namespace: kind === 'ClusterIssuer' ? opts.clusterResourceNamespace : ns,
-        resource: issuerResource,
-      });
+      const issuer = await opts.issuers.build(
+        {
+          kind,
+          namespace: kind === 'ClusterIssuer' ? opts.clusterResourceNamespace : ns,
+          resource: issuerResource,
+        },
+        // The Issuer controller reads the Secrets at every check; issuances in between may
+        // use what it (or another issuance) read in the last seconds.
+        { maxAgeMs: ISSUER_SECRETS_MAX_AGE_MS },
+      );
       // Only an ACME order can outlive this reconcile: only then is the key kept in a Secret.
       const signingKey = await privateKey(cert, secret, issuer.kind === 'ACME');
       const keyPem = signingKey.pem;

@@ -47,23 +47,39 @@ const TSIG_ALGORITHMS = {
  * once per issuer and key, not per certificate.
  */
 export class IssuerBuilder {
-  private readonly built = new Map<string, { version: string; issuer: Issuer }>();
+  private readonly built = new Map<
+    string,
+    { version: string; generation: number | undefined; checkedAt: number; issuer: Issuer }
+  >();
 
   constructor(private readonly opts: IssuerBuilderOptions) {}
 
-  async build(loc: IssuerLocation): Promise<Issuer> {
+  /**
+   * The issuer as its resource and Secrets are now. Those Secrets are not watched (only
+   * managed Secrets are cached), so each build reads them; with `maxAgeMs`, an issuer
+   * whose Secrets were read that recently is used as it is (a burst of issuances costs
+   * one read, and a rotated credential is picked up within maxAgeMs).
+   */
+  async build(loc: IssuerLocation, opts: { maxAgeMs?: number } = {}): Promise<Issuer> {
     const key = `${loc.kind}/${loc.namespace}/${loc.resource.metadata?.name}`;
-    const secrets = await this.secretVersions(loc);
-    const version = `${loc.resource.metadata?.generation}/${secrets}`;
+    const generation = loc.resource.metadata?.generation;
     const cached = this.built.get(key);
-    if (cached?.version === version) return cached.issuer;
+    const fresh = cached && Date.now() - cached.checkedAt < (opts.maxAgeMs ?? 0);
+    if (cached && fresh && cached.generation === generation) return cached.issuer;
+    const checkedAt = Date.now();
+    const secrets = await this.secretVersions(loc);
+    const version = `${generation}/${secrets}`;
+    if (cached?.version === version) {
+      cached.checkedAt = checkedAt;
+      return cached.issuer;
+    }
     const issuer = await this.create(loc);
     // Building may have generated a missing account key: keyed on the Secret as it was, the
     // next build would see it changed and register the account again.
     const built = secrets.includes('missing')
-      ? `${loc.resource.metadata?.generation}/${await this.secretVersions(loc)}`
+      ? `${generation}/${await this.secretVersions(loc)}`
       : version;
-    this.built.set(key, { version: built, issuer });
+    this.built.set(key, { version: built, generation, checkedAt, issuer });
     return issuer;
   }
 
