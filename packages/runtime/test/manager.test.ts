@@ -136,6 +136,10 @@ describe('manager', () => {
       'workqueue_retries_total',
       'leader_election_master_status{name="probe-test"} 1',
       'rest_client_requests_total',
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
     ]) {
       expect(metrics).toContain(name);
     }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { metricsRegistry } from '../metrics/registry.js';
+import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
 
 /** A named health or readiness check: resolves true when healthy. */
 export type Check = () => boolean | Promise<boolean>;
@@ -26,6 +26,7 @@ export class ProbeServer {
   }
 
   async start(): Promise<void> {
+    if (this.serveMetrics) collectProcessMetrics();
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const checks =

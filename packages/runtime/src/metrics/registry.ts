@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The process-wide metrics registry served on /metrics. Like controller-runtime's, it is
@@ -8,6 +8,19 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export const metricsRegistry = new Registry();
 
 type Labels<L extends string> = readonly L[];
+
+let processMetrics = false;
+/**
+ * The `process_*` series every Prometheus client exports (resident memory, CPU, open file
+ * descriptors, start time; a Go controller adds `go_*`) and Node's own `nodejs_*` (heap by
+ * space, event loop lag, GC pauses). Started by the first /metrics server, not on import:
+ * they hook the GC and the event loop.
+ */
+export function collectProcessMetrics(): void {
+  if (processMetrics) return;
+  processMetrics = true;
+  collectDefaultMetrics({ register: metricsRegistry });
+}
 
 /** A counter registered once per process; later calls with the same name return it. */
 export function counter<L extends string>(name: string, help: string, labelNames: Labels<L>) {
