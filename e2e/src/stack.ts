@@ -15,6 +15,7 @@ import {
   type ControlPlane,
   type DnsGate,
   freePort,
+  operatorCommand,
   type Pebble,
   rbacObjects,
   renderChart,
@@ -217,8 +218,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const proc = new ServerProcess({
         name,
         command: process.execPath,
-        args: [
-          join(packageDir(name), 'dist', 'main.js'),
+        // As the image runs it: its ENTRYPOINT's Node flags.
+        args: await operatorCommand(packageDir(name), [
           ...args,
           `--kubeconfig=${kubeconfig}`,
           // As the chart runs it: leader election on a Lease in the release namespace.
@@ -229,7 +230,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           // Every server on loopback only: the sandbox opens no port to the network.
           '--bind-address=127.0.0.1',
           `--log-level=${opts.logLevel ?? 'info'}`,
-        ],
+        ]),
         env,
       });
       pipeOutput(proc, log);

@@ -9,6 +9,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Client, Secrets } from '@chousei/runtime';
 import {
   freePort,
+  imageNodeFlags,
+  operatorCommand,
   percentile,
   pool,
   startBind9,
@@ -21,14 +23,14 @@ import { type Certificate, Certificates, CRDS, Issuers } from '../dist/index.js'
 const CERTIFICATES = Number(process.env.BENCH_CERTIFICATES ?? 200);
 const SECRETS = Number(process.env.BENCH_SECRETS ?? 30_000);
 const ISSUE_TIMEOUT_MS = Number(process.env.BENCH_ISSUE_TIMEOUT_MS ?? 600_000);
-/** Extra node flags for the operator process (diagnosis only, e.g. `--trace-gc`). */
+/** Node flags for the operator process on top of its image's (diagnosis, e.g. `--trace-gc`). */
 const OPERATOR_NODE_FLAGS = (process.env.BENCH_OPERATOR_NODE_FLAGS ?? '')
   .split(' ')
   .filter(Boolean);
 /** Where to write the operator's output at the end (diagnosis only). */
 const OPERATOR_LOG = process.env.BENCH_OPERATOR_LOG;
 const ZONE = 'example.test';
-const mainJs = new URL('../dist/main.js', import.meta.url).pathname;
+const operatorDir = new URL('..', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
@@ -150,7 +152,9 @@ try {
     '--bind-address',
     '127.0.0.1',
   ];
-  const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, mainJs, ...flags], {
+  // The command of the image (its ENTRYPOINT's Node flags), so what is measured is what ships.
+  const command = await operatorCommand(operatorDir, flags);
+  const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...command], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   operator = proc;
@@ -415,7 +419,7 @@ try {
     operator_exit: exitCode,
     operator_warnings: messages,
     operator_flags: flags.map((f) => (f === kubeconfig ? '<admin kubeconfig>' : f)),
-    ...(OPERATOR_NODE_FLAGS.length ? { operator_node_flags: OPERATOR_NODE_FLAGS } : {}),
+    operator_node_flags: [...OPERATOR_NODE_FLAGS, ...(await imageNodeFlags(operatorDir))],
   };
   console.log(await writeBenchResult('cert', result));
 } finally {

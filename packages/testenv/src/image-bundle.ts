@@ -52,8 +52,9 @@ export interface Bundle {
   /** Symlinks that are absolute or point outside the bundle, which must be relocatable
    * (the Dockerfile builds it in one folder and copies it to another). */
   readonly escapingLinks: string[];
-  /** Runs `node dist/main.js ARGS` on this Node, from a folder outside the repository and
-   * with an environment holding no NODE_PATH or NODE_OPTIONS: modules resolve in the bundle only. */
+  /** Runs `node FLAGS dist/main.js ARGS` on this Node (FLAGS: the ENTRYPOINT's), from a
+   * folder outside the repository and with an environment holding no NODE_PATH or
+   * NODE_OPTIONS: modules resolve in the bundle only. */
   run(args: string[]): Promise<Run>;
   /** Starts it as a long-running process, the way `run` does (outside the repo, bare env). */
   start(args: string[]): ChildProcess;
@@ -142,6 +143,7 @@ export async function assembleBundle(operatorDir: string): Promise<Bundle> {
     }
   }
   const outside = await mkdtemp(join(tmp, 'cwd-'));
+  const nodeFlags = await imageNodeFlags(operatorDir);
   return {
     dir,
     bytes,
@@ -149,13 +151,13 @@ export async function assembleBundle(operatorDir: string): Promise<Bundle> {
     packages: await installedPackages(join(dir, 'node_modules')),
     escapingLinks,
     run: (args) =>
-      exec(process.execPath, [join(dir, 'dist/main.js'), ...args], {
+      exec(process.execPath, [...nodeFlags, join(dir, 'dist/main.js'), ...args], {
         cwd: outside,
         env: { PATH: '/usr/bin:/bin', HOME: outside },
         timeout: 30_000,
       }),
     start: (args) =>
-      spawn(process.execPath, [join(dir, 'dist/main.js'), ...args], {
+      spawn(process.execPath, [...nodeFlags, join(dir, 'dist/main.js'), ...args], {
         cwd: outside,
         env: { PATH: '/usr/bin:/bin', HOME: outside },
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -222,6 +224,20 @@ export async function renderDockerfile(operatorDir: string): Promise<string> {
   return template
     .replaceAll('{{operator}}', basename(operatorDir))
     .replaceAll('{{description}}', description.replaceAll('"', '\\"'));
+}
+
+/** The Node flags of the Dockerfile's ENTRYPOINT, between `node` and dist/main.js. */
+export async function imageNodeFlags(operatorDir: string): Promise<string[]> {
+  const { entrypoint } = await dockerfileFacts(operatorDir);
+  if (!entrypoint?.at(-1)?.endsWith('/dist/main.js')) {
+    throw new Error(`${operatorDir}/Dockerfile: the ENTRYPOINT does not run dist/main.js`);
+  }
+  return entrypoint.slice(1, -1);
+}
+
+/** The arguments of `node` that run the operator in `operatorDir` as its image does. */
+export async function operatorCommand(operatorDir: string, args: string[] = []): Promise<string[]> {
+  return [...(await imageNodeFlags(operatorDir)), join(operatorDir, 'dist', 'main.js'), ...args];
 }
 
 /** Reads operators/OPERATOR/Dockerfile and picks out what the image-bundle check asserts. */

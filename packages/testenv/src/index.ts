@@ -40,6 +40,8 @@ export {
   type DockerfileFacts,
   type DockerfileStage,
   dockerfileFacts,
+  imageNodeFlags,
+  operatorCommand,
   parseDockerfile,
   pnpmEntryName,
   renderDockerfile,
