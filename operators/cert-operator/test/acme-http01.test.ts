@@ -1,6 +1,7 @@
 import { createPublicKey, webcrypto, X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { metricsRegistry, silentLogger } from '@chousei/runtime';
+import { waitFor } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import { AuthorityKeyIdentifierExtension, X509CertificateGenerator } from '@peculiar/x509';
 import * as acme from 'acme-client';
@@ -222,6 +223,38 @@ describe('ACMEIssuer with HTTP-01 against Pebble', () => {
     expect(new X509Certificate(fresh.certificatePem).publicKey.export({ format: 'jwk' })).toEqual(
       createPublicKey(rekeyed.privateKeyPem).export({ format: 'jwk' }),
     );
+  });
+
+  it('goes on when a challenge read as pending was validated before its submit (a resumed order)', async () => {
+    // The attempt a restart interrupted had submitted the challenge; Pebble keeps it
+    // `pending` while it validates, and refuses a second submit once it is valid. Here the
+    // solver plays that attempt: it submits and waits for `valid` before the issuer submits.
+    await issuer.ensureAccount();
+    const account = new acme.Client({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: accountKeyPem,
+      accountUrl: issuer.accountUrl!,
+    });
+    const { ctx, saved } = context();
+    const racing: Solver = {
+      type: 'http-01',
+      present: async (ch) => {
+        await http.present(ch);
+        const order = await account.getOrder({ url: saved[0]!.orderUrl } as acme.Order);
+        const authz = async () =>
+          (await account.getAuthorizations(order)).find((a) =>
+            a.challenges.some((c) => c.token === ch.token),
+          )!;
+        await account.completeChallenge(
+          (await authz()).challenges.find((c) => c.type === 'http-01')!,
+        );
+        await waitFor(async () => (await authz()).status === 'valid', { intervalMs: 50 });
+      },
+      cleanUp: (ch) => http.cleanUp(ch),
+    };
+    const issued = await issuerFor(racing).issue(await requestFor(['race.example.test']), ctx);
+    expect(verifyChain(issued.certificatePem, await pebble.rootCertificate())).toHaveLength(2);
+    expect(saved.map((s) => s.orderUrl)).toHaveLength(1);
   });
 
   it('starts a new order when the saved one is for other names, or unknown', async () => {

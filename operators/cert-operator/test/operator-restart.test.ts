@@ -14,7 +14,7 @@ import {
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import * as acme from 'acme-client';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, type Issuer, Issuers } from '../src/api/types.js';
 import { registerACMEServer } from '../src/issuers/acme/http.js';
@@ -118,6 +118,8 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
     running.push(m);
     // One operator at a time owns the solver port.
     onTestFinished(() => m.stop().catch(() => undefined));
+    // Its log says what it did with the saved order: shown when the test fails.
+    onTestFailed(() => console.log(`in-process operator log:\n${logs.join('')}`));
     return { stop: () => m.stop(), logs };
   }
 
@@ -139,10 +141,14 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
         '--bind-address=127.0.0.1',
         '--backoff-initial=1s',
         '--backoff-max=2s',
-        '--log-level=warn',
+        '--log-level=info',
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    const output: string[] = [];
+    child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    onTestFailed(() => console.log(`operator process log:\n${output.join('')}`));
     children.push(child);
     onTestFinished(() => void child.kill('SIGKILL'));
     return child;

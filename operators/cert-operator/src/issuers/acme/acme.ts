@@ -401,12 +401,23 @@ export class ACMEIssuer implements Issuer {
         );
       }
       ctx.signal.throwIfAborted();
+      const current = async () =>
+        (await client.getAuthorizations({ ...order, authorizations: [authz.url] }))[0] ?? authz;
       // A challenge already `processing` was submitted by an interrupted attempt: wait.
-      if (challenge.status === 'pending') await client.completeChallenge(challenge);
+      if (challenge.status === 'pending') {
+        await client.completeChallenge(challenge).catch(async (err: unknown) => {
+          // A server that keeps a challenge `pending` while validating it (Pebble) may
+          // finish the interrupted attempt's validation between our read and this submit,
+          // and refuse it: the authorization as it is now decides.
+          const now = await current();
+          const again = now.challenges.find((c) => c.url === challenge.url);
+          if (now.status === 'pending' && again?.status === 'pending') throw err;
+          log.info({ name, authorization: now.status }, 'challenge was validated meanwhile');
+        });
+      }
       const done = await this.poll(
         `authorization of ${name}`,
-        async () =>
-          (await client.getAuthorizations({ ...order, authorizations: [authz.url] }))[0] ?? authz,
+        current,
         (a) => a.status !== 'pending',
         ctx.signal,
       );
