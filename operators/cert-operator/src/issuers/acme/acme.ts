@@ -403,8 +403,11 @@ export class ACMEIssuer implements Issuer {
       ctx.signal.throwIfAborted();
       const current = async () =>
         (await client.getAuthorizations({ ...order, authorizations: [authz.url] }))[0] ?? authz;
-      // A challenge already `processing` was submitted by an interrupted attempt: wait.
-      if (challenge.status === 'pending') {
+      // A challenge an interrupted attempt submitted is not submitted again: a second
+      // validation could end after the answer is withdrawn and fail the authorization.
+      // RFC 8555 reports it `processing`; Pebble keeps it `pending` with `validated` set.
+      const submitted = challenge.status !== 'pending' || challenge.validated !== undefined;
+      if (!submitted) {
         await client.completeChallenge(challenge).catch(async (err: unknown) => {
           // A server that keeps a challenge `pending` while validating it (Pebble) may
           // finish the interrupted attempt's validation between our read and this submit,
