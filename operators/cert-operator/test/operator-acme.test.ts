@@ -48,9 +48,10 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
   const logs: string[] = [];
 
   beforeAll(async () => {
-    // Every name under example.test resolves to this machine, where the solver listens.
+    // Every name under example.test resolves to this machine, where the solver listens; a
+    // zone inside it on the same server, for DNS-01 solvers that find zones by SOA.
     bind = await startBind9({
-      zones: ['example.test'],
+      zones: ['example.test', 'team.example.test'],
       records: { 'example.test': ['* 300 IN A 127.0.0.1'] },
     });
     const solverPort = await freePort();
@@ -212,6 +213,77 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       'wild.example.test',
     ]);
     expect(await bind.dig('_acme-challenge.wild.example.test', 'TXT')).toEqual([]);
+  });
+
+  it('issues over DNS-01 through RFC2136 without dnsZones, each record in the zone BIND9 has an SOA for', async () => {
+    await client.create(Issuers, {
+      metadata: { name: 'pebble-soa', namespace: ns },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          privateKeySecretRef: { name: 'pebble-soa-account' },
+          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+          solvers: [
+            {
+              dns01: {
+                rfc2136: {
+                  nameserver: bind.address,
+                  tsigKeyName: bind.tsig.name,
+                  tsigSecretSecretRef: { name: 'tsig' },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+    const names = ['soa.example.test', 'team.example.test', '*.team.example.test'];
+    await client.create(Certificates, {
+      metadata: { name: 'soa', namespace: ns },
+      spec: { secretName: 'soa-tls', issuerRef: { name: 'pebble-soa' }, dnsNames: names },
+    });
+    await waitForCondition(client, Certificates, { namespace: ns, name: 'soa' }, 'Ready', {
+      timeoutMs: 30_000,
+    });
+    const secret = await client.get(Secrets, { namespace: ns, name: 'soa-tls' });
+    expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+    expect(inspectCertificate(text(secret, 'tls.crt')).dnsNames.sort()).toEqual([...names].sort());
+    // A record under team.example.test written to example.test would be hidden by the inner
+    // zone: Pebble would not see it.
+    const records = ['_acme-challenge.soa.example.test', '_acme-challenge.team.example.test'];
+    const written = logs
+      .map((line) => JSON.parse(line) as { msg?: string; record?: string; zone?: string })
+      .filter((l) => l.msg === 'challenge TXT value added' && records.includes(l.record ?? ''))
+      .map((l) => `${l.record} in ${l.zone}`);
+    expect([...new Set(written)].sort()).toEqual([
+      '_acme-challenge.soa.example.test in example.test',
+      '_acme-challenge.team.example.test in team.example.test',
+    ]);
+    for (const record of records) expect(await bind.dig(record, 'TXT')).toEqual([]);
+  });
+
+  it('fails a name in no zone BIND9 serves, naming the record and the server', async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'nowhere', namespace: ns },
+      spec: {
+        secretName: 'nowhere-tls',
+        issuerRef: { name: 'pebble-soa' },
+        dnsNames: ['www.nowhere.test'],
+      },
+    });
+    const ready = await waitFor(
+      async () => {
+        const cert = await client.get(Certificates, { namespace: ns, name: 'nowhere' });
+        return cert.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False');
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(ready).toMatchObject({
+      reason: 'DNSZoneLookupFailed',
+      message: `finding the zone of _acme-challenge.www.nowhere.test: the SOA query for _acme-challenge.www.nowhere.test to ${bind.address} failed: EREFUSED (does it serve a zone holding the name?)`,
+    });
+    // It would keep trying (and ordering) through the tests below.
+    await client.delete(Certificates, { namespace: ns, name: 'nowhere' });
   });
 
   it('backs off while the ACME server is down, then issues once it is back', async () => {

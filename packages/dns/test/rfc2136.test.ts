@@ -180,6 +180,22 @@ describe('rfc2136 against BIND9', () => {
     expect(axfr.retryable).toBe(false);
   });
 
+  it('without a zone list writes to any zone it is given, leaving the refusal to the server', async () => {
+    const open = provider({ zones: undefined });
+    expect(await open.zones()).toEqual([]);
+    const record: RecordSet = { name: 'open.example.test', type: 'TXT', ttl: 60, values: ['x'] };
+    expect((await open.apply(zone, [{ action: 'create', record }])).failed).toEqual([]);
+    expect(await bind.dig(record.name, 'TXT')).toEqual(['"x"']);
+
+    const elsewhere: Zone = { id: 'elsewhere.test', name: 'elsewhere.test' };
+    const change: Change = { action: 'create', record: { ...record, name: 'a.elsewhere.test' } };
+    const res = await open.apply(elsewhere, [change]);
+    expect(res.failed.map((f) => (f.error as ProviderError).code)).toEqual(['NOTAUTH']);
+    // With a list, a zone outside it is refused before anything is sent.
+    const listed = await rejection(provider().apply(elsewhere, [change]));
+    expect(listed).toMatchObject({ code: 'NoSuchZone', retryable: false });
+  });
+
   it('names the rcode and what it means when a group is refused', async () => {
     const p = provider();
     const record: RecordSet = {

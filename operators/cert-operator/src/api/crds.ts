@@ -205,7 +205,7 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
         },
       ),
       dnsZones: strList(
-        'Zones: names equal to or under one of them. An rfc2136 solver needs them: it writes only to these zones.',
+        'Zones: names equal to or under one of them. An rfc2136 solver writes only to these zones (the most specific one holding the name); without them it finds the zone of each record by asking its nameserver for SOA records, as cert-manager does.',
         {},
         { maxItems: 100 },
       ),
@@ -231,7 +231,7 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
         'A DNS server taking RFC2136 updates (BIND9, PowerDNS, Knot), signed with TSIG.',
         {
           nameserver: str(
-            'HOST or HOST:PORT (port 53 when not given) of the server taking the updates; the self-check asks it too.',
+            'HOST or HOST:PORT (port 53 when not given) of the server taking the updates; the self-check asks it too, as do the SOA queries finding the zone when selector.dnsZones is unset.',
             { minLength: 1 },
           ),
           tsigKeyName: str('TSIG key name; with tsigSecretSecretRef.'),

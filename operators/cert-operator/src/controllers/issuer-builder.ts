@@ -7,6 +7,7 @@ import { IssuanceError, type Issuer } from '../issuers/issuer.js';
 import { SelfSignedIssuer } from '../issuers/selfsigned.js';
 import { generatePrivateKey } from '../pki/index.js';
 import { DNS01Solver } from '../solvers/dns01/dns01.js';
+import { soaZoneFinder } from '../solvers/dns01/zone.js';
 import { IngressRoutedSolver, type SolverService } from '../solvers/http01/ingress-route.js';
 import {
   HTTP01SelfCheckedSolver,
@@ -241,19 +242,13 @@ export class IssuerBuilder {
             `${field}.dns01.rfc2136.tsigSecretSecretRef`,
           )
         : undefined;
-      // RFC2136 cannot list zones: the solver's selector names them.
+      // RFC2136 cannot list zones: the selector's dnsZones are the ones written to; without
+      // them each record's zone is found by SOA queries to the server, as cert-manager does.
       const zones = s.selector?.dnsZones ?? [];
-      if (!zones.length) {
-        throw new IssuanceError(
-          'BadConfig',
-          `${field}.selector.dnsZones: an rfc2136 solver needs the zones it may write to`,
-          false,
-        );
-      }
       const provider = new RFC2136Provider({
         host,
         port,
-        zones,
+        zones: zones.length ? zones : undefined,
         ...(rfc.tsigKeyName && secret
           ? {
               tsig: {
@@ -268,6 +263,7 @@ export class IssuerBuilder {
       // The server updates go to is authoritative for the zone: it is the one to check.
       return new DNS01Solver({
         provider,
+        findZone: zones.length ? undefined : soaZoneFinder({ host, port }),
         nameservers: [{ host, port }],
         selfCheck: s.dns01?.selfCheck ?? true,
         logger: this.opts.logger,

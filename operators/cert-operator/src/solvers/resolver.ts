@@ -1,6 +1,7 @@
-// DNS queries sent straight to chosen servers, shared by the DNS-01 and HTTP-01 self-checks.
-import { Resolver } from 'node:dns/promises';
-import { isIPv6 } from 'node:net';
+// DNS queries sent straight to chosen servers: DNS-01 zone lookups and self-checks, and the
+// HTTP-01 self-check.
+import { lookup, Resolver } from 'node:dns/promises';
+import { isIP, isIPv6 } from 'node:net';
 
 /** A DNS server to ask directly. */
 export interface Nameserver {
@@ -25,21 +26,41 @@ export function nameserverAddress(s: Nameserver): string {
   return isIPv6(s.host) ? `[${s.host}]:${port}` : `${s.host}:${port}`;
 }
 
+/** A nameserver given by a host name the system resolver has no address for. */
+export class NameserverAddressError extends Error {
+  override name = 'NameserverAddressError';
+}
+
 /**
- * Runs `query` on a resolver of its own that asks `servers` (in order) and nothing else.
- * A fresh resolver per query: no answer cached from an earlier round (c-ares caches them),
- * as a check that waits for a change needs.
+ * Runs `query` on a resolver of its own that asks `servers` (in order) and nothing else,
+ * each `tries` times. A fresh resolver per query: no answer cached from an earlier round
+ * (c-ares caches them), as a check that waits for a change needs.
  */
 export async function queryServers<T>(
   servers: readonly Nameserver[],
   query: (resolver: Resolver) => Promise<T>,
+  tries = 1,
 ): Promise<T> {
-  const resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 1 });
-  resolver.setServers(servers.map(nameserverAddress));
+  const resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries });
+  resolver.setServers((await Promise.all(servers.map(serverAddresses))).flat());
   try {
     return await query(resolver);
   } finally {
     resolver.cancel();
+  }
+}
+
+/** `host:port` of each address of a server: setServers takes IP addresses only. */
+async function serverAddresses(s: Nameserver): Promise<string[]> {
+  if (isIP(s.host)) return [nameserverAddress(s)];
+  try {
+    const found = await lookup(s.host, { all: true });
+    return found.map((a) => nameserverAddress({ host: a.address, port: s.port }));
+  } catch (err) {
+    // Not the query's own code: ENOTFOUND here is no NXDOMAIN for the name asked about.
+    throw new NameserverAddressError(`no address for nameserver ${s.host} (${dnsErrorCode(err)})`, {
+      cause: err,
+    });
   }
 }
 

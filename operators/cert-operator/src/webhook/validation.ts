@@ -365,14 +365,6 @@ function validateSolver(solver: unknown, field: string, errors: FieldError[]): v
       if (problem) errors.push({ field: `${at}.nameserver`, message: problem });
     }
     together(rfc, 'tsigKeyName', 'tsigSecretSecretRef', at, errors);
-    const selector = isObj(solver.selector) ? solver.selector : {};
-    const zones = Array.isArray(selector.dnsZones) ? selector.dnsZones : [];
-    if (!zones.length) {
-      errors.push({
-        field: `${field}.selector.dnsZones`,
-        message: 'an rfc2136 solver needs the zones it may write to (RFC2136 cannot list them)',
-      });
-    }
   } else if (isSet(rfc)) {
     errors.push({ field: `${field}.dns01.rfc2136`, message: 'must be an object' });
   }

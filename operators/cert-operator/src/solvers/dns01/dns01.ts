@@ -17,6 +17,11 @@ import type { Challenge, Solver } from '../solver.js';
 export interface DNS01SolverOptions {
   /** Where the `_acme-challenge` TXT records are written. */
   provider: Provider;
+  /**
+   * The zone holding a record name, for a provider that cannot list its zones (see
+   * soaZoneFinder). Default: the most specific of the provider's zones.
+   */
+  findZone?: (fqdn: string) => Promise<Zone>;
   /** TTL of a challenge record set this solver creates. Default 60. */
   ttl?: number;
   /** Wait in present() until every authoritative server answers the value. Default true. */
@@ -49,6 +54,7 @@ interface Server {
 export class DNS01Solver implements Solver {
   readonly type = 'dns-01' as const;
   private readonly provider: Provider;
+  private readonly findZone: ((fqdn: string) => Promise<Zone>) | undefined;
   private readonly ttl: number;
   private readonly selfCheck: boolean;
   private readonly nameservers: Server[] | undefined;
@@ -60,6 +66,7 @@ export class DNS01Solver implements Solver {
 
   constructor(opts: DNS01SolverOptions) {
     this.provider = opts.provider;
+    this.findZone = opts.findZone;
     this.ttl = opts.ttl ?? 60;
     this.selfCheck = opts.selfCheck ?? true;
     this.nameservers = opts.nameservers?.map((s) => ({ host: s.host, port: s.port ?? 53 }));
@@ -86,8 +93,12 @@ export class DNS01Solver implements Solver {
     this.log.info({ record: fqdn, zone: zone.name }, 'challenge TXT value removed');
   }
 
-  /** The provider zone holding `fqdn`: the most specific one, a public one over a private. */
+  /**
+   * The zone holding `fqdn`: as findZone says, else the provider's most specific one, a
+   * public one over a private.
+   */
   private async zoneFor(fqdn: string): Promise<Zone> {
+    if (this.findZone) return this.findZone(fqdn);
     const zones = (await this.provider.zones()).filter((z) => inZone(fqdn, normalizeName(z.name)));
     zones.sort(
       (a, b) => b.name.length - a.name.length || Number(!!a.private) - Number(!!b.private),

@@ -25,8 +25,12 @@ export interface RFC2136Options {
   host: string;
   /** Default 53. */
   port?: number;
-  /** Zones this provider manages: RFC 2136 has no way to list them. */
-  zones: string[];
+  /**
+   * Zones this provider manages: RFC 2136 has no way to list them. Unset: zones() lists
+   * none and any zone a caller names is used (found some other way, e.g. by SOA queries);
+   * the server refuses zones it does not serve.
+   */
+  zones?: string[];
   /** Key for TSIG; without one requests go unsigned (only for servers that allow that). */
   tsig?: TsigKey;
   /** Per request attempt (idle time for AXFR). Default 5000. */
@@ -103,7 +107,8 @@ export class RFC2136Provider implements Provider {
     recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'],
     alias: false,
   };
-  private readonly zoneNames: string[];
+  /** Undefined: any zone. */
+  private readonly zoneNames: string[] | undefined;
   private readonly transport: DnsTransport;
   private readonly tsig: TsigKey | undefined;
   private readonly log: Logger;
@@ -111,7 +116,7 @@ export class RFC2136Provider implements Provider {
   private readonly minTTL: number | undefined;
 
   constructor(opts: RFC2136Options) {
-    this.zoneNames = [...new Set(opts.zones.map(normalizeName))];
+    this.zoneNames = opts.zones && [...new Set(opts.zones.map(normalizeName))];
     this.tsig = opts.tsig;
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.minTTL = opts.minTTL;
@@ -136,7 +141,7 @@ export class RFC2136Provider implements Provider {
   }
 
   async zones(): Promise<Zone[]> {
-    return this.zoneNames.map((name) => ({ id: name, name }));
+    return (this.zoneNames ?? []).map((name) => ({ id: name, name }));
   }
 
   async records(zone: Zone): Promise<RecordSet[]> {
@@ -284,7 +289,7 @@ export class RFC2136Provider implements Provider {
 
   private zoneName(zone: Zone): string {
     const name = normalizeName(zone.name);
-    if (!this.zoneNames.includes(name)) {
+    if (this.zoneNames && !this.zoneNames.includes(name)) {
       throw new ProviderError(
         `zone ${name} is not one of this provider's zones`,
         PROVIDER,
