@@ -174,13 +174,19 @@ export function certificateController(opts: CertificateControllerOptions) {
         },
         cert,
       );
+      const issuing = conditions.find((c) => c.type === 'Issuing');
       const next: CertificateStatus = {
-        conditions: setCondition(conditions, {
-          type: 'Issuing',
-          status: 'False',
-          reason: 'Issued',
-          message: 'nothing to issue',
-        }).conditions,
+        // The one an issuance wrote ("Issued revision N") stays: rewording it would cost a
+        // status write after every issuance.
+        conditions:
+          issuing?.status === 'False' && issuing.reason === 'Issued'
+            ? conditions
+            : setCondition(conditions, {
+                type: 'Issuing',
+                status: 'False',
+                reason: 'Issued',
+                message: 'nothing to issue',
+              }).conditions,
         notBefore: rfc3339(info.notBefore),
         notAfter: rfc3339(info.notAfter),
         renewalTime: rfc3339(renewAt),
