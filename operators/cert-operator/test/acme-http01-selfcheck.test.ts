@@ -2,21 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RFC2136Provider, type Zone } from '@chousei/dns';
-import {
-  Client,
-  createLogger,
-  type Event,
-  Events,
-  Manager,
-  type Secret,
-  Secrets,
-} from '@chousei/runtime';
-import {
-  type RunningManager,
-  startManager,
-  waitFor,
-  waitForCondition,
-} from '@chousei/runtime/testing';
+import { Client, type Event, Events, type Secret, Secrets } from '@chousei/runtime';
+import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import {
   type Bind9,
   type DnsGate,
@@ -26,7 +13,7 @@ import {
   startDnsGate,
   startPebble,
 } from '@chousei/testenv';
-import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { sharedCluster } from '@chousei/testenv/vitest';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
@@ -34,8 +21,8 @@ import { type Certificate, Certificates, type Issuer, Issuers } from '../src/api
 import { ConfigError, parseConfig } from '../src/config.js';
 import { registerACMEServer } from '../src/issuers/acme/http.js';
 import { IssuanceError, type IssuanceProgress } from '../src/issuers/issuer.js';
-import { setupCertOperator } from '../src/operator.js';
 import { HTTP01SelfCheckedSolver, type Solver } from '../src/solvers/index.js';
+import { startCertOperator } from './operator.js';
 
 const ZONE = 'example.test';
 const PREFIX = '/.well-known/acme-challenge/';
@@ -275,27 +262,21 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
     await cluster.apply(CRDS);
     ns = await cluster.createNamespace('selfcheck');
     client = new Client(cluster.kubeConfig);
-    const logger = createLogger({ level: 'warn' });
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger,
-    });
-    setupCertOperator(manager, {
-      clusterResourceNamespace: ns,
-      http01SolverPort: solverPort,
-      http01SolverHost: '127.0.0.1',
-      // Where Pebble looks: BIND9 directly (Pebble goes through the gate), Pebble's HTTP port.
-      http01SelfCheck: {
-        port: solverPort,
-        nameservers: [bind],
-        timeoutMs: SELF_CHECK_TIMEOUT_MS,
+    ({ running } = await startCertOperator(
+      {
+        clusterResourceNamespace: ns,
+        http01SolverPort: solverPort,
+        http01SolverHost: '127.0.0.1',
+        // Where Pebble looks: BIND9 directly (Pebble goes through the gate), Pebble's HTTP port.
+        http01SelfCheck: {
+          port: solverPort,
+          nameservers: [bind],
+          timeoutMs: SELF_CHECK_TIMEOUT_MS,
+        },
+        backoff: { initialMs: 2000, maxMs: 4000 },
       },
-      backoff: { initialMs: 2000, maxMs: 4000 },
-      logger,
-    });
-    running = await startManager(manager);
+      { level: 'warn' },
+    ));
   });
   afterAll(async () => {
     await running?.stop();

@@ -1,34 +1,19 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  Client,
-  createLogger,
-  Events,
-  Ingresses,
-  Manager,
-  type Secret,
-  Secrets,
-  setCondition,
-} from '@chousei/runtime';
-import {
-  type RunningManager,
-  startManager,
-  waitFor,
-  waitForCondition,
-} from '@chousei/runtime/testing';
-import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
+import { Client, Events, Ingresses, type Secret, Secrets, setCondition } from '@chousei/runtime';
+import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
+import { operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, ClusterIssuers, Issuers, LABEL_MANAGED } from '../src/api/types.js';
 import { MANUAL_TRIGGER_REASON } from '../src/controllers/policy.js';
-import { setupCertOperator } from '../src/operator.js';
 import {
   createCsr,
   generatePrivateKey,
   inspectCertificate,
   signCertificate,
 } from '../src/pki/index.js';
+import { startCertOperator } from './operator.js';
 
-const logLevel = process.env.TEST_LOG ?? 'silent';
 const text = (s: Secret | undefined, key: string) =>
   Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
 
@@ -42,26 +27,23 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     await cluster.apply(CRDS);
     ns = await cluster.createNamespace('certs');
     client = new Client(cluster.kubeConfig);
-    const logger = createLogger({ level: logLevel });
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger,
-      // As installed: the Lease in the release namespace.
-      leaderElection: {
-        name: `cert-operator-${ns}`,
-        namespace: operatorServiceAccount().namespace,
+    ({ running } = await startCertOperator(
+      {
+        clusterResourceNamespace: ns,
+        http01SolverPort: 0,
+        http01SolverHost: '127.0.0.1',
+        backoff: { initialMs: 1000, maxMs: 4000 },
       },
-    });
-    setupCertOperator(manager, {
-      clusterResourceNamespace: ns,
-      http01SolverPort: 0,
-      http01SolverHost: '127.0.0.1',
-      backoff: { initialMs: 1000, maxMs: 4000 },
-      logger,
-    });
-    running = await startManager(manager);
+      {
+        manager: {
+          // As installed: the Lease in the release namespace.
+          leaderElection: {
+            name: `cert-operator-${ns}`,
+            namespace: operatorServiceAccount().namespace,
+          },
+        },
+      },
+    ));
     await client.create(Issuers, {
       metadata: { name: 'self', namespace: ns },
       spec: { selfSigned: {} },

@@ -2,21 +2,14 @@ import { fileURLToPath } from 'node:url';
 import {
   ApiError,
   Client,
-  createLogger,
   Ingresses,
   isNotFound,
-  Manager,
   Secrets,
   Services,
   silentLogger,
   ValidatingWebhookConfigurations,
 } from '@chousei/runtime';
-import {
-  type RunningManager,
-  startManager,
-  waitFor,
-  waitForCondition,
-} from '@chousei/runtime/testing';
+import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import {
   auditedRequests,
   type ControlPlane,
@@ -41,11 +34,10 @@ import {
   Issuers,
 } from '../src/api/types.js';
 import { type CertOperatorConfig, ConfigError, parseConfig } from '../src/config.js';
-import { setupCertOperator } from '../src/operator.js';
 import { certificateAdmission } from '../src/webhook/index.js';
+import { startCertOperator } from './operator.js';
 
 const chartDir = fileURLToPath(new URL('../deploy/chart', import.meta.url));
-const logLevel = process.env.TEST_LOG ?? 'silent';
 
 describe('--namespace', () => {
   const parse = (...argv: string[]) => parseConfig(argv, {});
@@ -199,27 +191,30 @@ describe('cert-operator serving one namespace, under the chart RBAC of watchName
       a.startsWith('--webhook-port=') ? `--webhook-port=${port}` : a,
     );
     config = parseConfig(args, { POD_NAMESPACE: NS });
-    const logger = createLogger({ level: logLevel });
-    const manager = new Manager({
-      kubeConfig: await cp.serviceAccountKubeConfig(NS, RELEASE),
-      healthProbePort: false,
-      metricsPort: false,
-      logger,
-      leaderElection: { name: config.leaderElectionId, namespace: config.leaderElectionNamespace },
-    });
-    setupCertOperator(manager, {
-      ...(config.namespace ? { namespace: config.namespace } : {}),
-      clusterResourceNamespace: config.clusterResourceNamespace,
-      ...(config.defaultIssuer ? { defaultIssuer: config.defaultIssuer } : {}),
-      http01SolverPort: 0,
-      http01SolverHost: '127.0.0.1',
-      ...(config.http01SolverService ? { http01SolverService: config.http01SolverService } : {}),
-      ...(config.webhook ? { webhook: { ...config.webhook, host: '127.0.0.1' } } : {}),
-      backoff: { initialMs: 1000, maxMs: 4000 },
-      logger,
-    });
-    // Synced only if every informer is one the Role allows.
-    running = await startManager(manager, { timeoutMs: 30_000 });
+    ({ running } = await startCertOperator(
+      {
+        ...(config.namespace ? { namespace: config.namespace } : {}),
+        clusterResourceNamespace: config.clusterResourceNamespace,
+        ...(config.defaultIssuer ? { defaultIssuer: config.defaultIssuer } : {}),
+        http01SolverPort: 0,
+        http01SolverHost: '127.0.0.1',
+        ...(config.http01SolverService ? { http01SolverService: config.http01SolverService } : {}),
+        ...(config.webhook ? { webhook: { ...config.webhook, host: '127.0.0.1' } } : {}),
+        backoff: { initialMs: 1000, maxMs: 4000 },
+      },
+      {
+        // This file's own control plane, with the chart's RBAC.
+        kubeConfig: await cp.serviceAccountKubeConfig(NS, RELEASE),
+        manager: {
+          leaderElection: {
+            name: config.leaderElectionId,
+            namespace: config.leaderElectionNamespace,
+          },
+        },
+        // Synced only if every informer is one the Role allows.
+        start: { timeoutMs: 30_000 },
+      },
+    ));
     // Until the operator has written its CA into the configuration, writes there are refused.
     await waitFor(async () => (await verdict(NS)).includes('denied the request'), {
       timeoutMs: 30_000,

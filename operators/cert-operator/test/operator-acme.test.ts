@@ -1,29 +1,22 @@
 import { X509Certificate } from 'node:crypto';
 import {
   Client,
-  createLogger,
   Events,
   Informer,
   type Ingress,
   Ingresses,
-  Manager,
   type Secret,
   Secrets,
 } from '@chousei/runtime';
-import {
-  type RunningManager,
-  startManager,
-  waitFor,
-  waitForCondition,
-} from '@chousei/runtime/testing';
+import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
-import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, Issuers } from '../src/api/types.js';
-import { setupCertOperator } from '../src/operator.js';
 import { inspectCertificate } from '../src/pki/index.js';
 import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
+import { startCertOperator } from './operator.js';
 
 const text = (s: Secret | undefined, key: string) =>
   Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
@@ -60,29 +53,20 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     await cluster.apply(CRDS);
     ns = await cluster.createNamespace('acme');
     client = new Client(cluster.kubeConfig);
-    // Everything the operator logs, at debug level, to check no key ever appears in it.
-    const logger = createLogger({
-      level: 'debug',
-      destination: { write: (line: string) => void logs.push(line) },
-    });
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger,
-    });
-    setupCertOperator(manager, {
-      clusterResourceNamespace: ns,
-      http01SolverPort: solverPort,
-      http01SolverHost: '127.0.0.1',
-      // As in a cluster: challenges are also routed by temporary Ingresses to this Service.
-      http01SolverService: { namespace: ns, name: 'cert-operator-solver', port: 8089 },
-      // The self-check looks where Pebble does: names in BIND9, the port Pebble connects to.
-      http01SelfCheck: { port: solverPort, nameservers: [bind] },
-      backoff: { initialMs: 1000, maxMs: 2000 },
-      logger,
-    });
-    running = await startManager(manager);
+    ({ running } = await startCertOperator(
+      {
+        clusterResourceNamespace: ns,
+        http01SolverPort: solverPort,
+        http01SolverHost: '127.0.0.1',
+        // As in a cluster: challenges are also routed by temporary Ingresses to this Service.
+        http01SolverService: { namespace: ns, name: 'cert-operator-solver', port: 8089 },
+        // The self-check looks where Pebble does: names in BIND9, the port Pebble connects to.
+        http01SelfCheck: { port: solverPort, nameservers: [bind] },
+        backoff: { initialMs: 1000, maxMs: 2000 },
+      },
+      // Everything the operator logs, at debug level, to check no key ever appears in it.
+      { level: 'debug', capture: logs },
+    ));
     await client.create(Issuers, {
       metadata: { name: 'pebble', namespace: ns },
       spec: {

@@ -4,13 +4,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Client, createLogger, Manager, type Secret, Secrets } from '@chousei/runtime';
-import {
-  type RunningManager,
-  startManager,
-  waitFor,
-  waitForCondition,
-} from '@chousei/runtime/testing';
+import { Client, type Secret, Secrets } from '@chousei/runtime';
+import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import * as acme from 'acme-client';
@@ -18,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, type Issuer, Issuers } from '../src/api/types.js';
 import { registerACMEServer } from '../src/issuers/acme/http.js';
-import { setupCertOperator } from '../src/operator.js';
+import { startCertOperator } from './operator.js';
 
 // The process to kill is the built command (`./pnpmw test` builds it first).
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -94,27 +89,18 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
   /** The operator in this process, as a new process would have it: its own issuers and tokens. */
   async function startOperator(): Promise<{ stop(): Promise<void>; logs: string[] }> {
     const cluster = await sharedCluster();
-    const logs: string[] = [];
-    const logger = createLogger({
-      level: 'info',
-      destination: { write: (line: string) => void logs.push(line) },
-    });
-    const manager = new Manager({
-      kubeConfig: cluster.kubeConfig,
-      healthProbePort: false,
-      metricsPort: false,
-      logger,
-    });
-    setupCertOperator(manager, {
-      clusterResourceNamespace: ns,
-      http01SolverPort: solverPort,
-      http01SolverHost: '127.0.0.1',
-      // Straight to the solver: the gate is Pebble's way in, and counts only its requests.
-      http01SelfCheck: { port: solverPort, nameservers: [bind] },
-      backoff: { initialMs: 1000, maxMs: 2000 },
-      logger,
-    });
-    const m = await startManager(manager);
+    const { running: m, logs } = await startCertOperator(
+      {
+        clusterResourceNamespace: ns,
+        http01SolverPort: solverPort,
+        http01SolverHost: '127.0.0.1',
+        // Straight to the solver: the gate is Pebble's way in, and counts only its requests.
+        http01SelfCheck: { port: solverPort, nameservers: [bind] },
+        backoff: { initialMs: 1000, maxMs: 2000 },
+      },
+      // The admin kubeconfig and info level, as the spawned process has them.
+      { level: 'info', capture: true, kubeConfig: cluster.kubeConfig },
+    );
     running.push(m);
     // One operator at a time owns the solver port.
     onTestFinished(() => m.stop().catch(() => undefined));

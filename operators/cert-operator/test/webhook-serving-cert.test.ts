@@ -8,8 +8,6 @@ import {
   createLogger,
   ForbiddenError,
   Leases,
-  type Logger,
-  Manager,
   Namespaces,
   type Secret,
   Secrets,
@@ -25,7 +23,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { type Certificate, Certificates } from '../src/api/types.js';
 import { ConfigError, parseConfig } from '../src/config.js';
-import { setupCertOperator } from '../src/operator.js';
 import {
   createCsr,
   generatePrivateKey,
@@ -40,6 +37,7 @@ import {
   servingKeyPairProblems,
   webhookConfiguration,
 } from '../src/webhook/index.js';
+import { startCertOperator } from './operator.js';
 
 const DAY = 86_400_000;
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
@@ -198,7 +196,6 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
   let client: Client;
   let ns: string;
   let port: number;
-  let logger: Logger;
   const replicas: Replica[] = [];
   let registered = false;
 
@@ -219,35 +216,30 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
       ],
       {},
     );
-    const manager = new Manager({
-      kubeConfig: cluster.kubeConfig,
-      healthProbePort: false,
-      metricsPort: false,
-      logger,
-      // The Lease is held elsewhere: the webhook parts must work on standbys.
-      leaderElection: { name: 'cert-operator', namespace: ns },
-    });
-    const { webhook, servingCert } = setupCertOperator(manager, {
-      clusterResourceNamespace: config.clusterResourceNamespace,
-      http01SolverPort: 0,
-      http01SolverHost: '127.0.0.1',
-      webhook: {
-        ...config.webhook!,
-        host: '127.0.0.1',
-        servingCert: { ...config.webhook!.servingCert!, checkIntervalMs: 2000 },
+    const {
+      operator: { webhook, servingCert },
+      running,
+    } = await startCertOperator(
+      {
+        clusterResourceNamespace: config.clusterResourceNamespace,
+        http01SolverPort: 0,
+        http01SolverHost: '127.0.0.1',
+        webhook: {
+          ...config.webhook!,
+          host: '127.0.0.1',
+          servingCert: { ...config.webhook!.servingCert!, checkIntervalMs: 2000 },
+        },
       },
-      logger,
-    });
-    const abort = new AbortController();
-    const done = manager.start(abort.signal);
-    const replica = {
-      webhook: webhook!,
-      servingCert: servingCert!,
-      stop: async () => {
-        abort.abort();
-        await done;
+      {
+        level: 'debug',
+        capture: logs,
+        kubeConfig: cluster.kubeConfig,
+        // The Lease is held elsewhere: the webhook parts must work on standbys.
+        manager: { leaderElection: { name: 'cert-operator', namespace: ns } },
+        start: false,
       },
-    };
+    );
+    const replica = { webhook: webhook!, servingCert: servingCert!, stop: running.stop };
     replicas.push(replica);
     await waitFor(() => webhook!.port, { timeoutMs: 10_000, description: 'webhook listening' });
     return replica;
@@ -286,10 +278,6 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
       { name: ns },
       { type: 'merge', patch: { metadata: { labels } } },
     );
-    logger = createLogger({
-      level: 'debug',
-      destination: { write: (line: string) => void logs.push(line) },
-    });
     await client.create(Leases, {
       metadata: { name: 'cert-operator', namespace: ns },
       spec: {
