@@ -4,7 +4,13 @@ import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime
 import { operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
-import { Certificates, ClusterIssuers, Issuers, LABEL_MANAGED } from '../src/api/types.js';
+import {
+  type Certificate,
+  Certificates,
+  ClusterIssuers,
+  Issuers,
+  LABEL_MANAGED,
+} from '../src/api/types.js';
 import { MANUAL_TRIGGER_REASON } from '../src/controllers/policy.js';
 import {
   createCsr,
@@ -51,6 +57,8 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
   });
   afterAll(() => running?.stop());
 
+  const patchSpec = (name: string, spec: Partial<Certificate['spec']>) =>
+    client.patch(Certificates, { namespace: ns, name }, { type: 'merge', patch: { spec } });
   const secret = (name: string) =>
     client.get(Secrets, { namespace: ns, name }).catch(() => undefined);
   const issued = (name: string, check: (pem: string) => boolean = () => true) =>
@@ -95,18 +103,9 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
 
   it('carries a secretTemplate edit over to the Secret without issuing again', async () => {
     const before = await issued('web-tls');
-    await client.patch(
-      Certificates,
-      { namespace: ns, name: 'web' },
-      {
-        type: 'merge',
-        patch: {
-          spec: {
-            secretTemplate: { labels: { team: 'edge' }, annotations: { 'example.com/owner': 'a' } },
-          },
-        },
-      },
-    );
+    await patchSpec('web', {
+      secretTemplate: { labels: { team: 'edge' }, annotations: { 'example.com/owner': 'a' } },
+    });
     const after = await waitFor(
       async () => {
         const s = await secret('web-tls');
@@ -155,20 +154,11 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
       'web-tls',
       (pem) => pem.startsWith('-----BEGIN CERTIFICATE-----') && pem !== before,
     );
-    await client.patch(
-      Certificates,
-      { namespace: ns, name: 'web' },
-      {
-        type: 'merge',
-        patch: {
-          spec: {
-            dnsNames: ['new.example.test'],
-            ipAddresses: [],
-            privateKey: { algorithm: 'RSA', size: 2048 },
-          },
-        },
-      },
-    );
+    await patchSpec('web', {
+      dnsNames: ['new.example.test'],
+      ipAddresses: [],
+      privateKey: { algorithm: 'RSA', size: 2048 },
+    });
     const s = await issued(
       'web-tls',
       (pem) => inspectCertificate(pem).dnsNames.join() === 'new.example.test',
