@@ -66,7 +66,7 @@ describe('verdict', () => {
   });
 
   it('reads the order: a failed challenge, a challenge being validated, an order to finalize', () => {
-    const order = (status: string, challenge: string, error?: string) =>
+    const order = (status: string, challenge: string, error?: string, validated?: string) =>
       facts({
         acmeOrderUrl: 'u',
         order: {
@@ -77,7 +77,13 @@ describe('verdict', () => {
               identifier: '*.example.test',
               status: challenge === 'invalid' ? 'invalid' : 'pending',
               challenges: [
-                { type: 'dns-01', status: challenge, url: 'c', ...(error ? { error } : {}) },
+                {
+                  type: 'dns-01',
+                  status: challenge,
+                  url: 'c',
+                  ...(error ? { error } : {}),
+                  ...(validated ? { validated } : {}),
+                },
               ],
             },
           ],
@@ -91,6 +97,9 @@ describe('verdict', () => {
       message: 'ACME challenge dns-01 for *.example.test failed: NXDOMAIN (dns)',
     });
     expect(verdict(order('pending', 'processing')).message).toBe(
+      'ACME challenge dns-01 for *.example.test is being validated',
+    );
+    expect(verdict(order('pending', 'pending', undefined, '2029-12-31T23:59:00Z')).message).toBe(
       'ACME challenge dns-01 for *.example.test is being validated',
     );
     // Not offered to the CA yet: the operator's own check of the challenge says why.

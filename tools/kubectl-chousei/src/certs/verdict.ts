@@ -86,7 +86,10 @@ export function verdict(f: Facts): Verdict {
     }
     const pending = order.authorizations.find((a) => a.status === 'pending');
     if (pending) {
-      const active = pending.challenges.find((c) => c.status === 'processing');
+      // RFC 8555 says `processing`; Pebble keeps `pending` and dates `validated` when it starts.
+      const active = pending.challenges.find(
+        (c) => c.status === 'processing' || (c.status === 'pending' && c.validated),
+      );
       // Before asking the CA, the operator checks the challenge itself: its message says why.
       const selfCheck =
         issuing?.status === 'True' && isSelfCheckMessage(issuing.message ?? '')
