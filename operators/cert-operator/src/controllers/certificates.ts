@@ -265,6 +265,9 @@ export function certificateController(opts: CertificateControllerOptions) {
         conditions: issuingConditions,
         ...(signingKey.storedIn ? { nextPrivateKeySecretName: signingKey.storedIn } : {}),
       };
+      // A resumed order is not saved again: the attempt says itself that it is issuing (the
+      // status may still tell of the failed attempt before it).
+      if (cert.status?.acmeOrder && changed(cert.status, issuing)) await patchStatus(cert, issuing);
       const csrPem = createCsr({
         privateKeyPem: keyPem,
         ...(cert.spec.commonName ? { commonName: cert.spec.commonName } : {}),
