@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RFC2136Provider, type Zone } from '@chousei/dns';
-import { Client, type Event, Events, type Secret, Secrets } from '@chousei/runtime';
+import { Client, type Event, Events } from '@chousei/runtime';
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import {
   type Bind9,
@@ -14,21 +14,19 @@ import {
   startPebble,
 } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
-import * as acme from 'acme-client';
+import type * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
-import { type Certificate, Certificates, type Issuer, Issuers } from '../src/api/types.js';
+import { type Certificate, Certificates } from '../src/api/types.js';
 import { ConfigError, parseConfig } from '../src/config.js';
 import { registerACMEServer } from '../src/issuers/acme/http.js';
 import { IssuanceError, type IssuanceProgress } from '../src/issuers/issuer.js';
 import { HTTP01SelfCheckedSolver, type Solver } from '../src/solvers/index.js';
 import { startCertOperator } from './operator.js';
+import { ordersOf, pebbleIssuer } from './pebble-account.js';
 
 const ZONE = 'example.test';
 const PREFIX = '/.well-known/acme-challenge/';
-
-const text = (s: Secret | undefined, key: string) =>
-  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
 
 /** BIND9's zone through RFC2136, as the dns-operator would publish an Ingress's address. */
 function publisher(bind: Bind9) {
@@ -200,37 +198,6 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
   let running: RunningManager;
   const SELF_CHECK_TIMEOUT_MS = 10_000;
 
-  /** An ACME Issuer with an account of its own, Ready, and a client on that account. */
-  async function issuer(name: string): Promise<acme.Client> {
-    await client.create(Issuers, {
-      metadata: { name, namespace: ns },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          privateKeySecretRef: { name: `${name}-account` },
-          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-          solvers: [{ http01: {} }],
-        },
-      },
-    });
-    const iss: Issuer = await waitForCondition(client, Issuers, { namespace: ns, name }, 'Ready', {
-      timeoutMs: 20_000,
-    });
-    const key = await client.get(Secrets, { namespace: ns, name: `${name}-account` });
-    return new acme.Client({
-      directoryUrl: pebble.directoryUrl,
-      accountKey: text(key, 'tls.key'),
-      accountUrl: iss.status!.acme!.uri!,
-    });
-  }
-
-  /** Every order Pebble holds for the account (RFC 8555 7.1.2.1). */
-  async function ordersOf(account: acme.Client): Promise<unknown> {
-    const { orders } = await account.updateAccount({});
-    const list: object = await account.getOrder({ url: orders } as acme.Order);
-    return 'orders' in list ? list.orders : undefined;
-  }
-
   /** The order's only authorization and its HTTP-01 challenge, as Pebble has them. */
   async function challengeOf(account: acme.Client, orderUrl: string) {
     const order = await account.getOrder({ url: orderUrl } as acme.Order);
@@ -286,7 +253,7 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
   });
 
   it('does not ask Pebble to validate until the name resolves, says why meanwhile, then issues from one order', async () => {
-    const account = await issuer('late');
+    const account = await pebbleIssuer(client, pebble, ns, 'late');
     const host = `late.${ZONE}`;
     await client.create(Certificates, {
       metadata: { name: 'late', namespace: ns },
@@ -348,7 +315,7 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
   });
 
   it('gives up after its timeout without asking Pebble, backs off, then resumes that order', async () => {
-    const account = await issuer('never');
+    const account = await pebbleIssuer(client, pebble, ns, 'never');
     const host = `never.${ZONE}`;
     const started = performance.now();
     await client.create(Certificates, {

@@ -11,9 +11,10 @@ import { sharedCluster } from '@chousei/testenv/vitest';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
-import { Certificates, type Issuer, Issuers } from '../src/api/types.js';
+import { Certificates } from '../src/api/types.js';
 import { registerACMEServer } from '../src/issuers/acme/http.js';
 import { startCertOperator } from './operator.js';
+import { ordersOf, pebbleIssuer } from './pebble-account.js';
 
 // The process to kill is the built command (`./pnpmw test` builds it first).
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -140,45 +141,6 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
     return child;
   }
 
-  /** An ACME Issuer with an account of its own, Ready. */
-  async function issuer(name: string): Promise<Issuer> {
-    await client.create(Issuers, {
-      metadata: { name, namespace: ns },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          privateKeySecretRef: { name: `${name}-account` },
-          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-          solvers: [{ http01: {} }],
-        },
-      },
-    });
-    return waitForCondition(client, Issuers, { namespace: ns, name }, 'Ready', {
-      timeoutMs: 20_000,
-    });
-  }
-
-  /** An ACME client on the Issuer's account, to see what Pebble holds. */
-  async function accountClient(iss: Issuer): Promise<acme.Client> {
-    const key = await client.get(Secrets, {
-      namespace: ns,
-      name: iss.spec.acme!.privateKeySecretRef.name,
-    });
-    return new acme.Client({
-      directoryUrl: pebble.directoryUrl,
-      accountKey: text(key, 'tls.key'),
-      accountUrl: iss.status!.acme!.uri!,
-    });
-  }
-
-  /** Every order Pebble holds for the account (RFC 8555 7.1.2.1). */
-  async function ordersOf(account: acme.Client): Promise<unknown> {
-    const { orders } = await account.updateAccount({});
-    // The list is fetched by POST-as-GET, as an order is.
-    const list: object = await account.getOrder({ url: orders } as acme.Order);
-    return 'orders' in list ? list.orders : undefined;
-  }
-
   /** The Certificate's order URL once recorded, and the tokens once Pebble validates them. */
   async function orderInValidation(name: string, names: string[]) {
     const orderUrl = await waitFor(
@@ -250,8 +212,7 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
     const started = performance.now();
     gate.hold();
     const first = await spawnOperator();
-    const iss = await issuer('killed');
-    const account = await accountClient(iss);
+    const account = await pebbleIssuer(client, pebble, ns, 'killed');
     const names = ['a.killed.example.test', 'b.killed.example.test'];
     await client.create(Certificates, {
       metadata: { name: 'killed', namespace: ns },
@@ -321,8 +282,7 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
   it('stopped (SIGTERM) while Pebble validates: the HTTP-01 server answers until the issuance is done', async () => {
     gate.hold();
     const operator = await startOperator();
-    const iss = await issuer('stopped');
-    const account = await accountClient(iss);
+    const account = await pebbleIssuer(client, pebble, ns, 'stopped');
     const names = ['a.stopped.example.test', 'b.stopped.example.test'];
     await client.create(Certificates, {
       metadata: { name: 'stopped', namespace: ns },
