@@ -23,6 +23,8 @@ everything running for kubectl and dig until Ctrl-C, and cleans up.
 const NAMESPACE = 'demo';
 const INGRESS = 'web';
 const SECRET = 'web-tls';
+/** How long stopping may take before the sandbox exits regardless. */
+const STOP_GRACE_MS = 30_000;
 
 const { values: flags } = parseArgs({
   options: {
@@ -50,13 +52,20 @@ const stopping = new AbortController();
 let stack: Stack | undefined;
 let demoDone = false;
 
+/** The start-up under way or done: once aborted, it removes what it started itself. */
+let starting: Promise<Stack> | undefined;
 let exiting: Promise<never> | undefined;
 /** Stops everything started, then exits; once, whoever asks first. */
 function exit(code: number, opts: { keepLogs?: boolean } = {}): Promise<never> {
   exiting ??= (async () => {
     stopping.abort();
     progress.close();
-    await stack?.stop(opts);
+    // A server that will not stop must not keep the sandbox (and its caller) waiting.
+    setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
+    await starting?.then(
+      (s) => s.stop(opts),
+      () => {},
+    );
     process.exit(code);
   })();
   return exiting;
@@ -73,8 +82,7 @@ function interrupt(why?: string): void {
   }
   interruptedAt = performance.now();
   if (why) say(`\n${why}: stopping everything and removing temporary files...`);
-  if (stack) void exit(demoDone ? 0 : 130);
-  else stopping.abort(); // start-up throws once it has cleaned up: see the catch below
+  void exit(demoDone ? 0 : 130);
 }
 // SIGHUP too: a closed terminal must not leave servers and files behind.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -86,15 +94,13 @@ process.stdout.on('error', () => {
 });
 
 /** Rejects when the demo is not done --timeout seconds after start, naming what it awaits. */
-function deadline(): Promise<never> {
-  const remaining = Math.max(0, t0 + timeoutMs - performance.now());
-  return new Promise((_, reject) => {
-    setTimeout(() => {
-      const waiting = progress.running().join('; ') || 'nothing';
-      reject(new Error(`timed out (--timeout ${flags.timeout} s); still waiting for: ${waiting}`));
-    }, remaining).unref();
-  });
-}
+const deadline = new Promise<never>((_, reject) => {
+  setTimeout(() => {
+    const waiting = progress.running().join('; ') || 'nothing';
+    reject(new Error(`timed out (--timeout ${flags.timeout} s); still waiting for: ${waiting}`));
+  }, timeoutMs).unref();
+});
+deadline.catch(() => {}); // Only the waits that race it care.
 
 async function demo(s: Stack): Promise<void> {
   const host = `${INGRESS}.${s.zone}`;
@@ -130,8 +136,7 @@ async function demo(s: Stack): Promise<void> {
   );
 
   // The waits end by the deadline or an operator's crash, whichever comes first.
-  const ends = deadline();
-  const race = <T>(p: Promise<T>) => Promise.race([p, s.crashed, ends]);
+  const race = <T>(p: Promise<T>) => Promise.race([p, s.crashed, deadline]);
   const forever = { timeoutMs: 2 ** 31, intervalMs: 100 };
   const [dns] = await Promise.all([
     progress.step(`dns-operator: A record ${host} -> 127.0.0.1 in BIND9`, () =>
@@ -240,7 +245,8 @@ function howToLookAround(s: Stack): void {
 
 try {
   say('chousei sandbox: a control plane, BIND9, Pebble and both operators on this machine');
-  stack = await startStack({ steps: progress, signal: stopping.signal });
+  starting = startStack({ steps: progress, signal: stopping.signal });
+  stack = await Promise.race([starting, deadline]);
   if (stopping.signal.aborted) await exit(130);
   await demo(stack);
   demoDone = true;
@@ -255,10 +261,7 @@ try {
   });
 } catch (err) {
   // Stopping: the failure is the shutdown's doing, and exit() is under way (or due).
-  if (stopping.signal.aborted) {
-    if (!stack) process.exit(130);
-    await new Promise(() => {});
-  }
+  if (stopping.signal.aborted) await new Promise(() => {});
   progress.close();
   process.stderr.write(`\nsandbox: failed after ${elapsed()}: ${(err as Error).message}\n`);
   if (stack) {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@chousei/runtime/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 
 // Run as `pnpm sandbox` runs it: Node strips the types itself.
 const sandbox = fileURLToPath(new URL('../src/sandbox.ts', import.meta.url));
@@ -39,13 +39,19 @@ describe('pnpm sandbox', () => {
   afterEach(() => {
     run?.child.kill('SIGKILL');
   });
+  beforeEach(() => {
+    onTestFailed(() => {
+      console.log(`sandbox output:\n${run?.output()}`);
+    });
+  });
 
   it('--exit-after-demo: shows the DNS answer and a verified certificate, exits 0 within 60 s', async () => {
-    run = start(['--exit-after-demo']);
+    // Its own deadline, well inside the test's: a stuck demo says what it waits for.
+    run = start(['--exit-after-demo', '--timeout', '60']);
     const { code, ms } = await run.exited;
     const out = run.output();
     console.log(`sandbox --exit-after-demo: exit ${code} after ${(ms / 1000).toFixed(1)} s`);
-    expect(code, out).toBe(0);
+    expect(code).toBe(0);
     expect(ms).toBeLessThan(60_000);
     // Plain lines off a terminal: each step once started, once done.
     expect(out).toMatch(/^✔ control plane \(etcd, kube-apiserver\) \(\d+\.\d s\)$/m);
@@ -68,13 +74,13 @@ describe('pnpm sandbox', () => {
     const out = r.output();
     const kubeconfig = /^ {2}export KUBECONFIG=(\S+)$/m.exec(out)?.[1];
     const log = /^Operator logs: (\S+)$/m.exec(out)?.[1];
-    expect(kubeconfig && existsSync(kubeconfig), out).toBe(true);
-    expect(log && existsSync(log), out).toBe(true);
+    expect(kubeconfig && existsSync(kubeconfig)).toBe(true);
+    expect(log && existsSync(log)).toBe(true);
     expect(out).toMatch(/^ {2}alias kubectl=\S+\/kubectl$/m);
 
     r.child.kill('SIGTERM');
     const { code } = await r.exited;
-    expect(code, r.output()).toBe(0);
+    expect(code).toBe(0);
     expect(existsSync(dirname(kubeconfig!))).toBe(false);
     expect(existsSync(dirname(log!))).toBe(false);
   });

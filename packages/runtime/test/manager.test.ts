@@ -9,7 +9,7 @@ import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps, Leases } from '../src/client/resource.js';
-import { Manager } from '../src/manager/manager.js';
+import { Manager, RunnableFailedError } from '../src/manager/manager.js';
 import { WebhookServer } from '../src/webhook/server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/manager.mjs', import.meta.url));
@@ -215,6 +215,81 @@ describe('manager', () => {
     expect(webhook.port).toBeGreaterThan(0);
     stop.abort();
     await done;
+  });
+
+  it('stops everything when a runnable fails, and rejects naming it', async () => {
+    const ns = await cluster.createNamespace('fail');
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: 0,
+      metricsPort: false,
+      leaderElection: { name: 'fail-test', namespace: ns, retryPeriodMs: 200 },
+    });
+    let reconciled = 0;
+    manager
+      .controller('fail-test')
+      .for(ConfigMaps, { namespace: ns })
+      .complete(async () => {
+        reconciled++;
+      });
+    let fail!: (err: Error) => void;
+    manager.add({
+      name: 'http01-solver',
+      needsLeaderElection: false,
+      start: () =>
+        new Promise((_, reject) => {
+          fail = reject;
+        }),
+    });
+    const done = manager.start(new AbortController().signal);
+    await client.create(ConfigMaps, { metadata: { name: 'x', namespace: ns } });
+    await expect.poll(() => reconciled).toBeGreaterThan(0);
+    const [probePort] = manager.ports;
+
+    fail(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8089'));
+    const err = await done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RunnableFailedError);
+    expect((err as RunnableFailedError).runnable).toBe('http01-solver');
+    expect((err as Error).message).toBe(
+      'http01-solver failed: listen EADDRINUSE: address already in use 127.0.0.1:8089',
+    );
+    // Stopped as on SIGTERM: no probes, and the Lease handed back.
+    await expect(fetch(`http://127.0.0.1:${probePort}/healthz`)).rejects.toThrow();
+    const lease = await client.get(Leases, { namespace: ns, name: 'fail-test' });
+    expect(lease.spec?.holderIdentity).toBe('');
+  });
+
+  it('stops when a runnable fails while it waits for the leader lease', async () => {
+    const ns = await cluster.createNamespace('fail-standby');
+    // Held by another replica for long: this one stays a standby.
+    await client.create(Leases, {
+      metadata: { name: 'standby-test', namespace: ns },
+      spec: {
+        holderIdentity: 'the-leader',
+        leaseDurationSeconds: 3600,
+        renewTime: new Date().toISOString().replace('Z', '000Z'),
+      },
+    });
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      leaderElection: { name: 'standby-test', namespace: ns, retryPeriodMs: 200 },
+    });
+    manager.add({
+      name: 'webhook server',
+      needsLeaderElection: false,
+      start: async () => {
+        throw new Error('no serving certificate');
+      },
+    });
+    await expect(manager.start(new AbortController().signal)).rejects.toThrow(
+      'webhook server failed: no serving certificate',
+    );
+    expect(manager.isLeader).toBe(false);
   });
 
   it('fails over when the leader is killed, and hands over at once on SIGTERM', async () => {

@@ -4,6 +4,7 @@ export {
   Manager,
   type ManagerOptions,
   type Runnable,
+  RunnableFailedError,
   type WebhookServerRunOptions,
 } from './manager.js';
 export { type Check, ProbeServer } from './probes.js';

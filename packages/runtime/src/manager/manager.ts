@@ -55,6 +55,22 @@ export class LeaderElectionLostError extends Error {
 }
 
 /**
+ * A runnable or controller failed while the manager ran: the manager stopped everything
+ * else, as a process without one of its parts (a solver that cannot listen) must not go on
+ * looking healthy. A restart may fix it; the cause says what went wrong.
+ */
+export class RunnableFailedError extends Error {
+  override name = 'RunnableFailedError';
+  constructor(
+    readonly runnable: string,
+    options: { cause: unknown },
+  ) {
+    const why = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`${runnable} failed: ${why}`, options);
+  }
+}
+
+/**
  * Runs controllers and servers together: caches, probes, metrics and webhooks on every
  * replica; controllers (and leader-only runnables) on the elected leader only.
  */
@@ -167,7 +183,8 @@ export class Manager {
   /**
    * Runs until `signal` aborts, then shuts down in order: stop taking work, finish
    * in-flight reconciles (within the grace period), release the Lease, stop servers.
-   * Rejects with LeaderElectionLostError if the Lease is lost.
+   * Rejects with LeaderElectionLostError if the Lease is lost, and with RunnableFailedError
+   * (after the same orderly shutdown) if a runnable or controller fails.
    */
   async start(signal: AbortSignal): Promise<void> {
     const grace = this.opts.gracefulShutdownTimeoutMs ?? 30_000;
@@ -176,18 +193,37 @@ export class Manager {
     const onShutdown = () => leaderAbort.abort();
     signal.addEventListener('abort', onShutdown, { once: true });
 
+    let failed: RunnableFailedError | undefined;
+    const run = async (name: string, work: Promise<void>) => {
+      try {
+        await work;
+      } catch (err) {
+        // A failure during shutdown is only told: the manager is stopping anyway.
+        if (leaderAbort.signal.aborted) {
+          this.log.error({ err, runnable: name }, 'runnable failed while stopping');
+          return;
+        }
+        this.log.error({ err, runnable: name }, 'runnable failed, stopping the manager');
+        failed = new RunnableFailedError(name, { cause: err });
+        leaderAbort.abort();
+      }
+    };
+
     for (const c of this.controllers) c.bind(this.cache);
     await Promise.all(this.servers.map((s) => s.start()));
     if (this.servers.length) this.log.info({ ports: this.ports }, 'serving probes and metrics');
     this.cache.start(cacheAbort.signal);
     const everyReplica = this.runnables
       .filter((r) => !r.needsLeaderElection)
-      .map((r) => this.run(r.name, r.start(leaderAbort.signal)));
+      .map((r) => run(r.name, r.start(leaderAbort.signal)));
 
     let lost = false;
     const leaderWork: Promise<void>[] = [];
     let holding: Promise<'released' | 'lost'> | undefined;
-    const elected = this.elector ? await this.elector.acquire(signal) : !signal.aborted;
+    // Not elected when stopping, or when a replica's runnable failed meanwhile.
+    const elected = this.elector
+      ? await this.elector.acquire(leaderAbort.signal)
+      : !leaderAbort.signal.aborted;
     if (elected) {
       this.leaderSince = Date.now();
       if (this.elector) {
@@ -200,15 +236,17 @@ export class Manager {
         });
       }
       for (const c of this.controllers) {
-        leaderWork.push(this.run(`controller ${c.name}`, c.start(this.cache, leaderAbort.signal)));
+        leaderWork.push(run(`controller ${c.name}`, c.start(this.cache, leaderAbort.signal)));
       }
       for (const r of this.runnables.filter((r) => r.needsLeaderElection)) {
-        leaderWork.push(this.run(r.name, r.start(leaderAbort.signal)));
+        leaderWork.push(run(r.name, r.start(leaderAbort.signal)));
       }
     }
 
     await whenAborted(leaderAbort.signal);
-    this.log.info({ graceMs: grace }, lost ? 'leader lease lost, stopping' : 'shutting down');
+    if (!failed) {
+      this.log.info({ graceMs: grace }, lost ? 'leader lease lost, stopping' : 'shutting down');
+    }
     await Promise.all(leaderWork);
     await Promise.all([...this.recorders.values()].map((r) => r.flush()));
     // Controllers are done: only now hand the Lease over, so two leaders never overlap.
@@ -219,14 +257,7 @@ export class Manager {
     this.leaderSince = undefined;
     signal.removeEventListener('abort', onShutdown);
     if (lost) throw new LeaderElectionLostError('leader lease lost');
+    if (failed) throw failed;
     this.log.info('stopped');
-  }
-
-  private async run(name: string, work: Promise<void>): Promise<void> {
-    try {
-      await work;
-    } catch (err) {
-      this.log.error({ err, runnable: name }, 'runnable failed');
-    }
   }
 }
