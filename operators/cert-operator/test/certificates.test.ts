@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { Client, Events, Ingresses, type Secret, Secrets, setCondition } from '@chousei/runtime';
+import { Client, Events, Ingresses, Secrets, setCondition } from '@chousei/runtime';
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +19,7 @@ import {
   signCertificate,
 } from '../src/pki/index.js';
 import { startCertOperator } from './operator.js';
-
-const text = (s: Secret | undefined, key: string) =>
-  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
+import { secretText } from './secret-text.js';
 
 describe('cert-operator with SelfSigned and CA issuers', () => {
   let client: Client;
@@ -65,7 +63,7 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     waitFor(
       async () => {
         const s = await secret(name);
-        const pem = text(s, 'tls.crt');
+        const pem = secretText(s, 'tls.crt');
         return pem && check(pem) && s;
       },
       { timeoutMs: 20_000 },
@@ -86,8 +84,8 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     expect(s.type).toBe('kubernetes.io/tls');
     expect(s.metadata?.labels).toMatchObject({ [LABEL_MANAGED]: 'true', team: 'web' });
     expect(s.metadata?.annotations?.['cert.chousei.dev/certificate-name']).toBe('web');
-    expect(text(s, 'tls.key')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    const info = inspectCertificate(text(s, 'tls.crt'));
+    expect(secretText(s, 'tls.key')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const info = inspectCertificate(secretText(s, 'tls.crt'));
     expect(info.dnsNames.sort()).toEqual(['web.example.test', 'www.example.test']);
     expect(info.ipAddresses).toEqual(['192.0.2.7']);
     expect(info.keyAlgorithm).toEqual({ algorithm: 'ECDSA', size: 256 });
@@ -115,8 +113,8 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     );
     expect(after.metadata?.annotations?.['example.com/owner']).toBe('a');
     expect(after.metadata?.labels?.[LABEL_MANAGED]).toBe('true');
-    expect(text(after, 'tls.crt')).toBe(text(before, 'tls.crt'));
-    expect(text(after, 'tls.key')).toBe(text(before, 'tls.key'));
+    expect(secretText(after, 'tls.crt')).toBe(secretText(before, 'tls.crt'));
+    expect(secretText(after, 'tls.key')).toBe(secretText(before, 'tls.key'));
     const cert = await client.get(Certificates, { namespace: ns, name: 'web' });
     expect(cert.status?.revision).toBe(1);
   });
@@ -135,7 +133,9 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
         },
       });
       const s = await issued('cluster-tls');
-      expect(inspectCertificate(text(s, 'tls.crt')).dnsNames).toEqual(['cluster.example.test']);
+      expect(inspectCertificate(secretText(s, 'tls.crt')).dnsNames).toEqual([
+        'cluster.example.test',
+      ]);
     } finally {
       await client.delete(ClusterIssuers, { name: issuer });
     }
@@ -144,7 +144,7 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
   it('re-issues when the Secret is deleted or edited, or the spec asks for other names or key', async () => {
     await client.delete(Secrets, { namespace: ns, name: 'web-tls' });
     await issued('web-tls');
-    const before = text(await secret('web-tls'), 'tls.crt');
+    const before = secretText(await secret('web-tls'), 'tls.crt');
     await client.patch(
       Secrets,
       { namespace: ns, name: 'web-tls' },
@@ -163,7 +163,7 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
       'web-tls',
       (pem) => inspectCertificate(pem).dnsNames.join() === 'new.example.test',
     );
-    expect(inspectCertificate(text(s, 'tls.crt')).keyAlgorithm).toEqual({
+    expect(inspectCertificate(secretText(s, 'tls.crt')).keyAlgorithm).toEqual({
       algorithm: 'RSA',
       size: 2048,
     });
@@ -205,11 +205,11 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
       },
     });
     const s = await issued('api-tls');
-    const leaf = new X509Certificate(text(s, 'tls.crt'));
+    const leaf = new X509Certificate(secretText(s, 'tls.crt'));
     const ca = new X509Certificate(caCert);
     expect(leaf.checkIssued(ca)).toBe(true);
     expect(leaf.verify(ca.publicKey)).toBe(true);
-    expect(text(s, 'ca.crt').trim()).toBe(caCert.trim());
+    expect(secretText(s, 'ca.crt').trim()).toBe(caCert.trim());
   });
 
   it('renews a short-lived certificate before it expires', async () => {
@@ -223,7 +223,7 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
         renewBefore: '85s',
       },
     });
-    const first = text(await issued('short-tls'), 'tls.crt');
+    const first = secretText(await issued('short-tls'), 'tls.crt');
     await issued('short-tls', (pem) => pem !== first);
     // The status follows the Secret write by a moment.
     await waitFor(async () => {
@@ -237,7 +237,7 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
       metadata: { name: 'manual', namespace: ns },
       spec: { secretName: 'manual-tls', issuerRef: { name: 'self' }, dnsNames: ['m.example.test'] },
     });
-    const first = text(await issued('manual-tls'), 'tls.crt');
+    const first = secretText(await issued('manual-tls'), 'tls.crt');
     await waitForCondition(client, Certificates, { namespace: ns, name: 'manual' }, 'Ready');
     // What kubectl chousei certs renew (and cmctl renew) write, with failures on record whose
     // backoff would hold any other issuance for hours.
@@ -257,7 +257,7 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
         observedGeneration: cert.metadata?.generation,
       },
     });
-    const renewed = text(await issued('manual-tls', (pem) => pem !== first), 'tls.crt');
+    const renewed = secretText(await issued('manual-tls', (pem) => pem !== first), 'tls.crt');
     expect(inspectCertificate(renewed).serialNumber).not.toBe(
       inspectCertificate(first).serialNumber,
     );

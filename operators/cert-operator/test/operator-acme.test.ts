@@ -1,13 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  Client,
-  Events,
-  Informer,
-  type Ingress,
-  Ingresses,
-  type Secret,
-  Secrets,
-} from '@chousei/runtime';
+import { Client, Events, Informer, type Ingress, Ingresses, Secrets } from '@chousei/runtime';
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
@@ -17,9 +9,7 @@ import { Certificates, Issuers } from '../src/api/types.js';
 import { inspectCertificate } from '../src/pki/index.js';
 import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
 import { startCertOperator } from './operator.js';
-
-const text = (s: Secret | undefined, key: string) =>
-  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
+import { secretText } from './secret-text.js';
 
 /** Verifies a PEM bundle leaf -> intermediates against a root. */
 function chainVerifies(bundle: string, rootPem: string): boolean {
@@ -96,7 +86,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     );
     expect(issuer.status?.acme?.uri).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
     const key = await client.get(Secrets, { namespace: ns, name: 'pebble-account' });
-    expect(text(key, 'tls.key')).toMatch(/BEGIN PRIVATE KEY/);
+    expect(secretText(key, 'tls.key')).toMatch(/BEGIN PRIVATE KEY/);
   });
 
   it("issues over HTTP-01: the chain verifies against Pebble's root, names and key as asked", async () => {
@@ -128,7 +118,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     );
     expect(cert.status?.acmeOrder).toBeUndefined();
     const secret = await client.get(Secrets, { namespace: ns, name: 'site-tls' });
-    const bundle = text(secret, 'tls.crt');
+    const bundle = secretText(secret, 'tls.crt');
     expect(chainVerifies(bundle, await pebble.rootCertificate())).toBe(true);
     const info = inspectCertificate(bundle);
     expect(info.dnsNames.sort()).toEqual(['site.example.test', 'www.site.example.test']);
@@ -191,8 +181,8 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       timeoutMs: 30_000,
     });
     const secret = await client.get(Secrets, { namespace: ns, name: 'wild-tls' });
-    expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
-    expect(inspectCertificate(text(secret, 'tls.crt')).dnsNames.sort()).toEqual([
+    expect(chainVerifies(secretText(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+    expect(inspectCertificate(secretText(secret, 'tls.crt')).dnsNames.sort()).toEqual([
       '*.wild.example.test',
       'wild.example.test',
     ]);
@@ -230,8 +220,10 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       timeoutMs: 30_000,
     });
     const secret = await client.get(Secrets, { namespace: ns, name: 'soa-tls' });
-    expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
-    expect(inspectCertificate(text(secret, 'tls.crt')).dnsNames.sort()).toEqual([...names].sort());
+    expect(chainVerifies(secretText(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+    expect(inspectCertificate(secretText(secret, 'tls.crt')).dnsNames.sort()).toEqual(
+      [...names].sort(),
+    );
     // A record under team.example.test written to example.test would be hidden by the inner
     // zone: Pebble would not see it.
     const records = ['_acme-challenge.soa.example.test', '_acme-challenge.team.example.test'];
@@ -296,7 +288,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       timeoutMs: 40_000,
     });
     const secret = await client.get(Secrets, { namespace: ns, name: 'outage-tls' });
-    expect(chainVerifies(text(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+    expect(chainVerifies(secretText(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
   }, 90_000);
 
   it('never writes a private key or the TSIG secret to logs, Events or status', async () => {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Client, type Secret, Secrets } from '@chousei/runtime';
+import { Client, Secrets } from '@chousei/runtime';
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
@@ -15,13 +15,11 @@ import { Certificates } from '../src/api/types.js';
 import { registerACMEServer } from '../src/issuers/acme/http.js';
 import { startCertOperator } from './operator.js';
 import { ordersOf, pebbleIssuer } from './pebble-account.js';
+import { secretText } from './secret-text.js';
 
 // The process to kill is the built command (`./pnpmw test` builds it first).
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const PREFIX = '/.well-known/acme-challenge/';
-
-const text = (s: Secret | undefined, key: string) =>
-  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
 
 /** A validation request of Pebble's, as the gate saw it, and what the solver answered. */
 interface Validation {
@@ -175,7 +173,7 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
     const order = await account.getOrder({ url: orderUrl } as acme.Order);
     expect(order.status).toBe('valid');
     const secret = await client.get(Secrets, { namespace: ns, name: secretName });
-    const leafPem = acme.crypto.splitPemChain(text(secret, 'tls.crt'))[0]!;
+    const leafPem = acme.crypto.splitPemChain(secretText(secret, 'tls.crt'))[0]!;
     expect(acme.crypto.splitPemChain(await account.getCertificate(order))[0]).toBe(leafPem);
     const leaf = new X509Certificate(leafPem);
     const intermediate = new X509Certificate(await pebble.intermediateCertificate());
@@ -183,7 +181,7 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
     for (const { value } of order.identifiers)
       expect(leaf.subjectAltName).toContain(`DNS:${value}`);
     expect(leaf.publicKey.export({ format: 'jwk' })).toEqual(
-      createPublicKey(text(secret, 'tls.key')).export({ format: 'jwk' }),
+      createPublicKey(secretText(secret, 'tls.key')).export({ format: 'jwk' }),
     );
   }
 

@@ -9,7 +9,6 @@ import {
   ForbiddenError,
   Leases,
   Namespaces,
-  type Secret,
   Secrets,
   Services,
   type ValidatingWebhookConfiguration,
@@ -38,11 +37,10 @@ import {
   webhookConfiguration,
 } from '../src/webhook/index.js';
 import { startCertOperator } from './operator.js';
+import { secretText } from './secret-text.js';
 
 const DAY = 86_400_000;
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
-const text = (s: Secret | undefined, key: string) =>
-  Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
 const caBundles = (config: ValidatingWebhookConfiguration) =>
   (config.webhooks ?? []).map((w) =>
     Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8'),
@@ -324,15 +322,18 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
       'tls.crt',
       'tls.key',
     ]);
-    const leaf = inspectCertificate(text(stored, 'tls.crt'));
+    const leaf = inspectCertificate(secretText(stored, 'tls.crt'));
     expect(leaf.dnsNames).toEqual(serviceDnsNames(SERVICE, ns));
-    expect(verifyChain(text(stored, 'tls.crt'), text(stored, 'ca.crt')).valid).toBe(true);
+    expect(verifyChain(secretText(stored, 'tls.crt'), secretText(stored, 'ca.crt')).valid).toBe(
+      true,
+    );
     const [replica] = replicas;
     expect(await readFile(join(replica!.servingCert.certDir, 'tls.crt'), 'utf8')).toBe(
-      text(stored, 'tls.crt'),
+      secretText(stored, 'tls.crt'),
     );
     await waitFor(
-      async () => caBundles(await configuration()).every((ca) => ca === text(stored, 'ca.crt')),
+      async () =>
+        caBundles(await configuration()).every((ca) => ca === secretText(stored, 'ca.crt')),
       { description: 'caBundle injected' },
     );
     expect(caBundles(await configuration())).toHaveLength(3);
@@ -350,11 +351,11 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
   it('is reused by a second replica: same pair served, the Secret not rewritten', async () => {
     const before = await secret();
     const second = await startReplica(await freePort());
-    const ca = text(before, 'ca.crt');
+    const ca = secretText(before, 'ca.crt');
     const [first] = replicas;
     for (const r of [first!, second]) {
       expect(await servedCertificate(r.webhook.port, `${SERVICE}.${ns}.svc`, ca)).toBe(
-        fingerprint(text(before, 'tls.crt')),
+        fingerprint(secretText(before, 'tls.crt')),
       );
     }
     expect((await secret()).metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
@@ -366,11 +367,11 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
     const renewed = await waitFor(
       async () => {
         const s = await secret();
-        return text(s, 'ca.crt') !== text(old, 'ca.crt') && s;
+        return secretText(s, 'ca.crt') !== secretText(old, 'ca.crt') && s;
       },
       { description: 'a new CA in the Secret' },
     );
-    const ca = text(renewed, 'ca.crt');
+    const ca = secretText(renewed, 'ca.crt');
     await waitFor(async () => caBundles(await configuration()).every((b) => b === ca), {
       description: 'the new CA injected',
     });
@@ -378,7 +379,7 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
       await waitFor(
         async () =>
           (await servedCertificate(r.webhook.port, `${SERVICE}.${ns}.svc`, ca).catch(() => '')) ===
-          fingerprint(text(renewed, 'tls.crt')),
+          fingerprint(secretText(renewed, 'tls.crt')),
         { description: 'the new leaf served' },
       );
     }
@@ -387,7 +388,7 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
 
   it('renews an expired leaf with the same CA, leaving the caBundle alone', async () => {
     const current = await secret();
-    const caCert = text(current, 'ca.crt');
+    const caCert = secretText(current, 'ca.crt');
     const key = generatePrivateKey();
     const expired = signCertificate({
       csrPem: createCsr({
@@ -396,7 +397,7 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
         ipAddresses: [],
       }),
       issuerCertPem: caCert,
-      issuerKeyPem: text(current, 'ca.key'),
+      issuerKeyPem: secretText(current, 'ca.key'),
       durationMs: DAY,
       usages: [],
       now: new Date(Date.now() - 2 * DAY),
@@ -414,18 +415,19 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
       async () => {
         const s = await secret();
         return (
-          inspectCertificate(text(s, 'tls.crt')).notAfter.getTime() > Date.now() + 300 * DAY && s
+          inspectCertificate(secretText(s, 'tls.crt')).notAfter.getTime() >
+            Date.now() + 300 * DAY && s
         );
       },
       { description: 'a renewed leaf' },
     );
-    expect(text(renewed, 'ca.crt')).toBe(caCert);
+    expect(secretText(renewed, 'ca.crt')).toBe(caCert);
     expect((await configuration()).metadata?.resourceVersion).toBe(bundleVersion);
     await refusedByWebhook();
   });
 
   it('puts the caBundle back when the configuration is re-applied without it', async () => {
-    const ca = text(await secret(), 'ca.crt');
+    const ca = secretText(await secret(), 'ca.crt');
     await client.patch(
       ValidatingWebhookConfigurations,
       { name: configName },
@@ -499,7 +501,7 @@ describe('the serving certificate under the RBAC of the chart', () => {
 
   it('creates, watches, repairs and recreates the Secret and injects the caBundle', async () => {
     const caOf = async () =>
-      text(await admin.get(Secrets, { namespace: ns, name: SECRET }), 'ca.crt');
+      secretText(await admin.get(Secrets, { namespace: ns, name: SECRET }), 'ca.crt');
     const injected = async (ca: string) => {
       const config = await admin.get(ValidatingWebhookConfigurations, { name: configName });
       return caBundles(config).every((b) => b === ca);
