@@ -50,7 +50,7 @@ export interface CertOperatorOptions {
     certDir?: string;
     certFile?: string;
     keyFile?: string;
-    servingCert?: ServingCertConfig & { checkIntervalMs?: number };
+    servingCert?: ServingCertConfig & { checkIntervalMs?: number; caTrustDelayMs?: number };
   };
   logger: Logger;
 }

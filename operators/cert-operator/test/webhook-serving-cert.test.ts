@@ -130,10 +130,37 @@ describe('serving key pairs', () => {
       /^tls\.crt is due for renewal: it expires at/,
     );
     expect(servingKeyPairProblems(pair, names, later(250)).ca).toBeUndefined();
+    // The CA is only due; the leaf it signed a year after it has expired long since.
     expect(servingKeyPairProblems(pair, names, later(2440))).toEqual({
       ca: expect.stringMatching(/^the CA is due for renewal: it expires at/),
-      leaf: expect.stringMatching(/^the CA is due for renewal: it expires at/),
+      caDue: true,
+      leaf: expect.stringMatching(/^tls\.crt does not verify against ca\.crt: .* expired/),
     });
+    expect(servingKeyPairProblems(pair, names, later(3651)).leaf).toMatch(
+      /^the CA is due for renewal/,
+    );
+  });
+
+  it('replace a CA that is due behind its successor, its leaf serving until then', () => {
+    const old = issueServingKeyPair(names, backdatedCA(3500 * DAY, 3650 * DAY));
+    expect(servingKeyPairProblems(old, names)).toEqual({
+      ca: expect.stringMatching(/^the CA is due for renewal/),
+      caDue: true,
+    });
+    // The successor signs and comes first; the leaf is from the previous CA, and still sound.
+    const next = issueServingKeyPair(names);
+    const rotating = { ...next, caCert: next.caCert + old.caCert, cert: old.cert, key: old.key };
+    expect(servingKeyPairProblems(rotating, names)).toEqual({
+      leaf: 'tls.crt was signed by a previous CA',
+      leafServes: true,
+      leafFromPreviousCA: true,
+    });
+    const done = issueServingKeyPair(names, rotating);
+    expect(done.caCert).toBe(rotating.caCert);
+    expect(verifyChain(done.cert, next.caCert).valid).toBe(true);
+    expect(servingKeyPairProblems(done, names)).toEqual({});
+    // Once the previous CA expired, it is only dead weight in ca.crt.
+    expect(servingKeyPairProblems(done, names, new Date(Date.now() + 200 * DAY))).toEqual({});
   });
 
   it('reuse the CA for a new leaf, and are replaced when names, keys or parts are wrong', () => {
@@ -162,6 +189,28 @@ describe('serving key pairs', () => {
     });
   });
 });
+
+/** A webhook CA as the operator makes one, `ageMs` old, living `lifetimeMs` in all. */
+function backdatedCA(ageMs: number, lifetimeMs: number) {
+  const caKey = generatePrivateKey();
+  const now = new Date(Date.now() - ageMs);
+  const caCert = signCertificate({
+    csrPem: createCsr({
+      privateKeyPem: caKey,
+      commonName: 'an earlier webhook CA',
+      dnsNames: [],
+      ipAddresses: [],
+      isCA: true,
+    }),
+    issuerKeyPem: caKey,
+    durationMs: lifetimeMs,
+    usages: [],
+    isCA: true,
+    selfSigned: true,
+    now,
+  });
+  return { caCert, caKey };
+}
 
 const LABEL = 'cert.chousei.dev/serving-cert-test';
 const SECRET = 'cert-operator-webhook-tls';
@@ -225,7 +274,11 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
         webhook: {
           ...config.webhook!,
           host: '127.0.0.1',
-          servingCert: { ...config.webhook!.servingCert!, checkIntervalMs: 2000 },
+          servingCert: {
+            ...config.webhook!.servingCert!,
+            checkIntervalMs: 2000,
+            caTrustDelayMs: 1000,
+          },
         },
       },
       {
@@ -439,6 +492,81 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
     await waitFor(async () => caBundles(await configuration()).every((b) => b === ca), {
       description: 'caBundle injected again',
     });
+  });
+
+  it('replaces a CA that is due without a request the API server cannot verify', async () => {
+    // A CA due in about 15 s (validity starts a minute early), and a leaf from it: served,
+    // trusted and answering before it is due.
+    const short = issueServingKeyPair(serviceDnsNames(SERVICE, ns), backdatedCA(0, 52_500));
+    const due = inspectCertificate(short.caCert);
+    const current = await secret();
+    await client.update(Secrets, {
+      ...current,
+      data: Object.fromEntries(
+        Object.entries({
+          'ca.crt': short.caCert,
+          'ca.key': short.caKey,
+          'tls.crt': short.cert,
+          'tls.key': short.key,
+        }).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+      ),
+    });
+    await waitFor(async () => caBundles(await configuration()).every((b) => b === short.caCert), {
+      description: 'the short-lived CA injected',
+    });
+    for (const r of replicas) {
+      await waitFor(
+        async () =>
+          (await servedCertificate(r.webhook.port, `${SERVICE}.${ns}.svc`, short.caCert).catch(
+            () => '',
+          )) === fingerprint(short.cert),
+        { description: 'the short-lived leaf served' },
+      );
+    }
+    await refusedByWebhook();
+    const renewalAt =
+      due.notBefore.getTime() + ((due.notAfter.getTime() - due.notBefore.getTime()) * 2) / 3;
+    expect(renewalAt - Date.now()).toBeGreaterThan(2000);
+
+    // Ask the API server all through the replacement: the webhook must answer every time.
+    const verdicts: string[] = [];
+    let asking = true;
+    const ask = (async () => {
+      while (asking) {
+        verdicts.push(await verdict());
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const replaced = await waitFor(
+      async () => {
+        const s = await secret();
+        const leaf = secretText(s, 'tls.crt');
+        return !verifyChain(leaf, short.caCert).valid && s;
+      },
+      { timeoutMs: 40_000, description: 'a leaf from the next CA' },
+    );
+    const bundle = secretText(replaced, 'ca.crt');
+    for (const r of replicas) {
+      await waitFor(
+        async () =>
+          (await servedCertificate(r.webhook.port, `${SERVICE}.${ns}.svc`, bundle).catch(
+            () => '',
+          )) === fingerprint(secretText(replaced, 'tls.crt')),
+        { description: 'the next leaf served' },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    asking = false;
+    await ask;
+
+    // The next CA signs and comes first; the short-lived one stays trusted until it expires.
+    const cas = bundle.match(/-----BEGIN CERTIFICATE-----/g) ?? [];
+    expect(cas).toHaveLength(2);
+    expect(bundle.endsWith(short.caCert)).toBe(true);
+    expect(verifyChain(secretText(replaced, 'tls.crt'), bundle).valid).toBe(true);
+    expect(caBundles(await configuration()).every((b) => b === bundle)).toBe(true);
+    expect(verdicts.length).toBeGreaterThan(20);
+    expect(verdicts.filter((v) => !v.includes('denied the request'))).toEqual([]);
   });
 
   it('never logged a private key, even at debug level', async () => {

@@ -4,10 +4,10 @@ import {
   finalize,
   gauge,
   generationChanged,
-  isNotFound,
   type KubeObject,
   labelsChanged,
   type Manager,
+  notFoundIsUndefined,
   objectKey,
   or,
   type PartialObjectMetadata,
@@ -65,12 +65,6 @@ const requestFor = (obj: KubeObject): Request => ({
   namespace: obj.metadata?.namespace ?? '',
   name: obj.metadata?.name ?? '',
 });
-
-/** For `.catch()`: an object that is not there reads as undefined; other errors propagate. */
-const undefinedIfNotFound = (err: unknown): undefined => {
-  if (isNotFound(err)) return undefined;
-  throw err;
-};
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -131,7 +125,7 @@ export function setupSecretMirror(manager: Manager, opts: SecretMirrorOptions = 
       copies.map((s) =>
         client
           .delete(Secrets, requestFor(s), { preconditions: { uid: s.metadata?.uid ?? '' } })
-          .catch(undefinedIfNotFound),
+          .catch(notFoundIsUndefined),
       ),
     );
 
@@ -175,7 +169,7 @@ export function setupSecretMirror(manager: Manager, opts: SecretMirrorOptions = 
       ctx.log.info({ namespaces: where }, 'deleted copies no longer selected');
     }
 
-    const source = await client.get(Secrets, { namespace, name }).catch(undefinedIfNotFound);
+    const source = await client.get(Secrets, { namespace, name }).catch(notFoundIsUndefined);
     if (!source) {
       // Copies stay: workloads keep a working Secret while someone restores the source.
       const held = owned.filter((s) => wanted.has(objectKey(s)));
@@ -199,7 +193,7 @@ export function setupSecretMirror(manager: Manager, opts: SecretMirrorOptions = 
           // The cache may not have seen a Secret that is there: ask the API server.
           const existing: KubeObject | undefined =
             secrets.store.get(`${target}/${name}`) ??
-            (await client.get(Secrets, { namespace: target, name }).catch(undefinedIfNotFound));
+            (await client.get(Secrets, { namespace: target, name }).catch(notFoundIsUndefined));
           if (existing && existing.metadata?.labels?.[OWNER_LABEL] !== uid) {
             conflicts.push(target);
             return;
@@ -275,7 +269,7 @@ export function setupSecretMirror(manager: Manager, opts: SecretMirrorOptions = 
         predicates: [or(labelsChanged, terminating)],
       })
       .complete(async (req, ctx) => {
-        const m = await manager.cache.get(SecretMirrors, req).catch(undefinedIfNotFound);
+        const m = await manager.cache.get(SecretMirrors, req).catch(notFoundIsUndefined);
         if (!m) return; // gone: its finalizer saw its copies deleted first
         // Adds the finalizer before the first copy is made; on deletion runs cleanup, then
         // removes it.

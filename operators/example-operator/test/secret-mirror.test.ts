@@ -13,6 +13,7 @@ import {
   isNotFound,
   Manager,
   Namespaces,
+  notFoundIsUndefined,
   Secrets,
 } from '@chousei/runtime';
 import {
@@ -55,10 +56,7 @@ const namespace = async (labels: Record<string, string> = {}) => {
   return name;
 };
 const secretIn = (ns: string, name: string) =>
-  admin.get(Secrets, { namespace: ns, name }).catch((err: unknown) => {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  });
+  admin.get(Secrets, { namespace: ns, name }).catch(notFoundIsUndefined);
 const createSource = (name: string, data: Record<string, string>) =>
   admin.create(Secrets, {
     metadata: { name, namespace: home },

@@ -6,10 +6,10 @@ import {
   ConfigMaps,
   controllerReference,
   EventRecorder,
-  isNotFound,
   type KubeObject,
   Manager,
   type ManagerOptions,
+  notFoundIsUndefined,
   resourceType,
   setCondition,
 } from '@chousei/runtime';
@@ -73,11 +73,8 @@ export function greeterManager(options: ManagerOptions): Manager {
     .for(Greetings)
     .owns(ConfigMaps)
     .complete(async (req, ctx) => {
-      const greeting = await manager.cache.get(Greetings, req).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined; // deleted: the ConfigMap goes with its owner
-        throw err;
-      });
-      if (!greeting) return;
+      const greeting = await manager.cache.get(Greetings, req).catch(notFoundIsUndefined);
+      if (!greeting) return; // deleted: the ConfigMap goes with its owner
 
       const text = `${greeting.spec.greeting ?? 'Hello'}, ${greeting.spec.name}!`;
       await client.apply(

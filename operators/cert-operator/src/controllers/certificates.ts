@@ -9,6 +9,7 @@ import {
   isNotFound,
   type Logger,
   type Manager,
+  notFoundIsUndefined,
   type ReconcileContext,
   type Request,
   type Result,
@@ -128,10 +129,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       .conditions;
 
   async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
-    const cert = await manager.cache.get(Certificates, req, scope).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
+    const cert = await manager.cache.get(Certificates, req, scope).catch(notFoundIsUndefined);
     if (!cert) return;
     // Its watch event will bring this key back; the requeue covers a relist that skipped it.
     if (ownWrites.pending(cert)) return { requeueAfter: 5_000 };
@@ -148,10 +146,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       : await (kind === 'ClusterIssuer'
           ? manager.cache.get(ClusterIssuers, { name: cert.spec.issuerRef.name })
           : manager.cache.get(Issuers, { namespace: ns, name: cert.spec.issuerRef.name }, scope)
-        ).catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        });
+        ).catch(notFoundIsUndefined);
     const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
     const now = new Date();
     const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);

@@ -11,6 +11,7 @@ import {
   InvalidError,
   isNotFound,
   type Manager,
+  notFoundIsUndefined,
   type Request,
 } from '@chousei/runtime';
 import { DURATION_PATTERN } from '../api/duration.js';
@@ -149,10 +150,7 @@ export function ingressShim(opts: IngressShimOptions) {
     .for(Ingresses, scope)
     .owns(Certificates, scope)
     .complete(async (req: Request) => {
-      const ing = await manager.cache.get(Ingresses, req, scope).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      });
+      const ing = await manager.cache.get(Ingresses, req, scope).catch(notFoundIsUndefined);
       const ns = req.namespace ?? '';
       const mine = owned.store
         .byIndex('namespace', ns)

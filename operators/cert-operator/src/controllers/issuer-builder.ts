@@ -1,5 +1,11 @@
 import { RFC2136Provider, Route53Provider } from '@chousei/dns';
-import { type Client, isNotFound, type Logger, Secrets } from '@chousei/runtime';
+import {
+  type Client,
+  isNotFound,
+  type Logger,
+  notFoundIsUndefined,
+  Secrets,
+} from '@chousei/runtime';
 import type { ACMESolver, Issuer as IssuerResource } from '../api/types.js';
 import { ACMEIssuer } from '../issuers/acme/index.js';
 import { CAIssuer } from '../issuers/ca.js';
@@ -188,10 +194,7 @@ export class IssuerBuilder {
     const key = ref.key ?? 'tls.key';
     const existing = await this.opts.client
       .get(Secrets, { namespace: loc.namespace, name: ref.name })
-      .catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      });
+      .catch(notFoundIsUndefined);
     const pem = secretValue(existing, key);
     if (pem) return pem;
     const generated = generatePrivateKey({ algorithm: 'ECDSA', size: 256 });

@@ -1,8 +1,8 @@
 import {
   type EventRecorder,
   type InformerScope,
-  isNotFound,
   type Manager,
+  notFoundIsUndefined,
   type Request,
   type ResourceType,
   type Result,
@@ -35,10 +35,7 @@ export function issuerControllers(opts: IssuerControllerOptions) {
     async (req: Request): Promise<Result | undefined> => {
       // ClusterIssuers have no namespace: their informer is the cluster-wide one.
       const scope = kind === 'Issuer' ? opts.scope : {};
-      const issuer = await manager.cache.get(rt, req, scope).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      });
+      const issuer = await manager.cache.get(rt, req, scope).catch(notFoundIsUndefined);
       if (!issuer) return;
       const namespace =
         kind === 'ClusterIssuer'

@@ -11,12 +11,14 @@ export {
   webhookConfiguration,
 } from './server.js';
 export {
+  DEFAULT_CA_TRUST_DELAY_MS,
   DEFAULT_SERVING_CERT_CHECK_MS,
   issueServingKeyPair,
   SERVING_CERT_KEYS,
   ServingCert,
   type ServingCertOptions,
   type ServingKeyPair,
+  type ServingKeyPairProblems,
   serviceDnsNames,
   servingKeyPairProblems,
   WEBHOOK_CA_LIFETIME_MS,

@@ -26,6 +26,7 @@ import {
   type JsonPatchOperation,
   type KubeObject,
   type Logger,
+  notFoundIsUndefined,
   type ResourceType,
   type Secret,
   Secrets,
@@ -42,6 +43,7 @@ import {
   inspectCertificate,
   keyMatchesCertificate,
   signCertificate,
+  splitPem,
   verifyChain,
 } from '../pki/index.js';
 
@@ -49,6 +51,7 @@ const DAY_MS = 86_400_000;
 export const WEBHOOK_CA_LIFETIME_MS = 3650 * DAY_MS;
 export const WEBHOOK_LEAF_LIFETIME_MS = 365 * DAY_MS;
 export const DEFAULT_SERVING_CERT_CHECK_MS = 12 * 3_600_000;
+export const DEFAULT_CA_TRUST_DELAY_MS = 30_000;
 const CA_COMMON_NAME = 'chousei-cert-operator webhook CA';
 /** Prefix of the version directories the `..data` symlink points to. */
 const VERSION_PREFIX = '..cert-';
@@ -76,6 +79,11 @@ export interface ServingCertOptions {
   certDir?: string;
   /** How often to check beside the watches on the Secret and configuration. Default 12 h. */
   checkIntervalMs?: number;
+  /**
+   * How long a new CA must have been in every caBundle before leaves it signs are served
+   * (API servers see the configuration through a watch of their own). Default 30 s.
+   */
+  caTrustDelayMs?: number;
   logger: Logger;
 }
 
@@ -121,14 +129,35 @@ export function issueServingKeyPair(
 }
 
 /**
+ * What is wrong with a stored pair. `ca.crt` may hold several CAs: the one `ca.key` belongs
+ * to (it signs) first, then previous ones, trusted until they expire, so that a CA is
+ * replaced without a moment when the API server cannot verify the leaf it is served.
+ */
+export interface ServingKeyPairProblems {
+  /** Why the signing CA must be replaced. */
+  ca?: string;
+  /** With `ca`: the CA is sound, only due. It stays in ca.crt, behind the next one. */
+  caDue?: boolean;
+  /** Why the leaf must be replaced. */
+  leaf?: string;
+  /**
+   * With `leaf`: it still verifies and has the right names and key; only its age or its
+   * signer (a previous CA) calls for a new one. It may serve while a next CA becomes trusted.
+   */
+  leafServes?: boolean;
+  /** With `leaf`: it was signed by a previous CA in ca.crt. */
+  leafFromPreviousCA?: boolean;
+}
+
+/**
  * Why a stored pair must be replaced now (`leaf`), and whether its CA must go too (`ca`);
- * both unset when it serves until the next check. Each part is due at two thirds of its life.
+ * none when it serves until the next check. Each part is due at two thirds of its life.
  */
 export function servingKeyPairProblems(
   pair: Partial<ServingKeyPair>,
   dnsNames: string[],
   now = new Date(),
-): { ca?: string; leaf?: string } {
+): ServingKeyPairProblems {
   const missing = Object.entries(SERVING_CERT_KEYS).filter(
     ([field]) => !pair[field as keyof ServingKeyPair],
   );
@@ -138,19 +167,34 @@ export function servingKeyPairProblems(
     return caMissing ? { ca: reason, leaf: reason } : { leaf: reason };
   }
   const { caCert, caKey, cert, key } = pair as ServingKeyPair;
+  const cas = splitPem(caCert);
   let ca: string | undefined;
+  let caDue = false;
   try {
-    const info = inspectCertificate(caCert);
+    const signing = cas[0] ?? caCert;
+    const info = inspectCertificate(signing);
     if (!info.isCA) ca = 'ca.crt is not a CA';
-    else if (!keyMatchesCertificate(caKey, caCert)) ca = 'ca.key does not belong to ca.crt';
+    else if (!keyMatchesCertificate(caKey, signing)) ca = 'ca.key does not belong to ca.crt';
     else if (defaultRenewalTime(info.notBefore, info.notAfter) <= now) {
       ca = `the CA is due for renewal: it expires at ${info.notAfter.toISOString()}`;
+      caDue = info.notAfter > now;
     }
   } catch (err) {
     ca = `the CA cannot be read: ${(err as Error).message}`;
   }
-  // A new CA needs a leaf it signed.
-  if (ca) return { ca, leaf: ca };
+  // A CA that cannot sign takes its leaf with it: it would not verify either.
+  if (ca && !caDue) return { ca, leaf: ca };
+  const leaf = leafProblems(cert, key, dnsNames, cas, now);
+  return { ...(ca ? { ca, caDue } : {}), ...leaf };
+}
+
+function leafProblems(
+  cert: string,
+  key: string,
+  dnsNames: string[],
+  cas: string[],
+  now: Date,
+): Pick<ServingKeyPairProblems, 'leaf' | 'leafServes' | 'leafFromPreviousCA'> {
   try {
     const info = inspectCertificate(cert);
     const want = [...dnsNames].sort().join(', ');
@@ -160,15 +204,40 @@ export function servingKeyPairProblems(
       .join(', ');
     if (has !== want) return { leaf: `tls.crt is for ${has || 'no DNS name'}, not ${want}` };
     if (!keyMatchesCertificate(key, cert)) return { leaf: 'tls.key does not belong to tls.crt' };
-    if (defaultRenewalTime(info.notBefore, info.notAfter) <= now) {
-      return { leaf: `tls.crt is due for renewal: it expires at ${info.notAfter.toISOString()}` };
+    const signer = cas.findIndex((ca) => verifyChain(cert, ca, now).valid);
+    if (signer < 0) {
+      const why = verifyChain(cert, cas[0] ?? '', now);
+      return { leaf: `tls.crt does not verify against ca.crt: ${why.valid ? '' : why.reason}` };
     }
-    const chain = verifyChain(cert, caCert, now);
-    if (!chain.valid) return { leaf: `tls.crt does not verify against ca.crt: ${chain.reason}` };
+    if (defaultRenewalTime(info.notBefore, info.notAfter) <= now) {
+      return {
+        leaf: `tls.crt is due for renewal: it expires at ${info.notAfter.toISOString()}`,
+        leafServes: true,
+        ...(signer > 0 ? { leafFromPreviousCA: true } : {}),
+      };
+    }
+    if (signer > 0) {
+      return {
+        leaf: 'tls.crt was signed by a previous CA',
+        leafServes: true,
+        leafFromPreviousCA: true,
+      };
+    }
+    return {};
   } catch (err) {
     return { leaf: `tls.crt cannot be read: ${(err as Error).message}` };
   }
-  return {};
+}
+
+/** The CAs of a ca.crt bundle still valid at `now`, in order. */
+function unexpired(cas: string[], now = new Date()): string[] {
+  return cas.filter((ca) => {
+    try {
+      return inspectCertificate(ca).notAfter > now;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
@@ -190,11 +259,20 @@ export class ServingCert {
   private published: ServingKeyPair | undefined;
   private pending = false;
   private wake: (() => void) | undefined;
+  /** When a check is due sooner than the interval: a CA on its way to being trusted. */
+  private recheckAt: number | undefined;
+  /** When this replica first saw each CA (PEM) in every caBundle. */
+  private readonly trustedSince = new Map<string, number>();
+  private readonly trustDelayMs: number;
 
   constructor(private readonly opts: ServingCertOptions) {
     if (opts.checkIntervalMs !== undefined && !(opts.checkIntervalMs > 0)) {
       throw new Error(`checkIntervalMs must be positive, got ${opts.checkIntervalMs}`);
     }
+    if (opts.caTrustDelayMs !== undefined && !(opts.caTrustDelayMs >= 0)) {
+      throw new Error(`caTrustDelayMs must not be negative, got ${opts.caTrustDelayMs}`);
+    }
+    this.trustDelayMs = opts.caTrustDelayMs ?? DEFAULT_CA_TRUST_DELAY_MS;
     this.ownsCertDir = !opts.certDir;
     // Synchronously, because the webhook server is given the directory when it is built.
     this.certDir = opts.certDir ?? mkdtempSync(join(tmpdir(), 'chousei-cert-webhook-'));
@@ -242,7 +320,10 @@ export class ServingCert {
         continue;
       }
       if (!this.pending) {
-        await this.nap(this.opts.checkIntervalMs ?? DEFAULT_SERVING_CERT_CHECK_MS, signal);
+        const interval = this.opts.checkIntervalMs ?? DEFAULT_SERVING_CERT_CHECK_MS;
+        const soon = this.recheckAt === undefined ? interval : this.recheckAt - Date.now();
+        this.recheckAt = undefined;
+        await this.nap(Math.max(0, Math.min(interval, soon)), signal);
       }
     }
     await Promise.all(watches);
@@ -269,17 +350,17 @@ export class ServingCert {
         if (!isNotFound(err)) throw err;
       }
       const stored = secret ? pairOf(secret) : {};
-      const due = secret
+      const due: ServingKeyPairProblems = secret
         ? servingKeyPairProblems(stored, this.dnsNames)
         : { ca: 'no Secret', leaf: 'no Secret' };
-      if (!due.leaf) {
+      const keep = () => {
         this.known.secret = secret?.metadata?.resourceVersion ?? '';
         return stored as ServingKeyPair;
-      }
-      const next = issueServingKeyPair(
-        this.dnsNames,
-        due.ca ? undefined : (stored as ServingKeyPair),
-      );
+      };
+      if (!due.ca && !due.leaf) return keep();
+      // A leaf of a previous CA is swapped once the API server trusts the current one.
+      if (due.leafFromPreviousCA && !(await this.trusted(stored.caCert!))) return keep();
+      const next = this.nextPair(stored, due);
       const data = Object.fromEntries(
         Object.entries(SERVING_CERT_KEYS).map(([field, name]) => [
           name,
@@ -299,11 +380,14 @@ export class ServingCert {
               data,
             });
         this.known.secret = written.metadata?.resourceVersion ?? '';
+        // A new CA beside a leaf it did not sign: the leaf follows once the CA is trusted.
+        if (next.cert === stored.cert) this.recheckIn(this.trustDelayMs);
         const leaf = inspectCertificate(next.cert);
         this.log.info(
           {
-            reason: due.leaf,
+            reason: due.ca ?? due.leaf,
             newCA: !!due.ca,
+            newLeaf: next.cert !== stored.cert,
             notAfter: leaf.notAfter.toISOString(),
             caFingerprint: inspectCertificate(next.caCert).fingerprintSha256,
           },
@@ -316,6 +400,65 @@ export class ServingCert {
         throw err;
       }
     }
+  }
+
+  /**
+   * What replaces a stored pair. A CA that is only due gets a successor in front of it in
+   * ca.crt, and its leaf serves on until the successor is trusted (then `leafFromPreviousCA`
+   * replaces it); a CA that cannot sign is replaced with its leaf at once.
+   */
+  private nextPair(stored: Partial<ServingKeyPair>, due: ServingKeyPairProblems): ServingKeyPair {
+    const previous = unexpired(splitPem(stored.caCert ?? ''));
+    if (due.ca) {
+      const fresh = issueServingKeyPair(this.dnsNames);
+      if (!due.caDue) return fresh;
+      const caCert = [fresh.caCert, ...previous].join('');
+      return due.leafServes
+        ? { ...fresh, caCert, cert: stored.cert!, key: stored.key! }
+        : { ...fresh, caCert };
+    }
+    // The signing CA is first; expired previous ones are dropped on the way.
+    return {
+      ...issueServingKeyPair(this.dnsNames, stored as ServingKeyPair),
+      caCert: previous.join(''),
+    };
+  }
+
+  /**
+   * Whether every webhook's caBundle has held `caBundlePem`'s first CA for the trust delay,
+   * as this replica saw it; if not yet, a check is due when it may have. The delay covers the
+   * API servers' own watch of the configuration.
+   */
+  private async trusted(caBundlePem: string): Promise<boolean> {
+    const ca = splitPem(caBundlePem)[0] ?? '';
+    const name = this.opts.webhookConfigurationName;
+    if (name) {
+      const config = await this.opts.client
+        .get(ValidatingWebhookConfigurations, { name })
+        .catch(notFoundIsUndefined);
+      const holds = (config?.webhooks ?? []).every((w) =>
+        splitPem(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8')).includes(
+          ca,
+        ),
+      );
+      if (!holds) {
+        // The injection after this check puts it there: look again once it may be trusted.
+        this.trustedSince.delete(ca);
+        this.recheckIn(this.trustDelayMs);
+        return false;
+      }
+    }
+    const since = this.trustedSince.get(ca) ?? Date.now();
+    this.trustedSince.set(ca, since);
+    const wait = since + this.trustDelayMs - Date.now();
+    if (wait <= 0) return true;
+    this.recheckIn(wait);
+    return false;
+  }
+
+  private recheckIn(ms: number): void {
+    const at = Date.now() + ms;
+    this.recheckAt = Math.min(this.recheckAt ?? at, at);
   }
 
   /**

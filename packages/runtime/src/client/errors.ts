@@ -114,6 +114,15 @@ export function apiError(
 }
 
 export const isNotFound = (err: unknown): err is NotFoundError => err instanceof NotFoundError;
+
+/**
+ * For `.catch()` on a read: an object that is not there reads as undefined, any other error
+ * propagates (controller-runtime's IgnoreNotFound).
+ */
+export function notFoundIsUndefined(err: unknown): undefined {
+  if (isNotFound(err)) return undefined;
+  throw err;
+}
 export const isConflict = (err: unknown): err is ConflictError => err instanceof ConflictError;
 export const isAlreadyExists = (err: unknown): err is AlreadyExistsError =>
   err instanceof AlreadyExistsError;

@@ -21,6 +21,7 @@ export {
   isConflict,
   isNotFound,
   NotFoundError,
+  notFoundIsUndefined,
   ServerError,
   type Status,
   type StatusCause,
