@@ -238,12 +238,31 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
       (await client.get(Certificates, { namespace: ns, name: 'killed' })).status?.acmeOrder?.url,
     ).toBe(orderUrl);
     expect(await solverServes(tokens)).toBe(false);
+    // As a failed attempt leaves the status when its order is kept for the next one.
+    const killed = await client.get(Certificates, { namespace: ns, name: 'killed' });
+    const stale = (killed.status?.conditions ?? []).map((c) =>
+      c.type === 'Issuing'
+        ? { ...c, status: 'False', reason: 'Failed', message: 'the attempt before' }
+        : c,
+    );
+    await client.patchStatus(
+      Certificates,
+      { namespace: ns, name: 'killed' },
+      { type: 'merge', patch: { status: { conditions: stale } } },
+    );
 
     await startOperator();
     // The new process answers tokens of challenges it never submitted itself.
     await waitFor(() => solverServes(tokens), {
       timeoutMs: 10_000,
       description: 'the new solver answering the tokens under validation',
+    });
+    // And its status says it is issuing again, under the saved order.
+    const resumed = await client.get(Certificates, { namespace: ns, name: 'killed' });
+    expect(resumed.status?.acmeOrder?.url).toBe(orderUrl);
+    expect(resumed.status?.conditions?.find((c) => c.type === 'Issuing')).toMatchObject({
+      status: 'True',
+      reason: 'DoesNotExist',
     });
     // The validations Pebble started before the kill.
     const held = [...gate.seen];
