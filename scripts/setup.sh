@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian machine: Debian packages (pebble,
-# bind9, bind9-dnsutils), moto in a virtualenv, Node 24 when the found Node is older,
-# pnpm and the workspace dependencies, and the kube-apiserver/etcd/kubectl binaries.
+# Installs everything the tests need on a fresh Debian machine: Debian packages (bind9,
+# bind9-dnsutils), moto in a virtualenv, Node 24 when the found Node is older, pnpm and the
+# workspace dependencies, and the Go-built binaries (kube-apiserver, etcd, kubectl, helm,
+# Pebble).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=toolchain.sh
@@ -9,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(pebble bind9 bind9-dnsutils python3-venv)
+packages=(bind9 bind9-dnsutils python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

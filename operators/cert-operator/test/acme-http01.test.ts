@@ -7,7 +7,7 @@ import { AuthorityKeyIdentifierExtension, X509CertificateGenerator } from '@pecu
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRetryAfter } from '../src/issuers/acme/http.js';
-import { ACMEIssuer, ariCertId } from '../src/issuers/acme/index.js';
+import { ACMEIssuer, ariCertId, parseRenewalInfo } from '../src/issuers/acme/index.js';
 import {
   type CertificateRequest,
   IssuanceError,
@@ -139,8 +139,14 @@ describe('ACMEIssuer with HTTP-01 against Pebble', () => {
       createPublicKey(req.privateKeyPem).export({ format: 'jwk' }),
     );
     expect(issued.caPem?.trim()).toBe(acme.crypto.splitPemChain(issued.certificatePem).at(-1));
-    // Pebble 2.4 has no renewalInfo resource: no renewal time, and no error.
-    expect(issued.renewalTime).toBeUndefined();
+    // The renewal time is a point in the window Pebble suggests for this certificate (ARI).
+    const directory = (await acme.axios.get(pebble.directoryUrl)).data as { renewalInfo: string };
+    const info = await acme.axios.get(`${directory.renewalInfo}/${ariCertId(leaf.toString())}`);
+    const window = parseRenewalInfo(info.data)!;
+    console.log(`ARI window ${window.start.toISOString()} .. ${window.end.toISOString()}`);
+    expect(issued.renewalTime!.getTime()).toBeGreaterThanOrEqual(window.start.getTime());
+    expect(issued.renewalTime!.getTime()).toBeLessThanOrEqual(window.end.getTime());
+    expect(window.end.getTime()).toBeLessThan(leaf.validToDate.getTime());
 
     // Every ACME request was counted under its endpoint.
     for (const [endpoint, method] of [
@@ -152,6 +158,7 @@ describe('ACMEIssuer with HTTP-01 against Pebble', () => {
       ['finalize', 'POST'],
       ['order', 'POST'],
       ['cert', 'POST'],
+      ['renewalInfo', 'GET'],
     ] as const) {
       expect(await acmeRequests({ endpoint, method }), `${method} ${endpoint}`).toBeGreaterThan(0);
     }

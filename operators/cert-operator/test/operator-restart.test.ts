@@ -225,7 +225,7 @@ describe('cert-operator restarted in the middle of an ACME order (HTTP-01, Pebbl
     const challenges = authzs.map((a) => a.challenges.find((c) => c.type === 'http-01')!);
     expect(challenges.map((c) => c.token).sort()).toEqual([...tokens].sort());
     for (const c of challenges) {
-      // RFC 8555 says `processing`; Pebble 2.4 keeps `pending` and dates the validation.
+      // RFC 8555 says `processing`; Pebble keeps `pending` and dates the validation.
       expect(['pending', 'processing']).toContain(c.status);
       expect(c.validated).toBeDefined();
     }

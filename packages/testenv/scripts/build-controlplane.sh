@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl, etcd and helm from the Go module proxy through the wrapper
+# Builds kube-apiserver, kubectl, etcd, helm and Pebble from the Go module proxy through the wrapper
 # modules in ../go, into a cache keyed by version outside the work tree. Idempotent:
 # a binary already in the cache is not rebuilt.
 set -euo pipefail
@@ -7,6 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go/kube/go.mod")"
 etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3 }' "$here/go/etcd/go.mod")"
 helm_version="$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" { print $3 }' "$here/go/helm/go.mod")"
+pebble_version="$(awk '$1 == "require" && $2 == "github.com/letsencrypt/pebble/v2" { print $3 }' "$here/go/pebble/go.mod")"
 root="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
 cache="$root/controlplane/kube-${kube_version}-etcd-${etcd_version}"
 mkdir -p "$cache"
@@ -32,4 +33,7 @@ build etcd . etcd "-s -w"
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$ldflags"
 build kube k8s.io/kubernetes/cmd/kubectl kubectl "$ldflags"
 build helm helm.sh/helm/v3/cmd/helm helm "-s -w -X helm.sh/helm/v3/internal/version.version=${helm_version}" "$helm_cache"
+pebble_cache="$root/tools/pebble-${pebble_version}"
+mkdir -p "$pebble_cache"
+build pebble github.com/letsencrypt/pebble/v2/cmd/pebble pebble "-s -w" "$pebble_cache"
 echo "$cache"

@@ -19,6 +19,7 @@ import { ServerProcess, waitUntilReady } from './process.js';
 import { cacheDir } from './tools.js';
 
 const goDir = fileURLToPath(new URL('../go/', import.meta.url));
+/** Builds the control plane and the other Go-built test servers and tools into the cache. */
 const buildScript = fileURLToPath(new URL('../scripts/build-controlplane.sh', import.meta.url));
 
 /** The version of `module` a wrapper module in ../go pins. */
@@ -27,6 +28,21 @@ export function pinnedVersion(module: string, gomod: string): string {
   const match = new RegExp(`^require ${module.replace(/\./g, '\\.')} (\\S+)`, 'm').exec(text);
   if (!match?.[1]) throw new Error(`no pinned version of ${module} in go/${gomod}/go.mod`);
   return match[1];
+}
+
+/**
+ * A tool built from the Go module proxy (`go/<name>` pins its module): `$envVar`, else the
+ * cache build-controlplane.sh fills. Throws with the build command when missing.
+ */
+export function goBuiltTool(name: 'helm' | 'pebble', module: string, envVar: string): string {
+  const explicit = process.env[envVar];
+  if (explicit) return explicit;
+  const version = pinnedVersion(module, name);
+  const path = join(cacheDir(), 'tools', `${name}-${version}`, name);
+  if (!existsSync(path)) {
+    throw new MissingDependencyError(`${name} ${version} (${path})`, `bash ${buildScript}`);
+  }
+  return path;
 }
 
 /** The pinned versions of the control plane binaries, read from the wrapper modules. */

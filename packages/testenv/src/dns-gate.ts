@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket as TcpSocket } from 'node:net';
 import { freePort } from './ports.js';
 
-/** A DNS message the gate saw over UDP: its first question, and whether it was held. */
+/** A DNS message the gate saw: its first question, and whether it was held. */
 export interface GatedQuery {
   /** Lowercase, without the trailing dot. */
   name: string;
@@ -21,7 +21,7 @@ export interface DnsGate {
   port: number;
   /** `127.0.0.1:PORT` */
   address: string;
-  /** Every UDP message seen, in order. */
+  /** Every message seen, over UDP or TCP, in order. */
   queries: GatedQuery[];
   /**
    * From now on, UDP queries `match` accepts get no answer: clients time out and ask again,
@@ -77,7 +77,8 @@ function firstQuestion(msg: Buffer): Omit<GatedQuery, 'held' | 'at'> | undefined
 /**
  * Starts a DNS forwarder on a free loopback port (UDP and TCP) in front of `upstream`.
  * Messages go through byte for byte, so TSIG-signed updates stay valid. Only UDP queries
- * can be held; TCP (zone transfers, large updates) is passed through as a stream.
+ * can be held; TCP (zone transfers, large updates, Pebble's lookups) is passed through as a
+ * stream, its messages recorded as they go by.
  */
 export async function startDnsGate(upstream: { host: string; port: number }): Promise<DnsGate> {
   const port = await freePort(true);
@@ -114,6 +115,16 @@ export async function startDnsGate(upstream: { host: string; port: number }): Pr
 
   const tcp = createServer((client) => {
     const server = connect(upstream.port, upstream.host);
+    // Each message on a TCP stream comes after its 2-byte length (RFC 1035 4.2.2).
+    let buffered = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const question = firstQuestion(buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
+        if (question) queries.push({ ...question, held: false, at: Date.now() });
+        buffered = buffered.subarray(2 + buffered.readUInt16BE(0));
+      }
+    });
     for (const s of [client, server]) {
       streams.add(s);
       s.on('error', () => {

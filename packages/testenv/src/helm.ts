@@ -1,28 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { CONTROL_PLANE_VERSIONS, pinnedVersion } from './controlplane.js';
-import { MissingDependencyError } from './errors.js';
+import { CONTROL_PLANE_VERSIONS, goBuiltTool } from './controlplane.js';
 import { cacheDir } from './tools.js';
 
 const run = promisify(execFile);
-const buildScript = fileURLToPath(new URL('../scripts/build-controlplane.sh', import.meta.url));
 
 /** The helm CLI: TEST_ASSET_HELM, or the one build-controlplane.sh built from the Go proxy. */
-export function helmBinary(): string {
-  const explicit = process.env.TEST_ASSET_HELM;
-  if (explicit) return explicit;
-  const version = pinnedVersion('helm.sh/helm/v3', 'helm');
-  const path = join(cacheDir(), 'tools', `helm-${version}`, 'helm');
-  if (!existsSync(path)) {
-    throw new MissingDependencyError(`helm ${version} (${path})`, `bash ${buildScript}`);
-  }
-  return path;
-}
+export const helmBinary = () => goBuiltTool('helm', 'helm.sh/helm/v3', 'TEST_ASSET_HELM');
 
 export interface ChartOptions {
   /** Release name, default the chart's name. */

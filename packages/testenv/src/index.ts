@@ -47,7 +47,7 @@ export {
   renderDockerfile,
 } from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';
-export { type Pebble, type PebbleOptions, startPebble } from './pebble.js';
+export { type Pebble, type PebbleOptions, pebbleBinary, startPebble } from './pebble.js';
 export { createCA, issueCert, type KeyPair } from './pki.js';
 export { freePort } from './ports.js';
 export { ServerProcess, type ServerProcessOptions, waitUntilReady } from './process.js';

@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { goBuiltTool } from './controlplane.js';
 import { createCA, issueCert } from './pki.js';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
-import { requireDebian } from './tools.js';
 
 export interface PebbleOptions {
   /** Port Pebble connects to for HTTP-01 validation (where the solver listens). */
@@ -42,9 +42,13 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-/** Starts Pebble (Debian package `pebble`) on free loopback ports. */
+/** Pebble: TEST_ASSET_PEBBLE, or the one build-controlplane.sh built from the Go proxy. */
+export const pebbleBinary = () =>
+  goBuiltTool('pebble', 'github.com/letsencrypt/pebble/v2', 'TEST_ASSET_PEBBLE');
+
+/** Starts Pebble on free loopback ports. */
 export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
-  const pebbleBin = requireDebian('pebble', 'pebble');
+  const pebbleBin = pebbleBinary();
   const dir = await mkdtemp(join(tmpdir(), 'chousei-pebble-'));
   const ca = await createCA(dir, 'pebble-tls-ca');
   const tls = await issueCert(ca, dir, 'pebble', {
@@ -73,7 +77,9 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
 
   const get = (url: string): Promise<{ status: number; body: string }> =>
     new Promise((resolve, reject) => {
-      const req = request(url, { ca: ca.certPem, timeout: 5000 }, (res) => {
+      // Pebble refuses a request without a User-Agent, as RFC 8555 6.1 allows.
+      const headers = { 'User-Agent': 'chousei-testenv' };
+      const req = request(url, { ca: ca.certPem, timeout: 5000, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {

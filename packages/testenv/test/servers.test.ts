@@ -14,7 +14,8 @@ const run = promisify(execFile);
 
 function httpsGet(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, ca ? { ca } : {}, (res) => {
+    const headers = { 'User-Agent': 'chousei-testenv-test' };
+    const req = request(url, { headers, ...(ca ? { ca } : {}) }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => {
         body += c.toString();
