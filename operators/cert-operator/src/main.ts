@@ -20,6 +20,7 @@ const code = await runOperator({
       ...(config.webhook ? { webhook: config.webhook } : {}),
       backoff: config.backoff,
       concurrency: config.concurrency,
+      renewalInfoIntervalMs: config.renewalInfoIntervalMs,
       logger,
     });
     await manager.start(shutdownSignal());

@@ -38,6 +38,8 @@ export interface CertOperatorOptions {
   http01SelfCheck?: Omit<HTTP01SelfCheckOptions, 'logger'>;
   backoff?: BackoffPolicy;
   concurrency?: number;
+  /** How often to ask an ACME CA again for a certificate's renewal window. Default 6 h. */
+  renewalInfoIntervalMs?: number;
   /**
    * Serve the validating admission webhook (on every replica): from certDir or
    * certFile/keyFile, or with servingCert from a certificate the operator makes itself
@@ -114,6 +116,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     scope,
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.renewalInfoIntervalMs ? { renewalInfoIntervalMs: opts.renewalInfoIntervalMs } : {}),
     logger: opts.logger,
   });
   ingressShim({

@@ -9,6 +9,7 @@ import { Certificates, Issuers } from '../src/api/types.js';
 import { inspectCertificate } from '../src/pki/index.js';
 import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
 import { startCertOperator } from './operator.js';
+import { pebbleIssuer } from './pebble-account.js';
 import { secretText } from './secret-text.js';
 
 /** Verifies a PEM bundle leaf -> intermediates against a root. */
@@ -53,6 +54,8 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
         // The self-check looks where Pebble does: names in BIND9, the port Pebble connects to.
         http01SelfCheck: { port: solverPort, nameservers: [bind] },
         backoff: { initialMs: 1000, maxMs: 2000 },
+        // ACME Renewal Information asked for every second, not every 6 h.
+        renewalInfoIntervalMs: 1000,
       },
       // Everything the operator logs, at debug level, to check no key ever appears in it.
       { level: 'debug', capture: logs },
@@ -290,6 +293,60 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     const secret = await client.get(Secrets, { namespace: ns, name: 'outage-tls' });
     expect(chainVerifies(secretText(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
   }, 90_000);
+
+  it('renews a certificate the CA revoked, as its renewal information asks', async () => {
+    const account = await pebbleIssuer(client, pebble, ns, 'ari');
+    await client.create(Certificates, {
+      metadata: { name: 'ari', namespace: ns },
+      spec: { secretName: 'ari-tls', issuerRef: { name: 'ari' }, dnsNames: ['ari.example.test'] },
+    });
+    const first = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'ari' },
+      'Ready',
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const revoked = secretText(
+      await client.get(Secrets, { namespace: ns, name: 'ari-tls' }),
+      'tls.crt',
+    );
+    // Pebble's window for it: the CA's own, most of a lifetime away.
+    expect(new Date(first.status!.renewalTime!).getTime()).toBeGreaterThan(Date.now() + 86_400_000);
+
+    // A revoked certificate's window lies in the past (Pebble, as Let's Encrypt does).
+    await account.revokeCertificate(revoked);
+    const renewed = await waitFor(
+      async () => {
+        const pem = secretText(
+          await client.get(Secrets, { namespace: ns, name: 'ari-tls' }),
+          'tls.crt',
+        );
+        return pem !== revoked && pem;
+      },
+      { timeoutMs: 30_000, description: 'a new certificate in place of the revoked one' },
+    );
+    expect(chainVerifies(renewed, await pebble.rootCertificate())).toBe(true);
+    const ready = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'ari' },
+      'Ready',
+    );
+    expect(ready.status?.revision).toBe(2);
+    const events = (await client.list(Events, { namespace: ns })).filter(
+      (e) => e.regarding?.name === 'ari',
+    );
+    const suggested = events.find((e) => e.reason === 'RenewalSuggested');
+    expect(suggested?.note).toMatch(
+      /^the CA suggests renewing at .* \(ACME Renewal Information\)$/,
+    );
+    expect(events.some((e) => e.reason === 'Issuing' && e.note?.includes('renewal was due'))).toBe(
+      true,
+    );
+  });
 
   it('never writes a private key or the TSIG secret to logs, Events or status', async () => {
     const secrets = await client.list(Secrets, { namespace: ns });

@@ -32,7 +32,7 @@ import {
 import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '../issuers/issuer.js';
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
-import type { IssuerBuilder } from './issuer-builder.js';
+import type { IssuerBuilder, IssuerLocation } from './issuer-builder.js';
 import {
   type BackoffPolicy,
   DEFAULT_DURATION_MS,
@@ -47,6 +47,7 @@ import {
   retryTime,
   sameKeySpec,
 } from './policy.js';
+import { RenewalInfoSchedule } from './renewal-info.js';
 import { nextKeySecret, secretValue, secretWithStaleMetadata, tlsSecret } from './secret.js';
 
 export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
@@ -86,6 +87,8 @@ export interface CertificateControllerOptions {
   backoff: BackoffPolicy;
   /** Certificates issued at once. */
   concurrency?: number;
+  /** How often to ask an ACME CA again for a certificate's renewal window. Default 6 h. */
+  renewalInfoIntervalMs?: number;
   logger: Logger;
 }
 
@@ -128,6 +131,56 @@ export function certificateController(opts: CertificateControllerOptions) {
     setCondition(status.conditions, { ...cond, observedGeneration: cert.metadata?.generation })
       .conditions;
 
+  const renewalInfo = new RenewalInfoSchedule(opts.renewalInfoIntervalMs);
+  const issuerFor = (kind: IssuerLocation['kind'], ns: string, resource: IssuerResource) =>
+    opts.issuers.build(
+      {
+        kind,
+        namespace: kind === 'ClusterIssuer' ? opts.clusterResourceNamespace : ns,
+        resource,
+      },
+      // The Issuer controller reads the Secrets at every check; issuances in between may
+      // use what it (or another issuance) read in the last seconds.
+      { maxAgeMs: ISSUER_SECRETS_MAX_AGE_MS },
+    );
+
+  /**
+   * An ACME CA may move its suggested renewal window forward after issuance (it must revoke):
+   * asked again every interval. The renewal time, earlier when the CA says so, and the ms
+   * until it is asked again.
+   */
+  async function withRenewalInfo(
+    cert: Certificate,
+    issuerResource: IssuerResource | undefined,
+    certificate: { pem: string; fingerprint: string },
+    renewAt: Date,
+    log: Logger,
+  ): Promise<{ renewAt: Date; askIn: number }> {
+    if (!issuerResource?.spec.acme || !isReady(issuerResource)) {
+      return { renewAt, askIn: Number.POSITIVE_INFINITY };
+    }
+    const uid = cert.metadata?.uid ?? '';
+    const { pem, fingerprint } = certificate;
+    const askIn = renewalInfo.dueIn(uid, fingerprint);
+    if (askIn > 0) return { renewAt, askIn };
+    const kind = cert.spec.issuerRef.kind ?? 'Issuer';
+    const suggested = await issuerFor(kind, cert.metadata?.namespace ?? '', issuerResource).then(
+      (issuer) => issuer.suggestedRenewalTime?.(pem, log),
+      (err: unknown) => {
+        log.info({ err: (err as Error).message }, 'renewal information not asked');
+        return undefined;
+      },
+    );
+    renewalInfo.asked(uid, fingerprint);
+    if (!suggested || suggested.getTime() >= renewAt.getTime()) {
+      return { renewAt, askIn: renewalInfo.intervalMs };
+    }
+    const message = `the CA suggests renewing at ${suggested.toISOString()}, before ${renewAt.toISOString()} (ACME Renewal Information)`;
+    events.event(cert, 'Normal', 'RenewalSuggested', 'Renew', message);
+    log.info({ renewalTime: suggested, was: renewAt }, message);
+    return { renewAt: suggested, askIn: renewalInfo.intervalMs };
+  }
+
   async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const cert = await manager.cache.get(Certificates, req, scope).catch(notFoundIsUndefined);
     if (!cert) return;
@@ -156,8 +209,15 @@ export function certificateController(opts: CertificateControllerOptions) {
         await client.apply(Secrets, mended, { fieldManager: FIELD_MANAGER, force: true });
         ctx.log.info({ secret: cert.spec.secretName }, 'Secret labels and annotations updated');
       }
-      const info = inspectCertificate(secretValue(secret, 'tls.crt')!);
-      const renewAt = renewalDue(cert, info.notBefore, info.notAfter);
+      const pem = secretValue(secret, 'tls.crt')!;
+      const info = inspectCertificate(pem);
+      const { renewAt, askIn } = await withRenewalInfo(
+        cert,
+        issuerResource,
+        { pem, fingerprint: info.fingerprintSha256 },
+        renewalDue(cert, info.notBefore, info.notAfter),
+        ctx.log,
+      );
       record(cert, info.notAfter, renewAt, true);
       const conditions = withCondition(
         status,
@@ -187,7 +247,7 @@ export function certificateController(opts: CertificateControllerOptions) {
         renewalTime: rfc3339(renewAt),
       };
       if (changed(cert.status, next)) await patchStatus(cert, next);
-      return { requeueAfter: Math.max(1000, renewAt.getTime() - now.getTime()) };
+      return { requeueAfter: Math.max(1000, Math.min(renewAt.getTime() - now.getTime(), askIn)) };
     }
 
     if (!issuerResource || !isReady(issuerResource)) {
@@ -240,16 +300,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     const progress = progressReporter(cert, issuingConditions, need, ctx.log);
 
     try {
-      const issuer = await opts.issuers.build(
-        {
-          kind,
-          namespace: kind === 'ClusterIssuer' ? opts.clusterResourceNamespace : ns,
-          resource: issuerResource,
-        },
-        // The Issuer controller reads the Secrets at every check; issuances in between may
-        // use what it (or another issuance) read in the last seconds.
-        { maxAgeMs: ISSUER_SECRETS_MAX_AGE_MS },
-      );
+      const issuer = await issuerFor(kind, ns, issuerResource);
       // Only an ACME order can outlive this reconcile: only then is the key kept in a Secret.
       const signingKey = await privateKey(cert, secret, issuer.kind === 'ACME');
       const keyPem = signingKey.pem;
@@ -316,6 +367,10 @@ export function certificateController(opts: CertificateControllerOptions) {
           .catch(() => undefined);
       }
       const info = inspectCertificate(issued.certificatePem);
+      // The issuance asked for its renewal window already.
+      if (issuer.suggestedRenewalTime) {
+        renewalInfo.asked(cert.metadata?.uid ?? '', info.fingerprintSha256);
+      }
       const renewAt = issued.renewalTime ?? renewalTime(cert, info.notBefore, info.notAfter);
       const conditions = setCondition(
         withCondition(
@@ -481,6 +536,7 @@ export function certificateController(opts: CertificateControllerOptions) {
   }
 
   async function finalize(cert: Certificate): Promise<undefined> {
+    renewalInfo.forget(cert.metadata?.uid ?? '');
     if (!hasFinalizer(cert, CERTIFICATE_FINALIZER)) return;
     const ns = cert.metadata?.namespace ?? '';
     if ((cert.spec.secretDeletionPolicy ?? 'Delete') === 'Delete') {

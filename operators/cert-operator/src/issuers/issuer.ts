@@ -80,6 +80,11 @@ export interface IssueContext {
 export interface Issuer {
   readonly kind: 'SelfSigned' | 'CA' | 'ACME';
   issue(req: CertificateRequest, ctx: IssueContext): Promise<IssuedCertificate>;
+  /**
+   * When the CA suggests renewing `certificatePem` (leaf first), picked in the window it
+   * gives (ACME Renewal Information); undefined when it says nothing. Never throws.
+   */
+  suggestedRenewalTime?(certificatePem: string, log: Logger): Promise<Date | undefined>;
 }
 
 /** A failure with a reason for status conditions and Events (e.g. `OrderFailed`). */

@@ -254,7 +254,7 @@ export class ACMEIssuer implements Issuer {
             order = await this.createOrder(run, identifiers);
             break;
           }
-          const renewalTime = await this.renewalTime(chain[0]!, log);
+          const renewalTime = await this.suggestedRenewalTime(chain[0]!, log);
           log.info(
             { order: current.url, ms: Date.now() - started, renewalTime },
             'certificate issued',
@@ -454,10 +454,11 @@ export class ACMEIssuer implements Issuer {
   }
 
   /** A random point in the CA's suggested renewal window (RFC 9773), when it has one. */
-  private async renewalTime(leafPem: string, log: Logger): Promise<Date | undefined> {
+  async suggestedRenewalTime(certificatePem: string, log: Logger): Promise<Date | undefined> {
     try {
       const base = (await directoryOf(this.opts.directoryUrl)).renewalInfo;
       if (typeof base !== 'string') return undefined;
+      const leafPem = acme.crypto.splitPemChain(certificatePem)[0] ?? certificatePem;
       const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${ariCertId(leafPem)}`);
       const body: unknown = res.data;
       const window = parseRenewalInfo(body);
