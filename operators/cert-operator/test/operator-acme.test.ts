@@ -6,6 +6,7 @@ import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, Issuers } from '../src/api/types.js';
+import { renewalTime } from '../src/controllers/policy.js';
 import { inspectCertificate } from '../src/pki/index.js';
 import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
 import { startCertOperator } from './operator.js';
@@ -313,8 +314,19 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       await client.get(Secrets, { namespace: ns, name: 'ari-tls' }),
       'tls.crt',
     );
-    // Pebble's window for it: the CA's own, most of a lifetime away.
-    expect(new Date(first.status!.renewalTime!).getTime()).toBeGreaterThan(Date.now() + 86_400_000);
+    // Pebble's window for it, or two thirds of the lifetime when that comes first: most of a
+    // lifetime away, and written once (the reconcile after the issuance agrees with it).
+    const info = inspectCertificate(
+      secretText(await client.get(Secrets, { namespace: ns, name: 'ari-tls' }), 'tls.crt'),
+    );
+    const renewAt = new Date(first.status!.renewalTime!).getTime();
+    expect(renewAt).toBeGreaterThan(Date.now() + 86_400_000);
+    expect(renewAt).toBeLessThanOrEqual(
+      renewalTime(first, info.notBefore, info.notAfter).getTime(),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const settled = await client.get(Certificates, { namespace: ns, name: 'ari' });
+    expect(settled.metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
 
     // A revoked certificate's window lies in the past (Pebble, as Let's Encrypt does).
     await account.revokeCertificate(revoked);
@@ -341,7 +353,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     );
     const suggested = events.find((e) => e.reason === 'RenewalSuggested');
     expect(suggested?.note).toMatch(
-      /^the CA suggests renewing at .* \(ACME Renewal Information\)$/,
+      /^the CA suggests renewing between \S+ and \S+, before \S+ \(ACME Renewal Information\); renewing at \S+$/,
     );
     expect(events.some((e) => e.reason === 'Issuing' && e.note?.includes('renewal was due'))).toBe(
       true,

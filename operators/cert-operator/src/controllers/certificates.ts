@@ -29,6 +29,7 @@ import {
   Issuers,
   LABEL_MANAGED,
 } from '../api/types.js';
+import { renewalTimeIn } from '../issuers/acme/index.js';
 import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '../issuers/issuer.js';
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
@@ -43,7 +44,7 @@ import {
   MANUAL_TRIGGER_REASON,
   manualIssuanceRequest,
   renewalDue,
-  renewalTime,
+  renewalTimeWith,
   retryTime,
   sameKeySpec,
 } from './policy.js';
@@ -146,8 +147,8 @@ export function certificateController(opts: CertificateControllerOptions) {
 
   /**
    * An ACME CA may move its suggested renewal window forward after issuance (it must revoke):
-   * asked again every interval. The renewal time, earlier when the CA says so, and the ms
-   * until it is asked again.
+   * asked again every interval. The renewal time, moved into the window when that now ends
+   * before it, and the ms until the CA is asked again.
    */
   async function withRenewalInfo(
     cert: Certificate,
@@ -164,18 +165,20 @@ export function certificateController(opts: CertificateControllerOptions) {
     const askIn = renewalInfo.dueIn(uid, fingerprint);
     if (askIn > 0) return { renewAt, askIn };
     const kind = cert.spec.issuerRef.kind ?? 'Issuer';
-    const suggested = await issuerFor(kind, cert.metadata?.namespace ?? '', issuerResource).then(
-      (issuer) => issuer.suggestedRenewalTime?.(pem, log),
+    const window = await issuerFor(kind, cert.metadata?.namespace ?? '', issuerResource).then(
+      (issuer) => issuer.renewalWindow?.(pem, log),
       (err: unknown) => {
         log.info({ err: (err as Error).message }, 'renewal information not asked');
         return undefined;
       },
     );
     renewalInfo.asked(uid, fingerprint);
-    if (!suggested || suggested.getTime() >= renewAt.getTime()) {
+    // Before or within the window (our own policy may come first): as the CA would have it.
+    if (!window || renewAt.getTime() <= window.end.getTime()) {
       return { renewAt, askIn: renewalInfo.intervalMs };
     }
-    const message = `the CA suggests renewing at ${suggested.toISOString()}, before ${renewAt.toISOString()} (ACME Renewal Information)`;
+    const suggested = renewalTimeIn(window);
+    const message = `the CA suggests renewing between ${window.start.toISOString()} and ${window.end.toISOString()}, before ${renewAt.toISOString()} (ACME Renewal Information); renewing at ${suggested.toISOString()}`;
     events.event(cert, 'Normal', 'RenewalSuggested', 'Renew', message);
     log.info({ renewalTime: suggested, was: renewAt }, message);
     return { renewAt: suggested, askIn: renewalInfo.intervalMs };
@@ -368,10 +371,11 @@ export function certificateController(opts: CertificateControllerOptions) {
       }
       const info = inspectCertificate(issued.certificatePem);
       // The issuance asked for its renewal window already.
-      if (issuer.suggestedRenewalTime) {
+      if (issuer.renewalWindow) {
         renewalInfo.asked(cert.metadata?.uid ?? '', info.fingerprintSha256);
       }
-      const renewAt = issued.renewalTime ?? renewalTime(cert, info.notBefore, info.notAfter);
+      // As renewalDue() will read it back from the status: one write, no second opinion.
+      const renewAt = renewalTimeWith(cert, info.notBefore, info.notAfter, issued.renewalTime);
       const conditions = setCondition(
         withCondition(
           status,

@@ -69,18 +69,28 @@ export function renewalTime(cert: Certificate, notBefore: Date, notAfter: Date):
   return defaultRenewalTime(notBefore, notAfter, before);
 }
 
+/** renewalTime(), or the time the CA suggested (ACME Renewal Information) when earlier. */
+export function renewalTimeWith(
+  cert: Certificate,
+  notBefore: Date,
+  notAfter: Date,
+  suggested: Date | undefined,
+): Date {
+  const policy = renewalTime(cert, notBefore, notAfter);
+  return suggested && suggested.getTime() < policy.getTime() ? suggested : policy;
+}
+
 /**
  * When the issued certificate is due: renewalTime(), or earlier when the CA suggested so
- * (ACME Renewal Information, kept in status.renewalTime at issuance) for the spec as it is.
+ * (kept in status.renewalTime at issuance) for the spec as it is.
  */
 export function renewalDue(cert: Certificate, notBefore: Date, notAfter: Date): Date {
-  const policy = renewalTime(cert, notBefore, notAfter);
   const status = cert.status;
   const suggested =
     status?.renewalTime && status.observedGeneration === cert.metadata?.generation
       ? new Date(status.renewalTime)
       : undefined;
-  return suggested && suggested.getTime() < policy.getTime() ? suggested : policy;
+  return renewalTimeWith(cert, notBefore, notAfter, suggested);
 }
 
 /**

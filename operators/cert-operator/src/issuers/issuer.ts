@@ -81,10 +81,16 @@ export interface Issuer {
   readonly kind: 'SelfSigned' | 'CA' | 'ACME';
   issue(req: CertificateRequest, ctx: IssueContext): Promise<IssuedCertificate>;
   /**
-   * When the CA suggests renewing `certificatePem` (leaf first), picked in the window it
-   * gives (ACME Renewal Information); undefined when it says nothing. Never throws.
+   * The window in which the CA suggests renewing `certificatePem` (leaf first): ACME Renewal
+   * Information. Undefined when it says nothing; never throws.
    */
-  suggestedRenewalTime?(certificatePem: string, log: Logger): Promise<Date | undefined>;
+  renewalWindow?(certificatePem: string, log: Logger): Promise<RenewalWindow | undefined>;
+}
+
+/** When a CA suggests renewing a certificate (RFC 9773). */
+export interface RenewalWindow {
+  start: Date;
+  end: Date;
 }
 
 /** A failure with a reason for status conditions and Events (e.g. `OrderFailed`). */

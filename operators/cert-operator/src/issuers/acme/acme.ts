@@ -9,6 +9,7 @@ import {
   type IssueContext,
   type IssuedCertificate,
   type Issuer,
+  type RenewalWindow,
 } from '../issuer.js';
 import { ariCertId, parseRenewalInfo, renewalTimeIn } from './ari.js';
 import {
@@ -254,7 +255,8 @@ export class ACMEIssuer implements Issuer {
             order = await this.createOrder(run, identifiers);
             break;
           }
-          const renewalTime = await this.suggestedRenewalTime(chain[0]!, log);
+          const window = await this.renewalWindow(chain[0]!, log);
+          const renewalTime = window && renewalTimeIn(window);
           log.info(
             { order: current.url, ms: Date.now() - started, renewalTime },
             'certificate issued',
@@ -453,8 +455,8 @@ export class ACMEIssuer implements Issuer {
     return chain;
   }
 
-  /** A random point in the CA's suggested renewal window (RFC 9773), when it has one. */
-  async suggestedRenewalTime(certificatePem: string, log: Logger): Promise<Date | undefined> {
+  /** The CA's suggested renewal window (RFC 9773), when it has one. */
+  async renewalWindow(certificatePem: string, log: Logger): Promise<RenewalWindow | undefined> {
     try {
       const base = (await directoryOf(this.opts.directoryUrl)).renewalInfo;
       if (typeof base !== 'string') return undefined;
@@ -466,7 +468,7 @@ export class ACMEIssuer implements Issuer {
         log.info('malformed ACME renewal information, renewing by lifetime');
         return undefined;
       }
-      return renewalTimeIn(window);
+      return window;
     } catch (err) {
       // RFC 9773 leaves the schedule to the client when the server gives no answer.
       log.info({ err: errorText(err) }, 'no ACME renewal information, renewing by lifetime');

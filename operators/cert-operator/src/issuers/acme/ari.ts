@@ -1,5 +1,6 @@
 // ACME Renewal Information (RFC 9773): the CA's suggested renewal window for a certificate.
 import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
+import type { RenewalWindow } from '../issuer.js';
 
 /**
  * The ARI certificate identifier (RFC 9773): base64url of the authority key
@@ -14,11 +15,6 @@ export function ariCertId(certPem: string): string {
   let serial = Buffer.from(cert.serialNumber, 'hex');
   if ((serial[0] ?? 0) & 0x80) serial = Buffer.concat([Buffer.of(0), serial]);
   return `${Buffer.from(aki.keyId, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
-}
-
-export interface RenewalWindow {
-  start: Date;
-  end: Date;
 }
 
 /** The suggested window of a renewalInfo response body, if it is well formed. */
