@@ -45,6 +45,11 @@ export const FLAGS = {
     multiple: true,
     help: 'IP[:PORT] of DNS servers the HTTP-01 self-check resolves challenged names with, instead of the system resolver (split-horizon DNS)',
   },
+  'dns01-recursive-nameservers': {
+    type: 'string',
+    multiple: true,
+    help: 'IP[:PORT] of DNS servers that DNS-01 solvers with cnameStrategy Follow look CNAMEs up with, instead of the system resolver',
+  },
   'http01-self-check-port': {
     type: 'string',
     default: '80',
@@ -111,6 +116,8 @@ export interface CertOperatorConfig extends OperatorSettings {
   backoff: { initialMs: number; maxMs: number };
   concurrency: number;
   renewalInfoIntervalMs: number;
+  /** Empty: the system resolver. */
+  dns01RecursiveNameservers: Nameserver[];
   help: boolean;
 }
 
@@ -178,7 +185,7 @@ export function parseConfig(
     http01SolverPort: flags.int('http01-solver-port', 1, 65535),
     http01SelfCheck: {
       port: flags.int('http01-self-check-port', 1, 65535),
-      nameservers: selfCheckNameservers(flags),
+      nameservers: nameserverList(flags, 'http01-self-check-nameservers'),
       timeoutMs: flags.duration('http01-self-check-timeout'),
     },
     ...(webhookCertDir || servingCert
@@ -193,6 +200,7 @@ export function parseConfig(
     backoff,
     concurrency: flags.int('concurrency', 1, 1000),
     renewalInfoIntervalMs: flags.duration('acme-renewal-info-interval'),
+    dns01RecursiveNameservers: nameserverList(flags, 'dns01-recursive-nameservers'),
     ...operatorSettings(flags, env),
     help: false,
   };
@@ -256,12 +264,15 @@ function defaultIssuerKind(
 }
 
 /** The self-check's DNS servers: IP addresses (a name would need a resolver to find it). */
-function selfCheckNameservers(flags: Flags<typeof FLAGS>): Nameserver[] {
-  return flags.list('http01-self-check-nameservers').map((value) => {
+function nameserverList(
+  flags: Flags<typeof FLAGS>,
+  flag: 'http01-self-check-nameservers' | 'dns01-recursive-nameservers',
+): Nameserver[] {
+  return flags.list(flag).map((value) => {
     const server = parseNameserver(value);
     if (!isIP(server.host) || server.port < 1 || server.port > 65535) {
       throw new ConfigError(
-        `${flags.where('http01-self-check-nameservers')} must be IP or IP:PORT, comma-separated; got "${value}"`,
+        `${flags.where(flag)} must be IP or IP:PORT, comma-separated; got "${value}"`,
       );
     }
     return server;

@@ -21,6 +21,7 @@ const code = await runOperator({
       backoff: config.backoff,
       concurrency: config.concurrency,
       renewalInfoIntervalMs: config.renewalInfoIntervalMs,
+      dns01RecursiveNameservers: config.dns01RecursiveNameservers,
       logger,
     });
     await manager.start(shutdownSignal());

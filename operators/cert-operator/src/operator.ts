@@ -13,6 +13,7 @@ import {
 } from './solvers/http01/ingress-route.js';
 import type { HTTP01SelfCheckOptions } from './solvers/http01/self-check.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
+import type { Nameserver } from './solvers/resolver.js';
 import { certWebhook } from './webhook/server.js';
 import { ServingCert } from './webhook/serving-cert.js';
 
@@ -36,6 +37,8 @@ export interface CertOperatorOptions {
    * solver sets `selfCheck: false`): port 80, the system resolver, 2 minutes by default.
    */
   http01SelfCheck?: Omit<HTTP01SelfCheckOptions, 'logger'>;
+  /** Where DNS-01 solvers with cnameStrategy Follow look CNAMEs up; default the system's. */
+  dns01RecursiveNameservers?: Nameserver[];
   backoff?: BackoffPolicy;
   concurrency?: number;
   /** How often to ask an ACME CA again for a certificate's renewal window. Default 6 h. */
@@ -99,6 +102,9 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     http01,
     ...(opts.http01SolverService ? { http01Service: opts.http01SolverService } : {}),
     ...(opts.http01SelfCheck ? { http01SelfCheck: opts.http01SelfCheck } : {}),
+    ...(opts.dns01RecursiveNameservers
+      ? { dns01RecursiveNameservers: opts.dns01RecursiveNameservers }
+      : {}),
     logger: opts.logger,
   });
   issuerControllers({

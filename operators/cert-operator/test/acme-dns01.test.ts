@@ -11,6 +11,7 @@ import {
   type IssuanceProgress,
   type IssueContext,
 } from '../src/issuers/issuer.js';
+import { soaZoneFinder } from '../src/solvers/dns01/zone.js';
 import { type Challenge, DNS01Solver, type Solver } from '../src/solvers/index.js';
 
 async function requestFor(names: string[]): Promise<CertificateRequest> {
@@ -218,5 +219,72 @@ describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
       reason: 'NoDNSZone',
       retryable: false,
     });
+  });
+});
+
+describe('DNS01Solver with cnameStrategy Follow, against BIND9', () => {
+  let bind: Bind9;
+  let solver: DNS01Solver;
+  const challenge = (identifier: string, keyAuthorization: string): Challenge => ({
+    identifier,
+    token: 't',
+    keyAuthorization,
+  });
+
+  beforeAll(async () => {
+    // A validation zone the names delegate their challenges to, through two CNAMEs for one.
+    bind = await startBind9({
+      zones: ['example.test', 'validation.test'],
+      records: {
+        'example.test': [
+          '_acme-challenge.alias 300 IN CNAME hop.example.test.',
+          'hop 300 IN CNAME alias.validation.test.',
+          '_acme-challenge.loop 300 IN CNAME loop.example.test.',
+          'loop 300 IN CNAME _acme-challenge.loop.example.test.',
+        ],
+      },
+    });
+    const server = { host: bind.host, port: bind.port };
+    // As the Issuer builder makes it: the zone of where the CNAMEs lead, found by SOA.
+    solver = new DNS01Solver({
+      provider: new RFC2136Provider({ ...server, tsig: bind.tsig }),
+      findZone: soaZoneFinder(server),
+      nameservers: [server],
+      followCname: { nameservers: [server] },
+      pollIntervalMs: 200,
+    });
+  });
+  afterAll(async () => {
+    await bind?.stop();
+  });
+
+  it('writes the TXT where the CNAMEs lead, checks it there, and removes it there', async () => {
+    const ch = challenge('alias.example.test', 'delegated-value');
+    await solver.present(ch);
+    expect(await bind.dig('alias.validation.test', 'TXT')).toEqual(['"delegated-value"']);
+    await solver.cleanUp(ch);
+    expect(await bind.dig('alias.validation.test', 'TXT')).toEqual([]);
+    // The CNAMEs are the user's: untouched.
+    expect(await bind.dig('_acme-challenge.alias.example.test', 'CNAME')).toEqual([
+      'hop.example.test.',
+    ]);
+  });
+
+  it('writes at _acme-challenge.NAME when there is no CNAME', async () => {
+    const ch = challenge('plain.example.test', 'plain-value');
+    await solver.present(ch);
+    expect(await bind.dig('_acme-challenge.plain.example.test', 'TXT')).toEqual(['"plain-value"']);
+    await solver.cleanUp(ch);
+    expect(await bind.dig('_acme-challenge.plain.example.test', 'TXT')).toEqual([]);
+  });
+
+  it('refuses a CNAME loop, naming the chain', async () => {
+    const err = await solver.present(challenge('loop.example.test', 'x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IssuanceError);
+    expect((err as IssuanceError).reason).toBe('DNSLookupFailed');
+    expect((err as IssuanceError).retryable).toBe(false);
+    expect((err as Error).message).toBe(
+      'the CNAMEs from _acme-challenge.loop.example.test loop or go on too long: _acme-challenge.loop.example.test -> loop.example.test -> _acme-challenge.loop.example.test',
+    );
   });
 });

@@ -256,6 +256,10 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
       selfCheck: bool(
         "Before asking the CA to validate, wait (up to 2 minutes) until the zone's authoritative servers answer the TXT value: for rfc2136 its nameserver, for route53 the zone's NS servers as the system resolver finds them. false: no wait, e.g. with split-horizon DNS. Default: true.",
       ),
+      cnameStrategy: str(
+        'Follow: when _acme-challenge.NAME is a CNAME (a validation zone delegated to this DNS service), write the TXT where the CNAMEs lead, looked up through --dns01-recursive-nameservers (default the system resolver), as cert-manager does. None: write at _acme-challenge.NAME. Default: None.',
+        { enum: ['None', 'Follow'] },
+      ),
     },
   ),
 });

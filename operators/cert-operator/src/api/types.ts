@@ -82,6 +82,8 @@ export interface ACMESolver {
     };
     /** Wait until the zone's authoritative servers answer (default true). */
     selfCheck?: boolean;
+    /** Follow: write the TXT where a CNAME at `_acme-challenge.NAME` leads. Default None. */
+    cnameStrategy?: 'None' | 'Follow';
   };
 }
 

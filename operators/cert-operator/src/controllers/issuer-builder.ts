@@ -19,7 +19,7 @@ import {
   HTTP01SelfCheckedSolver,
   type HTTP01SelfCheckOptions,
 } from '../solvers/http01/self-check.js';
-import { parseNameserver } from '../solvers/resolver.js';
+import { type Nameserver, parseNameserver } from '../solvers/resolver.js';
 import type { Solver } from '../solvers/solver.js';
 import { secretValue } from './secret.js';
 
@@ -39,6 +39,8 @@ export interface IssuerBuilderOptions {
   http01Service?: SolverService;
   /** How HTTP-01 solvers check their challenge is served before the CA is asked to validate. */
   http01SelfCheck?: Omit<HTTP01SelfCheckOptions, 'logger'>;
+  /** Where DNS-01 solvers with cnameStrategy Follow look CNAMEs up; default the system's. */
+  dns01RecursiveNameservers?: Nameserver[];
   logger: Logger;
 }
 
@@ -146,6 +148,13 @@ export class IssuerBuilder {
     return value;
   }
 
+  /** DNS01Solver options for a solver's cnameStrategy. */
+  private cnameFollowing(s: ACMESolver): { followCname?: { nameservers?: Nameserver[] } } {
+    if (s.dns01?.cnameStrategy !== 'Follow') return {};
+    const nameservers = this.opts.dns01RecursiveNameservers;
+    return { followCname: nameservers?.length ? { nameservers } : {} };
+  }
+
   private async create(loc: IssuerLocation): Promise<Issuer> {
     const { spec } = loc.resource;
     if (spec.selfSigned) return new SelfSignedIssuer();
@@ -247,7 +256,8 @@ export class IssuerBuilder {
         : undefined;
       // RFC2136 cannot list zones: the selector's dnsZones are the ones written to; without
       // them each record's zone is found by SOA queries to the server, as cert-manager does.
-      const zones = s.selector?.dnsZones ?? [];
+      // A followed CNAME leads out of the selector's zones: found by SOA too.
+      const zones = s.dns01?.cnameStrategy === 'Follow' ? [] : (s.selector?.dnsZones ?? []);
       const provider = new RFC2136Provider({
         host,
         port,
@@ -269,6 +279,7 @@ export class IssuerBuilder {
         findZone: zones.length ? undefined : soaZoneFinder({ host, port }),
         nameservers: [{ host, port }],
         selfCheck: s.dns01?.selfCheck ?? true,
+        ...this.cnameFollowing(s),
         logger: this.opts.logger,
       });
     }
@@ -306,6 +317,7 @@ export class IssuerBuilder {
       return new DNS01Solver({
         provider,
         selfCheck: s.dns01?.selfCheck ?? true,
+        ...this.cnameFollowing(s),
         logger: this.opts.logger,
       });
     }

@@ -1,4 +1,4 @@
-import { resolve4, resolve6, resolveNs } from 'node:dns/promises';
+import { resolve4, resolve6, resolveCname, resolveNs } from 'node:dns/promises';
 import {
   type Change,
   inZone,
@@ -28,6 +28,11 @@ export interface DNS01SolverOptions {
   selfCheck?: boolean;
   /** Authoritative servers to check. Default: the zone's NS records, via the system resolver. */
   nameservers?: Nameserver[];
+  /**
+   * Follow a CNAME at `_acme-challenge.<name>` and write the TXT where it leads (cert-manager's
+   * `cnameStrategy: Follow`), asking `nameservers` (default: the system resolver).
+   */
+  followCname?: { nameservers?: Nameserver[] };
   /** Longest wait for the value to reach every server. Default 120 s. */
   propagationTimeoutMs?: number;
   /** Between self-check rounds. Default 2 s. */
@@ -37,6 +42,8 @@ export interface DNS01SolverOptions {
 
 /** Read-modify-write rounds before giving up on a record set other writers keep changing. */
 const MAX_WRITE_ATTEMPTS = 5;
+/** CNAMEs followed from `_acme-challenge.<name>` before giving up (resolvers stop near 8). */
+const MAX_CNAME_HOPS = 8;
 
 interface Server {
   host: string;
@@ -60,6 +67,7 @@ export class DNS01Solver implements Solver {
   private readonly nameservers: Server[] | undefined;
   private readonly propagationTimeoutMs: number;
   private readonly pollIntervalMs: number;
+  private readonly followCname: { nameservers?: Nameserver[] } | undefined;
   private readonly log: Logger;
   /** Serialises this solver's writes per record set; the provider's checks cover other writers. */
   private readonly locks = new Map<string, Promise<void>>();
@@ -72,6 +80,7 @@ export class DNS01Solver implements Solver {
     this.nameservers = opts.nameservers?.map((s) => ({ host: s.host, port: s.port ?? 53 }));
     this.propagationTimeoutMs = opts.propagationTimeoutMs ?? 120_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 2000;
+    this.followCname = opts.followCname;
     this.log = (opts.logger ?? silentLogger).child({
       solver: 'dns-01',
       provider: opts.provider.name,
@@ -79,7 +88,7 @@ export class DNS01Solver implements Solver {
   }
 
   async present(ch: Challenge): Promise<void> {
-    const fqdn = recordName(ch.identifier);
+    const fqdn = await this.challengeRecord(ch.identifier);
     const zone = await this.zoneFor(fqdn);
     await this.modify(zone, fqdn, 'add', ch.keyAuthorization);
     this.log.info({ record: fqdn, zone: zone.name }, 'challenge TXT value added');
@@ -87,10 +96,50 @@ export class DNS01Solver implements Solver {
   }
 
   async cleanUp(ch: Challenge): Promise<void> {
-    const fqdn = recordName(ch.identifier);
+    const fqdn = await this.challengeRecord(ch.identifier);
     const zone = await this.zoneFor(fqdn);
     await this.modify(zone, fqdn, 'remove', ch.keyAuthorization);
     this.log.info({ record: fqdn, zone: zone.name }, 'challenge TXT value removed');
+  }
+
+  /** Where the TXT goes: `_acme-challenge.<name>`, or where its CNAMEs lead when followed. */
+  private async challengeRecord(identifier: string): Promise<string> {
+    const name = recordName(identifier);
+    if (!this.followCname) return name;
+    const servers = this.followCname.nameservers;
+    const seen = [name];
+    for (;;) {
+      const current = seen.at(-1)!;
+      let targets: string[];
+      try {
+        targets = servers?.length
+          ? await queryServers(servers, (r) => r.resolveCname(current), 2)
+          : await resolveCname(current);
+      } catch (err) {
+        const code = dnsErrorCode(err);
+        // No CNAME there (no such name, or other records only): the chain ends here.
+        if (code === 'ENOTFOUND' || code === 'ENODATA') break;
+        throw new IssuanceError(
+          'DNSLookupFailed',
+          `looking up a CNAME at ${current} (cnameStrategy Follow): ${code}`,
+          true,
+          undefined,
+          { cause: err },
+        );
+      }
+      const next = targets[0] && normalizeName(targets[0]);
+      if (!next) break;
+      if (seen.includes(next) || seen.length > MAX_CNAME_HOPS) {
+        throw new IssuanceError(
+          'DNSLookupFailed',
+          `the CNAMEs from ${name} loop or go on too long: ${[...seen, next].join(' -> ')}`,
+          false,
+        );
+      }
+      seen.push(next);
+    }
+    if (seen.length > 1) this.log.info({ cnames: seen }, 'following the challenge CNAME');
+    return seen.at(-1)!;
   }
 
   /**
