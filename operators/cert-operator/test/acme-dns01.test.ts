@@ -222,8 +222,9 @@ describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
   });
 });
 
-describe('DNS01Solver with cnameStrategy Follow, against BIND9', () => {
+describe('DNS01Solver with cnameStrategy Follow, against BIND9 and Pebble', () => {
   let bind: Bind9;
+  let pebble: Pebble;
   let solver: DNS01Solver;
   const challenge = (identifier: string, keyAuthorization: string): Challenge => ({
     identifier,
@@ -234,6 +235,8 @@ describe('DNS01Solver with cnameStrategy Follow, against BIND9', () => {
   beforeAll(async () => {
     // A validation zone the names delegate their challenges to, through two CNAMEs for one.
     bind = await startBind9({
+      // Pebble resolves through it, following CNAMEs as a CA's resolver does.
+      followCnames: true,
       zones: ['example.test', 'validation.test'],
       records: {
         'example.test': [
@@ -253,9 +256,25 @@ describe('DNS01Solver with cnameStrategy Follow, against BIND9', () => {
       followCname: { nameservers: [server] },
       pollIntervalMs: 200,
     });
+    pebble = await startPebble({ dnsServer: bind.address });
   });
   afterAll(async () => {
+    await pebble?.stop();
     await bind?.stop();
+  });
+
+  it('gets a certificate Pebble validated through the CNAME', async () => {
+    const issuer = new ACMEIssuer({
+      directoryUrl: pebble.directoryUrl,
+      caPem: pebble.tlsCaPem,
+      accountKeyPem: (await acme.crypto.createPrivateEcdsaKey()).toString(),
+      solverFor: () => solver,
+      pollIntervalMs: 100,
+    });
+    const issued = await issuer.issue(await requestFor(['alias.example.test']), context());
+    const leaf = new X509Certificate(acme.crypto.splitPemChain(issued.certificatePem)[0]!);
+    expect(leaf.subjectAltName).toBe('DNS:alias.example.test');
+    expect(await bind.dig('alias.validation.test', 'TXT')).toEqual([]);
   });
 
   it('writes the TXT where the CNAMEs lead, checks it there, and removes it there', async () => {

@@ -25,6 +25,11 @@ export interface Bind9Options {
   algorithm?: TsigAlgorithm;
   /** Extra records per zone in zone-file syntax, e.g. `www 300 IN A 192.0.2.1`. */
   records?: Record<string, string[]>;
+  /**
+   * Follow a CNAME into another of its zones in the same answer, as the recursive resolver
+   * a CA asks does (recursion on, for loopback clients). Default off: authoritative only.
+   */
+  followCnames?: boolean;
 }
 
 /** A running BIND9 named, authoritative for `zones`, updatable with `tsig`. */
@@ -69,7 +74,7 @@ export async function startBind9(opts: Bind9Options = {}): Promise<Bind9> {
   const conf = [
     `options { directory "${dir}"; pid-file "${dir}/named.pid"; session-keyfile "${dir}/session.key";`,
     `  listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };`,
-    '  recursion no; dnssec-validation no; notify no; };',
+    `  ${opts.followCnames ? 'recursion yes; allow-recursion { 127.0.0.1; };' : 'recursion no;'} dnssec-validation no; notify no; };`,
     'controls { };',
     `key "${tsig.name}" { algorithm ${tsig.algorithm}; secret "${tsig.secret}"; };`,
     ...zones.map(
