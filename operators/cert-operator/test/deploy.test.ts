@@ -27,8 +27,9 @@ chartSuite({
       },
     },
     'no webhook, one replica': { 'webhook.enabled': false, replicas: 1, leaderElection: false },
-    'HTTP-01 self-check through given nameservers': {
+    'HTTP-01 self-check and DNS-01 CNAMEs through given nameservers': {
       'http01.selfCheckNameservers': ['10.96.0.53', '10.96.0.54:5353'],
+      dns01RecursiveNameservers: ['10.96.0.53'],
     },
     // chartSuite renders into the namespace cert-operator: the one a namespaced release serves.
     'one namespace with an Issuer as default issuer': {
