@@ -211,6 +211,47 @@ describe('ACMEIssuer with HTTP-01 against Pebble', () => {
     verifyChain(issued.certificatePem, await pebble.rootCertificate());
   });
 
+  it('names the certificate a renewal replaces, and orders without when the server refuses that', async () => {
+    const names = ['renew.example.test'];
+    const first = await issuer.issue(await requestFor(names), context().ctx);
+    const renewal = context();
+    await issuer.issue(
+      { ...(await requestFor(names)), replaces: first.certificatePem },
+      renewal.ctx,
+    );
+    const account = new acme.Client({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: accountKeyPem,
+      accountUrl: issuer.accountUrl!,
+    });
+    const order = (await account.getOrder({ url: renewal.saved[0]!.orderUrl } as acme.Order)) as {
+      replaces?: string;
+    };
+    expect(order.replaces).toBe(ariCertId(first.certificatePem));
+
+    // Another account's certificate: Pebble refuses the replacement, the order goes ahead.
+    const otherKey = (await acme.crypto.createPrivateEcdsaKey()).toString();
+    const other = issuerFor(http, otherKey);
+    const refused = context();
+    const issued = await other.issue(
+      { ...(await requestFor(names)), replaces: first.certificatePem },
+      refused.ctx,
+    );
+    expect(
+      verifyChain(issued.certificatePem, await pebble.rootCertificate()).length,
+    ).toBeGreaterThan(1);
+    expect(refused.saved).toHaveLength(1);
+    const otherAccount = new acme.Client({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: otherKey,
+      accountUrl: other.accountUrl!,
+    });
+    const plain = (await otherAccount.getOrder({
+      url: refused.saved[0]!.orderUrl,
+    } as acme.Order)) as { replaces?: string };
+    expect(plain.replaces).toBeUndefined();
+  });
+
   it('downloads again from a saved order that is already valid', async () => {
     const req = await requestFor(['again.example.test']);
     const first = context();

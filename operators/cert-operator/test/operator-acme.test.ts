@@ -3,14 +3,16 @@ import { Client, Events, Informer, type Ingress, Ingresses, Secrets } from '@cho
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
+import type * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { Certificates, Issuers } from '../src/api/types.js';
 import { renewalTime } from '../src/controllers/policy.js';
+import { ariCertId } from '../src/issuers/acme/index.js';
 import { inspectCertificate } from '../src/pki/index.js';
 import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
 import { startCertOperator } from './operator.js';
-import { pebbleIssuer } from './pebble-account.js';
+import { ordersOf, pebbleIssuer } from './pebble-account.js';
 import { secretText } from './secret-text.js';
 
 /** Verifies a PEM bundle leaf -> intermediates against a root. */
@@ -358,6 +360,16 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     expect(events.some((e) => e.reason === 'Issuing' && e.note?.includes('renewal was due'))).toBe(
       true,
     );
+    // The renewal's order names the certificate it replaces (RFC 9773).
+    const orders = (await ordersOf(account)) as string[];
+    expect(orders).toHaveLength(2);
+    const replaces = await Promise.all(
+      orders.map(
+        async (url) =>
+          ((await account.getOrder({ url } as acme.Order)) as { replaces?: string }).replaces,
+      ),
+    );
+    expect(replaces.sort()).toEqual([ariCertId(revoked), undefined]);
   });
 
   it('never writes a private key or the TSIG secret to logs, Events or status', async () => {

@@ -326,6 +326,10 @@ export function certificateController(opts: CertificateControllerOptions) {
       });
       const durationMs =
         (cert.spec.duration && parseDuration(cert.spec.duration)) || DEFAULT_DURATION_MS;
+      const renews =
+        need.reason === 'Renewing' || need.reason === MANUAL_TRIGGER_REASON
+          ? secretValue(secret, 'tls.crt')
+          : undefined;
       const issued: IssuedCertificate = await issuer.issue(
         {
           certificate: `${ns}/${cert.metadata?.name}`,
@@ -338,6 +342,9 @@ export function certificateController(opts: CertificateControllerOptions) {
           privateKeyPem: keyPem,
           csrPem,
           ...(cert.spec.isCA ? { isCA: true } : {}),
+          // Renewing, or asked for by hand: the Secret holds a sound certificate of this
+          // issuer (issuanceNeed checked), which the new one replaces.
+          ...(renews ? { replaces: renews } : {}),
         },
         {
           signal: ctx.signal,

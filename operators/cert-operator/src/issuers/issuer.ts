@@ -36,6 +36,12 @@ export interface CertificateRequest {
   csrPem: string;
   /** Make a CA certificate (isCA). */
   isCA?: boolean;
+  /**
+   * PEM of the certificate this one renews. ACME sends it as `replaces` (RFC 9773) when the
+   * server serves renewal information: the CA ties the two (Let's Encrypt exempts such
+   * renewals from rate limits).
+   */
+  replaces?: string;
 }
 
 /** What an issuer hands back. */

@@ -210,7 +210,7 @@ export class ACMEIssuer implements Issuer {
     }
     const saved = await this.resumeOrder(run, identifiers);
     let resumed = saved !== undefined;
-    let order = saved ?? (await this.createOrder(run, identifiers));
+    let order = saved ?? (await this.createOrder(run, identifiers, req.replaces));
     // Each state moves forward or throws; the bound only guards against a server that
     // keeps answering `ready` to finalize.
     for (let step = 0; step < 16; step++) {
@@ -252,7 +252,7 @@ export class ACMEIssuer implements Issuer {
             }
             log.info({ order: current.url }, 'saved order was finalized for another key');
             resumed = false;
-            order = await this.createOrder(run, identifiers);
+            order = await this.createOrder(run, identifiers, req.replaces);
             break;
           }
           const window = await this.renewalWindow(chain[0]!, log);
@@ -321,8 +321,12 @@ export class ACMEIssuer implements Issuer {
     return order;
   }
 
-  private async createOrder(run: Run, identifiers: Identifier[]): Promise<Order> {
-    const order = await run.client.createOrder({ identifiers });
+  private async createOrder(
+    run: Run,
+    identifiers: Identifier[],
+    replacesPem: string | undefined,
+  ): Promise<Order> {
+    const order = await this.newOrder(run, identifiers, replacesPem);
     // Saved before any waiting, so an interrupted issuance resumes this order instead of
     // creating another (orders count against the CA's rate limits).
     await run.ctx.save({ orderUrl: order.url });
@@ -331,6 +335,36 @@ export class ACMEIssuer implements Issuer {
       'ACME order created',
     );
     return order;
+  }
+
+  /**
+   * newOrder, naming the certificate it renews (RFC 9773 `replaces`) when the server serves
+   * renewal information. A server refusing that (the certificate is another account's, or
+   * already replaced by an order that failed) gets the order without it.
+   */
+  private async newOrder(
+    run: Run,
+    identifiers: Identifier[],
+    replacesPem: string | undefined,
+  ): Promise<Order> {
+    const ari = replacesPem && (await directoryOf(this.opts.directoryUrl)).renewalInfo;
+    const replaces = typeof ari === 'string' ? certIdOf(replacesPem!) : undefined;
+    if (!replaces) return run.client.createOrder({ identifiers });
+    // acme-client passes the request through; its type does not know RFC 9773's field.
+    const request: Parameters<acme.Client['createOrder']>[0] & { replaces: string } = {
+      identifiers,
+      replaces,
+    };
+    try {
+      return await run.client.createOrder(request);
+    } catch (err) {
+      if (!(err instanceof ACMEProblemError) || err.type === 'rateLimited') throw err;
+      run.log.info(
+        { replaces, err: err.message },
+        'the ACME server refused the order as a renewal; ordering without replaces',
+      );
+      return run.client.createOrder({ identifiers });
+    }
   }
 
   /** Answers every pending authorization of the order, at once; all clean up first. */
@@ -548,6 +582,15 @@ function identifiersOf(req: CertificateRequest): Identifier[] {
     ...[...dns].map((value) => ({ type: 'dns', value })),
     ...[...ips].map((value) => ({ type: 'ip', value })),
   ];
+}
+
+/** The ARI certificate ID of a bundle's leaf; undefined when it has none (no AKI). */
+function certIdOf(pem: string): string | undefined {
+  try {
+    return ariCertId(acme.crypto.splitPemChain(pem)[0] ?? pem);
+  } catch {
+    return undefined;
+  }
 }
 
 function sameIdentifiers(a: Identifier[], b: Identifier[]): boolean {
