@@ -343,13 +343,17 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
       { timeoutMs: 30_000, description: 'a new certificate in place of the revoked one' },
     );
     expect(chainVerifies(renewed, await pebble.rootCertificate())).toBe(true);
+    // Ready held all along (the old certificate stayed valid): the renewal's own status is
+    // revision 2, written in the reconcile that wrote the Secret.
     const ready = await waitForCondition(
       client,
       Certificates,
       { namespace: ns, name: 'ari' },
       'Ready',
+      { where: (c) => c.status?.revision === 2 },
     );
-    expect(ready.status?.revision).toBe(2);
+    const { notAfter } = inspectCertificate(renewed);
+    expect(ready.status?.notAfter).toBe(notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z'));
     const events = (await client.list(Events, { namespace: ns })).filter(
       (e) => e.regarding?.name === 'ari',
     );

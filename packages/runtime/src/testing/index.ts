@@ -62,20 +62,24 @@ interface WithConditions extends KubeObject {
   };
 }
 
-/** Waits until the object's status condition `type` has `status` (default "True"). */
+/**
+ * Waits until the object's status condition `type` has `status` (default "True"), and
+ * `where` holds when given. A condition that already held before the change under test
+ * (Ready through a renewal) says nothing: name the state the change brings with `where`.
+ */
 export function waitForCondition<T extends WithConditions>(
   client: Reader,
   rt: ResourceType<T>,
   key: ObjectKey,
   type: string,
-  opts: WaitOptions & { status?: 'True' | 'False' | 'Unknown' } = {},
+  opts: WaitOptions & { status?: 'True' | 'False' | 'Unknown'; where?: (obj: T) => boolean } = {},
 ): Promise<T> {
   const want = opts.status ?? 'True';
   return waitFor(
     async () => {
       const obj = await client.get(rt, key);
       const cond = obj.status?.conditions?.find((c) => c.type === type);
-      return cond?.status === want ? obj : undefined;
+      return cond?.status === want && (opts.where?.(obj) ?? true) ? obj : undefined;
     },
     {
       description: `${rt.kind} ${key.namespace ?? ''}/${key.name} condition ${type}=${want}`,
