@@ -4,18 +4,21 @@
 // operator's idle RSS with its 200 certificates and again after 30000 unrelated Secrets.
 // Writes bench/results/cert.json at the repository root. The BENCH_* variables below do not
 // pass through turbo: set them on `../../pnpmw exec node --expose-gc bench/cert.ts` instead.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Client, Secrets } from '@chousei/runtime';
 import {
   freePort,
-  imageNodeFlags,
-  operatorCommand,
+  type MetricSample,
+  type OperatorProcess,
+  parseMetrics,
   percentile,
   pool,
+  RssSampler,
   startBind9,
   startControlPlane,
+  startOperatorProcess,
   startPebble,
+  sumMetric as sum,
   writeBenchResult,
 } from '@chousei/testenv';
 import { type Certificate, Certificates, CRDS, Issuers } from '../dist/index.js';
@@ -34,25 +37,7 @@ const operatorDir = new URL('..', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
-/** Prometheus text format: every sample as name, labels and value. */
-function parseMetrics(text: string) {
-  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g))
-      labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-type Samples = ReturnType<typeof parseMetrics>;
-const sum = (s: Samples, name: string, match: Record<string, string> = {}) =>
-  s
-    .filter((x) => x.name === name && Object.entries(match).every(([k, v]) => x.labels[k] === v))
-    .reduce((a, x) => a + x.value, 0);
+type Samples = MetricSample[];
 /** Sums of `name` grouped by one label, as an object. */
 const byLabel = (s: Samples, name: string, label: string, match: Record<string, string> = {}) => {
   const out: Record<string, number> = {};
@@ -71,19 +56,13 @@ const diff = (after: Record<string, number>, before: Record<string, number>) =>
       .filter(([, v]) => v !== 0),
   );
 
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]);
-  return kb / 1024;
-}
-
 const cp = await startControlPlane({
   apiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=1000'],
 });
 const bind = await startBind9({ zones: [ZONE], records: { [ZONE]: ['* 300 IN A 127.0.0.1'] } });
 const solverPort = await freePort();
 const pebble = await startPebble({ httpPort: solverPort, dnsServer: bind.address });
-let operator: ChildProcess | undefined;
+let operator: OperatorProcess | undefined;
 const logs: string[] = [];
 try {
   await cp.apply(CRDS);
@@ -128,7 +107,6 @@ try {
     ((await secretWatchEvents()) - calibrationBefore) / CALIBRATION;
 
   const kubeconfig = await cp.writeKubeconfig(cp.kubeConfig, 'cert-operator-kubeconfig');
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
   const flags = [
     '--kubeconfig',
     kubeconfig,
@@ -145,84 +123,26 @@ try {
     '50',
     '--log-level',
     'warn',
-    '--metrics-port',
-    String(metricsPort),
-    '--health-port',
-    String(healthPort),
-    '--bind-address',
-    '127.0.0.1',
   ];
   // The command of the image (its ENTRYPOINT's Node flags), so what is measured is what ships.
-  const command = await operatorCommand(operatorDir, flags);
-  const proc = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...command], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  operator = await startOperatorProcess({
+    operatorDir,
+    name: 'cert-operator',
+    args: flags,
+    extraNodeFlags: OPERATOR_NODE_FLAGS,
+    onLine: (line) => logs.push(line),
   });
-  operator = proc;
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
-  for (const stream of [proc.stdout, proc.stderr]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      logs.push(...lines.filter(Boolean));
-    });
-  }
-  const pid = proc.pid!;
+  const { pid } = operator;
+  const metrics = () => operator!.metrics();
+  console.log(`operator pid ${pid} ready; ${(await operator.rssMb()).toFixed(1)} MB RSS`);
 
-  const fetchText = async (port: number, path: string) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    return { status: res.status, text: await res.text() };
-  };
-  const metrics = async () => parseMetrics((await fetchText(metricsPort, '/metrics')).text);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`operator exited:\n${logs.join('\n')}`);
-    const ok = await fetchText(healthPort, '/readyz').then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`operator not ready:\n${logs.join('\n')}`);
-    await sleep(200);
-  }
-  console.log(`operator pid ${pid} ready; ${(await rssMb(pid)).toFixed(1)} MB RSS`);
-
-  /**
-   * Idle: no queued or running work and no API or ACME request for `quietMs`, then RSS
-   * samples 1 s apart; their median.
-   */
-  const idleRss = async (label: string, quietMs = 3000, samples = 5) => {
-    const started = performance.now();
-    let last = '';
-    let quietSince = performance.now();
-    for (;;) {
-      const s = await metrics();
-      const activity = [
-        sum(s, 'rest_client_requests_total'),
-        sum(s, 'chousei_cert_acme_requests_total'),
-        sum(s, 'workqueue_adds_total'),
-      ].join('/');
-      const busy = sum(s, 'workqueue_depth') + sum(s, 'controller_runtime_active_workers');
-      if (activity !== last || busy > 0) {
-        last = activity;
-        quietSince = performance.now();
-      } else if (performance.now() - quietSince >= quietMs) break;
-      if (performance.now() - started > 300_000) throw new Error(`${label}: never idle`);
-      await sleep(500);
-    }
-    const idleAfter = (performance.now() - started) / 1000;
-    const values: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      if (i) await sleep(1000);
-      values.push(await rssMb(pid));
-    }
-    values.sort((a, b) => a - b);
-    const median = percentile(values, 50);
+  /** Idle (no API or ACME request, nothing queued), then the median of RSS samples. */
+  const idleRss = async (label: string) => {
+    const idle = await operator!.idleRss({ activity: ['chousei_cert_acme_requests_total'] });
     console.log(
-      `${label}: idle after ${idleAfter.toFixed(1)} s; RSS ${values.map((v) => v.toFixed(1)).join(', ')} MB (median ${median.toFixed(1)})`,
+      `${label}: idle after ${idle.idleAfterSeconds.toFixed(1)} s; RSS ${idle.samplesMb.join(', ')} MB (median ${idle.medianMb.toFixed(1)})`,
     );
-    return { median, samples: values.map((v) => round(v, 1)), idleAfter };
+    return { median: idle.medianMb, samples: idle.samplesMb, idleAfter: idle.idleAfterSeconds };
   };
 
   await client.create(Issuers, {
@@ -286,7 +206,7 @@ try {
   }
   const allReady = readyCount >= CERTIFICATES;
   const issueSeconds = (performance.now() - issueStart) / 1000;
-  const rssAtReady = await rssMb(pid);
+  const rssAtReady = await operator.rssMb();
   console.log(
     allReady
       ? `all ${CERTIFICATES} Ready in ${issueSeconds.toFixed(1)} s (creates took ${createSeconds.toFixed(2)} s); RSS ${rssAtReady.toFixed(1)} MB`
@@ -338,14 +258,7 @@ try {
 
   // 30000 unrelated Secrets: Opaque, about 1 KB of distinct content each, no managed label.
   console.log(`creating ${SECRETS} Secrets...`);
-  let peakRss = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      peakRss = Math.max(peakRss, await rssMb(pid));
-      await sleep(250);
-    }
-  })();
+  const sampler = new RssSampler(pid);
   const beforeSecrets = await metrics();
   const watchEventsBefore = await secretWatchEvents();
   const secretsStart = performance.now();
@@ -357,8 +270,7 @@ try {
   const secretsSeconds = (performance.now() - secretsStart) / 1000;
   console.log(`created in ${secretsSeconds.toFixed(1)} s`);
   const withSecrets = await idleRss('with 30k Secrets');
-  sampling = false;
-  await sampler;
+  const peakRss = (await sampler.stop()).peakMb;
   const afterSecrets = await metrics();
   await sleep(1000);
   const secretWatchEventsSent = (await secretWatchEvents()) - watchEventsBefore;
@@ -372,10 +284,7 @@ try {
   );
   const stillReady = (await client.list(Certificates, { namespace: ns })).filter(isReady).length;
 
-  proc.kill('SIGTERM');
-  const exitCode = await Promise.race([exited, sleep(30_000).then(() => 'timeout' as const)]);
-  if (exitCode === 'timeout') proc.kill('SIGKILL');
-  operator = undefined;
+  const exitCode = await operator.stop();
 
   const warnings = logs.filter((l) => /"level":"(warn|error|fatal)"/.test(l));
   const messages: Record<string, number> = {};
@@ -419,14 +328,11 @@ try {
     operator_exit: exitCode,
     operator_warnings: messages,
     operator_flags: flags.map((f) => (f === kubeconfig ? '<admin kubeconfig>' : f)),
-    operator_node_flags: [...OPERATOR_NODE_FLAGS, ...(await imageNodeFlags(operatorDir))],
+    operator_node_flags: operator.nodeFlags,
   };
   console.log(await writeBenchResult('cert', result));
 } finally {
-  if (operator && operator.exitCode === null && operator.signalCode === null) {
-    operator.kill('SIGTERM');
-    await new Promise((r) => operator!.once('exit', r));
-  }
+  await operator?.stop();
   await pebble.stop();
   await bind.stop();
   await cp.stop();

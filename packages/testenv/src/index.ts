@@ -47,6 +47,18 @@ export {
   renderDockerfile,
 } from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';
+export {
+  type IdleRss,
+  type IdleRssOptions,
+  type MetricSample,
+  type OperatorProcess,
+  type OperatorProcessOptions,
+  parseMetrics,
+  RssSampler,
+  rssMb,
+  startOperatorProcess,
+  sumMetric,
+} from './operator-process.js';
 export { type Pebble, type PebbleOptions, pebbleBinary, startPebble } from './pebble.js';
 export { createCA, issueCert, type KeyPair } from './pki.js';
 export { freePort } from './ports.js';
