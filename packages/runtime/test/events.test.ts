@@ -5,6 +5,7 @@ import { Client } from '../src/client/client.js';
 import { ConfigMaps, Events, Namespaces } from '../src/client/resource.js';
 import type { ConfigMap, Event, KubeObject } from '../src/client/types.js';
 import { EventRecorder } from '../src/helpers/events.js';
+import { WaitTimeoutError, waitForEvent } from '../src/testing/index.js';
 
 const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
@@ -208,5 +209,25 @@ describe('EventRecorder', () => {
     );
     expect(lines.some((l) => l.includes('Bad reason with spaces'))).toBe(true);
     expect(await eventsAbout(cm)).toHaveLength(0);
+  });
+
+  it('is waited for by waitForEvent: the Event named, not one an earlier step made', async () => {
+    const cm = await configMap();
+    const recorder = new EventRecorder(client, { controller: 'test.chousei.dev/op' });
+    recorder.event(cm, 'Normal', 'Synced', 'Sync', 'first');
+    await recorder.flush();
+    const subject = { kind: 'ConfigMap', namespace: ns, name: cm.metadata?.name ?? '' };
+    const second = waitForEvent(client, subject, (e) => e.note === 'second', { timeoutMs: 5000 });
+    // Recorded once the wait is under way, and written in the background.
+    setTimeout(() => recorder.event(cm, 'Normal', 'Synced', 'Sync', 'second'), 300);
+    expect((await second).map((e) => e.note).sort()).toEqual(['first', 'second']);
+    // Events about another object do not count; the timeout names what was awaited.
+    const other = waitForEvent(client, { ...subject, name: 'other' }, () => true, {
+      timeoutMs: 300,
+    });
+    await expect(other).rejects.toThrow(WaitTimeoutError);
+    await expect(other).rejects.toThrow(
+      `an Event about ConfigMap ${ns}/other not met within 300 ms`,
+    );
   });
 });

@@ -1,8 +1,8 @@
 // Helpers for testing an operator against a real API server (e.g. @chousei/testenv):
 // run its manager in the background, wait for the state of the world to converge.
 import type { Reader } from '../client/client.js';
-import type { ResourceType } from '../client/resource.js';
-import type { KubeObject, ObjectKey } from '../client/types.js';
+import { Events, type ResourceType } from '../client/resource.js';
+import type { Event, KubeObject, ObjectKey } from '../client/types.js';
 import type { Manager } from '../manager/manager.js';
 
 export interface WaitOptions {
@@ -85,6 +85,37 @@ export function waitForCondition<T extends WithConditions>(
       description: `${rt.kind} ${key.namespace ?? ''}/${key.name} condition ${type}=${want}`,
       ...opts,
     },
+  );
+}
+
+/** The object an Event is about: its kind, namespace and name. */
+export interface EventSubject {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Waits until the Events about `regarding` include one that `where` accepts, and returns
+ * them all. Recorders write Events in the background, after the state they tell of (a
+ * Certificate's Issued Event follows its Ready status): a wait for that state does not wait
+ * for its Event. Name the Event the change brings: one an earlier step made says nothing.
+ */
+export function waitForEvent(
+  client: Reader,
+  regarding: EventSubject,
+  where: (event: Event) => boolean,
+  opts: WaitOptions = {},
+): Promise<Event[]> {
+  const { kind, namespace, name } = regarding;
+  return waitFor(
+    async () => {
+      const about = (await client.list(Events, { namespace })).filter(
+        (e) => e.regarding?.kind === kind && e.regarding.name === name,
+      );
+      return about.some(where) && about;
+    },
+    { description: `an Event about ${kind} ${namespace}/${name}`, ...opts },
   );
 }
 
