@@ -1,6 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { Client, Events, Ingresses, Secrets, setCondition } from '@chousei/runtime';
-import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
+import {
+  type RunningManager,
+  waitFor,
+  waitForCondition,
+  waitForEvent,
+} from '@chousei/runtime/testing';
 import { operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
@@ -271,9 +276,15 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
       reason: 'Issued',
     });
     expect(after.status?.failedIssuanceAttempts).toBeUndefined();
-    const notes = (await client.list(Events, { namespace: ns }))
-      .filter((e) => e.regarding?.name === 'manual')
-      .map((e) => e.note);
+    // Written in the background: revision 2 does not say the Event is there yet, and the
+    // first issuance's Issuing Event is.
+    const notes = (
+      await waitForEvent(
+        client,
+        { kind: 'Certificate', namespace: ns, name: 'manual' },
+        (e) => e.reason === 'Issuing' && !!e.note?.includes('manually triggered'),
+      )
+    ).map((e) => e.note);
     expect(notes).toContain('Issuing certificate: Certificate re-issuance manually triggered');
   });
 
