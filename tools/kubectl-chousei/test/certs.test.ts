@@ -12,7 +12,7 @@ import {
   setupCertOperator,
 } from '@chousei/cert-operator';
 import { Client, createLogger, Manager, Secrets } from '@chousei/runtime';
-import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import { type RunningManager, startManager, waitFor, waitForEvent } from '@chousei/runtime/testing';
 import { createCA, freePort, issueCert, type Pebble, startPebble } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import * as acme from 'acme-client';
@@ -395,6 +395,7 @@ describe('certs status and inspect on given states (no operator running)', () =>
 describe('certs status, renew and inspect with the cert-operator running', () => {
   let ns: string;
   let running: RunningManager;
+  const webSubject = () => ({ kind: 'Certificate', namespace: ns, name: 'web' });
   const text = (name: string) =>
     client
       .get(Secrets, { namespace: ns, name })
@@ -442,6 +443,8 @@ describe('certs status, renew and inspect with the cert-operator running', () =>
         ),
       { timeoutMs: 20_000 },
     );
+    // The status report lists it; the operator writes it after the Ready status.
+    await waitForEvent(client, webSubject(), (e) => e.reason === 'Issued');
   });
   afterAll(() => running?.stop());
 
@@ -484,6 +487,12 @@ describe('certs status, renew and inspect with the cert-operator running', () =>
       ns,
     ]);
     expect(after.chain[0]?.serialNumber).not.toBe(before.chain[0]?.serialNumber);
+    // Revision 2 is no sign of its Event, written in the background (the first issuance's is there).
+    await waitForEvent(
+      client,
+      webSubject(),
+      (e) => e.reason === 'Issuing' && !!e.note?.includes('manually triggered'),
+    );
     const report = await json<StatusReport>(['certs', 'status', 'web', '-n', ns]);
     expect(report.revision).toBe(2);
     expect(report.conditions.find((c) => c.type === 'Issuing')).toMatchObject({
