@@ -124,20 +124,21 @@ describe('dns-operator against BIND9 over RFC2136', () => {
 
     expect(await answers('manual.example.test')).toEqual(['198.51.100.1']);
     expect(await answers('theirs.example.test')).toEqual(['198.51.100.2']);
-    // The losers hear why, as Warning Events on their Ingress.
+    // The losers hear why, as Warning Events on their Ingress. Each name is reconciled (and
+    // retried after the outage) on its own: every Event the assertions read is waited for.
     const events = await waitFor(async () => {
       const list = await client.list(Events, { namespace: ns });
       const of = (name: string) =>
         list
           .filter((e) => e.regarding?.name === name)
           .map((e) => `${e.type} ${e.reason}: ${e.note}`);
-      const theirs = of('clash-theirs');
+      const seen = { theirs: of('clash-theirs'), manual: of('clash-manual'), app: of('app') };
+      const has = (events: string[], prefix: string) => events.some((e) => e.startsWith(prefix));
       return (
-        theirs.some((e) => e.startsWith('Warning Conflict')) && {
-          theirs,
-          manual: of('clash-manual'),
-          app: of('app'),
-        }
+        has(seen.theirs, 'Warning Conflict') &&
+        has(seen.manual, 'Warning Conflict') &&
+        has(seen.app, 'Normal Published') &&
+        seen
       );
     });
     expect(events.theirs.join()).toMatch(/owned by "other-cluster"/);
