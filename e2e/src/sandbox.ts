@@ -25,6 +25,8 @@ const INGRESS = 'web';
 const SECRET = 'web-tls';
 /** How long stopping may take before the sandbox exits regardless. */
 const STOP_GRACE_MS = 30_000;
+/** For waits that end by the --timeout deadline or an operator's crash, raced with them. */
+const FOREVER = { timeoutMs: 2 ** 31, intervalMs: 100 };
 
 const { values: flags } = parseArgs({
   options: {
@@ -106,7 +108,7 @@ async function demo(s: Stack): Promise<void> {
   const host = `${INGRESS}.${s.zone}`;
   const { client } = s;
   await s.cluster.ensureNamespace(NAMESPACE);
-  watchEvents(s);
+  const shown = watchEvents(s);
 
   await progress.step(
     `Ingress ${NAMESPACE}/${INGRESS}: host ${host}, TLS ${SECRET}, cert-manager.io/cluster-issuer ${s.issuers.http01}`,
@@ -137,27 +139,34 @@ async function demo(s: Stack): Promise<void> {
 
   // The waits end by the deadline or an operator's crash, whichever comes first.
   const race = <T>(p: Promise<T>) => Promise.race([p, s.crashed, deadline]);
-  const forever = { timeoutMs: 2 ** 31, intervalMs: 100 };
+  // Each step ends once its Event is shown too: Events are written after the state they tell of.
   const [dns] = await Promise.all([
     progress.step(`dns-operator: A record ${host} -> 127.0.0.1 in BIND9`, () =>
       race(
-        waitFor(async () => {
-          const a = await s.bind.dig(host, 'A');
-          return a.includes('127.0.0.1') && a;
-        }, forever),
+        (async () => {
+          const a = await waitFor(async () => {
+            const answer = await s.bind.dig(host, 'A');
+            return answer.includes('127.0.0.1') && answer;
+          }, FOREVER);
+          await shown('Ingress', INGRESS, 'Published');
+          return a;
+        })(),
       ),
     ),
     progress.step(
       `cert-operator: Certificate ${NAMESPACE}/${SECRET} Ready (Pebble validates HTTP-01 at ${host})`,
       () =>
         race(
-          waitForCondition(
-            client,
-            Certificates,
-            { namespace: NAMESPACE, name: SECRET },
-            'Ready',
-            forever,
-          ),
+          (async () => {
+            await waitForCondition(
+              client,
+              Certificates,
+              { namespace: NAMESPACE, name: SECRET },
+              'Ready',
+              FOREVER,
+            );
+            await shown('Certificate', SECRET, 'Issued');
+          })(),
         ),
     ),
   ]);
@@ -184,10 +193,14 @@ async function demo(s: Stack): Promise<void> {
   say();
 }
 
-/** Prints the Events of the demo namespace's Ingresses and Certificates as they arrive. */
-function watchEvents(s: Stack): void {
+/**
+ * Prints the Events of the demo namespace's Ingresses and Certificates as they arrive;
+ * the function returned resolves once one of that kind, name and reason was printed.
+ */
+function watchEvents(s: Stack): (kind: string, name: string, reason: string) => Promise<void> {
   const informer = new Informer(s.client.transport, Events, { namespace: NAMESPACE });
   const seen = new Map<string, number>();
+  const printed = new Set<string>();
   const show = (e: Event) => {
     const kind = e.regarding?.kind;
     if (kind !== 'Ingress' && kind !== 'Certificate') return;
@@ -201,11 +214,15 @@ function watchEvents(s: Stack): void {
     say(
       `  event ${elapsed().padStart(7)}  ${kind}/${e.regarding?.name}  ${e.type} ${e.reason}${times}  ${who}: ${e.note ?? ''}`,
     );
+    printed.add(`${kind}/${e.regarding?.name}/${e.reason}`);
   };
   informer.addHandler({ onAdd: show, onUpdate: (_, e) => show(e) });
   informer.start(stopping.signal).catch((err: unknown) => {
     if (!stopping.signal.aborted) say(`(event watch failed: ${(err as Error).message})`);
   });
+  return async (kind, name, reason) => {
+    await waitFor(() => printed.has(`${kind}/${name}/${reason}`), FOREVER);
+  };
 }
 
 function backend() {
