@@ -1,6 +1,11 @@
 export { Cache, type CacheListOptions, type InformerScope, matchesLabels } from './cache.js';
 export { type EventHandler, Informer, type InformerOptions } from './informer.js';
 export {
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  labelSelectorMatches,
+} from './selector.js';
+export {
   byNamespace,
   byOwnerUid,
   dropManagedFields,

@@ -91,6 +91,64 @@ export function conditionsSchema(
   };
 }
 
+/**
+ * The schema of a metav1.LabelSelector (see `labelSelectorMatches`), with the checks the
+ * API server makes of its own selectors: In and NotIn take values, Exists and DoesNotExist
+ * none. Bounded, so CEL rules over it stay within the API server's cost budget.
+ */
+export function labelSelectorSchema(description: string): JSONSchemaProps {
+  const label = (what: string, maxLength: number): JSONSchemaProps => ({
+    type: 'string',
+    description: what,
+    maxLength,
+  });
+  return {
+    type: 'object',
+    description,
+    properties: {
+      matchLabels: {
+        type: 'object',
+        description: 'Labels that must all be present with these values.',
+        maxProperties: 64,
+        additionalProperties: label('Label value.', 63),
+      },
+      matchExpressions: {
+        type: 'array',
+        description: 'Terms that must all hold.',
+        maxItems: 16,
+        items: {
+          type: 'object',
+          description: 'One term: a label key, an operator and values.',
+          required: ['key', 'operator'],
+          properties: {
+            // A DNS-subdomain prefix, a slash and a 63-character name.
+            key: { ...label('The label key.', 317), minLength: 1 },
+            operator: {
+              type: 'string',
+              description: 'In, NotIn, Exists or DoesNotExist.',
+              enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+            },
+            values: {
+              type: 'array',
+              description: 'For In and NotIn: the values (not empty); none for the others.',
+              maxItems: 64,
+              items: label('A label value.', 63),
+            },
+          },
+          'x-kubernetes-validations': [
+            {
+              rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+              message: 'In and NotIn take values; Exists and DoesNotExist take none',
+              fieldPath: '.values',
+              reason: 'FieldValueInvalid',
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
 /** A column of `kubectl get`; priority 1 shows it only with `-o wide`. */
 export interface PrinterColumn {
   name: string;

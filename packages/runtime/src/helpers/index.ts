@@ -17,6 +17,7 @@ export {
   conditionsSchema,
   customResourceDefinition,
   type JSONSchemaProps,
+  labelSelectorSchema,
   type PrinterColumn,
   type ValidationRule,
 } from './crd.js';
