@@ -1,5 +1,6 @@
 // @chousei/dns: sources hand desired records to plan/, which diffs them with what
 // registry/ says we own in what provider/ lists; provider/ applies the changes.
+export * from './domain-policy/index.js';
 export * from './plan/plan.js';
 export * from './provider/inmemory/inmemory.js';
 export * from './provider/provider.js';

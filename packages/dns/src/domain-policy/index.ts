@@ -1,0 +1,3 @@
+export * from './api.js';
+export * from './cache.js';
+export * from './judge.js';
