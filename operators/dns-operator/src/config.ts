@@ -9,6 +9,7 @@ import {
   operatorSettings,
   envName as prefixedEnvName,
 } from '@chousei/runtime';
+import type { CrossNamespaceClaims } from './controller/tenancy.js';
 import type { SourceKind } from './operator.js';
 
 /**
@@ -64,6 +65,11 @@ export const FLAGS = {
     help: 'Never manage names under these domains',
   },
   namespace: { type: 'string', help: 'Watch only this namespace (default: all)' },
+  'cross-namespace-claims': {
+    type: 'string',
+    default: 'refuse',
+    help: 'A name claimed from several namespaces: refuse (the first namespace keeps it) | merge (any namespace adds to any name, as external-dns does; unsafe in shared clusters)',
+  },
   'label-filter': {
     type: 'string',
     help: 'Label selector the watched objects must match, e.g. team=web',
@@ -167,6 +173,7 @@ export interface DnsOperatorConfig extends OperatorSettings {
   domainFilter: string[];
   excludeDomains: string[];
   namespace?: string;
+  crossNamespaceClaims: CrossNamespaceClaims;
   labelFilter?: string;
   annotationFilter?: string;
   ingressClasses: string[];
@@ -309,6 +316,7 @@ export function configFromFlags(
     domainFilter: list('domain-filter').map((d) => d.toLowerCase().replace(/\.$/, '')),
     excludeDomains: list('exclude-domains').map((d) => d.toLowerCase().replace(/\.$/, '')),
     ...optional('namespace', str('namespace')),
+    crossNamespaceClaims: oneOf('cross-namespace-claims', ['refuse', 'merge'] as const),
     ...optional('labelFilter', str('label-filter')),
     ...optional('annotationFilter', str('annotation-filter')),
     ingressClasses: list('ingress-class'),

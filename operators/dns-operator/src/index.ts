@@ -19,6 +19,12 @@ export {
   resourceLabel,
 } from './controller/claims.js';
 export type { EventSink, NameOutcome } from './controller/name-reconciler.js';
+export {
+  admitClaims,
+  type CrossNamespaceClaims,
+  type RefusedClaim,
+  type TenancyRules,
+} from './controller/tenancy.js';
 export { zoneOf } from './controller/zone-cache.js';
 export {
   type RegistryOptions,

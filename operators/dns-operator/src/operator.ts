@@ -1,9 +1,11 @@
 import {
   type AliasTarget,
   DEFAULT_MANAGED_TYPES,
+  DomainPolicyCache,
   type Policy,
   type Provider,
   type RecordType,
+  touchedBy,
 } from '@chousei/dns';
 import {
   addFinalizer,
@@ -25,6 +27,7 @@ import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dn
 import { ChangeBatcher } from './controller/batcher.js';
 import { type Claimant, resourceLabel } from './controller/claims.js';
 import { type EventSink, type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
+import type { CrossNamespaceClaims } from './controller/tenancy.js';
 import { ZoneCache } from './controller/zone-cache.js';
 import { type SourceKind, sourcesFor, txtRegistryFor, zoneFilterFor } from './definitions.js';
 import type { SourceResult } from './sources/endpoint.js';
@@ -42,8 +45,13 @@ export interface DnsOperatorOptions {
   managedTypes?: RecordType[];
   domainFilter?: string[];
   excludeDomains?: string[];
-  /** Watch one namespace only. */
+  /**
+   * Watch one namespace only. Its claims are all one tenant's: DomainPolicies are not read
+   * (nor is any cluster-scoped object), and claims on one name always merge.
+   */
   namespace?: string;
+  /** Claims on one name from several namespaces: the first namespace keeps it (default), or merge. */
+  crossNamespaceClaims?: CrossNamespaceClaims;
   labelFilter?: string;
   annotationFilter?: string;
   ingressClasses?: string[];
@@ -151,12 +159,18 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
         });
     }
   };
+  // Who may claim which names: read only when serving every namespace.
+  const policies = opts.namespace ? undefined : new DomainPolicyCache(manager.cache);
   const names = new NameReconciler({
     claimants: claimantsOf,
     zones,
     batcher,
     registry,
     policy: opts.policy ?? 'sync',
+    tenancy: {
+      ...(policies ? { judge: (ns: string, name: string) => policies.judge(ns, name) } : {}),
+      crossNamespaceClaims: opts.crossNamespaceClaims ?? 'refuse',
+    },
     managedTypes: new Set(opts.managedTypes ?? [...DEFAULT_MANAGED_TYPES]),
     defaultTTL: opts.defaultTTL ?? 300,
     events,
@@ -186,6 +200,19 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       scope,
     );
   }
+  // A policy change looks again at the claimed names under the suffixes it had and has; a
+  // namespace's new labels at the names claimed from it.
+  policies?.watchedBy(namesBuilder, {
+    byPolicy: (change) =>
+      [...claimedNames()].filter((n) => touchedBy(change, n)).map((name) => ({ name })),
+    byNamespace: (namespace) => {
+      const claimed = new Set<string>();
+      for (const def of defs)
+        for (const obj of informers.get(def.kind)!.store.byIndex('namespace', namespace))
+          for (const n of claims(def, obj)) claimed.add(n);
+      return [...claimed].map((name) => ({ name }));
+    },
+  });
   const namesController = namesBuilder.complete((req, ctx) => names.reconcile(req, ctx));
 
   const ownedBy = async (resource: string): Promise<boolean> => {
@@ -256,7 +283,10 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
             reason: 'Invalid',
             message: `${error.field}: ${error.message}`,
           };
-        const outcome = names.outcomes.get(dnsName.toLowerCase().replace(/\.$/, ''));
+        const outcome = names.outcomeFor(
+          dnsName.toLowerCase().replace(/\.$/, ''),
+          obj.metadata?.namespace ?? '',
+        );
         if (!outcome)
           return {
             dnsName,

@@ -62,6 +62,7 @@ export function operatorOptions(
     domainFilter: config.domainFilter,
     excludeDomains: config.excludeDomains,
     ...(config.namespace ? { namespace: config.namespace } : {}),
+    crossNamespaceClaims: config.crossNamespaceClaims,
     ...(config.labelFilter ? { labelFilter: config.labelFilter } : {}),
     ...(config.annotationFilter ? { annotationFilter: config.annotationFilter } : {}),
     ingressClasses: config.ingressClasses,

@@ -33,6 +33,11 @@ describe('configuration', () => {
     expect(c.sources).toEqual(['ingress', 'service', 'dnsendpoint']);
     expect(c.resyncIntervalMs).toBe(600_000);
     expect(c.managedTypes).toEqual(['A', 'AAAA', 'CNAME']);
+    expect(c.crossNamespaceClaims).toBe('refuse');
+    expect(
+      parse(['--provider', 'inmemory'], { CHOUSEI_DNS_CROSS_NAMESPACE_CLAIMS: 'merge' })
+        .crossNamespaceClaims,
+    ).toBe('merge');
   });
 
   it('fails with one message naming the flag and its variable', () => {
@@ -53,6 +58,10 @@ describe('configuration', () => {
         /--policy .* must be one of sync, upsert-only, create-only/,
       ],
       [['--provider', 'inmemory', '--txt-owner-id', 'a,b'], /--txt-owner-id/],
+      [
+        ['--provider', 'inmemory', '--cross-namespace-claims', 'allow'],
+        /--cross-namespace-claims .* must be one of refuse, merge/,
+      ],
       [['--provider', 'inmemory', '--no-such-flag'], /Unknown option '--no-such-flag'/],
       [
         [

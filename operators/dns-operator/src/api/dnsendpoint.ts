@@ -1,3 +1,4 @@
+import { domainPolicyCRD } from '@chousei/dns';
 import {
   ageColumn,
   customResourceDefinition,
@@ -223,7 +224,8 @@ export const dnsEndpointSchema: JSONSchemaProps = {
               },
               reason: {
                 type: 'string',
-                description: 'Published, Invalid, Pending, NoZone, Conflict or Failed.',
+                description:
+                  'Published, Invalid, Pending, NoZone, Conflict, Failed, NameTaken (another namespace holds the name) or DomainNotAllowed (no DomainPolicy allows it).',
               },
               message: { type: 'string', description: 'The records published, or why not.' },
             },
@@ -249,5 +251,8 @@ export const dnsEndpointCRD = customResourceDefinition({
   ],
 });
 
-/** Every CRD the dns-operator serves; the Helm chart's crds/ are generated from it. */
-export const CRDS = [dnsEndpointCRD];
+/**
+ * Every CRD the dns-operator reads; the Helm chart's crds/ are generated from it. The
+ * DomainPolicy CRD is @chousei/dns's, shipped by the cert-operator's chart too.
+ */
+export const CRDS = [dnsEndpointCRD, domainPolicyCRD];

@@ -6,12 +6,15 @@ import {
   plan,
   type RecordSet,
   type RecordType,
+  recordKey,
   type TxtRegistry,
+  type ZoneView,
 } from '@chousei/dns';
 import type { EventRecorder, ReconcileContext, Request, Result } from '@chousei/runtime';
 import { counter } from '@chousei/runtime';
 import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
+import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
 import type { ZoneCache } from './zone-cache.js';
 
 /** Where Events go: the recorder, or a collector when nothing may be written (a plan). */
@@ -20,7 +23,7 @@ export type EventSink = Pick<EventRecorder, 'event'>;
 /** Where a name stands after its last reconcile (reported in DNSEndpoint status). */
 export interface NameOutcome {
   published: boolean;
-  reason: 'Published' | 'Conflict' | 'NoZone' | 'Pending' | 'Failed';
+  reason: 'Published' | 'Conflict' | 'NoZone' | 'Pending' | 'Failed' | RefusedClaim['reason'];
   message: string;
 }
 
@@ -31,6 +34,8 @@ export interface NameReconcilerOptions {
   batcher: ChangeBatcher;
   registry: TxtRegistry;
   policy: Policy;
+  /** Which namespaces' claims on a name are published. */
+  tenancy: TenancyRules;
   managedTypes: ReadonlySet<RecordType>;
   defaultTTL: number;
   events: EventSink;
@@ -53,6 +58,10 @@ const planChanges = counter(
  */
 export class NameReconciler {
   readonly outcomes = new Map<string, NameOutcome>();
+  /** Per name, the namespaces whose claims were refused, and why. */
+  private readonly refusals = new Map<string, Map<string, NameOutcome>>();
+  /** Per name, the outcome and refusals last reported to onOutcome. */
+  private readonly reported = new Map<string, string>();
 
   constructor(private readonly opts: NameReconcilerOptions) {}
 
@@ -65,15 +74,23 @@ export class NameReconciler {
     if (!zone) {
       const message = `${name} is outside every managed zone (${zones.zoneNames().join(', ') || 'none'})`;
       for (const c of claimants) events.event(c.obj, 'Warning', 'NoZone', 'Publish', message);
+      this.refusals.delete(name);
       this.settle(name, { published: false, reason: 'NoZone', message }, claimants);
       return;
     }
 
-    const merged = mergeClaims(name, claimants);
+    const view = await zones.view(zone);
+    const { admitted, refused } = admitClaims(
+      name,
+      claimants,
+      this.opts.tenancy,
+      publishedBy(name, view, registry, this.opts.managedTypes),
+    );
+    this.refuse(name, refused);
+    const merged = mergeClaims(name, admitted);
     for (const { claimant, reason } of merged.losers) {
       events.event(claimant.obj, 'Warning', 'Conflict', 'Publish', `not published: ${reason}`);
     }
-    const view = await zones.view(zone);
     const desired: DesiredRecord[] = merged.endpoints.map(({ endpoint, claimant }) => ({
       record: this.toRecord(
         endpoint.name,
@@ -87,7 +104,7 @@ export class NameReconciler {
     // An empty load-balancer status never deletes by itself: keep what this claimant
     // published until it is deleted or stops claiming the name.
     const wanted = new Set(desired.map((d) => d.record.type));
-    for (const c of claimants) {
+    for (const c of admitted) {
       if (!c.result.names.includes(name) || c.result.endpoints.some((e) => e.name === name))
         continue;
       for (const owned of view.records.values()) {
@@ -109,7 +126,7 @@ export class NameReconciler {
       managedTypes: this.opts.managedTypes,
     });
     for (const conflict of planned.conflicts) {
-      const c = claimants.find((x) => x.resource === conflict.desired.resource);
+      const c = admitted.find((x) => x.resource === conflict.desired.resource);
       if (c)
         events.event(c.obj, 'Warning', 'Conflict', 'Publish', `not published: ${conflict.message}`);
     }
@@ -142,7 +159,7 @@ export class NameReconciler {
       planChanges.inc({ action: c.action, result: ok ? 'applied' : 'failed' });
       if (!ok) continue;
       const what = `${c.action === 'delete' ? 'deleted' : 'published'} ${c.record.name} ${c.record.type} ${describe(c.record)}`;
-      const owner = claimants.find((x) => x.resource === c.resource) ?? claimants[0];
+      const owner = admitted.find((x) => x.resource === c.resource) ?? admitted[0];
       if (owner)
         events.event(
           owner.obj,
@@ -160,8 +177,7 @@ export class NameReconciler {
       const message = result.failed
         .map((f) => `${f.change.record.name} ${f.change.record.type}: ${f.error.message}`)
         .join('; ');
-      for (const c of claimants)
-        events.event(c.obj, 'Warning', 'PublishFailed', 'Publish', message);
+      for (const c of admitted) events.event(c.obj, 'Warning', 'PublishFailed', 'Publish', message);
       this.settle(name, { published: false, reason: 'Failed', message }, claimants);
       // The zone is re-read before the retry: the failure may come from drift.
       throw new Error(`changes to ${name} rejected: ${message}`);
@@ -221,19 +237,61 @@ export class NameReconciler {
       );
   }
 
-  private settle(name: string, outcome: NameOutcome, claimants: Claimant[]): void {
-    const before = this.outcomes.get(name);
-    if (claimants.length) this.outcomes.set(name, outcome);
-    else this.outcomes.delete(name);
-    if (
-      !before ||
-      before.published !== outcome.published ||
-      before.reason !== outcome.reason ||
-      before.message !== outcome.message
-    ) {
-      this.opts.onOutcome?.(name, outcome, claimants);
-    }
+  /** Where a name stands for the claims of one namespace: refused, or the name's outcome. */
+  outcomeFor(name: string, namespace: string): NameOutcome | undefined {
+    return this.refusals.get(name)?.get(namespace) ?? this.outcomes.get(name);
   }
+
+  /** Tells each refused claimant why, and keeps it for their status. */
+  private refuse(name: string, refused: RefusedClaim[]): void {
+    const byNamespace = new Map<string, NameOutcome>();
+    for (const { claimant, reason, message } of refused) {
+      this.opts.events.event(
+        claimant.obj,
+        'Warning',
+        reason,
+        'Publish',
+        `not published: ${message}`,
+      );
+      byNamespace.set(claimant.obj.metadata?.namespace ?? '', {
+        published: false,
+        reason,
+        message,
+      });
+    }
+    if (byNamespace.size) this.refusals.set(name, byNamespace);
+    else this.refusals.delete(name);
+  }
+
+  private settle(name: string, outcome: NameOutcome, claimants: Claimant[]): void {
+    if (claimants.length) this.outcomes.set(name, outcome);
+    else {
+      this.outcomes.delete(name);
+      this.refusals.delete(name);
+    }
+    const now = JSON.stringify([outcome, [...(this.refusals.get(name) ?? [])]]);
+    if (this.reported.get(name) === now) return;
+    if (claimants.length) this.reported.set(name, now);
+    else this.reported.delete(name);
+    this.opts.onOutcome?.(name, outcome, claimants);
+  }
+}
+
+/** Namespaces of the objects our ownership records of `name` were published for. */
+function publishedBy(
+  name: string,
+  view: ZoneView,
+  registry: TxtRegistry,
+  types: ReadonlySet<RecordType>,
+): Set<string> {
+  const namespaces = new Set<string>();
+  for (const type of types) {
+    const owned = view.records.get(recordKey({ name, type }));
+    if (!owned?.ownership?.resource || !registry.owns(owned)) continue;
+    const ns = resourceNamespace(owned.ownership.resource);
+    if (ns !== undefined) namespaces.add(ns);
+  }
+  return namespaces;
 }
 
 function describe(r: RecordSet): string {

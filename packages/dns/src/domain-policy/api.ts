@@ -138,3 +138,9 @@ export const domainPolicyCRD = customResourceDefinition({
     ageColumn,
   ],
 });
+
+/**
+ * The CRDs of @chousei/dns: each operator lists them in its own `CRDS`, so either chart
+ * installs them (Helm skips a CRD that exists: both charts install side by side).
+ */
+export const CRDS = [domainPolicyCRD];
