@@ -1,3 +1,4 @@
+import { DomainPolicyCache } from '@chousei/dns';
 import { type Logger, type Manager, whenAborted } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
 import type { ServingCertConfig } from './config.js';
@@ -6,7 +7,7 @@ import { ingressShim } from './controllers/ingress-shim.js';
 import { IssuerBuilder } from './controllers/issuer-builder.js';
 import { issuerControllers } from './controllers/issuers.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
-import { servedScope } from './scope.js';
+import { servedScope, servesClusterIssuers } from './scope.js';
 import {
   keyAuthorizationFromIngresses,
   type SolverService,
@@ -120,6 +121,10 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     events,
     clusterResourceNamespace: opts.clusterResourceNamespace,
     scope,
+    // Only ClusterIssuers, shared by every namespace, are bound by DomainPolicies.
+    ...(servesClusterIssuers(scope)
+      ? { domainPolicies: new DomainPolicyCache(manager.cache) }
+      : {}),
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.renewalInfoIntervalMs ? { renewalInfoIntervalMs: opts.renewalInfoIntervalMs } : {}),

@@ -1,3 +1,4 @@
+import { domainPolicyCRD } from '@chousei/dns';
 import {
   ageColumn,
   conditionColumns,
@@ -376,5 +377,8 @@ export const clusterIssuerCRD = customResourceDefinition({
   printerColumns: [ready, reason, ageColumn],
 });
 
-/** Every CRD of the cert-operator, for installation (deploy/ is generated from these). */
-export const CRDS = [certificateCRD, issuerCRD, clusterIssuerCRD];
+/**
+ * Every CRD of the cert-operator, for installation (deploy/ is generated from these); the
+ * DomainPolicy CRD is @chousei/dns's, shipped by the dns-operator's chart too.
+ */
+export const CRDS = [certificateCRD, issuerCRD, clusterIssuerCRD, domainPolicyCRD];

@@ -1,3 +1,4 @@
+import type { DomainPolicyCache } from '@chousei/dns';
 import {
   addFinalizer,
   type Condition,
@@ -33,6 +34,7 @@ import { renewalTimeIn } from '../issuers/acme/index.js';
 import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '../issuers/issuer.js';
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
+import { DOMAIN_NOT_ALLOWED, domainRefusal, watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder, IssuerLocation } from './issuer-builder.js';
 import {
   type BackoffPolicy,
@@ -85,6 +87,8 @@ export interface CertificateControllerOptions {
   clusterResourceNamespace: string;
   /** The operator's one scope of namespaced kinds (see servedScope). */
   scope: InformerScope;
+  /** Which names ClusterIssuers may issue for which namespaces; unset with --namespace. */
+  domainPolicies?: DomainPolicyCache;
   backoff: BackoffPolicy;
   /** Certificates issued at once. */
   concurrency?: number;
@@ -203,6 +207,23 @@ export function certificateController(opts: CertificateControllerOptions) {
           ? manager.cache.get(ClusterIssuers, { name: cert.spec.issuerRef.name })
           : manager.cache.get(Issuers, { namespace: ns, name: cert.spec.issuerRef.name }, scope)
         ).catch(notFoundIsUndefined);
+    const refused =
+      kind === 'ClusterIssuer' && opts.domainPolicies
+        ? domainRefusal(opts.domainPolicies, cert)
+        : undefined;
+    if (refused) {
+      const conditions = withCondition(
+        status,
+        { type: 'Ready', status: 'False', reason: DOMAIN_NOT_ALLOWED, message: refused },
+        cert,
+      );
+      if (changed(cert.status, { conditions })) {
+        await patchStatus(cert, { conditions });
+        events.event(cert, 'Warning', DOMAIN_NOT_ALLOWED, 'Issue', refused);
+      }
+      // Nothing ordered; a policy or namespace label change brings it back.
+      return;
+    }
     const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
     const now = new Date();
     const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
@@ -604,6 +625,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     )
     .watches(Issuers, byIssuer('Issuer'), scope);
   if (clusterIssuers) builder.watches(ClusterIssuers, byIssuer('ClusterIssuer'));
+  if (opts.domainPolicies) watchDomainPolicies(builder, opts.domainPolicies, certificates);
   return builder
     .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 50 })
     .complete(reconcile);
