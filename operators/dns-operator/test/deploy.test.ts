@@ -1,5 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import { renderChart } from '@chousei/testenv';
 import { chartSuite } from '@chousei/testenv/vitest';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/dnsendpoint.js';
 import { parseConfig } from '../src/config.js';
 
@@ -26,4 +29,27 @@ chartSuite({
       domainFilters: ['example.com'],
     },
   },
+});
+
+describe('dns-operator chart with watchNamespace', () => {
+  it('grants only a Role there: DomainPolicies and Namespaces are read only when serving every namespace', async () => {
+    const rules = (objects: KubernetesObject[], kind: string) =>
+      objects
+        .filter((o) => o.kind === kind && !/-(view|edit)$/.test(o.metadata?.name ?? ''))
+        .flatMap((o) => (o as { rules?: Array<{ resources?: string[] }> }).rules ?? [])
+        .flatMap((r) => r.resources ?? []);
+    const render = (set: Record<string, unknown>) =>
+      renderChart(fileURLToPath(new URL('../deploy/chart', import.meta.url)), {
+        release: 'dns-operator',
+        namespace: 'dns-operator',
+        set,
+      });
+    const one = await render({ watchNamespace: 'apps' });
+    expect(rules(one, 'ClusterRole')).toEqual([]);
+    expect(rules(one, 'Role')).not.toContain('domainpolicies');
+    const all = await render({});
+    expect(rules(all, 'ClusterRole')).toEqual(
+      expect.arrayContaining(['domainpolicies', 'namespaces']),
+    );
+  });
 });
