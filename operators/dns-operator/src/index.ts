@@ -23,6 +23,7 @@ export {
   admitClaims,
   type CrossNamespaceClaims,
   type RefusedClaim,
+  resourceNamespace,
   type TenancyRules,
 } from './controller/tenancy.js';
 export { zoneOf } from './controller/zone-cache.js';

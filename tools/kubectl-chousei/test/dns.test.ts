@@ -215,6 +215,35 @@ describe('dns plan and dns owners against BIND9', () => {
     ]);
   });
 
+  it('names a claim from another namespace refused, with the namespace that holds the name', async () => {
+    const other = await cluster.createNamespace('plugin-dns-other');
+    await client.create(Ingresses, {
+      metadata: {
+        name: 'web',
+        namespace: other,
+        annotations: { 'dns.chousei.dev/target': '203.0.113.66' },
+      },
+      spec: { rules: [{ host: 'web.example.test' }] },
+    });
+    // Every namespace, as an operator without --namespace sees them.
+    const all = await json<OwnersReport>(['dns', 'owners', 'web.example.test']);
+    expect(all.claims.map((c) => [c.resource, c.outcome, c.detail])).toEqual([
+      [`ingress/${ns}/web`, 'publishes', 'A 192.0.2.10, 192.0.2.11'],
+      [`service/${ns}/lb`, 'merged', `its targets join the A record of ingress/${ns}/web`],
+      [
+        `dnsendpoint/${ns}/alias`,
+        'loses',
+        `web.example.test already has A records from ingress/${ns}/web`,
+      ],
+      [
+        `ingress/${other}/web`,
+        'refused',
+        `NameTaken: web.example.test is held by namespace ${ns} (ingress/${ns}/web): a name claimed from one namespace is not published for another`,
+      ],
+    ]);
+    await client.delete(Ingresses, { namespace: other, name: 'web' });
+  });
+
   it('shows an unchanged zone after publishing, then the update a change would make', async () => {
     await publish();
     expect((await bind.dig('web.example.test', 'A')).sort()).toEqual(['192.0.2.10', '192.0.2.11']);

@@ -1,5 +1,6 @@
-import { normalizeName } from '@chousei/dns';
+import { DomainPolicies, judgeName, type NameVerdict, normalizeName } from '@chousei/dns';
 import {
+  admitClaims,
   buildProvider,
   byAge,
   type Claimant,
@@ -8,12 +9,14 @@ import {
   type Endpoint,
   type FieldError,
   mergeClaims,
+  resourceNamespace,
   sourcesFor,
+  type TenancyRules,
   txtRegistryFor,
   zoneFilterFor,
   zoneOf,
 } from '@chousei/dns-operator';
-import { isNotFound, type KubeObject, type Logger } from '@chousei/runtime';
+import { isNotFound, type KubeObject, type Logger, Namespaces } from '@chousei/runtime';
 import { type Command, connect, explain, type Kube, parseCommand, printJson } from '../cli.js';
 import { table } from '../output.js';
 import { commandLogger, DNS_FLAGS, ENV_PREFIX } from './flags.js';
@@ -22,7 +25,9 @@ const USAGE = `Usage: kubectl chousei dns owners NAME [operator flags...] [flags
 
 Which Ingresses, Services and DNSEndpoints claim a DNS name, as the dns-operator sees
 them (its --source, --namespace, --label-filter, --annotation-filter, --ingress-class
-and domain filters apply), and which of them the operator publishes. With --provider and
+and domain filters apply), and which of them the operator publishes (DomainPolicies and
+the namespace holding the name included; without --provider, the holder is the oldest
+claim's namespace). With --provider and
 its flags (or CHOUSEI_DNS_* variables), also the records the provider holds for the name
 and the owner id and resource their ownership TXT records name.`;
 
@@ -34,8 +39,8 @@ export interface ClaimReport {
   endpoints: Endpoint[];
   /** Input the operator cannot publish (the field and why). */
   errors: FieldError[];
-  /** publishes | merged | loses | no-targets | deleting */
-  outcome: 'publishes' | 'merged' | 'loses' | 'no-targets' | 'deleting';
+  /** publishes | merged | loses | refused (another namespace holds the name, or a DomainPolicy) | no-targets | deleting */
+  outcome: 'publishes' | 'merged' | 'loses' | 'refused' | 'no-targets' | 'deleting';
   detail: string;
 }
 
@@ -89,6 +94,32 @@ export async function owners(
   config: DnsSourceConfig,
   logger: Logger,
 ): Promise<OwnersReport> {
+  const { found, unavailableSources } = await claimantsOf(kube, name, config);
+  const provider = config.provider
+    ? await providerRecords(name, { ...config, provider: config.provider }, logger)
+    : undefined;
+  // As the operator: DomainPolicies only when serving every namespace; the holder from
+  // the namespaces our ownership records name (known only with the provider).
+  const rules: TenancyRules = {
+    ...(config.namespace ? {} : { judge: await policyJudge(kube) }),
+    crossNamespaceClaims: config.crossNamespaceClaims,
+  };
+  const publishedBy = new Set(
+    (provider?.records ?? [])
+      .filter((r) => r.ours && r.resource)
+      .map((r) => resourceNamespace(r.resource!))
+      .filter((ns): ns is string => ns !== undefined),
+  );
+  return {
+    name,
+    claims: claimReports(name, found, rules, publishedBy),
+    unavailableSources,
+    ...(provider ? { provider } : {}),
+  };
+}
+
+/** The objects claiming `name` (oldest first) and the source kinds that cannot be listed. */
+async function claimantsOf(kube: Kube, name: string, config: DnsSourceConfig) {
   const sources = sourcesFor(config);
   const found: Claimant[] = [];
   const unavailableSources: string[] = [];
@@ -110,11 +141,38 @@ export async function owners(
       if (sources.claims(def, obj).includes(name)) found.push(sources.claimant(def, obj));
     }
   }
-  found.sort(byAge);
+  return { found: found.sort(byAge), unavailableSources };
+}
+
+/** The DomainPolicies' verdicts, as the operator reads them (none served: every name allowed). */
+async function policyJudge(kube: Kube): Promise<(namespace: string, name: string) => NameVerdict> {
+  const policies = await kube.client
+    .list(DomainPolicies)
+    .catch((err: unknown) =>
+      isNotFound(err) ? [] : explain(err, `listing ${DomainPolicies.plural}`),
+    );
+  const labels = new Map<string, Record<string, string> | undefined>();
+  if (policies.some((p) => p.spec.namespaceSelector)) {
+    const namespaces = await kube.client
+      .list(Namespaces)
+      .catch((err: unknown) => explain(err, 'listing namespaces'));
+    for (const ns of namespaces) labels.set(ns.metadata?.name ?? '', ns.metadata?.labels);
+  }
+  return (namespace, name) =>
+    judgeName(policies, { name: namespace, labels: labels.get(namespace) }, name);
+}
+
+function claimReports(
+  name: string,
+  found: Claimant[],
+  rules: TenancyRules,
+  publishedBy: ReadonlySet<string>,
+): ClaimReport[] {
   // The operator leaves objects being deleted out of the merge: their records go.
   const active = found.filter((c) => !c.obj.metadata?.deletionTimestamp);
-  const merged = mergeClaims(name, active);
-  const claims = found.map((c): ClaimReport => {
+  const { admitted, refused } = admitClaims(name, active, rules, publishedBy);
+  const merged = mergeClaims(name, admitted);
+  return found.map((c): ClaimReport => {
     const endpoints = c.result.endpoints.filter((e) => e.name === name);
     const base = {
       resource: c.resource,
@@ -125,6 +183,8 @@ export async function owners(
     };
     if (base.deleting)
       return { ...base, outcome: 'deleting', detail: 'being deleted: its records go' };
+    const no = refused.find((r) => r.claimant === c);
+    if (no) return { ...base, outcome: 'refused', detail: `${no.reason}: ${no.message}` };
     const lost = merged.losers.find((l) => l.claimant === c);
     if (lost) return { ...base, outcome: 'loses', detail: lost.reason };
     const won = merged.endpoints.filter((e) => e.claimant === c);
@@ -151,39 +211,40 @@ export async function owners(
       detail: 'no targets yet (records it published stay until it stops claiming the name)',
     };
   });
+}
 
-  const report: OwnersReport = { name, claims, unavailableSources };
-  if (config.provider) {
-    const provider = buildProvider({ ...config, provider: config.provider }, logger);
-    const registry = txtRegistryFor(config);
-    const zones = (await provider.zones()).filter(zoneFilterFor(config.domainFilter));
-    const zone = zoneOf(name, zones);
-    const records: ProviderRecord[] = [];
-    if (zone) {
-      const view = registry.read(zone.name, await provider.records(zone));
-      for (const owned of view.records.values()) {
-        if (owned.record.name !== name) continue;
-        const o = owned.ownership;
-        records.push({
-          type: owned.record.type,
-          ttl: owned.record.ttl,
-          values: owned.record.alias
-            ? [`alias ${owned.record.alias.dnsName}`]
-            : owned.record.values,
-          ...(o ? { owner: o.owner, txt: o.txt.name } : {}),
-          ...(o?.resource ? { resource: o.resource } : {}),
-          ours: registry.owns(owned),
-        });
-      }
+/** The provider's records at `name` and what their ownership TXT records say. */
+async function providerRecords(
+  name: string,
+  config: DnsSourceConfig & { provider: NonNullable<DnsSourceConfig['provider']> },
+  logger: Logger,
+): Promise<NonNullable<OwnersReport['provider']>> {
+  const provider = buildProvider(config, logger);
+  const registry = txtRegistryFor(config);
+  const zones = (await provider.zones()).filter(zoneFilterFor(config.domainFilter));
+  const zone = zoneOf(name, zones);
+  const records: ProviderRecord[] = [];
+  if (zone) {
+    const view = registry.read(zone.name, await provider.records(zone));
+    for (const owned of view.records.values()) {
+      if (owned.record.name !== name) continue;
+      const o = owned.ownership;
+      records.push({
+        type: owned.record.type,
+        ttl: owned.record.ttl,
+        values: owned.record.alias ? [`alias ${owned.record.alias.dnsName}`] : owned.record.values,
+        ...(o ? { owner: o.owner, txt: o.txt.name } : {}),
+        ...(o?.resource ? { resource: o.resource } : {}),
+        ours: registry.owns(owned),
+      });
     }
-    report.provider = {
-      name: config.provider,
-      ownerId: registry.ownerId,
-      ...(zone ? { zone: zone.name } : {}),
-      records,
-    };
   }
-  return report;
+  return {
+    name: config.provider,
+    ownerId: registry.ownerId,
+    ...(zone ? { zone: zone.name } : {}),
+    records,
+  };
 }
 
 export function renderOwners(r: OwnersReport): string {

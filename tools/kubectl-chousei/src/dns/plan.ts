@@ -1,4 +1,4 @@
-import type { Change, RecordSet } from '@chousei/dns';
+import { type Change, DomainPolicies, type RecordSet } from '@chousei/dns';
 import {
   buildProvider,
   configFromFlags,
@@ -9,7 +9,7 @@ import {
   setupDnsOperator,
   sourcesFor,
 } from '@chousei/dns-operator';
-import { isNotFound, type KubeObject, Manager, resourcePath } from '@chousei/runtime';
+import { isNotFound, type KubeObject, Manager, Namespaces, resourcePath } from '@chousei/runtime';
 import {
   CliError,
   type Command,
@@ -130,8 +130,9 @@ export const dnsPlan: Command = {
 };
 
 /**
- * Fails at once, naming the kind, when a source cannot be listed: the operator would wait
- * for it forever (a missing DNSEndpoint CRD, no RBAC to list Ingresses).
+ * Fails at once, naming the kind, when a source (or, for every namespace, DomainPolicies or
+ * Namespaces) cannot be listed: the operator would wait for it forever (a missing CRD, no
+ * RBAC to list Ingresses).
  */
 async function checkSources(kube: Kube, config: DnsOperatorConfig): Promise<void> {
   for (const def of sourcesFor(config).defs) {
@@ -147,6 +148,13 @@ async function checkSources(kube: Kube, config: DnsOperatorConfig): Promise<void
           );
         return explain(err, `listing ${def.resource.plural}`);
       });
+  }
+  // Serving every namespace, the operator reads who may claim which names too.
+  if (config.namespace) return;
+  for (const rt of [DomainPolicies, Namespaces]) {
+    await kube.client.transport
+      .request('GET', resourcePath(rt), { query: { limit: 1 } })
+      .catch((err: unknown) => explain(err, `listing ${rt.plural}`));
   }
 }
 
