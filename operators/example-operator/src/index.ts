@@ -1,8 +1,6 @@
 export {
   CRDS,
   GROUP,
-  type LabelSelector,
-  type LabelSelectorRequirement,
   Reason,
   type SecretMirror,
   type SecretMirrorSpec,
@@ -20,4 +18,3 @@ export {
   type SecretMirrorOptions,
   setupSecretMirror,
 } from './operator.js';
-export { selects } from './selector.js';

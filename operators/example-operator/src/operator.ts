@@ -5,6 +5,7 @@ import {
   gauge,
   generationChanged,
   type KubeObject,
+  labelSelectorMatches,
   labelsChanged,
   type Manager,
   notFoundIsUndefined,
@@ -21,7 +22,6 @@ import {
   setCondition,
 } from '@chousei/runtime';
 import { Reason, type SecretMirror, SecretMirrors } from './api/secretmirror.js';
-import { selects } from './selector.js';
 
 /** Reports Events as this; the copies' field managers are this + the SecretMirror's uid. */
 export const OPERATOR = 'chousei-example-operator';
@@ -103,7 +103,7 @@ export function setupSecretMirror(manager: Manager, opts: SecretMirrorOptions = 
   const mirrorsOfNamespace = (ns: PartialObjectMetadata) => [
     ...mirrors.store
       .list()
-      .filter((m) => selects(m.spec.namespaceSelector, ns.metadata.labels))
+      .filter((m) => labelSelectorMatches(m.spec.namespaceSelector, ns.metadata.labels))
       .map(requestFor),
     ...secrets.store.byIndex('namespace', ns.metadata.name ?? '').flatMap((s) => {
       const owner = s.metadata.annotations?.[OWNER_ANNOTATION];
@@ -114,7 +114,7 @@ export function setupSecretMirror(manager: Manager, opts: SecretMirrorOptions = 
   const isTarget = (mirror: SecretMirror, ns: PartialObjectMetadata) =>
     ns.metadata.name !== mirror.metadata?.namespace &&
     !ns.metadata.deletionTimestamp &&
-    selects(mirror.spec.namespaceSelector, ns.metadata.labels);
+    labelSelectorMatches(mirror.spec.namespaceSelector, ns.metadata.labels);
 
   const ownedCopies = (mirror: SecretMirror) =>
     secrets.store.byIndex('ownerUid', mirror.metadata?.uid ?? '');

@@ -67,4 +67,21 @@ describe('labelSelectorMatches', () => {
       expect(ours.sort(), query(selector)).toEqual(server.map((o) => o.metadata?.name).sort());
     }
   });
+
+  it("reads a label's own keys only, never Object's properties", () => {
+    const labels = { team: 'web' };
+    expect(
+      labelSelectorMatches(
+        { matchExpressions: [{ key: 'constructor', operator: 'Exists' }] },
+        labels,
+      ),
+    ).toBe(false);
+    expect(
+      labelSelectorMatches(
+        { matchExpressions: [{ key: 'toString', operator: 'DoesNotExist' }] },
+        labels,
+      ),
+    ).toBe(true);
+    expect(labelSelectorMatches({ matchLabels: { constructor: 'x' } }, labels)).toBe(false);
+  });
 });

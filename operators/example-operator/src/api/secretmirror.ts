@@ -6,6 +6,8 @@ import {
   customResourceDefinition,
   type JSONSchemaProps,
   type KubeObject,
+  type LabelSelector,
+  labelSelectorSchema,
   resourceType,
 } from '@chousei/runtime';
 
@@ -16,19 +18,6 @@ import {
 
 export const GROUP = 'example.chousei.dev';
 export const VERSION = 'v1alpha1';
-
-/** metav1.LabelSelectorRequirement. */
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  values?: string[];
-}
-
-/** metav1.LabelSelector: every term must hold; `{}` selects everything. */
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
 
 export interface SecretMirrorSpec {
   /** The Secret to copy, in the SecretMirror's own namespace. */
@@ -73,37 +62,6 @@ export const Reason = {
 // maxItems) bound the rules' cost, which the API server checks when the CRD is applied.
 // A character class, not a backslash escape: CEL string literals take no \.
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const LABEL_VALUE = { type: 'string', maxLength: 63 } as const satisfies JSONSchemaProps;
-
-const labelSelectorSchema: JSONSchemaProps = {
-  type: 'object',
-  description:
-    'Namespaces whose labels match are mirrored into; {} selects every namespace. ' +
-    "The SecretMirror's own namespace is never a target.",
-  properties: {
-    matchLabels: { type: 'object', maxProperties: 32, additionalProperties: LABEL_VALUE },
-    matchExpressions: {
-      type: 'array',
-      maxItems: 32,
-      items: {
-        type: 'object',
-        required: ['key', 'operator'],
-        properties: {
-          key: { type: 'string', minLength: 1, maxLength: 317 },
-          operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
-          values: { type: 'array', maxItems: 64, items: LABEL_VALUE },
-        },
-        'x-kubernetes-validations': [
-          {
-            rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
-            message: 'values must be set for In and NotIn, and empty for Exists and DoesNotExist',
-            fieldPath: '.values',
-          },
-        ],
-      },
-    },
-  },
-};
 
 /** The one schema of SecretMirror, from which the CRD is built. */
 export const secretMirrorSchema: JSONSchemaProps = {
@@ -138,7 +96,11 @@ export const secretMirrorSchema: JSONSchemaProps = {
             },
           },
         },
-        namespaceSelector: labelSelectorSchema,
+        // The runtime's, with the API server's own checks (In and NotIn take values).
+        namespaceSelector: labelSelectorSchema(
+          'Namespaces whose labels match are mirrored into; {} selects every namespace. ' +
+            "The SecretMirror's own namespace is never a target.",
+        ),
       },
     },
     status: {

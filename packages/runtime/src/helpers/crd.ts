@@ -109,13 +109,13 @@ export function labelSelectorSchema(description: string): JSONSchemaProps {
       matchLabels: {
         type: 'object',
         description: 'Labels that must all be present with these values.',
-        maxProperties: 64,
+        maxProperties: 32,
         additionalProperties: label('Label value.', 63),
       },
       matchExpressions: {
         type: 'array',
         description: 'Terms that must all hold.',
-        maxItems: 16,
+        maxItems: 32,
         items: {
           type: 'object',
           description: 'One term: a label key, an operator and values.',
@@ -138,7 +138,7 @@ export function labelSelectorSchema(description: string): JSONSchemaProps {
           'x-kubernetes-validations': [
             {
               rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
-              message: 'In and NotIn take values; Exists and DoesNotExist take none',
+              message: 'values must be set for In and NotIn, and empty for Exists and DoesNotExist',
               fieldPath: '.values',
               reason: 'FieldValueInvalid',
             },
