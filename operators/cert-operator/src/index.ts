@@ -11,6 +11,7 @@ export {
   parseConfig,
   type ServingCertConfig,
 } from './config.js';
+export { DOMAIN_NOT_ALLOWED } from './controllers/domain-policy.js';
 // For tools that explain what the operator does (kubectl-chousei): its own rules, not copies.
 export {
   type BackoffPolicy,

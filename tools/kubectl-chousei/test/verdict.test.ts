@@ -52,6 +52,17 @@ describe('verdict', () => {
         }),
       ),
     ).toEqual({ state: 'Stuck', message: notServed });
+    // So does one refused by a DomainPolicy, whatever the Secret holds.
+    const refused =
+      'not issued from ClusterIssuer le: spec.dnsNames[0]: a.example.com: no DomainPolicy selects namespace ns';
+    expect(
+      verdict(
+        facts({
+          secretNeed: undefined,
+          conditions: [cond('Ready', 'False', 'DomainNotAllowed', refused)],
+        }),
+      ),
+    ).toEqual({ state: 'Stuck', message: refused });
     const backoff = facts({
       failedAttempts: 1,
       retryAt: new Date('2030-01-01T00:30:00Z'),

@@ -1,5 +1,5 @@
 // One line on where a Certificate stands and, when it is not Ready, what holds it.
-import { isSelfCheckMessage } from '@chousei/cert-operator';
+import { DOMAIN_NOT_ALLOWED, isSelfCheckMessage } from '@chousei/cert-operator';
 import type { Condition } from '@chousei/runtime';
 import { relative, when } from '../output.js';
 import type { OrderDetails } from './acme.js';
@@ -48,8 +48,10 @@ export function verdict(f: Facts): Verdict {
     return { state: 'Ready', message: `the certificate is up to date${renews}` };
   }
   // The operator's own word first: it knows what it does not serve (e.g. ClusterIssuers
-  // under --namespace), where the issuer's absence or silence would only be a guess here.
-  if (ready?.status === 'False' && ready.reason === 'IssuerNotFound' && ready.message) {
+  // under --namespace) or may not issue (DomainPolicies), where the issuer's absence or
+  // silence would only be a guess here.
+  const refusals = ['IssuerNotFound', DOMAIN_NOT_ALLOWED];
+  if (ready?.status === 'False' && refusals.includes(ready.reason) && ready.message) {
     return { state: 'Stuck', message: ready.message };
   }
   if (!f.issuerFound) {
