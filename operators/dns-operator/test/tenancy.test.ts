@@ -136,7 +136,7 @@ describe('dns-operator: who may claim which names', () => {
           namespaceSelector: { matchExpressions: [{ key: 'tier', operator: 'In' }] },
           domains: [{ suffix: 'example.com' }],
         },
-        /In and NotIn take values/,
+        /values must be set for In and NotIn/,
       ],
     ];
     for (const [spec, message] of refusals) {
