@@ -8,6 +8,7 @@ import {
   type PrinterColumn,
 } from '@chousei/runtime';
 import { KEY_USAGES } from '../issuers/issuer.js';
+import { MAX_COMMON_NAME } from '../webhook/validation.js';
 import { DURATION_PATTERN } from './duration.js';
 import { GROUP, VERSION } from './types.js';
 
@@ -73,7 +74,7 @@ export const certificateSchema: Schema = obj(
       'What to issue and where to keep it.',
       {
         secretName: str(
-          'Secret (type kubernetes.io/tls, in this namespace) the certificate is written to: tls.crt (leaf, then chain), tls.key (PKCS#8) and ca.crt when known.',
+          "Secret (type kubernetes.io/tls, in this namespace) the certificate is written to: tls.crt (leaf, then chain), tls.key (PKCS#8) and ca.crt when known. A Secret already there is written only when the operator made it, or it is annotated cert.chousei.dev/certificate-name (or cert-manager's cert-manager.io/certificate-name) with this Certificate's name; of several Certificates naming one Secret, the oldest keeps it (the others are Ready=False).",
           { minLength: 1, maxLength: 253 },
         ),
         issuerRef: obj(
@@ -86,17 +87,17 @@ export const certificateSchema: Schema = obj(
               enum: ['Issuer', 'ClusterIssuer'],
             }),
             group: str(
-              "cert.chousei.dev, or cert-manager.io as cert-manager manifests have it: both name this operator's issuers (the webhook refuses other groups).",
+              "cert.chousei.dev, or cert-manager.io as cert-manager manifests have it: both name this operator's issuers (other groups are refused by the webhook, and never issued).",
             ),
           },
           { required: ['name'] },
         ),
         commonName: str(
           'Subject common name. ACME servers are asked for it as a name too; the webhook warns when it is not among dnsNames or ipAddresses.',
-          { maxLength: 64 },
+          { maxLength: MAX_COMMON_NAME },
         ),
         dnsNames: strList(
-          'DNS names (subject alternative names). A wildcard only as the whole first label, as in *.example.com.',
+          'DNS names (subject alternative names). A wildcard only as the whole first label, as in *.example.com; labels of at most 63 characters; no IP addresses (those go in ipAddresses).',
           { pattern: DNS_NAME, maxLength: 253 },
           { maxItems: 100 },
         ),
@@ -106,11 +107,11 @@ export const certificateSchema: Schema = obj(
           { maxItems: 100 },
         ),
         duration: str(
-          "Requested lifetime, a Go duration such as 2160h or 90m; at least 1h and longer than renewBefore (webhook). CA and self-signed issuers use it (capped at the CA's own expiry); ACME servers choose their own. Default: 2160h.",
+          "Requested lifetime, a Go duration such as 2160h or 90m; at least 1h and longer than renewBefore (else refused by the webhook, and never issued). CA and self-signed issuers use it (capped at the CA's own expiry); ACME servers choose their own. Default: 2160h.",
           { pattern: DURATION_PATTERN },
         ),
         renewBefore: str(
-          'How long before expiry to issue again, a Go duration; at least 5m (webhook). Default: a third of the issued lifetime.',
+          'How long before expiry to issue again, a Go duration; at least 5m (else refused by the webhook, and never issued). Default: a third of the issued lifetime.',
           { pattern: DURATION_PATTERN },
         ),
         privateKey: obj(

@@ -2,6 +2,7 @@ import type { DomainPolicyCache } from '@chousei/dns';
 import {
   addFinalizer,
   type Condition,
+  ConflictError,
   counter,
   type EventRecorder,
   gauge,
@@ -15,6 +16,7 @@ import {
   type Request,
   type Result,
   removeFinalizer,
+  type Secret,
   Secrets,
   setCondition,
   WriteExpectations,
@@ -34,8 +36,17 @@ import { renewalTimeIn } from '../issuers/acme/index.js';
 import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '../issuers/issuer.js';
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
+import { validateCertificate } from '../webhook/validation.js';
 import { DOMAIN_NOT_ALLOWED, domainRefusal, watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder, IssuerLocation } from './issuer-builder.js';
+import {
+  inUseRefusal,
+  isNextKeySecretOf,
+  SECRET_READ_REFUSALS,
+  type SecretRefusal,
+  secretHolder,
+  secretRefusal,
+} from './ownership.js';
 import {
   type BackoffPolicy,
   DEFAULT_DURATION_MS,
@@ -57,6 +68,11 @@ export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
 const FIELD_MANAGER = 'chousei-cert-operator';
 /** How long issuances trust an issuer's Secrets as last read (see IssuerBuilder.build). */
 const ISSUER_SECRETS_MAX_AGE_MS = 10_000;
+/**
+ * How often a Certificate whose Secret is refused looks again (no event comes for a Secret
+ * outside the cache, nor for the old secretName of another Certificate).
+ */
+const SECRET_RECHECK_MS = 5 * 60_000;
 
 const expiration = gauge(
   'chousei_cert_certificate_expiration_timestamp_seconds',
@@ -113,7 +129,10 @@ export function certificateController(opts: CertificateControllerOptions) {
     issuer: (c) => [
       `${c.spec.issuerRef.kind ?? 'Issuer'}/${c.spec.issuerRef.kind === 'ClusterIssuer' ? '' : (c.metadata?.namespace ?? '')}/${c.spec.issuerRef.name}`,
     ],
+    secret: (c) => [secretKey(c)],
   });
+  /** The Certificates naming the Secret `cert` names (itself included). */
+  const claimants = (cert: Certificate) => certificates.store.byIndex('secret', secretKey(cert));
 
   // A reconcile queued by our own status writes may start from a view that misses them
   // (the failure and its backoff not seen yet) and would issue again over that status.
@@ -135,6 +154,88 @@ export function certificateController(opts: CertificateControllerOptions) {
   ) =>
     setCondition(status.conditions, { ...cond, observedGeneration: cert.metadata?.generation })
       .conditions;
+
+  /**
+   * Ready=False for a Certificate that is not issued as it is (bad spec, its Secret refused),
+   * with a Warning Event when that changes. `discarded`: an issuance just made is thrown away,
+   * which ends it (its ACME order and key with it).
+   */
+  async function refuse(
+    cert: Certificate,
+    refusal: { reason: string; message: string },
+    discarded = false,
+  ): Promise<void> {
+    const ready: Omit<Condition, 'lastTransitionTime'> = {
+      type: 'Ready',
+      status: 'False',
+      ...refusal,
+    };
+    const conditions = withCondition({ ...cert.status }, ready, cert);
+    const labels = { namespace: cert.metadata?.namespace ?? '', name: cert.metadata?.name ?? '' };
+    readyStatus.set({ ...labels, condition: 'True' }, 0);
+    readyStatus.set({ ...labels, condition: 'False' }, 1);
+    if (discarded) {
+      await patchStatus(cert, {
+        conditions: setCondition(conditions, { ...ready, type: 'Issuing' }).conditions,
+        observedGeneration: cert.metadata?.generation,
+        acmeOrder: null,
+        nextPrivateKeySecretName: null,
+      });
+    } else if (changed(cert.status, { conditions })) {
+      await patchStatus(cert, { conditions });
+    } else {
+      return;
+    }
+    events.event(cert, 'Warning', refusal.reason, 'Issue', refusal.message);
+  }
+
+  /**
+   * The Secret `cert` may write, and whether it is known (cached, or read): else the first
+   * write finds out whether one is in the way (see writeSecret), so an absent Secret costs no
+   * read. A refused Secret outside the cache is read again, as it may be gone or handed over.
+   */
+  async function secretAccess(
+    cert: Certificate,
+  ): Promise<{ refusal: SecretRefusal } | { secret?: Secret; known: boolean }> {
+    const holder = secretHolder(claimants(cert));
+    const inUse = holder && inUseRefusal(cert, holder);
+    if (inUse) return { refusal: inUse };
+    const key = { namespace: cert.metadata?.namespace ?? '', name: cert.spec.secretName };
+    let secret = secrets.store.get(`${key.namespace}/${key.name}`);
+    const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
+    if (!secret && ready?.status === 'False' && SECRET_READ_REFUSALS.includes(ready.reason)) {
+      secret = await client.get(Secrets, key).catch(notFoundIsUndefined);
+    }
+    if (!secret) return { known: false };
+    const refusal = secretRefusal(cert, secret);
+    return refusal ? { refusal } : { secret, known: true };
+  }
+
+  /**
+   * Writes the TLS Secret; one not known is applied without force, so that a Secret already
+   * there, written by anyone else, conflicts instead of being overwritten. That one is read:
+   * written over when it is this Certificate's to take, else refused (nothing written).
+   */
+  async function writeSecret(
+    cert: Certificate,
+    secret: Secret,
+    known: boolean,
+  ): Promise<SecretRefusal | undefined> {
+    const write = (force: boolean) =>
+      client.apply(Secrets, secret, { fieldManager: FIELD_MANAGER, force });
+    try {
+      await write(known);
+      return undefined;
+    } catch (err) {
+      if (known || !(err instanceof ConflictError)) throw err;
+    }
+    const key = { namespace: cert.metadata?.namespace ?? '', name: cert.spec.secretName };
+    const existing = await client.get(Secrets, key).catch(notFoundIsUndefined);
+    const refusal = existing && secretRefusal(cert, existing);
+    if (refusal) return refusal;
+    await write(true);
+    return undefined;
+  }
 
   const renewalInfo = new RenewalInfoSchedule(opts.renewalInfoIntervalMs);
   const issuerFor = (kind: IssuerLocation['kind'], ns: string, resource: IssuerResource) =>
@@ -197,6 +298,18 @@ export function certificateController(opts: CertificateControllerOptions) {
     if (cert.metadata?.deletionTimestamp) return finalize(cert);
     if (!hasFinalizer(cert, CERTIFICATE_FINALIZER))
       await addFinalizer(client, Certificates, cert, CERTIFICATE_FINALIZER);
+    // The webhook's rules hold without the webhook too: what it refuses is never issued.
+    const invalid = validateCertificate(cert).errors;
+    if (invalid.length) {
+      const message = invalid.map((e) => `${e.field}: ${e.message}`).join('; ');
+      await refuse(cert, { reason: 'InvalidSpec', message });
+      return;
+    }
+    const access = await secretAccess(cert);
+    if ('refusal' in access) {
+      await refuse(cert, access.refusal);
+      return { requeueAfter: SECRET_RECHECK_MS };
+    }
 
     const status: CertificateStatus = { ...cert.status };
     const kind = cert.spec.issuerRef.kind ?? 'Issuer';
@@ -212,19 +325,11 @@ export function certificateController(opts: CertificateControllerOptions) {
         ? domainRefusal(opts.domainPolicies, cert)
         : undefined;
     if (refused) {
-      const conditions = withCondition(
-        status,
-        { type: 'Ready', status: 'False', reason: DOMAIN_NOT_ALLOWED, message: refused },
-        cert,
-      );
-      if (changed(cert.status, { conditions })) {
-        await patchStatus(cert, { conditions });
-        events.event(cert, 'Warning', DOMAIN_NOT_ALLOWED, 'Issue', refused);
-      }
       // Nothing ordered; a policy or namespace label change brings it back.
+      await refuse(cert, { reason: DOMAIN_NOT_ALLOWED, message: refused });
       return;
     }
-    const secret = secrets.store.get(`${ns}/${cert.spec.secretName}`);
+    const secret = access.secret;
     const now = new Date();
     const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
     if (!need) {
@@ -380,22 +485,26 @@ export function certificateController(opts: CertificateControllerOptions) {
       );
       // Before any other status write: a late progress write would undo it.
       await progress.close();
-      await client.apply(
-        Secrets,
+      const refusal = await writeSecret(
+        cert,
         tlsSecret(cert, {
           certificate: issued.certificatePem,
           key: keyPem,
           ...(issued.caPem ? { ca: issued.caPem } : {}),
         }),
-        {
-          fieldManager: FIELD_MANAGER,
-          force: true,
-        },
+        access.known,
       );
       if (signingKey.storedIn) {
         await client
           .delete(Secrets, { namespace: ns, name: signingKey.storedIn })
           .catch(() => undefined);
+      }
+      if (refusal) {
+        // Found in the way only now: the next attempts read the Secret first (secretAccess).
+        issuances.inc({ issuer_kind: kind, result: 'failure' });
+        await refuse(cert, refusal, true);
+        ctx.log.warn({ reason: refusal.reason, secret: cert.spec.secretName }, refusal.message);
+        return { requeueAfter: SECRET_RECHECK_MS };
       }
       const info = inspectCertificate(issued.certificatePem);
       // The issuance asked for its renewal window already.
@@ -552,18 +661,21 @@ export function certificateController(opts: CertificateControllerOptions) {
     }
     const name = nextKeyName(cert);
     // The cache holds every managed Secret, next keys included.
-    const pendingPem = secretValue(
-      secrets.store.get(`${cert.metadata?.namespace}/${name}`),
-      'tls.key',
-    );
+    const pending = secrets.store.get(`${cert.metadata?.namespace}/${name}`);
+    const ours = isNextKeySecretOf(cert, pending);
+    const pendingPem = ours ? secretValue(pending, 'tls.key') : undefined;
     if (pendingPem && sameKeySpec(keySpecOf(pendingPem), want))
       return { pem: pendingPem, storedIn: name };
     const pem = generatePrivateKey(want);
     if (!persist) return { pem };
-    await client.apply(Secrets, nextKeySecret(cert, name, pem), {
-      fieldManager: FIELD_MANAGER,
-      force: true,
-    });
+    // Not seen as ours: without force, so that someone else's Secret of that name conflicts.
+    await client
+      .apply(Secrets, nextKeySecret(cert, name, pem), { fieldManager: FIELD_MANAGER, force: ours })
+      .catch((err: unknown) => {
+        if (!(err instanceof ConflictError)) throw err;
+        const message = `Secret ${name}, where an ACME issuance keeps its key, exists and is not this operator's; delete or rename it`;
+        throw new IssuanceError('SecretNotOwned', message, false, undefined, { cause: err });
+      });
     return { pem, storedIn: name };
   }
 
@@ -582,8 +694,15 @@ export function certificateController(opts: CertificateControllerOptions) {
           });
       }
     }
-    await client.delete(Secrets, { namespace: ns, name: nextKeyName(cert) }).catch(() => undefined);
-    readyStatus.remove({ namespace: ns, name: cert.metadata?.name ?? '', condition: 'True' });
+    // Only a next-key Secret of this Certificate's (one not cached yet goes by its owner reference).
+    if (isNextKeySecretOf(cert, secrets.store.get(`${ns}/${nextKeyName(cert)}`))) {
+      await client
+        .delete(Secrets, { namespace: ns, name: nextKeyName(cert) })
+        .catch(() => undefined);
+    }
+    for (const condition of ['True', 'False']) {
+      readyStatus.remove({ namespace: ns, name: cert.metadata?.name ?? '', condition });
+    }
     await removeFinalizer(client, Certificates, cert, CERTIFICATE_FINALIZER);
     return;
   }
@@ -623,6 +742,15 @@ export function certificateController(opts: CertificateControllerOptions) {
       },
       secretScope,
     )
+    // When a Certificate comes or goes, the others naming its Secret may keep it or lose it.
+    .watches(
+      Certificates,
+      (c) =>
+        claimants(c)
+          .filter((o) => o.metadata?.name !== c.metadata?.name)
+          .map((o) => key(o)),
+      scope,
+    )
     .watches(Issuers, byIssuer('Issuer'), scope);
   if (clusterIssuers) builder.watches(ClusterIssuers, byIssuer('ClusterIssuer'));
   if (opts.domainPolicies) watchDomainPolicies(builder, opts.domainPolicies, certificates);
@@ -638,6 +766,10 @@ function rfc3339(date: Date): string {
 
 function key(obj: { metadata?: { namespace?: string; name?: string } }) {
   return { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' };
+}
+
+function secretKey(cert: Certificate): string {
+  return `${cert.metadata?.namespace ?? ''}/${cert.spec.secretName}`;
 }
 
 function nextKeyName(cert: Certificate): string {

@@ -3,6 +3,12 @@
  * against renewBefore), value syntax a pattern cannot check well (IP addresses, URLs,
  * nameservers), duplicates, and the CEL rules again for clusters with older CRDs.
  *
+ * The certificate controller applies the same rules (validateCertificate) before it issues,
+ * so a cluster without the webhook is held to them too. New bounds on existing fields go
+ * here, not into the schema: on Kubernetes before 1.30 (no validation ratcheting) a stored
+ * object the schema came to refuse could not even lose its finalizer; the webhook lets an
+ * unchanged spec through, and the controller does not issue it.
+ *
  * Pure functions over the object as the API server sends it: nothing is assumed about its
  * shape, so an object stored under a looser schema gives field errors, not a throw.
  */
@@ -32,6 +38,8 @@ export const MIN_DURATION_MS = 3_600_000;
 export const MIN_RENEW_BEFORE_MS = 5 * 60_000;
 /** The X.509 upper bound of a common name (ub-common-name). */
 export const MAX_COMMON_NAME = 64;
+/** The longest label of a DNS name (RFC 1035). */
+export const MAX_DNS_LABEL = 63;
 /** API groups an issuerRef may name: ours, and cert-manager's for migrated manifests. */
 export const ISSUER_GROUPS = [GROUP, 'cert-manager.io'] as const;
 
@@ -105,17 +113,22 @@ function duplicates(
   }
 }
 
-/** Why a DNS name's wildcard is unusable, if it is. */
-function wildcardProblem(name: string): string | undefined {
+/** Why a DNS name cannot be certified (a misplaced wildcard, an IP address, a long label). */
+function dnsNameProblem(name: string): string | undefined {
   const stars = name.split('*').length - 1;
-  if (stars === 0) return undefined;
   if (stars > 1) return `${q(name)} has ${stars} wildcards; at most one, as the first label`;
   const labels = name.split('.');
-  if (labels[0] !== '*') {
+  if (stars && labels[0] !== '*') {
     return `${q(name)}: a wildcard must be the whole first label, as in *.example.com`;
   }
-  if (labels.slice(1).join('') === '') {
+  if (stars && labels.slice(1).join('') === '') {
     return `${q(name)}: a wildcard needs a domain under it, as in *.example.com`;
+  }
+  // The schema's pattern takes 192.0.2.1 for a name; no CA validates it as one.
+  if (isIP(name)) return `${q(name)} is an IP address: list it in spec.ipAddresses`;
+  const long = labels.find((l) => l.length > MAX_DNS_LABEL);
+  if (long) {
+    return `${q(name)}: the label ${q(long)} has ${long.length} characters; at most ${MAX_DNS_LABEL}`;
   }
   return undefined;
 }
@@ -221,7 +234,7 @@ export function validateCertificate(obj: unknown): CertificateValidation {
 
   const dnsNames = stringList(spec.dnsNames, 'spec.dnsNames', errors);
   for (const [name, i] of dnsNames) {
-    const problem = wildcardProblem(name);
+    const problem = dnsNameProblem(name);
     if (problem) errors.push({ field: `spec.dnsNames[${i}]`, message: problem });
   }
   duplicates(dnsNames, 'spec.dnsNames', (n) => n.toLowerCase().replace(/\.$/, ''), errors);
