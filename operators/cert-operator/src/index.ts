@@ -21,6 +21,7 @@ export {
   issuanceNeed,
   MANUAL_TRIGGER_REASON,
   manualIssuanceRequest,
+  NOT_ISSUED_REASONS,
   renewalTime,
   retryTime,
 } from './controllers/policy.js';

@@ -63,6 +63,16 @@ describe('verdict', () => {
         }),
       ),
     ).toEqual({ state: 'Stuck', message: refused });
+    // So it does for what it refuses before asking any issuer, even one that is not Ready.
+    const inUse = 'Secret web-tls is kept by Certificate web, the oldest Certificate naming it';
+    expect(
+      verdict(
+        facts({
+          issuerReady: cond('Ready', 'False', 'RegistrationFailed', 'no'),
+          conditions: [cond('Ready', 'False', 'SecretInUse', inUse)],
+        }),
+      ),
+    ).toEqual({ state: 'Stuck', message: inUse });
     const backoff = facts({
       failedAttempts: 1,
       retryAt: new Date('2030-01-01T00:30:00Z'),

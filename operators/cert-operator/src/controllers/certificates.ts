@@ -51,6 +51,7 @@ import {
   type BackoffPolicy,
   DEFAULT_DURATION_MS,
   failureBackoff,
+  INVALID_SPEC_REASON,
   type IssuanceNeed,
   issuanceNeed,
   keySpec,
@@ -203,7 +204,8 @@ export function certificateController(opts: CertificateControllerOptions) {
     const key = { namespace: cert.metadata?.namespace ?? '', name: cert.spec.secretName };
     let secret = secrets.store.get(`${key.namespace}/${key.name}`);
     const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
-    if (!secret && ready?.status === 'False' && SECRET_READ_REFUSALS.includes(ready.reason)) {
+    const refusedBefore = (SECRET_READ_REFUSALS as readonly string[]).includes(ready?.reason ?? '');
+    if (!secret && ready?.status === 'False' && refusedBefore) {
       secret = await client.get(Secrets, key).catch(notFoundIsUndefined);
     }
     if (!secret) return { known: false };
@@ -302,7 +304,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     const invalid = validateCertificate(cert).errors;
     if (invalid.length) {
       const message = invalid.map((e) => `${e.field}: ${e.message}`).join('; ');
-      await refuse(cert, { reason: 'InvalidSpec', message });
+      await refuse(cert, { reason: INVALID_SPEC_REASON, message });
       return;
     }
     const access = await secretAccess(cert);

@@ -14,14 +14,14 @@ import { ANNOTATION_CERTIFICATE, type Certificate, LABEL_MANAGED } from '../api/
 export const ANNOTATION_CERT_MANAGER_CERTIFICATE = 'cert-manager.io/certificate-name';
 const TLS_TYPE = 'kubernetes.io/tls';
 
+/** The reasons a refusal that came from reading the Secret itself gives. */
+export const SECRET_READ_REFUSALS = ['SecretNotOwned', 'SecretTypeMismatch'] as const;
+
 /** Why a Certificate does not write its Secret: the Ready=False reason, and what to do. */
 export interface SecretRefusal {
-  reason: 'SecretInUse' | 'SecretNotOwned' | 'SecretTypeMismatch';
+  reason: 'SecretInUse' | (typeof SECRET_READ_REFUSALS)[number];
   message: string;
 }
-
-/** The reasons a refusal that came from reading the Secret itself gives (not SecretInUse). */
-export const SECRET_READ_REFUSALS: readonly string[] = ['SecretNotOwned', 'SecretTypeMismatch'];
 
 /** The Certificate that keeps a Secret several name: the oldest, then the first by name. */
 export function secretHolder(claimants: readonly Certificate[]): Certificate | undefined {

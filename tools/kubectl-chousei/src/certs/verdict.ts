@@ -1,5 +1,5 @@
 // One line on where a Certificate stands and, when it is not Ready, what holds it.
-import { DOMAIN_NOT_ALLOWED, isSelfCheckMessage } from '@chousei/cert-operator';
+import { isSelfCheckMessage, NOT_ISSUED_REASONS } from '@chousei/cert-operator';
 import type { Condition } from '@chousei/runtime';
 import { relative, when } from '../output.js';
 import type { OrderDetails } from './acme.js';
@@ -48,10 +48,12 @@ export function verdict(f: Facts): Verdict {
     return { state: 'Ready', message: `the certificate is up to date${renews}` };
   }
   // The operator's own word first: it knows what it does not serve (e.g. ClusterIssuers
-  // under --namespace) or may not issue (DomainPolicies), where the issuer's absence or
-  // silence would only be a guess here.
-  const refusals = ['IssuerNotFound', DOMAIN_NOT_ALLOWED];
-  if (ready?.status === 'False' && refusals.includes(ready.reason) && ready.message) {
+  // under --namespace), where the issuer's absence or silence would only be a guess here,
+  // and what it refuses before asking an issuer (a bad spec, a Secret that is not its own, a
+  // name no DomainPolicy gives the namespace).
+  const refused =
+    ready?.reason === 'IssuerNotFound' || NOT_ISSUED_REASONS.includes(ready?.reason ?? '');
+  if (ready?.status === 'False' && refused && ready.message) {
     return { state: 'Stuck', message: ready.message };
   }
   if (!f.issuerFound) {
