@@ -376,6 +376,64 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     expect(replaces.sort()).toEqual([ariCertId(revoked), undefined]);
   });
 
+  it("finding 8 over ACME: a Secret in the way costs one order, not one per attempt; one of the next key's name costs none and stays", async () => {
+    const account = await pebbleIssuer(client, pebble, ns, 'pebble-guard');
+    const refused = (name: string, reason: string) =>
+      waitForCondition(client, Certificates, { namespace: ns, name }, 'Ready', {
+        status: 'False',
+        where: (c) => c.status?.conditions?.some((x) => x.reason === reason) ?? false,
+        timeoutMs: 30_000,
+      });
+    const config = await client.create(Secrets, {
+      metadata: { name: 'guard-config', namespace: ns },
+      stringData: { 'config.yaml': 'a: b' },
+    });
+    await client.create(Certificates, {
+      metadata: { name: 'guard', namespace: ns },
+      spec: {
+        secretName: 'guard-config',
+        issuerRef: { name: 'pebble-guard' },
+        dnsNames: ['guard.example.test'],
+      },
+    });
+    await refused('guard', 'SecretTypeMismatch');
+    // Found in the way by the first write; with a 1 s backoff, 480f83f ordered again and again.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await ordersOf(account)).toHaveLength(1);
+    expect((await client.get(Secrets, { namespace: ns, name: 'guard-config' })).data).toEqual(
+      config.data,
+    );
+
+    // The key of an order is kept in NAME-next-key: someone else's Secret there stops it.
+    const taken = await client.create(Secrets, {
+      metadata: { name: 'keyed-next-key', namespace: ns },
+      stringData: { notes: 'not a key' },
+    });
+    await client.create(Certificates, {
+      metadata: { name: 'keyed', namespace: ns },
+      spec: {
+        secretName: 'keyed-tls',
+        issuerRef: { name: 'pebble-guard' },
+        dnsNames: ['keyed.example.test'],
+      },
+    });
+    const keyed = await refused('keyed', 'SecretNotOwned');
+    expect(keyed.status?.conditions?.find((c) => c.type === 'Ready')?.message).toBe(
+      "Secret keyed-next-key, where an ACME issuance keeps its key, exists and is not this operator's; delete or rename it",
+    );
+    expect(await ordersOf(account)).toHaveLength(1);
+    await client.delete(Certificates, { namespace: ns, name: 'keyed' });
+    await waitFor(() =>
+      client.get(Certificates, { namespace: ns, name: 'keyed' }).then(
+        () => false,
+        () => true,
+      ),
+    );
+    expect((await client.get(Secrets, { namespace: ns, name: 'keyed-next-key' })).data).toEqual(
+      taken.data,
+    );
+  });
+
   it('never writes a private key or the TSIG secret to logs, Events or status', async () => {
     const secrets = await client.list(Secrets, { namespace: ns });
     const keys = secrets

@@ -8,6 +8,7 @@ import {
   gauge,
   hasFinalizer,
   type InformerScope,
+  isAlreadyExists,
   isNotFound,
   type Logger,
   type Manager,
@@ -46,6 +47,7 @@ import {
   type SecretRefusal,
   secretHolder,
   secretRefusal,
+  unseenSecretNeed,
 } from './ownership.js';
 import {
   type BackoffPolicy,
@@ -333,7 +335,9 @@ export function certificateController(opts: CertificateControllerOptions) {
     }
     const secret = access.secret;
     const now = new Date();
-    const need = issuanceNeed(cert, secret, now) ?? manualIssuanceRequest(cert);
+    const need =
+      (secret ? issuanceNeed(cert, secret, now) : unseenSecretNeed(cert)) ??
+      manualIssuanceRequest(cert);
     if (!need) {
       const mended = secret && secretWithStaleMetadata(cert, secret);
       if (mended) {
@@ -670,15 +674,32 @@ export function certificateController(opts: CertificateControllerOptions) {
       return { pem: pendingPem, storedIn: name };
     const pem = generatePrivateKey(want);
     if (!persist) return { pem };
-    // Not seen as ours: without force, so that someone else's Secret of that name conflicts.
-    await client
-      .apply(Secrets, nextKeySecret(cert, name, pem), { fieldManager: FIELD_MANAGER, force: ours })
-      .catch((err: unknown) => {
-        if (!(err instanceof ConflictError)) throw err;
-        const message = `Secret ${name}, where an ACME issuance keeps its key, exists and is not this operator's; delete or rename it`;
-        throw new IssuanceError('SecretNotOwned', message, false, undefined, { cause: err });
-      });
+    const desired = nextKeySecret(cert, name, pem);
+    if (ours) await client.apply(Secrets, desired, { fieldManager: FIELD_MANAGER, force: true });
+    else await createNextKeySecret(cert, desired);
     return { pem, storedIn: name };
+  }
+
+  /**
+   * Creates the next-key Secret, not seen in the cache. Created rather than applied: an
+   * apply without force would merge its key into an Opaque Secret of that name (nothing of
+   * theirs conflicts). One already there is written over only when it is `cert`'s.
+   */
+  async function createNextKeySecret(cert: Certificate, secret: Secret): Promise<void> {
+    try {
+      await client.create(Secrets, secret, { fieldManager: FIELD_MANAGER });
+      return;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    const name = secret.metadata?.name ?? '';
+    const key = { namespace: cert.metadata?.namespace ?? '', name };
+    const existing = await client.get(Secrets, key).catch(notFoundIsUndefined);
+    if (existing && !isNextKeySecretOf(cert, existing)) {
+      const message = `Secret ${name}, where an ACME issuance keeps its key, exists and is not this operator's; delete or rename it`;
+      throw new IssuanceError('SecretNotOwned', message, false);
+    }
+    await client.apply(Secrets, secret, { fieldManager: FIELD_MANAGER, force: true });
   }
 
   async function finalize(cert: Certificate): Promise<undefined> {

@@ -6,6 +6,7 @@
  */
 import type { Secret } from '@chousei/runtime';
 import { ANNOTATION_CERTIFICATE, type Certificate, LABEL_MANAGED } from '../api/types.js';
+import type { IssuanceNeed } from './policy.js';
 
 /**
  * What cert-manager writes on the Secrets it issues into, naming their Certificate: a Secret
@@ -72,6 +73,17 @@ export function secretRefusal(cert: Certificate, secret: Secret): SecretRefusal 
   return {
     reason: 'SecretNotOwned',
     message: `Secret ${name} exists and is not this operator's (no label ${LABEL_MANAGED}): annotate it ${ANNOTATION_CERTIFICATE}=${certificate} to hand it to this Certificate, or name another Secret`,
+  };
+}
+
+/**
+ * Why a Certificate whose Secret the operator has not seen is issued: its cache holds only the
+ * Secrets it marked, so that Secret may be absent or another's (the write tells which).
+ */
+export function unseenSecretNeed(cert: Certificate): IssuanceNeed {
+  return {
+    reason: 'DoesNotExist',
+    message: `no Secret ${cert.spec.secretName} of this operator's (none of that name, or not labelled ${LABEL_MANAGED})`,
   };
 }
 

@@ -1,11 +1,6 @@
 import type { Secret } from '@chousei/runtime';
 import { parseDuration } from '../api/duration.js';
-import {
-  ANNOTATION_ISSUER,
-  ANNOTATION_ISSUER_KIND,
-  type Certificate,
-  LABEL_MANAGED,
-} from '../api/types.js';
+import { ANNOTATION_ISSUER, ANNOTATION_ISSUER_KIND, type Certificate } from '../api/types.js';
 import type { PrivateKeySpec } from '../issuers/issuer.js';
 import {
   defaultRenewalTime,
@@ -127,13 +122,9 @@ export function issuanceNeed(
   const certPem = secretValue(secret, 'tls.crt');
   const keyPem = secretValue(secret, 'tls.key');
   if (!secret || !certPem || !keyPem) {
-    // The operator sees only the Secrets it marked: one it does not see may be another's.
-    const name = cert.spec.secretName;
     return {
       reason: 'DoesNotExist',
-      message: secret
-        ? `Secret ${name} lacks tls.crt or tls.key`
-        : `no Secret ${name} of this operator's (none of that name, or not labelled ${LABEL_MANAGED})`,
+      message: `Secret ${cert.spec.secretName} does not exist or lacks tls.crt/tls.key`,
     };
   }
   let info: ReturnType<typeof inspectCertificate>;
