@@ -78,14 +78,7 @@ try {
   if (ours.filter((r) => r.Type === 'A').length !== INGRESSES)
     throw new Error('not every record is in Route53');
 
-  // The resync after the first, with nothing to change.
-  const resyncs = async () =>
-    sumMetric(await coldOp.metrics(), 'chousei_dns_resync_duration_seconds_count');
-  const resyncsBefore = await resyncs();
-  const callsBefore = await providerCalls(coldOp);
-  while ((await resyncs()) === resyncsBefore) await sleep(250);
-  await coldOp.idleRss({ activity: ['chousei_dns_provider_requests_total'], samples: 1 });
-  const resyncCalls = diff(await providerCalls(coldOp), callsBefore);
+  const resyncCalls = await nextResyncCalls(coldOp);
   console.log(`resync calls ${JSON.stringify(resyncCalls)}`);
 
   const latencies = await eventToRecord(cold);
@@ -245,6 +238,34 @@ async function providerCalls(op: OperatorProcess): Promise<Record<string, number
     out[k] = (out[k] ?? 0) + s.value;
   }
   return out;
+}
+
+/**
+ * The Route53 calls of the next full resync with nothing to change: from its start (after
+ * the provider went quiet) until the provider is quiet again after it.
+ */
+async function nextResyncCalls(op: OperatorProcess): Promise<Record<string, number>> {
+  const resyncs = async () =>
+    sumMetric(await op.metrics(), 'chousei_dns_resync_duration_seconds_count');
+  for (;;) {
+    await providerQuiet(op);
+    const [count, before] = [await resyncs(), await providerCalls(op)];
+    while ((await resyncs()) === count) await sleep(250);
+    await providerQuiet(op);
+    if ((await resyncs()) === count + 1) return diff(await providerCalls(op), before);
+  }
+}
+
+/** Until the operator made no Route53 call for 2 s. */
+async function providerQuiet(op: OperatorProcess): Promise<void> {
+  let last = '';
+  let since = performance.now();
+  for (;;) {
+    const now = JSON.stringify(await providerCalls(op));
+    if (now !== last) [last, since] = [now, performance.now()];
+    else if (performance.now() - since >= 2000) return;
+    await sleep(200);
+  }
 }
 
 function diff(after: Record<string, number>, before: Record<string, number>) {
