@@ -11,8 +11,6 @@ export {
   parseConfig,
   type ServingCertConfig,
 } from './config.js';
-export { DOMAIN_NOT_ALLOWED } from './controllers/domain-policy.js';
-// For tools that explain what the operator does (kubectl-chousei): its own rules, not copies.
 export {
   type BackoffPolicy,
   DEFAULT_BACKOFF,
@@ -21,10 +19,11 @@ export {
   issuanceNeed,
   MANUAL_TRIGGER_REASON,
   manualIssuanceRequest,
-  NOT_ISSUED_REASONS,
   renewalTime,
   retryTime,
 } from './controllers/policy.js';
+// For tools that explain what the operator does (kubectl-chousei): its own rules, not copies.
+export { DOMAIN_NOT_ALLOWED, NOT_ISSUED_REASONS } from './controllers/refusals.js';
 export { secretValue } from './controllers/secret.js';
 export { registerACMEServer } from './issuers/acme/http.js';
 export { ACMENetworkError, ACMEProblemError } from './issuers/acme/index.js';

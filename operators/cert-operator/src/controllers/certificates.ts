@@ -38,12 +38,11 @@ import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '..
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
 import { validateCertificate } from '../webhook/validation.js';
-import { DOMAIN_NOT_ALLOWED, domainRefusal, watchDomainPolicies } from './domain-policy.js';
+import { domainRefusal, watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder, IssuerLocation } from './issuer-builder.js';
 import {
   inUseRefusal,
   isNextKeySecretOf,
-  SECRET_READ_REFUSALS,
   type SecretRefusal,
   secretHolder,
   secretRefusal,
@@ -53,7 +52,6 @@ import {
   type BackoffPolicy,
   DEFAULT_DURATION_MS,
   failureBackoff,
-  INVALID_SPEC_REASON,
   type IssuanceNeed,
   issuanceNeed,
   keySpec,
@@ -64,6 +62,7 @@ import {
   retryTime,
   sameKeySpec,
 } from './policy.js';
+import { DOMAIN_NOT_ALLOWED, INVALID_SPEC_REASON, SECRET_READ_REFUSALS } from './refusals.js';
 import { RenewalInfoSchedule } from './renewal-info.js';
 import { nextKeySecret, secretValue, secretWithStaleMetadata, tlsSecret } from './secret.js';
 

@@ -6,9 +6,6 @@ import type { Certificate } from '../api/types.js';
 // policy exists, it issues a namespace only the names a policy gives that namespace (the
 // dns-operator applies the same policies to records). An Issuer is the namespace's own.
 
-/** The Ready reason and Event reason of a Certificate with a name the policies refuse. */
-export const DOMAIN_NOT_ALLOWED = 'DomainNotAllowed';
-
 /** The names a Certificate asks for, with the field each comes from. */
 function namesOf(cert: Certificate): Array<{ field: string; name: string }> {
   return [

@@ -7,6 +7,7 @@
 import type { Secret } from '@chousei/runtime';
 import { ANNOTATION_CERTIFICATE, type Certificate, LABEL_MANAGED } from '../api/types.js';
 import type { IssuanceNeed } from './policy.js';
+import { SECRET_IN_USE_REASON, type SECRET_READ_REFUSALS } from './refusals.js';
 
 /**
  * What cert-manager writes on the Secrets it issues into, naming their Certificate: a Secret
@@ -15,12 +16,9 @@ import type { IssuanceNeed } from './policy.js';
 export const ANNOTATION_CERT_MANAGER_CERTIFICATE = 'cert-manager.io/certificate-name';
 const TLS_TYPE = 'kubernetes.io/tls';
 
-/** The reasons a refusal that came from reading the Secret itself gives. */
-export const SECRET_READ_REFUSALS = ['SecretNotOwned', 'SecretTypeMismatch'] as const;
-
 /** Why a Certificate does not write its Secret: the Ready=False reason, and what to do. */
 export interface SecretRefusal {
-  reason: 'SecretInUse' | (typeof SECRET_READ_REFUSALS)[number];
+  reason: typeof SECRET_IN_USE_REASON | (typeof SECRET_READ_REFUSALS)[number];
   message: string;
 }
 
@@ -42,7 +40,7 @@ export function inUseRefusal(cert: Certificate, holder: Certificate): SecretRefu
   const name = holder.metadata?.name;
   if (name === cert.metadata?.name) return undefined;
   return {
-    reason: 'SecretInUse',
+    reason: SECRET_IN_USE_REASON,
     message: `Secret ${cert.spec.secretName} is kept by Certificate ${name}, the oldest Certificate naming it; name another Secret, or delete Certificate ${name}`,
   };
 }

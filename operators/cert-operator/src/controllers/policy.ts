@@ -9,8 +9,6 @@ import {
   keySpecOf,
   normalizeIp,
 } from '../pki/index.js';
-import { DOMAIN_NOT_ALLOWED } from './domain-policy.js';
-import { SECRET_READ_REFUSALS } from './ownership.js';
 import { secretValue } from './secret.js';
 
 export const DEFAULT_DURATION_MS = 90 * 24 * 3_600_000;
@@ -45,21 +43,6 @@ export function manualIssuanceRequest(cert: Certificate): IssuanceNeed | undefin
     message: issuing.message || 'Certificate re-issuance manually triggered',
   };
 }
-
-/** The Ready=False reason of a Certificate the webhook's rules refuse (never issued). */
-export const INVALID_SPEC_REASON = 'InvalidSpec';
-
-/**
- * The Ready=False reasons the operator gives before it asks the issuer: the spec is
- * refused, the Secret is another Certificate's, not the operator's, or not TLS, or a
- * DomainPolicy refuses a name.
- */
-export const NOT_ISSUED_REASONS: readonly string[] = [
-  INVALID_SPEC_REASON,
-  'SecretInUse',
-  ...SECRET_READ_REFUSALS,
-  DOMAIN_NOT_ALLOWED,
-];
 
 /** The key a Certificate asks for, with the defaults (ECDSA P-256). */
 export function keySpec(cert: Certificate): PrivateKeySpec {
