@@ -11,6 +11,7 @@ export {
   parseConfig,
   type ServingCertConfig,
 } from './config.js';
+// For tools that explain what the operator does (kubectl-chousei): its own rules, not copies.
 export {
   type BackoffPolicy,
   DEFAULT_BACKOFF,
@@ -22,9 +23,12 @@ export {
   renewalTime,
   retryTime,
 } from './controllers/policy.js';
-// For tools that explain what the operator does (kubectl-chousei): its own rules, not copies.
 export { DOMAIN_NOT_ALLOWED, NOT_ISSUED_REASONS } from './controllers/refusals.js';
-export { secretValue } from './controllers/secret.js';
+export {
+  MAX_SECRET_VALUE_BYTES,
+  SecretValueTooLargeError,
+  secretValue,
+} from './controllers/secret.js';
 export { registerACMEServer } from './issuers/acme/http.js';
 export { ACMENetworkError, ACMEProblemError } from './issuers/acme/index.js';
 export { type CertOperatorOptions, setupCertOperator } from './operator.js';

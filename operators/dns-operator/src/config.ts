@@ -1,4 +1,4 @@
-import type { Policy, RecordType } from '@chousei/dns';
+import { type Policy, type RecordType, tsigSecretProblem } from '@chousei/dns';
 import {
   ConfigError,
   type FlagSpec,
@@ -285,12 +285,15 @@ export function configFromFlags(
     throw new ConfigError(`${where('rfc2136-zone')} is required with --provider rfc2136`);
   const keyName = str('rfc2136-tsig-keyname');
   const secret = str('rfc2136-tsig-secret');
+  // Given but blank (an empty variable from a missing Secret key) is not "unsigned".
+  if (flags.given('rfc2136-tsig-keyname') && !keyName?.trim())
+    throw new ConfigError(`${where('rfc2136-tsig-keyname')} is set but blank`);
+  const secretProblem = flags.given('rfc2136-tsig-secret') && tsigSecretProblem(secret ?? '');
+  if (secretProblem) throw new ConfigError(`${where('rfc2136-tsig-secret')} ${secretProblem}`);
   if (!!keyName !== !!secret)
     throw new ConfigError(
       `${where('rfc2136-tsig-keyname')} and ${where('rfc2136-tsig-secret')} go together`,
     );
-  if (secret && !/^[A-Za-z0-9+/]+=*$/.test(secret))
-    throw new ConfigError(`${where('rfc2136-tsig-secret')} must be base64`);
   const algorithm = oneOf('rfc2136-tsig-secret-alg', [
     'hmac-sha256',
     'hmac-sha384',

@@ -83,6 +83,39 @@ describe('configuration', () => {
     }
   });
 
+  it('finding 14: a blank TSIG key name or secret is refused, never read as "unsigned"', () => {
+    const rfc2136 = ['--provider', 'rfc2136', '--rfc2136-host', 'h', '--rfc2136-zone', 'z'];
+    const owner = { CHOUSEI_DNS_TXT_OWNER_ID: 'o' };
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      // Both blank, as a chart renders them from an empty Secret key and an unset value.
+      [
+        [...rfc2136, '--rfc2136-tsig-keyname=', '--rfc2136-tsig-secret='],
+        {},
+        '--rfc2136-tsig-keyname (CHOUSEI_DNS_RFC2136_TSIG_KEYNAME) is set but blank',
+      ],
+      [
+        rfc2136,
+        { CHOUSEI_DNS_RFC2136_TSIG_KEYNAME: 'k', CHOUSEI_DNS_RFC2136_TSIG_SECRET: ' \n' },
+        '--rfc2136-tsig-secret (CHOUSEI_DNS_RFC2136_TSIG_SECRET) is blank',
+      ],
+      [
+        rfc2136,
+        { CHOUSEI_DNS_RFC2136_TSIG_SECRET: '' },
+        '--rfc2136-tsig-secret (CHOUSEI_DNS_RFC2136_TSIG_SECRET) is blank',
+      ],
+      [
+        [...rfc2136, '--rfc2136-tsig-keyname', 'k', '--rfc2136-tsig-secret', 'not base64!'],
+        {},
+        '--rfc2136-tsig-secret (CHOUSEI_DNS_RFC2136_TSIG_SECRET) is not base64',
+      ],
+    ];
+    for (const [args, env, message] of cases) {
+      expect(() => parse(args, { ...owner, ...env }), args.join(' ')).toThrowError(message);
+    }
+    // Neither flag at all: unsigned, as documented.
+    expect(parse(rfc2136, owner).rfc2136.tsig).toBeUndefined();
+  });
+
   it('documents every flag and its variable in --help', () => {
     expect(parse(['--help']).help).toBe(true);
     const text = helpText();

@@ -9,6 +9,7 @@ export {
   RFC2136Provider,
   TsigError,
   type TsigKey,
+  tsigSecretProblem,
 } from './provider/rfc2136/index.js';
 export {
   ALIAS_TTL,

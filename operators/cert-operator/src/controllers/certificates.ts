@@ -656,12 +656,10 @@ export function certificateController(opts: CertificateControllerOptions) {
     persist: boolean,
   ): Promise<{ pem: string; storedIn?: string }> {
     const want = keySpec(cert);
-    const current = secretValue(secret, 'tls.key');
-    if (
-      cert.spec.privateKey?.rotationPolicy === 'Never' &&
-      current &&
-      sameKeySpec(keySpecOf(current), want)
-    ) {
+    // Read only when it may be kept: an unreadable key is replaced by a new one anyway.
+    const current =
+      cert.spec.privateKey?.rotationPolicy === 'Never' ? secretValue(secret, 'tls.key') : undefined;
+    if (current && sameKeySpec(keySpecOf(current), want)) {
       return { pem: current };
     }
     const name = nextKeyName(cert);

@@ -1,9 +1,10 @@
-import { RFC2136Provider, Route53Provider } from '@chousei/dns';
+import { RFC2136Provider, Route53Provider, type TsigKey, tsigSecretProblem } from '@chousei/dns';
 import {
   type Client,
   isNotFound,
   type Logger,
   notFoundIsUndefined,
+  type Secret,
   Secrets,
 } from '@chousei/runtime';
 import type { ACMESolver, Issuer as IssuerResource } from '../api/types.js';
@@ -21,7 +22,7 @@ import {
 } from '../solvers/http01/self-check.js';
 import { type Nameserver, parseNameserver } from '../solvers/resolver.js';
 import type { Solver } from '../solvers/solver.js';
-import { secretValue } from './secret.js';
+import { SecretValueTooLargeError, secretValue } from './secret.js';
 
 /** Where an issuer's referenced Secrets live: its own namespace, or the cluster resource namespace. */
 export interface IssuerLocation {
@@ -138,7 +139,7 @@ export class IssuerBuilder {
           );
         throw err;
       });
-    const value = secretValue(secret, key);
+    const value = readValue(secret, key, field);
     if (value === undefined)
       throw new IssuanceError(
         'SecretNotFound',
@@ -204,7 +205,7 @@ export class IssuerBuilder {
     const existing = await this.opts.client
       .get(Secrets, { namespace: loc.namespace, name: ref.name })
       .catch(notFoundIsUndefined);
-    const pem = secretValue(existing, key);
+    const pem = readValue(existing, key, 'spec.acme.privateKeySecretRef');
     if (pem) return pem;
     const generated = generatePrivateKey({ algorithm: 'ECDSA', size: 256 });
     await this.opts.client.apply(
@@ -221,6 +222,35 @@ export class IssuerBuilder {
       'generated an ACME account key',
     );
     return generated;
+  }
+
+  /**
+   * The TSIG key of an RFC2136 solver, or undefined for unsigned updates. Half a key (a name
+   * without a secret or the other way round) or a blank secret is refused: either would
+   * quietly turn signing off, for the updates and for the check of the replies.
+   */
+  private async tsigKey(
+    loc: IssuerLocation,
+    rfc: NonNullable<NonNullable<ACMESolver['dns01']>['rfc2136']>,
+    field: string,
+  ): Promise<TsigKey | undefined> {
+    const ref = rfc.tsigSecretSecretRef;
+    if (!rfc.tsigKeyName && !ref) return undefined;
+    const bad = (message: string) => new IssuanceError('BadConfig', message, false);
+    if (!ref) throw bad(`${field}.tsigSecretSecretRef: required with tsigKeyName`);
+    if (!rfc.tsigKeyName) throw bad(`${field}.tsigKeyName: required with tsigSecretSecretRef`);
+    const key = ref.key ?? 'secret';
+    const where = `${field}.tsigSecretSecretRef: Secret ${loc.namespace}/${ref.name} key "${key}"`;
+    const secret = (
+      await this.secret(loc.namespace, ref.name, key, `${field}.tsigSecretSecretRef`)
+    ).trim();
+    const problem = tsigSecretProblem(secret);
+    if (problem) throw bad(`${where} ${problem}`);
+    return {
+      name: rfc.tsigKeyName,
+      secret,
+      algorithm: TSIG_ALGORITHMS[rfc.tsigAlgorithm ?? 'HMACSHA256'],
+    };
   }
 
   private async solver(loc: IssuerLocation, s: ACMESolver, i: number): Promise<Solver> {
@@ -245,15 +275,7 @@ export class IssuerBuilder {
     const rfc = s.dns01?.rfc2136;
     if (rfc) {
       const { host, port } = parseNameserver(rfc.nameserver);
-      const secretRef = rfc.tsigSecretSecretRef;
-      const secret = secretRef
-        ? await this.secret(
-            loc.namespace,
-            secretRef.name,
-            secretRef.key ?? 'secret',
-            `${field}.dns01.rfc2136.tsigSecretSecretRef`,
-          )
-        : undefined;
+      const tsig = await this.tsigKey(loc, rfc, `${field}.dns01.rfc2136`);
       // RFC2136 cannot list zones: the selector's dnsZones are the ones written to; without
       // them each record's zone is found by SOA queries to the server, as cert-manager does.
       // A followed CNAME leads out of the selector's zones: found by SOA too.
@@ -262,15 +284,7 @@ export class IssuerBuilder {
         host,
         port,
         zones: zones.length ? zones : undefined,
-        ...(rfc.tsigKeyName && secret
-          ? {
-              tsig: {
-                name: rfc.tsigKeyName,
-                secret: secret.trim(),
-                algorithm: TSIG_ALGORITHMS[rfc.tsigAlgorithm ?? 'HMACSHA256'],
-              },
-            }
-          : {}),
+        ...(tsig ? { tsig } : {}),
         logger: this.opts.logger,
       });
       // The server updates go to is authoritative for the zone: it is the one to check.
@@ -326,6 +340,20 @@ export class IssuerBuilder {
       `${field}: set http01 or dns01 (rfc2136 or route53)`,
       false,
     );
+  }
+}
+
+/** A Secret value through secretValue, an over-limit one refused as the issuer's error. */
+function readValue(secret: Secret | undefined, key: string, field: string): string | undefined {
+  try {
+    return secretValue(secret, key);
+  } catch (err) {
+    if (err instanceof SecretValueTooLargeError) {
+      throw new IssuanceError('SecretTooLarge', `${field}: ${err.message}`, false, undefined, {
+        cause: err,
+      });
+    }
+    throw err;
   }
 }
 

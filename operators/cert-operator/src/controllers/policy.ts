@@ -9,7 +9,7 @@ import {
   keySpecOf,
   normalizeIp,
 } from '../pki/index.js';
-import { secretValue } from './secret.js';
+import { SecretValueTooLargeError, secretValue } from './secret.js';
 
 export const DEFAULT_DURATION_MS = 90 * 24 * 3_600_000;
 
@@ -102,8 +102,17 @@ export function issuanceNeed(
   secret: Secret | undefined,
   now: Date,
 ): IssuanceNeed | undefined {
-  const certPem = secretValue(secret, 'tls.crt');
-  const keyPem = secretValue(secret, 'tls.key');
+  let certPem: string | undefined;
+  let keyPem: string | undefined;
+  try {
+    certPem = secretValue(secret, 'tls.crt');
+    keyPem = secretValue(secret, 'tls.key');
+  } catch (err) {
+    // Replaced by a new issuance like any other unreadable content.
+    if (err instanceof SecretValueTooLargeError)
+      return { reason: 'InvalidCertificate', message: err.message };
+    throw err;
+  }
   if (!secret || !certPem || !keyPem) {
     return {
       reason: 'DoesNotExist',

@@ -12,10 +12,42 @@ import {
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-/** Decodes one key of a Secret's data, or undefined. */
+/**
+ * The most bytes the operator reads from one Secret value. Keys, certificate chains and
+ * credentials are a few KB; a bundle of every public root CA about 220 KB. Whoever may write
+ * a Secret the operator reads must not be able to make it parse megabytes.
+ */
+export const MAX_SECRET_VALUE_BYTES = 256 * 1024;
+
+/** A Secret value over MAX_SECRET_VALUE_BYTES: refused before it is decoded. */
+export class SecretValueTooLargeError extends Error {
+  override name = 'SecretValueTooLargeError';
+  constructor(
+    /** `namespace/name` */
+    readonly secret: string,
+    readonly key: string,
+    readonly bytes: number,
+  ) {
+    super(
+      `Secret ${secret} key "${key}" holds ${bytes} bytes, over the limit of ${MAX_SECRET_VALUE_BYTES} (256 KiB) the operator reads`,
+    );
+  }
+}
+
+/**
+ * Decodes one key of a Secret's data, or undefined. Every Secret value the operator reads
+ * comes through here: a value over MAX_SECRET_VALUE_BYTES throws SecretValueTooLargeError.
+ */
 export function secretValue(secret: Secret | undefined, key: string): string | undefined {
   const v = secret?.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+  if (v === undefined) return undefined;
+  // The decoded size, computed from the base64 text without decoding it.
+  const bytes = Buffer.byteLength(v, 'base64');
+  if (bytes > MAX_SECRET_VALUE_BYTES) {
+    const { namespace, name } = secret?.metadata ?? {};
+    throw new SecretValueTooLargeError(`${namespace ?? ''}/${name ?? ''}`, key, bytes);
+  }
+  return Buffer.from(v, 'base64').toString('utf8');
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   verifyChain,
 } from '../pki/certificate.js';
 import { keyMatchesCertificate } from '../pki/keys.js';
+import { pemToDer } from '../pki/pem.js';
 import { signCertificate } from '../pki/sign.js';
 import {
   type CertificateRequest,
@@ -76,7 +77,9 @@ export class CAIssuer implements Issuer {
       throw invalid(`the certificate ${info.subject || '(empty subject)'} is not a CA`);
     }
     // A keyUsage extension, when present, must allow certificate signing (RFC 5280 4.2.1.3).
-    const keyUsage = new x509.X509Certificate(caPem).getExtension(x509.KeyUsagesExtension);
+    const keyUsage = new x509.X509Certificate(pemToDer(caPem)).getExtension(
+      x509.KeyUsagesExtension,
+    );
     if (keyUsage && (keyUsage.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
       throw invalid('the CA certificate key usage does not allow signing certificates');
     }

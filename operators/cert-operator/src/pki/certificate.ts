@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { KeyUsage, PrivateKeySpec } from '../issuers/issuer.js';
 import { keySpecOfKeyObject } from './keys.js';
-import { splitPem } from './pem.js';
+import { PkiError, pemToDer, splitPem } from './pem.js';
 import { namesOf, spkiKey, usagesOf } from './shared.js';
 
 export { splitPem };
@@ -33,15 +33,16 @@ export interface ChainVerification {
 
 /** What a PEM bundle's first certificate (the leaf of a chain) says. */
 export function inspectCertificate(pem: string): CertificateInfo {
-  const first = splitPem(pem)[0];
-  if (first === undefined) throw new Error('no PEM certificate found');
-  let cert: x509.X509Certificate;
+  const der = pemToDer(pem);
   try {
-    cert = new x509.X509Certificate(first);
+    return certificateInfo(new x509.X509Certificate(der), der);
   } catch (err) {
-    throw new Error(`not a valid certificate: ${(err as Error).message}`, { cause: err });
+    // Whatever the parser or a field reader tripped on in a hostile certificate.
+    throw new PkiError(`not a valid certificate: ${(err as Error).message}`, { cause: err });
   }
-  const der = Buffer.from(cert.rawData);
+}
+
+function certificateInfo(cert: x509.X509Certificate, der: Buffer): CertificateInfo {
   const commonName = cert.subjectName.getField('CN')[0];
   return {
     subject: cert.subject,

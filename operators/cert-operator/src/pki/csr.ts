@@ -3,6 +3,7 @@ import * as x509 from '@peculiar/x509';
 import type { KeyUsage } from '../issuers/issuer.js';
 import { context, der, INTEGER, oid, SEQUENCE, SET } from './der.js';
 import { keySpecOfKeyObject, parsePrivateKey, publicKeyDer } from './keys.js';
+import { PkiError, pemToDer } from './pem.js';
 import {
   namesOf,
   signatureAlgorithmFor,
@@ -83,12 +84,18 @@ export function createCsr(options: CsrOptions): string {
 /** Names and public key of a PEM CSR. Does not check its signature: see verifyCsr. */
 export function parseCsr(pem: string): ParsedCsr {
   const csr = readCsr(pem);
-  const commonName = csr.subjectName.getField('CN')[0];
-  return {
-    ...(commonName !== undefined && { commonName }),
-    ...namesOf(csr.extensions),
-    publicKey: spkiKey(csr.publicKey),
-  };
+  try {
+    const commonName = csr.subjectName.getField('CN')[0];
+    return {
+      ...(commonName !== undefined && { commonName }),
+      ...namesOf(csr.extensions),
+      publicKey: spkiKey(csr.publicKey),
+    };
+  } catch (err) {
+    throw new PkiError(`not a usable certificate request: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 /** Whether the CSR is signed by the key it carries (proof the requester holds that key). */
@@ -105,9 +112,10 @@ export function verifyCsr(pem: string): boolean {
 }
 
 export function readCsr(pem: string): x509.Pkcs10CertificateRequest {
+  const der = pemToDer(pem, 'CERTIFICATE REQUEST');
   try {
-    return new x509.Pkcs10CertificateRequest(pem);
+    return new x509.Pkcs10CertificateRequest(der);
   } catch (err) {
-    throw new Error(`not a PEM certificate request: ${(err as Error).message}`, { cause: err });
+    throw new PkiError(`not a PEM certificate request: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -2,6 +2,8 @@
 // extensions): its generators sign through WebCrypto, which is async only, while node:crypto
 // signs synchronously, so we assemble the signed structures ourselves.
 
+import { PkiError } from './pem.js';
+
 export const INTEGER = 0x02;
 export const BIT_STRING = 0x03;
 export const NULL = 0x05;
@@ -65,16 +67,16 @@ export function children(content: Buffer): Tlv[] {
     const tag = content[offset]!;
     let length = content[offset + 1];
     let header = 2;
-    if (length === undefined) throw new Error('truncated DER');
+    if (length === undefined) throw new PkiError('truncated DER');
     if (length & 0x80) {
       const octets = length & 0x7f;
-      if (octets === 0 || octets > 4) throw new Error('unsupported DER length');
+      if (octets === 0 || octets > 4) throw new PkiError('unsupported DER length');
       length = 0;
       for (let i = 0; i < octets; i++) length = length * 256 + (content[offset + 2 + i] ?? 0);
       header += octets;
     }
     const end = offset + header + length;
-    if (end > content.length) throw new Error('truncated DER');
+    if (end > content.length) throw new PkiError('truncated DER');
     out.push({
       tag,
       raw: content.subarray(offset, end),
@@ -88,7 +90,7 @@ export function children(content: Buffer): Tlv[] {
 /** The one element of a buffer that must hold exactly one, checking its tag. */
 export function single(buffer: Buffer, tag: number): Tlv {
   const [only, extra] = children(buffer);
-  if (!only || extra || only.tag !== tag) throw new Error('unexpected DER structure');
+  if (!only || extra || only.tag !== tag) throw new PkiError('unexpected DER structure');
   return only;
 }
 
@@ -107,7 +109,7 @@ export function signedParts(encoded: Buffer): {
     signature.content[0] !== 0 ||
     extra
   ) {
-    throw new Error('not a signed DER structure');
+    throw new PkiError('not a signed DER structure');
   }
   return { tbs: tbs.raw, algorithm: algorithm.content, signature: signature.content.subarray(1) };
 }

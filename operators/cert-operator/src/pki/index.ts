@@ -13,5 +13,6 @@ export {
   keySpecOf,
   keySpecOfKeyObject,
 } from './keys.js';
+export { PkiError } from './pem.js';
 export { normalizeIp } from './shared.js';
 export { type SignOptions, signCertificate } from './sign.js';

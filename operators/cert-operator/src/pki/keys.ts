@@ -6,7 +6,7 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import type { PrivateKeySpec } from '../issuers/issuer.js';
-import { splitPem } from './pem.js';
+import { PkiError, pemToDer } from './pem.js';
 
 const PKCS8 = { type: 'pkcs8', format: 'pem' } as const;
 const SPKI = { type: 'spki', format: 'pem' } as const;
@@ -80,7 +80,7 @@ export function keySpecOfKeyObject(key: KeyObject): PrivateKeySpec {
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
       const size = CURVE_SIZES.get(curve);
-      if (size === undefined) throw new Error(`unsupported ECDSA curve ${curve || '(unnamed)'}`);
+      if (size === undefined) throw new PkiError(`unsupported ECDSA curve ${curve || '(unnamed)'}`);
       return { algorithm: 'ECDSA', size };
     }
     case 'rsa':
@@ -88,7 +88,7 @@ export function keySpecOfKeyObject(key: KeyObject): PrivateKeySpec {
     case 'ed25519':
       return { algorithm: 'Ed25519' };
     default:
-      throw new Error(`unsupported key type ${key.asymmetricKeyType ?? key.type}`);
+      throw new PkiError(`unsupported key type ${key.asymmetricKeyType ?? key.type}`);
   }
 }
 
@@ -97,9 +97,13 @@ export function keySpecOfKeyObject(key: KeyObject): PrivateKeySpec {
  * SubjectPublicKeyInfo, which is exact for every key type. Throws when either PEM does not parse.
  */
 export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
-  const first = splitPem(certPem)[0];
-  if (first === undefined) throw new Error('no PEM certificate found');
-  const cert = new X509Certificate(first);
+  const der = pemToDer(certPem);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch (err) {
+    throw new PkiError(`not a valid certificate: ${(err as Error).message}`, { cause: err });
+  }
   return publicKeyDer(parsePrivateKey(keyPem)).equals(publicKeyDer(cert.publicKey));
 }
 
@@ -113,6 +117,6 @@ export function parsePrivateKey(pem: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    throw new Error(`not a usable private key PEM: ${(err as Error).message}`, { cause: err });
+    throw new PkiError(`not a usable private key PEM: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -4,7 +4,7 @@ import type { KeyUsage } from '../issuers/issuer.js';
 import { readCsr } from './csr.js';
 import { children, context, der, INTEGER, SEQUENCE, single, time } from './der.js';
 import { keySpecOfKeyObject, parsePrivateKey, publicKeyDer } from './keys.js';
-import { splitPem } from './pem.js';
+import { pemToDer, splitPem } from './pem.js';
 import {
   keyIdentifier,
   namesOf,
@@ -147,7 +147,7 @@ function serialNumber(): Buffer {
 
 function readCertificate(pem: string): x509.X509Certificate {
   try {
-    return new x509.X509Certificate(pem);
+    return new x509.X509Certificate(pemToDer(pem));
   } catch (err) {
     throw new Error(`the issuer certificate cannot be read: ${(err as Error).message}`, {
       cause: err,

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import { Pkcs10CertificateRequest, X509Certificate } from '@peculiar/x509';
 import * as acme from 'acme-client';
+import { pemToDer, splitPem } from '../../pki/pem.js';
 import type { Solver, Challenge as SolverChallenge } from '../../solvers/solver.js';
 import {
   type CertificateRequest,
@@ -482,7 +483,7 @@ export class ACMEIssuer implements Issuer {
   /** The certificate chain of a valid order, leaf first, each PEM ending in a newline. */
   private async download(run: Run, order: Order): Promise<string[]> {
     const pem = await run.client.getCertificate(order);
-    const chain = acme.crypto.splitPemChain(pem).map((c) => `${c.trim()}\n`);
+    const chain = splitPem(pem);
     if (chain.length === 0) {
       throw new IssuanceError('OrderFailed', `${order.certificate} holds no certificate`, true);
     }
@@ -494,8 +495,8 @@ export class ACMEIssuer implements Issuer {
     try {
       const base = (await directoryOf(this.opts.directoryUrl)).renewalInfo;
       if (typeof base !== 'string') return undefined;
-      const leafPem = acme.crypto.splitPemChain(certificatePem)[0] ?? certificatePem;
-      const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${ariCertId(leafPem)}`);
+      // The ID is the leaf's: ariCertId reads the first certificate of the bundle.
+      const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${ariCertId(certificatePem)}`);
       const body: unknown = res.data;
       const window = parseRenewalInfo(body);
       if (!window) {
@@ -587,7 +588,7 @@ function identifiersOf(req: CertificateRequest): Identifier[] {
 /** The ARI certificate ID of a bundle's leaf; undefined when it has none (no AKI). */
 function certIdOf(pem: string): string | undefined {
   try {
-    return ariCertId(acme.crypto.splitPemChain(pem)[0] ?? pem);
+    return ariCertId(pem);
   } catch {
     return undefined;
   }
@@ -610,8 +611,9 @@ function sameOrigin(url: string, origin: string): boolean {
 
 /** Whether the leaf (first) certificate of `chainPem` is for the public key of `csrPem`. */
 function certifiesCsrKey(chainPem: string, csrPem: string): boolean {
-  const leaf = new X509Certificate(chainPem).publicKey.rawData;
-  const requested = new Pkcs10CertificateRequest(csrPem).publicKey.rawData;
+  const leaf = new X509Certificate(pemToDer(chainPem)).publicKey.rawData;
+  const requested = new Pkcs10CertificateRequest(pemToDer(csrPem, 'CERTIFICATE REQUEST')).publicKey
+    .rawData;
   return Buffer.from(leaf).equals(Buffer.from(requested));
 }
 

@@ -1,14 +1,16 @@
 // ACME Renewal Information (RFC 9773): the CA's suggested renewal window for a certificate.
 import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
+import { pemToDer } from '../../pki/pem.js';
 import type { RenewalWindow } from '../issuer.js';
 
 /**
  * The ARI certificate identifier (RFC 9773): base64url of the authority key
  * identifier's keyIdentifier, a dot, base64url of the serial number's DER content octets
- * (with the leading zero a positive serial whose top bit is set needs).
+ * (with the leading zero a positive serial whose top bit is set needs), of a bundle's first
+ * certificate.
  */
 export function ariCertId(certPem: string): string {
-  const cert = new X509Certificate(certPem);
+  const cert = new X509Certificate(pemToDer(certPem));
   const aki = cert.getExtension(AuthorityKeyIdentifierExtension);
   if (!aki?.keyId) throw new Error('the certificate has no authority key identifier');
   // @peculiar/x509 drops the DER sign octet from serialNumber: put it back.

@@ -29,6 +29,7 @@ export {
   type TsigRecord,
   TsigVerifier,
   tsigErrorName,
+  tsigSecretProblem,
   verifyReply,
 } from './tsig.js';
 export { buildPostcheck, buildUpdate, InvalidChangeError, type UpdateOptions } from './update.js';

@@ -14,7 +14,7 @@ import {
 } from '../provider.js';
 import { axfrRequest, transferEnd, transferRecords } from './axfr.js';
 import { DnsTransport, NetworkError } from './transport.js';
-import { sign, TsigError, type TsigKey, TsigVerifier } from './tsig.js';
+import { sign, TsigError, type TsigKey, TsigVerifier, tsigSecretProblem } from './tsig.js';
 import { buildPostcheck, buildUpdate, InvalidChangeError } from './update.js';
 import { rcodeName, readHeader, WireError } from './wire.js';
 
@@ -116,6 +116,15 @@ export class RFC2136Provider implements Provider {
   private readonly minTTL: number | undefined;
 
   constructor(opts: RFC2136Options) {
+    const blank = opts.tsig && tsigSecretProblem(opts.tsig.secret);
+    if (blank) {
+      throw new ProviderError(
+        `TSIG key "${opts.tsig?.name}": the secret ${blank}`,
+        PROVIDER,
+        'BADKEY',
+        false,
+      );
+    }
     this.zoneNames = opts.zones && [...new Set(opts.zones.map(normalizeName))];
     this.tsig = opts.tsig;
     this.concurrency = Math.max(1, opts.concurrency ?? 4);

@@ -31,6 +31,16 @@ export interface TsigKey {
   secret: string;
 }
 
+/**
+ * Why `secret` cannot be a TSIG secret, or undefined when it can: base64 of at least one
+ * byte. A blank secret must never mean "unsigned": callers refuse it, naming their field.
+ */
+export function tsigSecretProblem(secret: string): string | undefined {
+  if (secret.trim() === '') return 'is blank (unsigned updates need no key at all)';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret)) return 'is not base64';
+  return undefined;
+}
+
 /** Seconds of clock difference allowed between signer and verifier (RFC 8945 suggests 300). */
 export const DEFAULT_FUDGE = 300;
 
