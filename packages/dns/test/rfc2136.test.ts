@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { metricsRegistry } from '@chousei/runtime';
-import { type Bind9, startBind9 } from '@chousei/testenv';
+import { type Bind9, type DnsGate, startBind9, startDnsGate } from '@chousei/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/provider/provider.js';
 import {
@@ -11,10 +11,12 @@ import {
   canonicalIPv6,
   DnsTransport,
   encodeRdata,
+  errorReply,
   extractTsig,
   type RFC2136Options,
   RFC2136Provider,
   sign,
+  TSIG_ERROR,
   TsigVerifier,
   transferEnd,
 } from '../src/provider/rfc2136/index.js';
@@ -150,8 +152,9 @@ describe('rfc2136 against BIND9', () => {
     for (const { error } of res.failed) {
       expect(error).toBeInstanceOf(ProviderError);
       expect((error as ProviderError).code).toBe('BADSIG');
-      expect((error as ProviderError).retryable).toBe(false);
-      expect(error.message).toMatch(/TSIG BADSIG.*chousei-update/);
+      // BIND's BADSIG is unsigned (RFC 8945 5.3.2): not verifiable, so not a final verdict.
+      expect((error as ProviderError).retryable).toBe(true);
+      expect(error.message).toMatch(/unverified reply: TSIG BADSIG.*chousei-update/);
     }
     expect(await bind.dig('wrong.example.test', 'A')).toEqual([]);
     expect(await bind.dig('wrong2.example.test', 'A')).toEqual([]);
@@ -162,6 +165,74 @@ describe('rfc2136 against BIND9', () => {
     const unknownKey = provider({ tsig: { ...bind.tsig, name: 'nobody' } });
     const res2 = await unknownKey.apply(zone, changes.slice(2));
     expect(res2.failed.map((f) => (f.error as ProviderError).code)).toEqual(['BADKEY']);
+  });
+
+  describe('finding 15: a forged TSIG error reply', () => {
+    let gate: DnsGate;
+    beforeAll(async () => {
+      gate = await startDnsGate(bind);
+    });
+    afterAll(() => gate?.stop());
+
+    // More groups than the provider sends at once: some are still to go when a reply comes.
+    const records = (prefix: string): Change[] =>
+      ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((n, i) => ({
+        action: 'create',
+        record: {
+          name: `${prefix}-${n}.example.test`,
+          type: 'A',
+          ttl: 60,
+          values: [`192.0.2.${10 + i}`],
+        },
+      }));
+
+    /** Forges the first UPDATE's reply with `forged`, then lets everything through. */
+    const forgeFirstUpdate = (forged: (request: Buffer) => Buffer) => {
+      let forgedOne = false;
+      gate.forge((q) => {
+        const first = q.opcode === 5 && !forgedOne;
+        if (first) forgedOne = true;
+        return first;
+      }, forged);
+    };
+
+    it("finding 15: an unsigned BADKEY reply ahead of the server's own aborts nothing: every change lands", async () => {
+      // Exactly what BIND sends for an unknown key (RFC 8945 5.3.2), so it cannot be verified.
+      forgeFirstUpdate((request) => errorReply(request, TSIG_ERROR.BADKEY));
+      const changes = records('forged-unsigned');
+      const res = await provider({ host: gate.host, port: gate.port }).apply(zone, changes);
+      expect(res.failed.map((f) => f.error.message)).toEqual([]);
+      expect(res.applied).toHaveLength(8);
+      for (const c of changes) expect(await bind.dig(c.record.name, 'A')).toEqual(c.record.values);
+    });
+
+    it('finding 15: a signed-looking BADKEY reply whose MAC does not verify aborts nothing either', async () => {
+      forgeFirstUpdate((request) => errorReply(request, TSIG_ERROR.BADKEY, randomBytes(32)));
+      const changes = records('forged-signed');
+      const res = await provider({ host: gate.host, port: gate.port }).apply(zone, changes);
+      expect(res.failed.map((f) => f.error.message)).toEqual([]);
+      for (const c of changes) expect(await bind.dig(c.record.name, 'A')).toEqual(c.record.values);
+    });
+
+    it('finding 15: forged on every attempt, a group fails retryably, as an unreachable server would', async () => {
+      gate.forge(
+        (q) => q.opcode === 5,
+        (request) => errorReply(request, TSIG_ERROR.BADKEY),
+      );
+      try {
+        const [change] = records('forged-always');
+        const res = await provider({ host: gate.host, port: gate.port }).apply(zone, [change!]);
+        expect(res.failed).toHaveLength(1);
+        const error = res.failed[0]!.error as ProviderError;
+        expect(error).toMatchObject({ code: 'BADKEY', retryable: true });
+        expect(error.message).toMatch(/^UPDATE: unverified reply: TSIG BADKEY/);
+      } finally {
+        gate.forge(
+          () => false,
+          (m) => m,
+        );
+      }
+    });
   });
 
   it('is refused without a key', async () => {

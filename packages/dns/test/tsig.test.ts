@@ -3,10 +3,12 @@ import { encode } from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import {
   axfrRequest,
+  errorReply,
   extractTsig,
   sign,
   signStream,
   TSIG_ALGORITHMS,
+  TSIG_ERROR,
   TsigError,
   type TsigKey,
   TsigVerifier,
@@ -97,6 +99,24 @@ describe('TSIG', () => {
     expect(tsigError(() => verifyReply(late.wire, k, request.mac)).code).toBe('BADTIME');
     const inTime = sign(reply(7, 1), k, { requestMac: request.mac, now: now - 100, fudge: 300 });
     expect(() => verifyReply(inTime.wire, k, request.mac)).not.toThrow();
+  });
+
+  it("finding 15: a TSIG error is the server's word only once the reply's MAC verifies", () => {
+    const k = key();
+    const request = sign(axfrRequest('example.test', 7), k);
+    // Unsigned, as RFC 8945 5.3.2 has servers send BADKEY and BADSIG: never verifiable.
+    const unsigned = tsigError(() =>
+      verifyReply(errorReply(request.wire, TSIG_ERROR.BADKEY), k, request.mac),
+    );
+    expect(unsigned).toMatchObject({ code: 'BADKEY', byServer: false });
+    expect(unsigned.message).toMatch(
+      /^unverified reply: TSIG BADKEY.*test-key.*may as well be forged$/,
+    );
+    // Signed-looking, with a MAC that does not verify: a bad signature, not the server's BADKEY.
+    const forged = errorReply(request.wire, TSIG_ERROR.BADKEY, randomBytes(32));
+    const bad = tsigError(() => verifyReply(forged, k, request.mac));
+    expect(bad).toMatchObject({ code: 'BADSIG', byServer: false });
+    expect(bad.message).toBe('the reply signature does not verify (it claims TSIG BADKEY)');
   });
 
   it('rejects an unsigned reply and reports a TSIG error from the server by name', () => {

@@ -30,6 +30,12 @@ export interface DnsGate {
   hold(match: (q: GatedQuery) => boolean): void;
   /** Answers every query again. */
   release(): void;
+  /**
+   * From now on, UDP queries `match` accepts are first answered with `forged(message)`, as
+   * by an attacker who guessed the client's port and ID; the query still goes to the server,
+   * whose own answer follows. `match` is asked once per query.
+   */
+  forge(match: (q: GatedQuery) => boolean, forged: (message: Buffer) => Buffer): void;
   stop(): Promise<void>;
 }
 
@@ -84,6 +90,7 @@ export async function startDnsGate(upstream: { host: string; port: number }): Pr
   const port = await freePort(true);
   const queries: GatedQuery[] = [];
   let held: ((q: GatedQuery) => boolean) | undefined;
+  let forger: { match: (q: GatedQuery) => boolean; forged: (m: Buffer) => Buffer } | undefined;
   const pending = new Set<Socket>();
   const streams = new Set<TcpSocket>();
 
@@ -95,6 +102,7 @@ export async function startDnsGate(upstream: { host: string; port: number }): Pr
       q.held = !!held?.(q);
       queries.push(q);
       if (q.held) return;
+      if (forger?.match(q)) udp.send(forger.forged(msg), from.port, from.address);
     }
     const out = createSocket('udp4');
     pending.add(out);
@@ -148,6 +156,9 @@ export async function startDnsGate(upstream: { host: string; port: number }): Pr
     },
     release: () => {
       held = undefined;
+    },
+    forge: (match, forged) => {
+      forger = { match, forged };
     },
     stop: async () => {
       for (const s of pending) s.close();

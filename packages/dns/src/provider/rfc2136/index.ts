@@ -16,6 +16,7 @@ export {
 } from './transport.js';
 export {
   DEFAULT_FUDGE,
+  errorReply,
   extractTsig,
   type Signed,
   type SignOptions,

@@ -14,7 +14,14 @@ import {
 } from '../provider.js';
 import { axfrRequest, transferEnd, transferRecords } from './axfr.js';
 import { DnsTransport, NetworkError } from './transport.js';
-import { sign, TsigError, type TsigKey, TsigVerifier, tsigSecretProblem } from './tsig.js';
+import {
+  sign,
+  TsigError,
+  type TsigKey,
+  TsigVerifier,
+  tsigSecretProblem,
+  verifyReply,
+} from './tsig.js';
 import { buildPostcheck, buildUpdate, InvalidChangeError } from './update.js';
 import { rcodeName, readHeader, WireError } from './wire.js';
 
@@ -158,12 +165,16 @@ export class RFC2136Provider implements Provider {
     const request = this.sign(axfrRequest(name, randomInt(0x10000)));
     const done = startRequest(PROVIDER, 'axfr');
     try {
-      const { result: replies } = await this.transport.stream(request.wire, transferEnd());
-      if (this.tsig && request.mac) {
-        const verifier = new TsigVerifier(this.tsig, request.mac);
-        for (const reply of replies) verifier.verify(reply);
-        verifier.finish();
-      }
+      const { tsig } = this;
+      const check =
+        tsig && request.mac
+          ? (stream: Buffer[]) => {
+              const verifier = new TsigVerifier(tsig, request.mac!);
+              for (const reply of stream) verifier.verify(reply);
+              verifier.finish();
+            }
+          : undefined;
+      const { result: replies } = await this.transport.stream(request.wire, transferEnd(), check);
       const rcode = readHeader(replies.at(-1)!).rcode;
       if (rcode !== RCODE.NOERROR) {
         const code = rcodeName(rcode);
@@ -192,7 +203,10 @@ export class RFC2136Provider implements Provider {
     const groups = groupChanges(changes);
     const errors: Array<Error | undefined> = [];
     let unreachable: ProviderError | undefined;
-    // A key the server rejects fails every group the same way: say so without sending them.
+    // A key the server rejects (a verified TSIG error) fails every group the same way, and
+    // so does a secret whose replies never verify (the server's BADSIG is unsigned): said
+    // without sending them. Replies that failed to verify on every attempt stop no more than
+    // an unreachable server does (they may be forged), and are retryable like it.
     let rejectedKey: ProviderError | undefined;
 
     const limit = limiter(this.concurrency);
@@ -213,7 +227,7 @@ export class RFC2136Provider implements Provider {
           } catch (err) {
             const e = err instanceof ProviderError ? err : this.providerError('UPDATE', err);
             if (e.retryable && e.cause instanceof NetworkError) unreachable ??= e;
-            else if (e.cause instanceof TsigError && e.cause.byServer) rejectedKey ??= e;
+            else if (e.cause instanceof TsigError) rejectedKey ??= e;
             return e;
           }
         });
@@ -276,12 +290,11 @@ export class RFC2136Provider implements Provider {
     const request = this.sign(message);
     const done = startRequest(PROVIDER, 'update');
     try {
-      const { result: reply, attempts } = await this.transport.exchange(request.wire);
-      if (this.tsig && request.mac) {
-        const verifier = new TsigVerifier(this.tsig, request.mac);
-        verifier.verify(reply);
-        verifier.finish();
-      }
+      const { tsig } = this;
+      const { result: reply, attempts } = await this.transport.exchange(
+        request.wire,
+        tsig && request.mac ? { check: (r) => verifyReply(r, tsig, request.mac!) } : {},
+      );
       const { rcode } = readHeader(reply);
       done(rcode === RCODE.NOERROR ? 'success' : rcodeName(rcode));
       return { rcode, attempts };
@@ -324,7 +337,8 @@ export class RFC2136Provider implements Provider {
       );
     }
     if (err instanceof TsigError) {
-      return new ProviderError(`${what}: ${err.message}`, PROVIDER, err.code, false, {
+      // Only a verified error is the server's verdict; anything else may pass.
+      return new ProviderError(`${what}: ${err.message}`, PROVIDER, err.code, !err.byServer, {
         cause: err,
       });
     }

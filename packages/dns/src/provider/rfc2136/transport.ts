@@ -18,8 +18,11 @@ export interface TransportOptions {
   attempts?: number;
   /** First retry delay in ms, doubling up to 2 s. Default 200. */
   retryDelayMs?: number;
-  /** Told about each failed attempt that will be retried. */
-  onRetry?: (err: NetworkError, attempt: number) => void;
+  /**
+   * Told about each failed attempt that will be retried: a network failure, or a reply its
+   * check refused.
+   */
+  onRetry?: (err: Error & { code?: string }, attempt: number) => void;
 }
 
 /** The server could not be reached, or stopped answering, on every attempt. */
@@ -33,6 +36,9 @@ export class NetworkError extends Error {
     super(message, options);
   }
 }
+
+/** Why an attempt failed: the network, or a reply its check refused. */
+type Failure = { lost: NetworkError } | { refused: Error & { code?: string } };
 
 export interface Exchange<T> {
   result: T;
@@ -69,47 +75,77 @@ export class DnsTransport {
   /**
    * Sends one request and returns its reply: over UDP when the request is small, falling
    * back to TCP when the reply comes back truncated; over TCP otherwise or when `tcp`.
+   * `check` throws for a reply that must not be believed (see retry).
    */
-  exchange(request: Buffer, opts: { tcp?: boolean } = {}): Promise<Exchange<Buffer>> {
+  exchange(
+    request: Buffer,
+    opts: { tcp?: boolean; check?: (reply: Buffer) => void } = {},
+  ): Promise<Exchange<Buffer>> {
     const useTcp = opts.tcp || request.length > UDP_MAX;
-    return this.retry(async () => {
+    const attempt = async () => {
       if (!useTcp) {
         const reply = await this.udp(request);
         if (!readHeader(reply).truncated) return reply;
       }
       const replies = await this.tcp(request, () => true);
       return replies[0]!;
-    });
+    };
+    return this.retry(attempt, opts.check);
   }
 
   /**
    * Sends one request over TCP and collects replies until `isLast` says one was the last
-   * (a zone transfer). `isLast` sees index 0 again when an attempt starts over.
+   * (a zone transfer). `isLast` sees index 0 again when an attempt starts over; `check` sees
+   * each attempt's whole stream.
    */
   stream(
     request: Buffer,
     isLast: (reply: Buffer, index: number) => boolean,
+    check?: (replies: Buffer[]) => void,
   ): Promise<Exchange<Buffer[]>> {
-    return this.retry(() => this.tcp(request, isLast));
+    return this.retry(() => this.tcp(request, isLast), check);
   }
 
-  private async retry<T>(attempt: () => Promise<T>): Promise<Exchange<T>> {
+  /**
+   * Attempts until one succeeds and its result passes `check`. A network failure is retried;
+   * so is a reply `check` refuses (a TSIG signature that does not verify): such a reply is
+   * treated as corrupt and discarded at once, as draft-sury-dnsop-tsig-clarify updates RFC
+   * 8945 5.4 (waiting on for a better one only widens a forger's window), so a forgery costs
+   * one attempt. When every attempt ends so, the last refusal is thrown as it is.
+   */
+  private async retry<T>(
+    attempt: () => Promise<T>,
+    check?: (result: T) => void,
+  ): Promise<Exchange<T>> {
     for (let n = 1; ; n++) {
-      try {
-        return { result: await attempt(), attempts: n };
-      } catch (err) {
-        const e = asNetworkError(err);
-        if (!e) throw err;
-        if (n >= this.attempts) {
-          throw new NetworkError(
-            `${this.host}:${this.port}: ${e.message} (after ${n} attempts)`,
-            e.code,
-            { cause: e },
-          );
-        }
-        this.onRetry?.(e, n);
-        await sleep(backoffDelay(n, { initialMs: this.retryDelayMs, maxMs: 2000 }));
+      type Outcome = { ok: true; result: T } | { ok: false; failure: Failure };
+      const outcome: Outcome = await attempt().then(
+        (result): Outcome => {
+          try {
+            check?.(result);
+            return { ok: true, result };
+          } catch (err) {
+            return { ok: false, failure: { refused: err as Error & { code?: string } } };
+          }
+        },
+        (err: unknown): Outcome => {
+          const lost = asNetworkError(err);
+          if (!lost) throw err;
+          return { ok: false, failure: { lost } };
+        },
+      );
+      if (outcome.ok) return { result: outcome.result, attempts: n };
+      const { failure } = outcome;
+      if (n >= this.attempts) {
+        if ('refused' in failure) throw failure.refused;
+        throw new NetworkError(
+          `${this.host}:${this.port}: ${failure.lost.message} (after ${n} attempts)`,
+          failure.lost.code,
+          { cause: failure.lost },
+        );
       }
+      this.onRetry?.('refused' in failure ? failure.refused : failure.lost, n);
+      await sleep(backoffDelay(n, { initialMs: this.retryDelayMs, maxMs: 2000 }));
     }
   }
 

@@ -241,6 +241,20 @@ export function signStream(
 }
 
 /**
+ * The reply a server sends when it cannot verify `request` (RFC 8945 5.3.2): the request
+ * turned into a NOTAUTH response, its TSIG record echoed with `error` and an empty MAC (or
+ * `mac`, to look signed). For tests and fakes: what a forger sends, too.
+ */
+export function errorReply(request: Buffer, error: number, mac = Buffer.alloc(0)): Buffer {
+  const signed = extractTsig(request);
+  if (!signed) throw new TsigError('the request is not TSIG-signed', 'UNSIGNED', false);
+  const { body, record } = signed;
+  // QR set, RCODE NOTAUTH (9).
+  body.writeUInt16BE(((body.readUInt16BE(2) | 0x8000) & 0xfff0) | 9, 2);
+  return appendRecord(body, { ...record, mac, error, otherData: Buffer.alloc(0) });
+}
+
+/**
  * Splits off a message's TSIG record (the last additional record, RFC 8945 5.1). Returns
  * the message as the signer hashed it (without the record, ARCOUNT lowered, the original
  * ID restored) and the record, or undefined for an unsigned message.
@@ -348,23 +362,28 @@ export class TsigVerifier {
       return;
     }
     const { body, record } = signed;
-    if (record.error !== 0) {
+    // A TSIG error is the server's word only once its MAC verifies. RFC 8945 5.3.2 has a
+    // server answer BADKEY and BADSIG unsigned (empty MAC), so those never verify: anyone who
+    // can guess a port and ID can send one. They are reported as unverified (byServer
+    // false), which callers treat as a corrupt reply (see DnsTransport), not as a verdict.
+    if (record.error !== 0 && record.mac.length === 0) {
       throw new TsigError(
-        serverErrorMessage(this.key, record.error),
+        `unverified reply: ${serverErrorMessage(this.key, record.error)}, in an unsigned TSIG record (RFC 8945 5.3.2) that may as well be forged`,
         tsigErrorName(record.error),
-        true,
+        false,
       );
     }
+    const claims = record.error === 0 ? '' : ` (it claims TSIG ${tsigErrorName(record.error)})`;
     if (record.keyName !== this.key.name.toLowerCase().replace(/\.$/, '')) {
       throw new TsigError(
-        `reply signed with key "${record.keyName}", not "${this.key.name}"`,
+        `reply signed with key "${record.keyName}", not "${this.key.name}"${claims}`,
         'BADKEY',
         false,
       );
     }
     if (record.algorithm !== this.key.algorithm) {
       throw new TsigError(
-        `reply signed with ${record.algorithm}, not ${this.key.algorithm}`,
+        `reply signed with ${record.algorithm}, not ${this.key.algorithm}${claims}`,
         'BADKEY',
         false,
       );
@@ -372,14 +391,22 @@ export class TsigVerifier {
     // RFC 8945 5.2.2.1: a truncated MAC keeps at least half the hash and 10 bytes.
     const minLen = Math.max(10, Math.ceil(this.hashLen / 2));
     if (record.mac.length < minLen || record.mac.length > this.hashLen) {
-      throw new TsigError(`reply MAC of ${record.mac.length} bytes`, 'BADTRUNC', false);
+      throw new TsigError(`reply MAC of ${record.mac.length} bytes${claims}`, 'BADTRUNC', false);
     }
     const covered = this.first
       ? [macWithLength(this.prior), ...this.pending, body, variables(record)]
       : [macWithLength(this.prior), ...this.pending, body, timers(record.timeSigned, record.fudge)];
     const expected = hmac(this.key, covered).subarray(0, record.mac.length);
     if (!timingSafeEqual(expected, record.mac)) {
-      throw new TsigError('the reply signature does not verify', 'BADSIG', false);
+      throw new TsigError(`the reply signature does not verify${claims}`, 'BADSIG', false);
+    }
+    // Verified: the server itself reports a problem with our request (BADTIME, signed).
+    if (record.error !== 0) {
+      throw new TsigError(
+        serverErrorMessage(this.key, record.error),
+        tsigErrorName(record.error),
+        true,
+      );
     }
     // Checked after the MAC so a forged time cannot pass as a mere clock problem.
     if (Math.abs(this.now() - record.timeSigned) > record.fudge) {
