@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cluster } from '@chousei/testenv';
+import { type Cluster, startConnectProxy } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
@@ -73,6 +73,13 @@ describe('loadKubeConfig', () => {
       users: [{ name: 'u', user }],
     });
 
+  const write = async (name: string, text: string) => {
+    const file = join(dir, name);
+    await writeFile(file, text);
+    return file;
+  };
+  const ok = { server: 'https://127.0.0.1:6443' };
+
   const saToken = async (name: string): Promise<string> => {
     const token = (await cluster.serviceAccountKubeConfig(ns, name)).getCurrentUser()?.token;
     if (!token) throw new Error(`no token for ${name}`);
@@ -128,9 +135,96 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmap-read
     );
     expect(await whoami(loadKubeConfig(file))).toBe(`system:serviceaccount:${ns}:token-user`);
 
-    // The first file of a list is used.
+    // A list skips its missing files.
     process.env.KUBECONFIG = `${file}:${join(dir, 'missing.yaml')}`;
     expect(await whoami(loadKubeConfig())).toBe(`system:serviceaccount:${ns}:token-user`);
+  });
+
+  describe('finding 16: a $KUBECONFIG list and a proxy-url', () => {
+    /** A kubeconfig document of the given parts (lists left out when not given). */
+    const doc = (parts: Record<string, unknown>) =>
+      stringify({ apiVersion: 'v1', kind: 'Config', ...parts });
+
+    it('finding 16: merges the $KUBECONFIG files as kubectl does: first file wins per entry and current-context, paths relative to their own file', async () => {
+      const first = join(dir, 'merge-first');
+      const second = join(dir, 'merge-second');
+      await mkdir(join(second, 'pki'), { recursive: true });
+      await mkdir(first, { recursive: true });
+      await writeFile(join(second, 'pki', 'ca.crt'), cluster.caPem);
+      // The first file sets the context and its user; the cluster comes from the second.
+      await writeFile(
+        join(first, 'config'),
+        doc({
+          'current-context': 'ctx',
+          contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u', namespace: 'team-a' } }],
+          users: [{ name: 'u', user: { token: await saToken('merged-first') } }],
+        }),
+      );
+      await writeFile(
+        join(second, 'config'),
+        doc({
+          // Ignored: the first file set one.
+          'current-context': 'other',
+          contexts: [
+            { name: 'ctx', context: { cluster: 'nowhere', user: 'v' } },
+            { name: 'other', context: { cluster: 'c', user: 'v' } },
+          ],
+          // Relative to this file's folder.
+          clusters: [
+            { name: 'c', cluster: { server: cluster.url, 'certificate-authority': 'pki/ca.crt' } },
+          ],
+          // u is the first file's, whole: this one's token is not used.
+          users: [
+            { name: 'u', user: { token: await saToken('merged-second') } },
+            { name: 'v', user: { token: await saToken('merged-other') } },
+          ],
+        }),
+      );
+      process.env.KUBECONFIG = [
+        join(first, 'config'),
+        join(dir, 'missing'),
+        join(second, 'config'),
+      ].join(':');
+
+      const access = loadKubeConfig();
+      expect(access).toMatchObject({ context: 'ctx', namespace: 'team-a' });
+      expect(await whoami(access)).toBe(`system:serviceaccount:${ns}:merged-first`);
+      const other = loadKubeConfig(undefined, { context: 'other' });
+      expect(await whoami(other)).toBe(`system:serviceaccount:${ns}:merged-other`);
+      // --kubeconfig is one file, never merged (kubectl): the first has no cluster c.
+      expect(() => loadKubeConfig(join(first, 'config'))).toThrow(
+        `kubeconfig ${join(first, 'config')}: cluster "c" not found (clusters: none)`,
+      );
+    });
+
+    it("finding 16: tunnels every request through the cluster's proxy-url", async () => {
+      const proxy = await startConnectProxy();
+      try {
+        const file = join(dir, 'proxied.yaml');
+        await writeFile(
+          file,
+          kubeconfig(
+            {
+              server: cluster.url,
+              'certificate-authority-data': b64(cluster.caPem),
+              'proxy-url': proxy.url,
+            },
+            { token: await saToken('proxied') },
+          ),
+        );
+        expect(await whoami(loadKubeConfig(file))).toBe(`system:serviceaccount:${ns}:proxied`);
+        expect(proxy.connects).toEqual([new URL(cluster.url).host]);
+        const socks = await write(
+          'socks.yaml',
+          kubeconfig({ ...ok, 'proxy-url': 'socks5://127.0.0.1:1080' }, { token: 't' }),
+        );
+        expect(() => loadKubeConfig(socks)).toThrow(
+          `kubeconfig ${socks}: cluster "c": proxy-url "socks5://127.0.0.1:1080" is not an http:// or https:// URL`,
+        );
+      } finally {
+        await proxy.stop();
+      }
+    });
   });
 
   it('runs exec users through client-node', async () => {
@@ -241,19 +335,14 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmap-read
   });
 
   describe('errors name the file and the field', () => {
-    const write = async (name: string, text: string) => {
-      const file = join(dir, name);
-      await writeFile(file, text);
-      return file;
-    };
-    const ok = { server: 'https://127.0.0.1:6443' };
-
     it('a missing context', async () => {
       const file = await write(
         'no-context.yaml',
         kubeconfig(ok, { token: 't' }).replace('current-context: ctx', 'current-context: foo'),
       );
-      expect(() => loadKubeConfig(file)).toThrow(`kubeconfig ${file}: context "foo" not found`);
+      expect(() => loadKubeConfig(file)).toThrow(
+        `kubeconfig ${file}: context "foo" not found (contexts: ctx)`,
+      );
     });
 
     it('bad base64', async () => {
@@ -331,7 +420,7 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmap-read
         spy.mockRestore();
       }
       expect(err.join('')).toBe(
-        `op: invalid configuration: kubeconfig ${file}: context "nowhere" not found\n`,
+        `op: invalid configuration: kubeconfig ${file}: context "nowhere" not found (contexts: none)\n`,
       );
     });
   });

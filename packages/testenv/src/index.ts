@@ -6,6 +6,7 @@ export {
   type TsigAlgorithm,
   type TsigKey,
 } from './bind9.js';
+export { type ConnectProxy, startConnectProxy } from './connect-proxy.js';
 export {
   Cluster,
   type ClusterHandle,

@@ -2,19 +2,20 @@
 import {
   ApiError,
   Client,
+  type ClusterAccess,
   ConfigError,
   type FlagSpec,
   Flags,
   flagsHelp,
   isNotFound,
+  loadKubeConfig,
 } from '@chousei/runtime';
-import { KubeConfig } from '@kubernetes/client-node';
 
 /** Flags kubectl users expect on every command (kubectl keeps its own to itself). */
 export const KUBE_FLAGS = {
   kubeconfig: {
     type: 'string',
-    help: 'Kubeconfig file (default: KUBECONFIG, then ~/.kube/config)',
+    help: 'Kubeconfig file (default: the KUBECONFIG files merged, then ~/.kube/config)',
   },
   context: { type: 'string', help: 'Kubeconfig context (default: the current context)' },
   namespace: {
@@ -91,7 +92,8 @@ export function parseCommand<F extends Record<string, FlagSpec> & typeof KUBE_FL
 
 export interface Kube {
   client: Client;
-  kubeConfig: KubeConfig;
+  /** The runtime's own loading, as the operators have it: merged $KUBECONFIG, proxy-url. */
+  kubeConfig: ClusterAccess;
   /** -n, else the context's namespace, else default. */
   namespace: string;
 }
@@ -100,38 +102,16 @@ export interface Kube {
 export function connect(
   flags: Flags<Pick<typeof KUBE_FLAGS, 'kubeconfig' | 'context' | 'namespace'>>,
 ): Kube {
-  const kubeConfig = new KubeConfig();
-  const file = flags.str('kubeconfig');
-  try {
-    if (file) kubeConfig.loadFromFile(file);
-    else kubeConfig.loadFromDefault();
-  } catch (err) {
-    throw new CliError(
-      `cannot load the kubeconfig ${file ?? process.env.KUBECONFIG ?? '~/.kube/config'}: ${(err as Error).message}`,
-    );
-  }
   const context = flags.str('context');
-  if (context) {
-    if (!kubeConfig.getContextObject(context)) {
-      const known = kubeConfig.getContexts().map((c) => c.name);
-      throw new CliError(
-        `context "${context}" not found in the kubeconfig (it has: ${known.join(', ') || 'none'})`,
-      );
-    }
-    kubeConfig.setCurrentContext(context);
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
+  try {
+    kubeConfig = loadKubeConfig(flags.str('kubeconfig'), context ? { context } : {});
+  } catch (err) {
+    throw new CliError(`cannot load the kubeconfig: ${(err as Error).message}`);
   }
-  if (!kubeConfig.getCurrentCluster()) {
-    throw new CliError(
-      `the kubeconfig's context "${kubeConfig.getCurrentContext()}" names no cluster`,
-    );
-  }
-  const namespace =
-    flags.str('namespace') ??
-    kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
-    'default';
   return {
     kubeConfig,
-    namespace,
+    namespace: flags.str('namespace') ?? kubeConfig.namespace ?? 'default',
     client: new Client(kubeConfig, { userAgent: 'kubectl-chousei', requestTimeoutMs: 30_000 }),
   };
 }

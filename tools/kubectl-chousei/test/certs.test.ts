@@ -13,7 +13,14 @@ import {
 } from '@chousei/cert-operator';
 import { Client, createLogger, Manager, Secrets } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor, waitForEvent } from '@chousei/runtime/testing';
-import { createCA, freePort, issueCert, type Pebble, startPebble } from '@chousei/testenv';
+import {
+  createCA,
+  freePort,
+  issueCert,
+  type Pebble,
+  startConnectProxy,
+  startPebble,
+} from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -382,13 +389,55 @@ describe('certs status and inspect on given states (no operator running)', () =>
     );
     expect(badContext).toMatchObject({ code: 1 });
     expect(badContext.stderr).toBe(
-      'error: context "nope" not found in the kubeconfig (it has: plugin, nowhere)\n',
+      `error: cannot load the kubeconfig: kubeconfig ${file}: context "nope" not found (contexts: plugin, nowhere)\n`,
     );
     const unreachable = await kubectl(['chousei', 'certs', 'status', 'orphan'], {
       KUBECONFIG: file,
     });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/^error: cannot reach the API server: .*ECONNREFUSED/);
+  });
+
+  it("finding 16: merges the KUBECONFIG files and goes through the cluster's proxy-url, as kubectl does", async () => {
+    const proxy = await startConnectProxy();
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'plugin-proxied-'));
+      const cfg = JSON.parse(cluster.kubeConfig.exportConfig()) as {
+        contexts: Array<{ name: string; context: Record<string, string> }>;
+        clusters: Array<{ name: string; cluster: Record<string, unknown> }>;
+        users: unknown[];
+      };
+      // The context and user in one file, the cluster (behind the proxy) in another.
+      const first = join(dir, 'context');
+      const second = join(dir, 'cluster');
+      await writeFile(
+        first,
+        JSON.stringify({
+          'current-context': 'plugin',
+          contexts: [{ name: 'plugin', context: { ...cfg.contexts[0]!.context, namespace: ns } }],
+          users: cfg.users,
+        }),
+      );
+      await writeFile(
+        second,
+        JSON.stringify({
+          clusters: cfg.clusters.map((c) => ({
+            ...c,
+            cluster: { ...c.cluster, 'proxy-url': proxy.url },
+          })),
+        }),
+      );
+      const r = await kubectl(['chousei', 'certs', 'status', 'orphan'], {
+        KUBECONFIG: `${first}:${second}`,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain(`Certificate ${ns}/orphan`);
+      const apiServer = new URL(cluster.url).host;
+      expect(proxy.connects.length).toBeGreaterThan(0);
+      expect(new Set(proxy.connects)).toEqual(new Set([apiServer]));
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

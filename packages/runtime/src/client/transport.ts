@@ -4,6 +4,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { ClusterAccess } from '../kubeconfig/access.js';
 import { counter, exponentialBuckets, histogram } from '../metrics/registry.js';
 import { apiError } from './errors.js';
+import { ConnectProxyAgent } from './proxy-agent.js';
 
 export interface TransportOptions {
   /** Timeout of a non-watch request, default 30 s. */
@@ -58,7 +59,8 @@ function queryString(query: RequestInit['query']): string {
 
 /**
  * HTTPS to the API server with one keep-alive agent per client (client-node builds a new
- * agent per request, which leaked sockets on watch reconnects). Auth headers come from
+ * agent per request, which leaked sockets on watch reconnects), through the cluster's
+ * proxy-url when it has one. Auth headers come from
  * the ClusterAccess and are refreshed periodically, so rotated tokens are picked up.
  */
 export class Transport {
@@ -79,7 +81,10 @@ export class Transport {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = cluster.server.replace(/\/$/, '');
-    this.agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+    const agentOptions = { keepAlive: true, maxSockets: Number.POSITIVE_INFINITY };
+    this.agent = cluster.proxyUrl
+      ? new ConnectProxyAgent(new URL(cluster.proxyUrl), agentOptions)
+      : new Agent(agentOptions);
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.userAgent = opts.userAgent ?? 'chousei-runtime';
     this.throttle = opts.throttle;

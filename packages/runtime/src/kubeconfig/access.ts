@@ -7,6 +7,8 @@ export interface ClusterEndpoint {
   readonly server: string;
   readonly skipTLSVerify?: boolean;
   readonly tlsServerName?: string;
+  /** An http:// or https:// proxy the connections tunnel through (HTTP CONNECT). */
+  readonly proxyUrl?: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { type ClusterAccess, type ClusterEndpoint, KubeconfigError } from './access.js';
 import { type Credentials, CredentialsAccess } from './credentials.js';
 import { DEFAULT_REREAD_MS, RereadFile } from './reread-file.js';
@@ -17,7 +17,7 @@ type Fields = Record<string, unknown>;
 class Where {
   constructor(
     readonly file: string,
-    private readonly entry = '',
+    readonly entry = '',
   ) {}
 
   in(entry: string): Where {
@@ -58,18 +58,82 @@ function strings(obj: Fields, key: string, where: Where): string[] {
   return value;
 }
 
-/** The `kind` entry (`clusters`, `contexts`, `users`) called `name`: its inner map. */
-function named(doc: Fields, list: string, kind: string, name: string, where: Where): Fields {
-  const entries = doc[list];
-  if (entries !== undefined && entries !== null && !Array.isArray(entries)) {
-    throw where.error(`${list} is not a list`);
+/** A cluster, user or context entry, and the file it came from (its paths are relative to it). */
+interface Entry {
+  fields: Fields;
+  where: Where;
+}
+
+type Kind = 'cluster' | 'user' | 'context';
+
+/**
+ * Kubeconfig files merged as kubectl merges a $KUBECONFIG list: the first file to set
+ * current-context wins, and so does the first file to name a cluster, user or context (the
+ * whole entry: a later file's entry of the same name is ignored, even its other fields).
+ */
+interface Merged {
+  files: string[];
+  currentContext?: { name: string; where: Where };
+  entries: Record<Kind, Map<string, Entry>>;
+}
+
+function readDocument(file: string): Fields {
+  const top = new Where(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw top.error(err instanceof Error ? err.message : String(err));
   }
-  const entry = (entries ?? []).find((e: unknown) => isFields(e) && e.name === name);
-  if (!isFields(entry)) throw where.error(`${kind} "${name}" not found`);
-  const inner = entry[kind];
-  if (inner === undefined || inner === null) return {};
-  if (!isFields(inner)) throw where.error(`${kind} "${name}": ${kind} is not a map`);
-  return inner;
+  let doc: unknown;
+  try {
+    doc = parse(text, { logLevel: 'error' });
+  } catch (err) {
+    throw top.error(`invalid YAML: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  // An empty file is an empty kubeconfig, as for kubectl.
+  if (doc === null || doc === undefined) return {};
+  if (!isFields(doc)) throw top.error('not a kubeconfig (no map at the top)');
+  return doc;
+}
+
+function merge(files: string[]): Merged {
+  const merged: Merged = {
+    files,
+    entries: { cluster: new Map(), user: new Map(), context: new Map() },
+  };
+  for (const file of files) {
+    const doc = readDocument(file);
+    const top = new Where(file);
+    const current = str(doc, 'current-context', top);
+    if (current && !merged.currentContext) merged.currentContext = { name: current, where: top };
+    for (const kind of ['cluster', 'user', 'context'] as const) {
+      const list = doc[`${kind}s`];
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) throw top.error(`${kind}s is not a list`);
+      for (const entry of list) {
+        if (!isFields(entry) || typeof entry.name !== 'string') {
+          throw top.error(`${kind}s: an entry without a name`);
+        }
+        const where = top.in(`${kind} "${entry.name}"`);
+        const inner = entry[kind] ?? {};
+        if (!isFields(inner)) throw where.error(`${kind} is not a map`);
+        const known = merged.entries[kind];
+        if (!known.has(entry.name)) known.set(entry.name, { fields: inner, where });
+      }
+    }
+  }
+  return merged;
+}
+
+/** The entry called `name`, or an error naming the files looked in. */
+function named(merged: Merged, kind: Kind, name: string): Entry {
+  const entry = merged.entries[kind].get(name);
+  if (entry) return entry;
+  const known = [...merged.entries[kind].keys()].join(', ') || 'none';
+  throw new KubeconfigError(
+    `kubeconfig ${merged.files.join(', ')}: ${kind} "${name}" not found (${kind}s: ${known})`,
+  );
 }
 
 /** Decodes base64 as Go's decoder would accept it; Buffer.from alone never fails. */
@@ -124,13 +188,24 @@ function endpoint(cluster: Fields, name: string, where: Where): ClusterEndpoint 
     throw where.error(`server "${server}" is not a URL`);
   }
   if (url.protocol !== 'https:') throw where.error(`server "${server}" is not https`);
-  if (cluster['proxy-url'] !== undefined) throw where.error('proxy-url is not supported');
+  const proxyUrl = str(cluster, 'proxy-url', where);
+  if (proxyUrl !== undefined) {
+    let proxy: URL | undefined;
+    try {
+      proxy = new URL(proxyUrl);
+    } catch {}
+    // kubectl also takes socks5: the runtime tunnels with HTTP CONNECT only.
+    if (proxy?.protocol !== 'http:' && proxy?.protocol !== 'https:') {
+      throw where.error(`proxy-url "${proxyUrl}" is not an http:// or https:// URL`);
+    }
+  }
   const tlsServerName = str(cluster, 'tls-server-name', where);
   return {
     name,
     server,
     skipTLSVerify: bool(cluster, 'insecure-skip-tls-verify', where),
     ...(tlsServerName ? { tlsServerName } : {}),
+    ...(proxyUrl ? { proxyUrl } : {}),
   };
 }
 
@@ -143,8 +218,10 @@ class ClientNodeAccess implements ClusterAccess {
   private loaded: Promise<ClusterAccess> | undefined;
 
   constructor(
-    private readonly file: string,
-    private readonly context: string,
+    /** A kubeconfig of the one context, as merged. */
+    private readonly document: Fields,
+    /** Where the user entry came from: its relative paths start there. */
+    private readonly user: Where,
     private readonly cluster: ClusterEndpoint,
   ) {}
 
@@ -156,13 +233,13 @@ class ClientNodeAccess implements ClusterAccess {
     this.loaded ??= import('@kubernetes/client-node').then(
       ({ KubeConfig }) => {
         const kc = new KubeConfig();
-        kc.loadFromFile(this.file);
-        kc.setCurrentContext(this.context);
+        kc.loadFromString(stringify(this.document));
+        kc.makePathsAbsolute(dirname(this.user.file));
         return kc;
       },
       (err: unknown) => {
         throw new KubeconfigError(
-          `kubeconfig ${this.file}: context "${this.context}" authenticates with exec or auth-provider, which needs @kubernetes/client-node installed beside @chousei/runtime`,
+          `kubeconfig ${this.user.file}: ${this.user.entry} authenticates with exec or auth-provider, which needs @kubernetes/client-node installed beside @chousei/runtime`,
           { cause: err },
         );
       },
@@ -171,55 +248,91 @@ class ClientNodeAccess implements ClusterAccess {
   }
 }
 
+export interface KubeconfigFilesOptions extends KubeconfigFileOptions {
+  /** The context to use instead of current-context (kubectl's --context). */
+  context?: string;
+}
+
+/** What a kubeconfig's context gives: access to its cluster, and its namespace. */
+export interface KubeconfigAccess extends ClusterAccess {
+  readonly context: string;
+  /** The context's namespace, when it names one. */
+  readonly namespace: string | undefined;
+}
+
 /**
  * A kubeconfig file's current context: cluster (server, CA, insecure-skip-tls-verify,
- * tls-server-name) and user (client certificate and key, token or tokenFile, basic auth,
- * impersonation; exec and auth-provider through client-node). Throws KubeconfigError
+ * tls-server-name, proxy-url) and user (client certificate and key, token or tokenFile, basic
+ * auth, impersonation; exec and auth-provider through client-node). Throws KubeconfigError
  * naming the file and the entry and field that is missing or invalid.
  */
-export function kubeconfigFromFile(file: string, opts: KubeconfigFileOptions = {}): ClusterAccess {
+export function kubeconfigFromFile(
+  file: string,
+  opts: KubeconfigFilesOptions = {},
+): KubeconfigAccess {
+  return kubeconfigFromFiles([file], opts);
+}
+
+/**
+ * The same for several files merged as kubectl merges a $KUBECONFIG list (see Merged); each
+ * entry's relative paths are relative to its own file.
+ */
+export function kubeconfigFromFiles(
+  files: string[],
+  opts: KubeconfigFilesOptions = {},
+): KubeconfigAccess {
+  const merged = merge(files);
+  const contextName = opts.context ?? merged.currentContext?.name;
+  if (!contextName) {
+    throw new KubeconfigError(`kubeconfig ${files.join(', ')}: current-context is not set`);
+  }
+  const context = named(merged, 'context', contextName);
+  const clusterName = str(context.fields, 'cluster', context.where);
+  if (!clusterName) throw context.where.error('cluster is not set');
+  const userName = str(context.fields, 'user', context.where);
+  const namespace = str(context.fields, 'namespace', context.where);
+  const about = { context: contextName, namespace };
+  const access = (a: ClusterAccess): KubeconfigAccess => Object.assign(a, about);
+
+  const clusterEntry = named(merged, 'cluster', clusterName);
+  const cluster = endpoint(clusterEntry.fields, clusterName, clusterEntry.where);
   const rereadMs = opts.rereadMs ?? DEFAULT_REREAD_MS;
-  const top = new Where(file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw top.error(err instanceof Error ? err.message : String(err));
-  }
-  let doc: unknown;
-  try {
-    doc = parse(text, { logLevel: 'error' });
-  } catch (err) {
-    throw top.error(`invalid YAML: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (!isFields(doc)) throw top.error('not a kubeconfig (no map at the top)');
-
-  const contextName = str(doc, 'current-context', top);
-  if (!contextName) throw top.error('current-context is not set');
-  const context = named(doc, 'contexts', 'context', contextName, top);
-  const inContext = top.in(`context "${contextName}"`);
-  const clusterName = str(context, 'cluster', inContext);
-  if (!clusterName) throw inContext.error('cluster is not set');
-  const userName = str(context, 'user', inContext);
-
-  const inCluster = top.in(`cluster "${clusterName}"`);
-  const clusterFields = named(doc, 'clusters', 'cluster', clusterName, top);
-  const cluster = endpoint(clusterFields, clusterName, inCluster);
   const ca = dataOrFile(
-    clusterFields,
+    clusterEntry.fields,
     'certificate-authority-data',
     'certificate-authority',
-    inCluster,
+    clusterEntry.where,
     rereadMs,
   );
   // No user is allowed (anonymous requests), as in kubectl.
-  if (!userName) return new CredentialsAccess({ cluster, ...(ca ? { ca } : {}) });
+  if (!userName) return access(new CredentialsAccess({ cluster, ...(ca ? { ca } : {}) }));
 
-  const user = named(doc, 'users', 'user', userName, top);
+  const { fields: user, where: inUser } = named(merged, 'user', userName);
   if (user.exec !== undefined || user['auth-provider'] !== undefined) {
-    return new ClientNodeAccess(file, contextName, cluster);
+    const document = {
+      'current-context': contextName,
+      contexts: [{ name: contextName, context: context.fields }],
+      clusters: [{ name: clusterName, cluster: absolutePaths(clusterEntry) }],
+      users: [{ name: userName, user }],
+    };
+    return access(new ClientNodeAccess(document, inUser, cluster));
   }
-  const inUser = top.in(`user "${userName}"`);
+  return access(new CredentialsAccess(userCredentials(user, inUser, cluster, ca, rereadMs)));
+}
+
+/** A cluster entry with its CA file made absolute, for client-node reading it elsewhere. */
+function absolutePaths({ fields, where }: Entry): Fields {
+  const file = str(fields, 'certificate-authority', where);
+  return file ? { ...fields, 'certificate-authority': resolve(dirname(where.file), file) } : fields;
+}
+
+function userCredentials(
+  user: Fields,
+  inUser: Where,
+  cluster: ClusterEndpoint,
+  ca: (() => Buffer) | undefined,
+  rereadMs: number,
+): Credentials {
   const creds: Credentials = { cluster, ...(ca ? { ca } : {}) };
   const cert = dataOrFile(user, 'client-certificate-data', 'client-certificate', inUser, rereadMs);
   const key = dataOrFile(user, 'client-key-data', 'client-key', inUser, rereadMs);
@@ -237,7 +350,8 @@ export function kubeconfigFromFile(file: string, opts: KubeconfigFileOptions = {
   const tokenFile = str(user, 'tokenFile', inUser);
   if (token) creds.token = () => token;
   else if (tokenFile) {
-    const source = rereadFile(resolve(dirname(file), tokenFile), 'tokenFile', inUser, rereadMs);
+    const path = resolve(dirname(inUser.file), tokenFile);
+    const source = rereadFile(path, 'tokenFile', inUser, rereadMs);
     creds.token = () => source.read().toString('utf8').trim();
   }
   const username = str(user, 'username', inUser);
@@ -246,5 +360,5 @@ export function kubeconfigFromFile(file: string, opts: KubeconfigFileOptions = {
   if (as) creds.impersonateUser = as;
   const groups = strings(user, 'as-groups', inUser);
   if (groups.length) creds.impersonateGroups = groups;
-  return new CredentialsAccess(creds);
+  return creds;
 }
