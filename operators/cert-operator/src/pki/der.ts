@@ -59,11 +59,15 @@ export interface Tlv {
   content: Buffer;
 }
 
-/** The elements directly inside a constructed element (or a top-level buffer of them). */
-export function children(content: Buffer): Tlv[] {
+/**
+ * The elements directly inside a constructed element (or a top-level buffer of them); with
+ * `limit`, only the first ones, so a reader that wants two elements of hostile input does not
+ * walk (and allocate for) a megabyte of them.
+ */
+export function children(content: Buffer, limit = Number.POSITIVE_INFINITY): Tlv[] {
   const out: Tlv[] = [];
   let offset = 0;
-  while (offset < content.length) {
+  while (offset < content.length && out.length < limit) {
     const tag = content[offset]!;
     let length = content[offset + 1];
     let header = 2;
@@ -89,7 +93,7 @@ export function children(content: Buffer): Tlv[] {
 
 /** The one element of a buffer that must hold exactly one, checking its tag. */
 export function single(buffer: Buffer, tag: number): Tlv {
-  const [only, extra] = children(buffer);
+  const [only, extra] = children(buffer, 2);
   if (!only || extra || only.tag !== tag) throw new PkiError('unexpected DER structure');
   return only;
 }
@@ -101,7 +105,7 @@ export function signedParts(encoded: Buffer): {
   algorithm: Buffer;
   signature: Buffer;
 } {
-  const [tbs, algorithm, signature, extra] = children(single(encoded, SEQUENCE).content);
+  const [tbs, algorithm, signature, extra] = children(single(encoded, SEQUENCE).content, 4);
   if (
     tbs?.tag !== SEQUENCE ||
     algorithm?.tag !== SEQUENCE ||

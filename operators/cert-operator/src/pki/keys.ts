@@ -6,7 +6,7 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import type { PrivateKeySpec } from '../issuers/issuer.js';
-import { PkiError, pemToDer } from './pem.js';
+import { checkPemSize, PkiError, pemToDer } from './pem.js';
 
 const PKCS8 = { type: 'pkcs8', format: 'pem' } as const;
 const SPKI = { type: 'spki', format: 'pem' } as const;
@@ -114,6 +114,7 @@ export function publicKeyDer(key: KeyObject): Buffer {
 }
 
 export function parsePrivateKey(pem: string): KeyObject {
+  checkPemSize(pem, 'private key');
   try {
     return createPrivateKey(pem);
   } catch (err) {

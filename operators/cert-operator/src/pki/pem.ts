@@ -30,12 +30,29 @@ export function splitPem(bundle: string, label = 'CERTIFICATE'): string[] {
 }
 
 /**
+ * The largest single key, certificate or request PEM the readers parse (a 16384-bit RSA key
+ * is 12 KB, a certificate with 100 names 4 KB): beyond it the parsers' own time grows into
+ * tens of milliseconds per megabyte for nothing. Bundles may hold many such blocks.
+ */
+export const MAX_PEM_OBJECT_BYTES = 64 * 1024;
+
+/** Refuses `pem` (one object's text) over MAX_PEM_OBJECT_BYTES before any parser reads it. */
+export function checkPemSize(pem: string, what: string): void {
+  if (pem.length > MAX_PEM_OBJECT_BYTES) {
+    throw new PkiError(
+      `the ${what} PEM is ${pem.length} bytes, over the ${MAX_PEM_OBJECT_BYTES / 1024} KiB one fits in`,
+    );
+  }
+}
+
+/**
  * The DER of the first block with the label. Certificates and requests go to @peculiar/x509
  * as DER: its own PEM regex backtracks for long on hostile text (a line of BEGIN tags).
  */
 export function pemToDer(pem: string, label = 'CERTIFICATE'): Buffer {
   const block = splitPem(pem, label)[0];
   if (block === undefined) throw new PkiError(`no PEM ${label.toLowerCase()} found`);
+  checkPemSize(block, label.toLowerCase());
   const body = block
     .slice(`-----BEGIN ${label}-----`.length, -`-----END ${label}-----\n`.length)
     .replace(/\s+/g, '');

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import type { KeyUsage, PrivateKeySpec } from '../issuers/issuer.js';
 import { BIT_STRING, children, der, NULL, oid, SEQUENCE, signedParts, single } from './der.js';
+import { PkiError } from './pem.js';
 
 export interface SignatureAlgorithm {
   /** Digest for node:crypto sign/verify; null for Ed25519, which hashes internally. */
@@ -67,7 +68,7 @@ const VERIFIABLE = new Map<string, [string, string | null]>(
 export function verifyDer(encoded: Buffer, publicKey: KeyObject): boolean {
   try {
     const { tbs, algorithm, signature } = signedParts(encoded);
-    const [id] = children(algorithm);
+    const [id] = children(algorithm, 1);
     const known = id && VERIFIABLE.get(id.raw.toString('hex'));
     if (!known || known[0] !== publicKey.asymmetricKeyType) return false;
     return verify(known[1], tbs, publicKey, signature);
@@ -79,8 +80,8 @@ export function verifyDer(encoded: Buffer, publicKey: KeyObject): boolean {
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits, as hex for the extensions. */
 export function keyIdentifier(spki: Buffer): string {
-  const [, bits] = children(single(spki, SEQUENCE).content);
-  if (bits?.tag !== BIT_STRING) throw new Error('not a SubjectPublicKeyInfo');
+  const [, bits] = children(single(spki, SEQUENCE).content, 2);
+  if (bits?.tag !== BIT_STRING) throw new PkiError('not a SubjectPublicKeyInfo');
   return createHash('sha1').update(bits.content.subarray(1)).digest('hex');
 }
 

@@ -4,7 +4,7 @@ import type { KeyUsage } from '../issuers/issuer.js';
 import { readCsr } from './csr.js';
 import { children, context, der, INTEGER, SEQUENCE, single, time } from './der.js';
 import { keySpecOfKeyObject, parsePrivateKey, publicKeyDer } from './keys.js';
-import { pemToDer, splitPem } from './pem.js';
+import { PkiError, pemToDer, splitPem } from './pem.js';
 import {
   keyIdentifier,
   namesOf,
@@ -149,7 +149,7 @@ function readCertificate(pem: string): x509.X509Certificate {
   try {
     return new x509.X509Certificate(pemToDer(pem));
   } catch (err) {
-    throw new Error(`the issuer certificate cannot be read: ${(err as Error).message}`, {
+    throw new PkiError(`the issuer certificate cannot be read: ${(err as Error).message}`, {
       cause: err,
     });
   }
@@ -157,10 +157,10 @@ function readCertificate(pem: string): x509.X509Certificate {
 
 /** The raw subject Name of a DER certificate. */
 function subjectOf(certificate: Buffer): Buffer {
-  const [tbs] = children(single(certificate, SEQUENCE).content);
-  const fields = children(tbs?.content ?? Buffer.alloc(0));
+  const [tbs] = children(single(certificate, SEQUENCE).content, 1);
+  const fields = children(tbs?.content ?? Buffer.alloc(0), 6);
   // TBSCertificate: [0] version (absent in v1), serial, signature, issuer, validity, subject.
   const subject = fields[fields[0]?.tag === context(0) ? 5 : 4];
-  if (!subject) throw new Error('the issuer certificate has no subject');
+  if (!subject) throw new PkiError('the issuer certificate has no subject');
   return subject.raw;
 }
