@@ -38,6 +38,15 @@ export function transferEnd(): (reply: Buffer, index: number) => boolean {
   };
 }
 
+/** dns-packet's decoding, its errors (RangeError, TypeError...) as WireError. */
+function decodeMessage(reply: Buffer): ReturnType<typeof decode> {
+  try {
+    return decode(reply);
+  } catch (err) {
+    throw new WireError(`malformed transfer message: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * The record sets of a complete transfer, in the record model: the SOA left out, several
  * records of one name and type collected into one set (with the lowest TTL among them), and
@@ -51,7 +60,7 @@ export function transferRecords(
   const sets = new Map<string, RecordSet>();
   let first = true;
   for (const reply of replies) {
-    for (const a of decode(reply).answers ?? []) {
+    for (const a of decodeMessage(reply).answers ?? []) {
       if (first) {
         if (a.type !== 'SOA' || normalizeName(a.name) !== zone) {
           throw new WireError(`transfer of ${zone} does not start with its SOA`);

@@ -99,6 +99,8 @@ function name(value: string): Buffer {
 
 /** The wire RDATA of one value in presentation form. */
 export function encodeRdata(type: RecordType, value: string): Buffer {
+  // No RDATA is longer: refused before splitting a megabyte of text.
+  if (value.length > 0xffff) throw new InvalidValueError(`${type} value over 64 KiB`);
   const fields = value.trim().split(/\s+/);
   const expect = (n: number, form: string) => {
     if (fields.length !== n) {

@@ -169,15 +169,24 @@ export function readHeader(buf: Buffer): Header {
   };
 }
 
-/** Reads a possibly compressed name; returns it lower-case without trailing dot. */
+/** RFC 1035 3.1: a name is at most 255 bytes on the wire. */
+const MAX_NAME_BYTES = 255;
+/** Pointers followed for one name: each must lead to at least one label (or the end). */
+const MAX_POINTERS = MAX_NAME_BYTES / 2;
+
+/**
+ * Reads a possibly compressed name; returns it lower-case without trailing dot. Each pointer
+ * must go backwards, and a name is refused past 255 bytes or 127 pointers: reading one costs
+ * a bounded time however a hostile message chains its pointers and labels.
+ */
 export function readName(buf: Buffer, start: number): { name: string; next: number } {
   const labels: string[] = [];
   let offset = start;
   let next = -1;
-  // Each pointer must go backwards, so a loop cannot run longer than the buffer.
-  let limit = buf.length;
+  let bytes = 1;
+  let pointers = 0;
   for (;;) {
-    if (offset >= buf.length || limit-- <= 0) throw new WireError('name runs past the message');
+    if (offset >= buf.length) throw new WireError('name runs past the message');
     const len = buf[offset]!;
     if (len === 0) {
       if (next < 0) next = offset + 1;
@@ -187,12 +196,15 @@ export function readName(buf: Buffer, start: number): { name: string; next: numb
       if (offset + 1 >= buf.length) throw new WireError('name pointer runs past the message');
       const target = buf.readUInt16BE(offset) & 0x3fff;
       if (target >= offset) throw new WireError('name pointer points forward');
+      if (++pointers > MAX_POINTERS) throw new WireError('name has too many pointers');
       if (next < 0) next = offset + 2;
       offset = target;
       continue;
     }
     if ((len & 0xc0) !== 0) throw new WireError(`unsupported label type 0x${len.toString(16)}`);
     if (offset + 1 + len > buf.length) throw new WireError('label runs past the message');
+    bytes += 1 + len;
+    if (bytes > MAX_NAME_BYTES) throw new WireError(`name longer than ${MAX_NAME_BYTES} bytes`);
     labels.push(buf.toString('utf8', offset + 1, offset + 1 + len).toLowerCase());
     offset += 1 + len;
   }
