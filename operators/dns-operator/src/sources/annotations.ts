@@ -55,9 +55,26 @@ export interface DnsAnnotations {
   alias: boolean;
 }
 
-/** Splits a comma list, tolerating whitespace and empty items (`a, b,`). */
-function commaList(value: string): string[] {
-  return value
+/**
+ * What the API server takes for all annotations of an object together: a longer value
+ * cannot come from it, and is not worth splitting into hundreds of thousands of names.
+ */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+/**
+ * Splits a comma list, tolerating whitespace and empty items (`a, b,`); a value over
+ * MAX_ANNOTATIONS_BYTES is reported and read as empty.
+ */
+function commaList(found: FoundAnnotation | undefined, errors: FieldError[]): string[] {
+  if (!found) return [];
+  if (found.value.length > MAX_ANNOTATIONS_BYTES) {
+    errors.push({
+      field: found.field,
+      message: `is ${found.value.length} characters, over the ${MAX_ANNOTATIONS_BYTES / 1024} KiB the API server allows for all annotations: ignored`,
+    });
+    return [];
+  }
+  return found.value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
@@ -72,7 +89,7 @@ export function annotationHostnames(obj: KubeObject): { names: string[]; errors:
   const found = findAnnotation(obj, 'hostname');
   const names = new Set<string>();
   const errors: FieldError[] = [];
-  for (const raw of commaList(found?.value ?? '')) {
+  for (const raw of commaList(found, errors)) {
     const name = normalizeName(raw);
     const err = hostnameError(name);
     if (err) errors.push({ field: found!.field, message: `hostname "${raw}" ${err}` });
@@ -99,7 +116,7 @@ export function readAnnotations(obj: KubeObject): { values: DnsAnnotations; erro
 
   const target = findAnnotation(obj, 'target');
   if (target) {
-    const list = commaList(target.value);
+    const list = commaList(target, errors);
     // An empty target annotation overrides nothing rather than withdrawing every record.
     if (list.length) values.targets = { values: list, field: target.field };
   }

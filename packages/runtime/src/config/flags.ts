@@ -51,6 +51,7 @@ export class Flags<F extends Record<string, FlagSpec>> {
         },
       ]),
     );
+    refuseUnknownShortGroups(argv, specs);
     try {
       const parsed = parseArgs({
         args: argv,
@@ -139,6 +140,27 @@ export class Flags<F extends Record<string, FlagSpec>> {
       );
     }
     return Number(m[1]) * UNIT[m[2] ?? 's']!;
+  }
+}
+
+/**
+ * parseArgs expands a group of short flags (`-abc`) into an argument per letter before it
+ * finds one it does not know: a 128 KiB argument of `-x-x-x...` cost it over 100 ms. Refused
+ * here first, in linear time, as strict parsing would refuse it anyway.
+ */
+function refuseUnknownShortGroups(argv: readonly string[], specs: Record<string, FlagSpec>): void {
+  const shorts = new Map(
+    Object.values(specs).flatMap((s) => (s.short ? [[s.short, s.type] as const] : [])),
+  );
+  for (const arg of argv) {
+    if (arg === '--') return;
+    if (arg.length <= 2 || arg[0] !== '-' || arg[1] === '-') continue;
+    for (const letter of arg.slice(1)) {
+      const type = shorts.get(letter);
+      if (type === undefined) throw new ConfigError(`Unknown option '-${letter}' (see --help)`);
+      // The rest of the group is its value.
+      if (type === 'string') break;
+    }
   }
 }
 
