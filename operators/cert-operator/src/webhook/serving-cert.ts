@@ -36,6 +36,7 @@ import {
   Watcher,
   whenAborted,
 } from '@chousei/runtime';
+import { SecretValueTooLargeError, secretValue } from '../controllers/secret.js';
 import {
   createCsr,
   defaultRenewalTime,
@@ -578,8 +579,14 @@ export class ServingCert {
 function pairOf(secret: Secret): Partial<ServingKeyPair> {
   const pair: Partial<ServingKeyPair> = {};
   for (const [field, name] of Object.entries(SERVING_CERT_KEYS)) {
-    const value = secret.data?.[name];
-    if (value) pair[field as keyof ServingKeyPair] = Buffer.from(value, 'base64').toString('utf8');
+    let value: string | undefined;
+    try {
+      value = secretValue(secret, name);
+    } catch (err) {
+      // Over the limit: as good as missing, so a new pair replaces it.
+      if (!(err instanceof SecretValueTooLargeError)) throw err;
+    }
+    if (value) pair[field as keyof ServingKeyPair] = value;
   }
   return pair;
 }
