@@ -182,6 +182,10 @@ describe('cert-operator parsers on hostile input', () => {
       inputs: fc.oneof(
         fc.string({ maxLength: 200 }),
         repeated(['9', '0', '.', 'h', 'm', 's', 'ms', '1.5', 'x']),
+        // Numbers past what a double holds.
+        fc
+          .tuple(fc.integer({ min: 1, max: 100_000 }), fc.constantFrom('h', 'ms', '.9s'))
+          .map(([n, unit]) => `${'9'.repeat(n)}${unit}`),
       ),
       run: (text) => {
         const ms = parseDuration(text);

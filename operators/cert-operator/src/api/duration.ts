@@ -1,4 +1,7 @@
-/** Parses a Go-style duration (`2160h`, `90m`, `1h30m`, `45s`) into milliseconds. */
+/**
+ * Parses a Go-style duration (`2160h`, `90m`, `1h30m`, `45s`) into milliseconds; undefined
+ * when it is not one, or too large for a number (`999...9h`).
+ */
 export function parseDuration(text: string): number | undefined {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
@@ -8,7 +11,7 @@ export function parseDuration(text: string): number | undefined {
     total += Number(m[1]) * unit;
     matched = re.lastIndex;
   }
-  return matched === text.length && text.length > 0 ? total : undefined;
+  return matched === text.length && text.length > 0 && Number.isFinite(total) ? total : undefined;
 }
 
 /** The pattern a duration field must match (used by the CRD schema too). */
