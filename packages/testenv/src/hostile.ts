@@ -132,16 +132,9 @@ export function repeated(pieces: string[], maxBytes = MiB): fc.Arbitrary<string>
 
 /** Bytes made of `pieces` repeated to about `bytes` (as `repeated`, for binary formats). */
 export function repeatedBytes(pieces: Uint8Array[], maxBytes = MiB): fc.Arbitrary<Buffer> {
-  return fc
-    .tuple(
-      fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 8 }),
-      fc.integer({ min: 1, max: maxBytes }),
-    )
-    .map(([unit, bytes]) => {
-      const block = Buffer.concat(unit);
-      const times = Math.ceil(bytes / Math.max(1, block.length));
-      return Buffer.concat(Array.from({ length: times }, () => block)).subarray(0, bytes);
-    });
+  // latin1 maps each byte to one character and back.
+  const text = pieces.map((p) => Buffer.from(p).toString('latin1'));
+  return repeated(text, maxBytes).map((s) => Buffer.from(s, 'latin1'));
 }
 
 /** `base` with a few random bytes changed, cut, or inserted: a valid structure made hostile. */
