@@ -268,6 +268,40 @@ describe('records', () => {
     expect(del.failed).toEqual([]);
     expect([...(await stateOf(zone)).keys()].sort()).toEqual(['alias.test/NS', 'alias.test/SOA']);
   });
+  it('deletes a set spelled otherwise than it would write it, as Route53 holds it', async () => {
+    const zone = await createZone('spelled.test');
+    // Two strings are one text to the model, written back as one string; Route53 deletes
+    // only the exact spelling it holds.
+    await admin.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zone.id,
+        ChangeBatch: {
+          Changes: [
+            {
+              Action: 'CREATE',
+              ResourceRecordSet: {
+                Name: 'txt.spelled.test.',
+                Type: 'TXT',
+                TTL: 60,
+                ResourceRecords: [{ Value: '"split " "in two"' }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    const p = provider();
+    const listed = (await p.records(zone)).find((r) => r.type === 'TXT')!;
+    expect(listed).toEqual({
+      name: 'txt.spelled.test',
+      type: 'TXT',
+      ttl: 60,
+      values: ['split in two'],
+    });
+    const del = await p.apply(zone, [{ action: 'delete', record: listed }]);
+    expect(del.failed).toEqual([]);
+    expect((await listDirect(zone)).map((r) => r.Type).sort()).toEqual(['NS', 'SOA']);
+  });
 });
 
 describe('apply', () => {

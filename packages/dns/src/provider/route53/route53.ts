@@ -70,7 +70,10 @@ export interface Route53Stats {
   throttled: number;
 }
 
-/** A record set as last listed, with its exact Route53 spelling (for DELETE). */
+/**
+ * A record set as last listed, with its exact Route53 spelling (for DELETE), kept only where
+ * that spelling is not what toRoute53 writes (escapes, value order, text split otherwise).
+ */
 interface Seen {
   record: RecordSet;
   rrset: ResourceRecordSet;
@@ -198,13 +201,18 @@ export class Route53Provider implements Provider {
           ),
       );
       for (const rrset of page.ResourceRecordSets ?? []) {
-        const record = fromRoute53(rrset);
-        if (!record) {
+        const listed = fromRoute53(rrset);
+        if (!listed) {
           skipped++;
           continue;
         }
+        // Copied flat: the SDK's strings are ropes of a node per character, held as long as
+        // the zone is cached. Only a spelling that is not ours is kept (most sets are
+        // spelled as toRoute53 writes them).
+        const record = structuredClone(listed);
         records.push(record);
-        seen.set(recordKey(record), { record: structuredClone(record), rrset });
+        if (!sameSpelling(rrset, toRoute53(record)))
+          seen.set(recordKey(record), structuredClone({ record, rrset: spellingOf(rrset) }));
       }
       next = page.IsTruncated
         ? { name: page.NextRecordName, type: page.NextRecordType, id: page.NextRecordIdentifier }
@@ -354,13 +362,9 @@ export class Route53Provider implements Provider {
     }
     for (const group of groups) {
       for (const c of group.changes) {
+        // What we wrote is spelled as toRoute53 writes it.
         if (c.action === 'update') seen.delete(recordKey(c.old));
-        if (c.action === 'delete') seen.delete(recordKey(c.record));
-        else
-          seen.set(recordKey(c.record), {
-            record: structuredClone(c.record),
-            rrset: toRoute53(c.record),
-          });
+        seen.delete(recordKey(c.record));
       }
       result.applied.push(...group.changes);
     }
@@ -432,4 +436,33 @@ export class Route53Provider implements Provider {
       },
     );
   }
+}
+
+/** The fields of a listed set that its DELETE must repeat. */
+function spellingOf(rr: ResourceRecordSet): ResourceRecordSet {
+  return {
+    Name: rr.Name,
+    Type: rr.Type,
+    ...(rr.TTL !== undefined ? { TTL: rr.TTL } : {}),
+    ...(rr.ResourceRecords
+      ? { ResourceRecords: rr.ResourceRecords.map((r) => ({ Value: r.Value })) }
+      : {}),
+    ...(rr.AliasTarget ? { AliasTarget: { ...rr.AliasTarget } } : {}),
+  };
+}
+
+/** Whether two sets are spelled alike on the wire (values in any order). */
+function sameSpelling(a: ResourceRecordSet, b: ResourceRecordSet): boolean {
+  const values = (rr: ResourceRecordSet) =>
+    (rr.ResourceRecords ?? []).map((r) => r.Value ?? '').sort();
+  const alias = (rr: ResourceRecordSet) =>
+    rr.AliasTarget
+      ? [rr.AliasTarget.HostedZoneId, rr.AliasTarget.DNSName, !!rr.AliasTarget.EvaluateTargetHealth]
+      : [];
+  return (
+    a.Name === b.Name &&
+    a.Type === b.Type &&
+    (a.AliasTarget ? true : a.TTL === b.TTL) &&
+    JSON.stringify([values(a), alias(a)]) === JSON.stringify([values(b), alias(b)])
+  );
 }
