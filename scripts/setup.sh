@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine: Debian packages (bind9,
-# bind9-dnsutils), moto in a virtualenv, Node 24 when the found Node is older, pnpm and the
-# workspace dependencies, and the Go-built binaries (kube-apiserver, etcd, kubectl, helm,
-# Pebble).
+# bind9-dnsutils, PowerDNS with its sqlite3 backend), moto in a virtualenv, Node 24 when the
+# found Node is older, pnpm and the workspace dependencies, and the Go-built binaries
+# (kube-apiserver, etcd, kubectl, helm, Pebble, external-dns and its webhook server).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=toolchain.sh
@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(bind9 bind9-dnsutils python3-venv)
+packages=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,10 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# named must not run as a system service: tests start their own on free ports.
-if command -v systemctl >/dev/null && systemctl is-active --quiet named 2>/dev/null; then
-  as_root systemctl disable --now named >/dev/null 2>&1 || true
-fi
+# named and pdns must not run as system services: tests start their own on free ports.
+for service in named pdns; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 
 moto="$CHOUSEI_CACHE/moto-$MOTO_VERSION"
 if [ ! -x "$moto/bin/moto_server" ]; then

@@ -2,7 +2,13 @@
 // registry/ says we own in what provider/ lists; provider/ applies the changes.
 export * from './domain-policy/index.js';
 export * from './plan/plan.js';
+export {
+  HttpServiceError,
+  type HttpServiceStats,
+  type HttpTlsOptions,
+} from './provider/http.js';
 export * from './provider/inmemory/inmemory.js';
+export { PowerDNSProvider, type PowerDNSProviderOptions } from './provider/powerdns/index.js';
 export * from './provider/provider.js';
 export {
   type RFC2136Options,

@@ -3,53 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerConformance } from '../src/provider/conformance.js';
 import { RFC2136Provider } from '../src/provider/rfc2136/index.js';
 import type { RecordSet } from '../src/records.js';
-
-/** The character-strings of one TXT answer line (`"a" "b\"c"`), joined. */
-function unquoteTxt(line: string): string {
-  const bytes: number[] = [];
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (ch === '"') {
-      quoted = !quoted;
-    } else if (!quoted) {
-      // Spaces between strings separate them; the record model joins them.
-    } else if (ch === '\\') {
-      const digits = /^\d{3}/.exec(line.slice(i + 1));
-      if (digits) {
-        bytes.push(Number(digits[0]));
-        i += 3;
-      } else {
-        bytes.push(...Buffer.from(line[++i] ?? '', 'utf8'));
-      }
-    } else {
-      bytes.push(...Buffer.from(ch, 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-const stripDot = (name: string) => (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
-
-/** What BIND answers for a name and type, in the record model's form. */
-async function digValues(bind: Bind9, name: string, type: RecordSet['type']) {
-  const lines = await bind.dig(name, type);
-  switch (type) {
-    case 'TXT':
-      return lines.map(unquoteTxt);
-    case 'CNAME':
-    case 'NS':
-      return lines.map(stripDot);
-    case 'MX':
-    case 'SRV':
-      return lines.map((l) => {
-        const fields = l.split(/\s+/);
-        return [...fields.slice(0, -1), stripDot(fields.at(-1)!)].join(' ');
-      });
-    default:
-      return lines;
-  }
-}
+import { digValues } from './dig.js';
 
 async function start(algorithm: TsigAlgorithm) {
   const bind = await startBind9({ zones: ['example.test'], algorithm });

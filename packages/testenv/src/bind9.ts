@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { type Dig, digAt } from './dig.js';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 import { requireDebian } from './tools.js';
-
-const run = promisify(execFile);
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
 
@@ -41,7 +38,7 @@ export interface Bind9 {
   zones: string[];
   tsig: TsigKey;
   /** Answers of `dig @server name type +short`, one per line. */
-  dig(name: string, type: string): Promise<string[]>;
+  dig: Dig;
   /** Stops named, as an outage; startServer() brings it back with the same zones. */
   stopServer(): Promise<void>;
   startServer(): Promise<void>;
@@ -62,7 +59,6 @@ function zoneFile(zone: string, records: string[]): string {
 /** Starts BIND9 (Debian `bind9`) on a free loopback port (TCP and UDP). */
 export async function startBind9(opts: Bind9Options = {}): Promise<Bind9> {
   const named = requireDebian('named', 'bind9');
-  const digBin = requireDebian('dig', 'bind9-dnsutils');
   const zones = opts.zones ?? ['example.test'];
   const tsig: TsigKey = {
     name: 'chousei-update',
@@ -89,19 +85,7 @@ export async function startBind9(opts: Bind9Options = {}): Promise<Bind9> {
   for (const z of zones)
     await writeFile(join(dir, `${z}.zone`), zoneFile(z, opts.records?.[z] ?? []));
 
-  const dig = async (name: string, type: string): Promise<string[]> => {
-    const { stdout } = await run(digBin, [
-      `@127.0.0.1`,
-      '-p',
-      String(port),
-      '+short',
-      '+tries=1',
-      '+time=2',
-      name,
-      type,
-    ]);
-    return stdout.split('\n').filter(Boolean);
-  };
+  const dig = digAt(port);
 
   let proc: ServerProcess | undefined;
   const startServer = async () => {

@@ -32,15 +32,21 @@ export function pinnedVersion(module: string, gomod: string): string {
 
 /**
  * A tool built from the Go module proxy (`go/<name>` pins its module): `$envVar`, else the
- * cache build-controlplane.sh fills. Throws with the build command when missing.
+ * cache build-controlplane.sh fills (`binary` when the module builds more than one). Throws
+ * with the build command when missing.
  */
-export function goBuiltTool(name: 'helm' | 'pebble', module: string, envVar: string): string {
+export function goBuiltTool(
+  name: 'helm' | 'pebble' | 'external-dns',
+  module: string,
+  envVar: string,
+  binary: string = name,
+): string {
   const explicit = process.env[envVar];
   if (explicit) return explicit;
   const version = pinnedVersion(module, name);
-  const path = join(cacheDir(), 'tools', `${name}-${version}`, name);
+  const path = join(cacheDir(), 'tools', `${name}-${version}`, binary);
   if (!existsSync(path)) {
-    throw new MissingDependencyError(`${name} ${version} (${path})`, `bash ${buildScript}`);
+    throw new MissingDependencyError(`${binary} ${version} (${path})`, `bash ${buildScript}`);
   }
   return path;
 }

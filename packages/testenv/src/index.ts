@@ -16,6 +16,7 @@ export {
   controlPlaneBinary,
   startControlPlane,
 } from './controlplane.js';
+export { type Dig, digAt } from './dig.js';
 export { type DnsGate, type GatedQuery, startDnsGate } from './dns-gate.js';
 export { MissingDependencyError, StartTimeoutError } from './errors.js';
 export {
@@ -63,6 +64,7 @@ export {
 export { type Pebble, type PebbleOptions, pebbleBinary, startPebble } from './pebble.js';
 export { createCA, issueCert, type KeyPair } from './pki.js';
 export { freePort } from './ports.js';
+export { type PowerDNS, type PowerDNSOptions, startPowerDNS } from './powerdns.js';
 export { ServerProcess, type ServerProcessOptions, waitUntilReady } from './process.js';
 export {
   type AuditedRequest,

@@ -73,19 +73,24 @@ export class ProviderError extends Error {
   }
 }
 
-/** Splits changes into batches within the limits, never splitting a group. */
-export function batchChanges(changes: Change[], caps: ProviderCapabilities): Change[][] {
+/** Changes grouped for atomic application, in order: by `group`, an ungrouped change alone. */
+export function changeGroups(changes: Change[]): Change[][] {
   const groups = new Map<string, Change[]>();
   changes.forEach((c, i) => {
-    const key = c.group ?? `#${i}`;
+    const key = c.group === undefined ? `#${i}` : `g:${c.group}`;
     const list = groups.get(key);
     if (list) list.push(c);
     else groups.set(key, [c]);
   });
+  return [...groups.values()];
+}
+
+/** Splits changes into batches within the limits, never splitting a group. */
+export function batchChanges(changes: Change[], caps: ProviderCapabilities): Change[][] {
   const batches: Change[][] = [];
   let batch: Change[] = [];
   let used: ChangeCost = { changes: 0, chars: 0 };
-  for (const group of groups.values()) {
+  for (const group of changeGroups(changes)) {
     const cost = group.reduce<ChangeCost>(
       (sum, c) => {
         const one = costOf(c, caps);

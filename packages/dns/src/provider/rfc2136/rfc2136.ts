@@ -8,6 +8,7 @@ import { type Change, normalizeName, type RecordSet, recordKey, type Zone } from
 import { startRequest } from '../metrics.js';
 import {
   type ApplyResult,
+  changeGroups,
   type Provider,
   type ProviderCapabilities,
   ProviderError,
@@ -69,18 +70,6 @@ const REFUSAL: Record<string, string> = {
 
 const describeGroup = (group: Change[]) =>
   group.map((c) => `${c.action} ${recordKey(c.record)}`).join(', ');
-
-/** Changes grouped for atomic application: by `group`, an ungrouped change alone. */
-function groupChanges(changes: Change[]): Change[][] {
-  const groups = new Map<string, Change[]>();
-  changes.forEach((c, i) => {
-    const key = c.group === undefined ? `#${i}` : `g:${c.group}`;
-    const list = groups.get(key);
-    if (list) list.push(c);
-    else groups.set(key, [c]);
-  });
-  return [...groups.values()];
-}
 
 function namesOf(group: Change[]): string[] {
   const names = group.flatMap((c) =>
@@ -200,7 +189,7 @@ export class RFC2136Provider implements Provider {
 
   async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
     const name = this.zoneName(zone);
-    const groups = groupChanges(changes);
+    const groups = changeGroups(changes);
     const errors: Array<Error | undefined> = [];
     let unreachable: ProviderError | undefined;
     // A key the server rejects (a verified TSIG error) fails every group the same way, and

@@ -1,7 +1,7 @@
 // Route53 allows 5 API requests per second per AWS account, whatever the caller: every
 // provider instance in the process draws from one token bucket so that several zones or
-// controllers together stay under it, and retries go through the bucket too.
-import { type BackoffOptions, BucketRateLimiter, backoffDelay, sleep } from '@chousei/runtime';
+// controllers together stay under it, and retries (../retry.ts) go through the bucket too.
+import { BucketRateLimiter, sleep } from '@chousei/runtime';
 
 export interface RateLimitOptions {
   /** Requests per second; default 5 (the Route53 account quota). */
@@ -31,30 +31,4 @@ export function sharedLimiter(options: RateLimitOptions = {}): BucketRateLimiter
 export async function takeToken(limiter: BucketRateLimiter): Promise<void> {
   const wait = limiter.when(undefined);
   if (wait > 0) await sleep(wait);
-}
-
-export interface RetryOptions {
-  /** Retries after the first attempt. */
-  maxRetries: number;
-  backoff?: BackoffOptions;
-  retryable(err: unknown): boolean;
-  onRetry?(err: unknown, retry: number, delayMs: number): void;
-}
-
-/**
- * Runs `attempt` until it succeeds, fails for a reason retrying cannot fix, or has been
- * retried `maxRetries` times, sleeping an exponential backoff with jitter in between (the
- * jitter keeps instances throttled together from retrying together). Throws the last error.
- */
-export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
-  for (let retry = 1; ; retry++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (retry > options.maxRetries || !options.retryable(err)) throw err;
-      const delay = backoffDelay(retry, options.backoff);
-      options.onRetry?.(err, retry, delay);
-      await sleep(delay);
-    }
-  }
 }

@@ -26,10 +26,11 @@ import {
 } from '../../records.js';
 import { startRequest } from '../metrics.js';
 import type { ApplyResult, Provider, ProviderCapabilities, ProviderError } from '../provider.js';
+import { withRetry } from '../retry.js';
 import { type ChangeGroup, groupCost, packBatches } from './batch.js';
 import { fromRoute53, toRoute53, toRoute53Changes, unescapeName } from './convert.js';
 import { CONTENT_CODES, classify, toProviderError } from './errors.js';
-import { type RateLimitOptions, sharedLimiter, takeToken, withRetry } from './rate-limit.js';
+import { type RateLimitOptions, sharedLimiter, takeToken } from './rate-limit.js';
 import { bareZoneId, type Route53ZoneFilter, tagsMatch, zoneMatches } from './zone-filter.js';
 
 export type Route53Operation =

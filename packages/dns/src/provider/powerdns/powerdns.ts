@@ -1,0 +1,259 @@
+// PowerDNS Authoritative Server through its HTTP API (/api/v1): zones listed, a zone's
+// rrsets read in one GET, changes written as one PATCH of REPLACE/DELETE rrset operations
+// (transactional: all or none), authenticated by X-API-Key.
+import type { BackoffOptions, Logger } from '@chousei/runtime';
+import { silentLogger } from '@chousei/runtime';
+import {
+  type Change,
+  normalizeName,
+  type RecordSet,
+  type RecordType,
+  type Zone,
+} from '../../records.js';
+import {
+  brief,
+  type HttpResponse,
+  HttpService,
+  type HttpServiceStats,
+  type HttpTlsOptions,
+} from '../http.js';
+import {
+  type ApplyResult,
+  changeGroups,
+  type Provider,
+  type ProviderCapabilities,
+  ProviderError,
+} from '../provider.js';
+import { applyStrictly, RecordTable, touchedSets } from '../rules.js';
+import { fromPdns, type PdnsRRSetChange, type PdnsZone, toPdnsChange } from './convert.js';
+
+const PROVIDER = 'pdns';
+/** A refused PATCH of at most this many groups is resent one group per PATCH, else halved. */
+const ONE_BY_ONE = 4;
+
+export interface PowerDNSProviderOptions {
+  /** The webserver's URL, e.g. `http://pdns:8081` (external-dns's --pdns-server). */
+  server: string;
+  /** The API key (`api-key` in pdns.conf). */
+  apiKey: string;
+  /** The API's server id. Default `localhost`. */
+  serverId?: string;
+  /** Deadline of one request attempt. Default 30 s. */
+  timeoutMs?: number;
+  /** Retries of a request that failed for the network, a 5xx or 429. Default 3. */
+  maxRetries?: number;
+  backoff?: BackoffOptions;
+  tls?: HttpTlsOptions;
+  /** Rrset operations per PATCH. Default 1000. */
+  maxChangesPerCall?: number;
+  logger?: Logger;
+}
+
+type Outcome = { ok: true } | { ok: false; error: ProviderError };
+
+export class PowerDNSProvider implements Provider {
+  readonly name = PROVIDER;
+  readonly capabilities: ProviderCapabilities;
+  private readonly http: HttpService;
+  private readonly serverPath: string;
+  private readonly log: Logger;
+
+  constructor(opts: PowerDNSProviderOptions) {
+    this.capabilities = {
+      maxChangesPerCall: opts.maxChangesPerCall ?? 1000,
+      recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'] satisfies RecordType[],
+      alias: false,
+    };
+    this.serverPath = `api/v1/servers/${encodeURIComponent(opts.serverId ?? 'localhost')}`;
+    this.log = (opts.logger ?? silentLogger).child({ provider: PROVIDER, server: opts.server });
+    this.http = new HttpService({
+      provider: PROVIDER,
+      baseUrl: opts.server,
+      headers: { 'X-API-Key': opts.apiKey, Accept: 'application/json' },
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      logger: this.log,
+    });
+  }
+
+  /** Requests sent, retries included, by operation: for tests and benchmarks. */
+  get stats(): HttpServiceStats {
+    return this.http.stats;
+  }
+
+  async zones(): Promise<Zone[]> {
+    const res = await this.http.request({
+      operation: 'ListZones',
+      method: 'GET',
+      path: `${this.serverPath}/zones`,
+    });
+    const zones = this.json<PdnsZone[]>(res, 'listing zones');
+    return zones.map((z) => ({ id: z.id, name: normalizeName(z.name) }));
+  }
+
+  async records(zone: Zone): Promise<RecordSet[]> {
+    return (await this.table(zone)).records();
+  }
+
+  /**
+   * Checks every group against the zone as it is now (PowerDNS overwrites and deletes
+   * without asking: a create of a set that exists, a delete or update of one that differs
+   * are refused here, as Route53 refuses them), then PATCHes the accepted groups, as few
+   * PATCHes as the limit allows. A refused PATCH changed nothing: its groups are resent
+   * in smaller PATCHes, down to one group alone, so one bad record fails alone. REPLACE
+   * and DELETE are idempotent, so a PATCH retried after a lost reply is safe.
+   */
+  async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
+    const result: ApplyResult = { applied: [], failed: [] };
+    const landed = await this.table(zone);
+    const check = new RecordTable(landed.records());
+    const accepted: Change[][] = [];
+    for (const group of changeGroups(changes)) {
+      try {
+        applyStrictly(check, zone, group, PROVIDER);
+        accepted.push(group);
+      } catch (err) {
+        for (const change of group) result.failed.push({ change, error: err as Error });
+      }
+    }
+    const max = this.capabilities.maxChangesPerCall;
+    let batch: Change[][] = [];
+    let size = 0;
+    for (const group of accepted) {
+      const ops = touchedSets(group).length;
+      if (batch.length > 0 && size + ops > max) {
+        await this.land(zone, landed, batch, result);
+        batch = [];
+        size = 0;
+      }
+      batch.push(group);
+      size += ops;
+    }
+    if (batch.length > 0) await this.land(zone, landed, batch, result);
+    if (result.failed.length > 0) {
+      this.log.warn(
+        { zone: zone.name, applied: result.applied.length, failed: result.failed.length },
+        'pdns refused changes',
+      );
+    }
+    return result;
+  }
+
+  /** Lands `groups` in one PATCH, or in smaller ones when PowerDNS refuses it. */
+  private async land(
+    zone: Zone,
+    landed: RecordTable,
+    groups: Change[][],
+    result: ApplyResult,
+  ): Promise<void> {
+    const mark = landed.mark();
+    const sendable: Change[][] = [];
+    for (const group of groups) {
+      try {
+        // Checked before, but a group refused by the server since may have been its base.
+        applyStrictly(landed, zone, group, PROVIDER);
+        sendable.push(group);
+      } catch (err) {
+        for (const change of group) result.failed.push({ change, error: err as Error });
+      }
+    }
+    const ops = touchedSets(sendable.flat()).map((s) =>
+      toPdnsChange(s.name, s.type, landed.get(s.key)),
+    );
+    const outcome = ops.length ? await this.patch(zone, ops) : ({ ok: true } as const);
+    if (outcome.ok) {
+      landed.commit();
+      for (const group of sendable) result.applied.push(...group);
+      return;
+    }
+    landed.rollback(mark);
+    if (sendable.length === 1 || !CONTENT_CODES.has(outcome.error.code)) {
+      for (const group of sendable)
+        for (const change of group) result.failed.push({ change, error: outcome.error });
+      return;
+    }
+    this.log.debug(
+      { zone: zone.name, groups: sendable.length, error: outcome.error.message },
+      'PATCH refused, resending in smaller PATCHes',
+    );
+    const half = Math.ceil(sendable.length / 2);
+    const parts =
+      sendable.length <= ONE_BY_ONE
+        ? sendable.map((g) => [g])
+        : [sendable.slice(0, half), sendable.slice(half)];
+    for (const part of parts) await this.land(zone, landed, part, result);
+  }
+
+  /** One PATCH; a refusal is returned, the server unreachable thrown. */
+  private async patch(zone: Zone, rrsets: PdnsRRSetChange[]): Promise<Outcome> {
+    const res = await this.http.request({
+      operation: 'PatchZone',
+      method: 'PATCH',
+      path: `${this.zonePath(zone)}`,
+      body: { rrsets },
+      headers: { 'Content-Type': 'application/json' },
+    });
+    if (res.status === 204 || res.status === 200) return { ok: true };
+    return { ok: false, error: this.refusal(res, `PATCH of zone ${zone.name}`) };
+  }
+
+  /** The zone's record sets the model holds, as PowerDNS has them now. */
+  private async table(zone: Zone): Promise<RecordTable> {
+    const res = await this.http.request({
+      operation: 'GetZone',
+      method: 'GET',
+      path: this.zonePath(zone),
+    });
+    const body = this.json<PdnsZone>(res, `reading zone ${zone.name}`);
+    const types = this.capabilities.recordTypes;
+    return new RecordTable((body.rrsets ?? []).flatMap((rr) => fromPdns(rr, types) ?? []));
+  }
+
+  private zonePath(zone: Zone): string {
+    return `${this.serverPath}/zones/${encodeURIComponent(zone.id)}`;
+  }
+
+  /** A 2xx body as JSON; anything else thrown as the ProviderError it means. */
+  private json<T>(res: HttpResponse, what: string): T {
+    if (res.status < 200 || res.status >= 300) throw this.refusal(res, what);
+    try {
+      return JSON.parse(res.body) as T;
+    } catch (err) {
+      throw new ProviderError(
+        `${what}: ${this.http.url} answered invalid JSON: ${brief(res.body)}`,
+        PROVIDER,
+        'InvalidResponse',
+        true,
+        { cause: err },
+      );
+    }
+  }
+
+  /** A 4xx answer as a ProviderError with PowerDNS's own message (`{"error": ...}`). */
+  private refusal(res: HttpResponse, what: string): ProviderError {
+    let message = brief(res.body);
+    try {
+      const parsed = JSON.parse(res.body) as { error?: unknown };
+      if (typeof parsed.error === 'string') message = parsed.error;
+    } catch {}
+    const codes: Record<number, [string, string]> = {
+      400: ['BadRequest', ''],
+      401: ['Unauthorized', ' (is the API key right?)'],
+      403: ['Forbidden', ' (is the API key right?)'],
+      404: ['NoSuchZone', ' (no such zone or server id)'],
+      422: ['Unprocessable', ''],
+    };
+    const [code, hint] = codes[res.status] ?? [`HTTP${res.status}`, ''];
+    return new ProviderError(
+      `${what}: ${this.http.url} refused with HTTP ${res.status}: ${message}${hint}`,
+      PROVIDER,
+      code,
+      false,
+    );
+  }
+}
+
+/** PowerDNS refused the PATCH for its content: resending groups apart can help. */
+const CONTENT_CODES: ReadonlySet<string> = new Set(['BadRequest', 'Unprocessable']);
