@@ -17,7 +17,10 @@ import type { SourceKind } from './operator.js';
  * one table for parsing, validation and --help.
  */
 export const FLAGS = {
-  provider: { type: 'string', help: 'DNS provider: route53 | rfc2136 | inmemory (required)' },
+  provider: {
+    type: 'string',
+    help: 'DNS provider: route53 | rfc2136 | pdns | inmemory (required)',
+  },
   source: {
     type: 'string',
     multiple: true,
@@ -142,6 +145,36 @@ export const FLAGS = {
     default: 'hmac-sha256',
     help: 'RFC2136: hmac-sha256 | hmac-sha384 | hmac-sha512',
   },
+  'pdns-server': {
+    type: 'string',
+    help: 'PowerDNS: URL of its webserver, e.g. http://pdns:8081 (required with --provider pdns)',
+  },
+  'pdns-api-key': {
+    type: 'string',
+    help: 'PowerDNS: API key (required with --provider pdns; prefer the environment variable)',
+  },
+  'pdns-server-id': {
+    type: 'string',
+    default: 'localhost',
+    help: 'PowerDNS: server id in the API paths',
+  },
+  'pdns-skip-tls-verify': {
+    type: 'boolean',
+    default: false,
+    help: 'PowerDNS: accept any certificate of an https --pdns-server (self-signed)',
+  },
+  'tls-ca': {
+    type: 'string',
+    help: 'PowerDNS: PEM file of the CA that signed the https --pdns-server certificate',
+  },
+  'tls-client-cert': {
+    type: 'string',
+    help: 'PowerDNS: PEM client certificate file for mutual TLS (with --tls-client-cert-key)',
+  },
+  'tls-client-cert-key': {
+    type: 'string',
+    help: 'PowerDNS: PEM key file of --tls-client-cert',
+  },
   'inmemory-zone': {
     type: 'string',
     multiple: true,
@@ -159,7 +192,10 @@ export const FLAGS = {
 
 type FlagName = keyof typeof FLAGS;
 
-export type ProviderName = 'route53' | 'rfc2136' | 'inmemory';
+/** The providers --provider names. */
+export const PROVIDERS = ['route53', 'rfc2136', 'pdns', 'inmemory'] as const;
+
+export type ProviderName = (typeof PROVIDERS)[number];
 
 export interface DnsOperatorConfig extends OperatorSettings {
   provider: ProviderName;
@@ -196,6 +232,12 @@ export interface DnsOperatorConfig extends OperatorSettings {
       secret: string;
       algorithm: 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
     };
+  };
+  pdns: {
+    server?: string;
+    apiKey?: string;
+    serverId: string;
+    tls: { skipVerify: boolean; caFile?: string; certFile?: string; keyFile?: string };
   };
   inmemoryZones: string[];
   dryRun: boolean;
@@ -255,7 +297,7 @@ export function configFromFlags(
   const provider =
     opts.requireProvider === false && str('provider') === undefined
       ? undefined
-      : oneOf('provider', ['route53', 'rfc2136', 'inmemory'] as const);
+      : oneOf('provider', PROVIDERS);
   const sources = list('source');
   for (const s of sources) {
     if (!['ingress', 'service', 'dnsendpoint'].includes(s))
@@ -299,6 +341,7 @@ export function configFromFlags(
     'hmac-sha384',
     'hmac-sha512',
   ] as const);
+  const pdns = pdnsConfig(flags, provider === 'pdns');
   const ownerId = str('txt-owner-id') ?? '';
   if (!ownerId || /[,=\s"]/.test(ownerId))
     throw new ConfigError(
@@ -339,11 +382,41 @@ export function configFromFlags(
       zones: rfc2136Zones,
       ...(keyName && secret ? { tsig: { name: keyName, secret, algorithm } } : {}),
     },
+    pdns,
     inmemoryZones: list('inmemory-zone').map((z) => z.toLowerCase().replace(/\.$/, '')),
     dryRun: bool('dry-run'),
     once: bool('once'),
     ...operatorSettings(flags, env),
     help: false,
+  };
+}
+
+/** PowerDNS settings: server and key required when it is the provider. */
+function pdnsConfig(flags: Flags<typeof FLAGS>, required: boolean): DnsOperatorConfig['pdns'] {
+  const server = flags.str('pdns-server');
+  const apiKey = flags.str('pdns-api-key');
+  if (required && !server)
+    throw new ConfigError(`${flags.where('pdns-server')} is required with --provider pdns`);
+  if (server && !/^https?:\/\/[^/]/.test(server))
+    throw new ConfigError(`${flags.where('pdns-server')} must be an http:// or https:// URL`);
+  if (required && !apiKey)
+    throw new ConfigError(`${flags.where('pdns-api-key')} is required with --provider pdns`);
+  const certFile = flags.str('tls-client-cert');
+  const keyFile = flags.str('tls-client-cert-key');
+  if (!!certFile !== !!keyFile)
+    throw new ConfigError(
+      `${flags.where('tls-client-cert')} and ${flags.where('tls-client-cert-key')} go together`,
+    );
+  const caFile = flags.str('tls-ca');
+  return {
+    ...(server ? { server } : {}),
+    ...(apiKey ? { apiKey } : {}),
+    serverId: flags.str('pdns-server-id') ?? 'localhost',
+    tls: {
+      skipVerify: flags.bool('pdns-skip-tls-verify'),
+      ...(caFile ? { caFile } : {}),
+      ...(certFile && keyFile ? { certFile, keyFile } : {}),
+    },
   };
 }
 

@@ -1,8 +1,10 @@
 // From configuration to a running operator: shared by chousei-dns-operator (main.ts) and
 // tools that run it read-only (kubectl-chousei's `dns plan`).
+import { readFileSync } from 'node:fs';
 import {
   aliasFor,
   InMemoryProvider,
+  PowerDNSProvider,
   type Provider,
   RFC2136Provider,
   Route53Provider,
@@ -37,9 +39,28 @@ export function buildProvider(config: DnsOperatorConfig, logger: Logger): Provid
         ...(config.rfc2136.tsig ? { tsig: config.rfc2136.tsig } : {}),
         logger,
       });
+    case 'pdns':
+      return powerDNS(config, logger);
     case 'inmemory':
       return new InMemoryProvider(config.inmemoryZones);
   }
+}
+
+function powerDNS(config: DnsOperatorConfig, logger: Logger): PowerDNSProvider {
+  const { pdns } = config;
+  const file = (path: string | undefined) => (path ? readFileSync(path, 'utf8') : undefined);
+  const [ca, cert, key] = [pdns.tls.caFile, pdns.tls.certFile, pdns.tls.keyFile].map(file);
+  return new PowerDNSProvider({
+    server: pdns.server!,
+    apiKey: pdns.apiKey!,
+    serverId: pdns.serverId,
+    tls: {
+      insecureSkipVerify: pdns.tls.skipVerify,
+      ...(ca ? { ca } : {}),
+      ...(cert && key ? { cert, key } : {}),
+    },
+    logger,
+  });
 }
 
 /** What the configuration says about sources, ownership and planning, as operator options. */

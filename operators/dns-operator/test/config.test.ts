@@ -42,8 +42,17 @@ describe('configuration', () => {
 
   it('fails with one message naming the flag and its variable', () => {
     const cases: Array<[string[], RegExp]> = [
-      [[], /--provider \(CHOUSEI_DNS_PROVIDER\) must be one of route53, rfc2136, inmemory/],
+      [[], /--provider \(CHOUSEI_DNS_PROVIDER\) must be one of route53, rfc2136, pdns, inmemory/],
       [['--provider', 'rfc2136'], /--rfc2136-host \(CHOUSEI_DNS_RFC2136_HOST\) is required/],
+      [['--provider', 'pdns'], /--pdns-server \(CHOUSEI_DNS_PDNS_SERVER\) is required/],
+      [
+        ['--provider', 'pdns', '--pdns-server', 'http://pdns:8081'],
+        /--pdns-api-key \(CHOUSEI_DNS_PDNS_API_KEY\) is required with --provider pdns/,
+      ],
+      [
+        ['--provider', 'pdns', '--pdns-server', 'pdns:8081'],
+        /must be an http:\/\/ or https:\/\/ URL/,
+      ],
       [
         ['--provider', 'inmemory', '--default-ttl=-5'],
         /--default-ttl .* must be an integer from 1/,

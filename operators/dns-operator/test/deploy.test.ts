@@ -23,6 +23,15 @@ chartSuite({
         },
       },
     },
+    'PowerDNS with the API key from a Secret': {
+      provider: {
+        name: 'pdns',
+        pdns: {
+          server: 'http://pdns.dns.svc:8081',
+          apiKeySecret: { name: 'pdns', key: 'api-key' },
+        },
+      },
+    },
     'one namespace, one replica': { watchNamespace: 'apps', replicas: 1, leaderElection: false },
     'Route53 with static credentials': {
       'provider.route53.credentialsSecret': 'aws',
