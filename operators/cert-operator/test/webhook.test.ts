@@ -277,6 +277,16 @@ describe('validateIssuer', () => {
               },
             },
             { dns01: { route53: { region: 'eu-west-1' } } },
+            {
+              dns01: {
+                pdns: {
+                  server: 'https://pdns.dns.svc:8081',
+                  serverID: 'localhost',
+                  apiKeySecretRef: { name: 'pdns' },
+                  nameserver: 'pdns.dns.svc:53',
+                },
+              },
+            },
           ],
         }),
       ),
@@ -327,7 +337,7 @@ describe('validateIssuer', () => {
       'spec.acme.solvers[0]: exactly one of http01 or dns01 must be set',
     ]);
     expect(solverErrors({ dns01: { selfCheck: false } })).toEqual([
-      'spec.acme.solvers[0].dns01: exactly one provider (rfc2136 or route53) must be set',
+      'spec.acme.solvers[0].dns01: exactly one provider (rfc2136, route53 or pdns) must be set',
     ]);
     expect(
       solverErrors({
@@ -378,6 +388,26 @@ describe('validateIssuer', () => {
       ]);
     }
     expect(ns('   ')).toEqual([`${at}: required`]);
+  });
+
+  it('requires a pdns server URL and API key Secret, and checks its nameserver', () => {
+    const at = 'spec.acme.solvers[0].dns01.pdns';
+    // As a client may send it: the types say the fields are required, the webhook checks it.
+    const empty = {} as NonNullable<NonNullable<Solver['dns01']>['pdns']>;
+    expect(solverErrors({ dns01: { pdns: empty } })).toEqual([
+      `${at}.server: required`,
+      `${at}.apiKeySecretRef: required`,
+    ]);
+    expect(
+      solverErrors({
+        dns01: {
+          pdns: { server: 'pdns:8081', apiKeySecretRef: { name: 'k' }, nameserver: '10.0.0.1:x' },
+        },
+      }),
+    ).toEqual([
+      `${at}.server: "pdns:8081" is not an http or https URL`,
+      `${at}.nameserver: "10.0.0.1:x": the port must be a number from 1 to 65535`,
+    ]);
   });
 
   it('requires tsigKeyName and tsigSecretSecretRef together', () => {

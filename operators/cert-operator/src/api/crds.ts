@@ -255,8 +255,23 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
         ),
         secretAccessKeySecretRef: secretRef('The secret access key.', 'secret-access-key'),
       }),
+      pdns: obj(
+        'A PowerDNS Authoritative Server, through its HTTP API (zones listed by the API; the most specific zone holding the name is written).',
+        {
+          server: str('URL of its webserver, e.g. http://pdns.dns.svc:8081.', {
+            minLength: 1,
+          }),
+          serverID: str('Server id in the API paths. Default: localhost.'),
+          apiKeySecretRef: secretRef('The API key (api-key in pdns.conf).', 'api-key'),
+          nameserver: str(
+            "HOST or HOST:PORT (port 53 when not given) of the server's DNS service: the self-check asks it. Unset: the zone's NS servers, as the system resolver finds them.",
+          ),
+          caBundle: str('Base64 PEM of the CAs to trust for an https server.'),
+        },
+        { required: ['server', 'apiKeySecretRef'] },
+      ),
       selfCheck: bool(
-        "Before asking the CA to validate, wait (up to 2 minutes) until the zone's authoritative servers answer the TXT value: for rfc2136 its nameserver, for route53 the zone's NS servers as the system resolver finds them. false: no wait, e.g. with split-horizon DNS. Default: true.",
+        "Before asking the CA to validate, wait (up to 2 minutes) until the zone's authoritative servers answer the TXT value: for rfc2136 its nameserver, for pdns its nameserver when set, otherwise (and for route53) the zone's NS servers as the system resolver finds them. false: no wait, e.g. with split-horizon DNS. Default: true.",
       ),
       cnameStrategy: str(
         'Follow: when _acme-challenge.NAME is a CNAME (a validation zone delegated to this DNS service), write the TXT where the CNAMEs lead, looked up through --dns01-recursive-nameservers (default the system resolver), as cert-manager does. None: write at _acme-challenge.NAME. Default: None.',

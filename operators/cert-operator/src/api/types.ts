@@ -80,6 +80,17 @@ export interface ACMESolver {
       accessKeyIDSecretRef?: SecretKeySelector;
       secretAccessKeySecretRef?: SecretKeySelector;
     };
+    pdns?: {
+      /** URL of the PowerDNS webserver, e.g. `http://pdns.dns:8081`. */
+      server: string;
+      /** The API's server id (default `localhost`). */
+      serverID?: string;
+      apiKeySecretRef: SecretKeySelector;
+      /** HOST[:PORT] of its DNS service, for the self-check (default the zone's NS servers). */
+      nameserver?: string;
+      /** Base64 PEM of the CAs to trust for an https server. */
+      caBundle?: string;
+    };
     /** Wait until the zone's authoritative servers answer (default true). */
     selfCheck?: boolean;
     /** Follow: write the TXT where a CNAME at `_acme-challenge.NAME` leads. Default None. */

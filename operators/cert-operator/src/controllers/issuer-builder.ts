@@ -1,4 +1,10 @@
-import { RFC2136Provider, Route53Provider, type TsigKey, tsigSecretProblem } from '@chousei/dns';
+import {
+  PowerDNSProvider,
+  RFC2136Provider,
+  Route53Provider,
+  type TsigKey,
+  tsigSecretProblem,
+} from '@chousei/dns';
 import {
   type Client,
   isNotFound,
@@ -117,6 +123,7 @@ export class IssuerBuilder {
           s.dns01?.rfc2136?.tsigSecretSecretRef?.name,
           s.dns01?.route53?.accessKeyIDSecretRef?.name,
           s.dns01?.route53?.secretAccessKeySecretRef?.name,
+          s.dns01?.pdns?.apiKeySecretRef.name,
         ].filter((n): n is string => !!n),
       ),
     ];
@@ -335,11 +342,42 @@ export class IssuerBuilder {
         logger: this.opts.logger,
       });
     }
+    const pdns = s.dns01?.pdns;
+    if (pdns) return this.pdnsSolver(loc, s, pdns, `${field}.dns01.pdns`);
     throw new IssuanceError(
       'BadConfig',
-      `${field}: set http01 or dns01 (rfc2136 or route53)`,
+      `${field}: set http01 or dns01 (rfc2136, route53 or pdns)`,
       false,
     );
+  }
+
+  private async pdnsSolver(
+    loc: IssuerLocation,
+    s: ACMESolver,
+    pdns: NonNullable<NonNullable<ACMESolver['dns01']>['pdns']>,
+    field: string,
+  ): Promise<Solver> {
+    const ref = pdns.apiKeySecretRef;
+    const apiKey = await this.secret(
+      loc.namespace,
+      ref.name,
+      ref.key ?? 'api-key',
+      `${field}.apiKeySecretRef`,
+    );
+    const provider = new PowerDNSProvider({
+      server: pdns.server,
+      apiKey: apiKey.trim(),
+      ...(pdns.serverID ? { serverId: pdns.serverID } : {}),
+      ...(pdns.caBundle ? { tls: { ca: Buffer.from(pdns.caBundle, 'base64').toString() } } : {}),
+      logger: this.opts.logger,
+    });
+    return new DNS01Solver({
+      provider,
+      ...(pdns.nameserver ? { nameservers: [parseNameserver(pdns.nameserver)] } : {}),
+      selfCheck: s.dns01?.selfCheck ?? true,
+      ...this.cnameFollowing(s),
+      logger: this.opts.logger,
+    });
   }
 }
 

@@ -338,6 +338,49 @@ function together(parent: Obj, a: string, b: string, field: string, errors: Fiel
   if (hasB && !hasA) errors.push({ field: `${field}.${a}`, message: `required when ${b} is set` });
 }
 
+/** A solver's `nameserver` (host[:port]), required or not. */
+function validateNameserver(
+  ns: unknown,
+  field: string,
+  required: boolean,
+  errors: FieldError[],
+): void {
+  if (!isSet(ns) || (typeof ns === 'string' && !ns.trim())) {
+    if (required) errors.push({ field, message: 'required' });
+  } else if (typeof ns !== 'string') {
+    errors.push({ field, message: 'must be a string' });
+  } else {
+    const problem = nameserverProblem(ns);
+    if (problem) errors.push({ field, message: problem });
+  }
+}
+
+/** An http(s) URL a DNS-01 solver calls (PowerDNS's API, a webhook provider). */
+function validateHttpUrl(value: unknown, field: string, errors: FieldError[]): void {
+  const text = stringField(value, field, errors);
+  if (text === undefined) {
+    if (!isSet(value)) errors.push({ field, message: 'required' });
+    return;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {}
+  if (!url || !['http:', 'https:'].includes(url.protocol) || !url.hostname)
+    errors.push({ field, message: `${q(text)} is not an http or https URL` });
+}
+
+function validatePdns(pdns: unknown, at: string, errors: FieldError[]): void {
+  if (!isObj(pdns)) {
+    if (isSet(pdns)) errors.push({ field: at, message: 'must be an object' });
+    return;
+  }
+  validateHttpUrl(pdns.server, `${at}.server`, errors);
+  if (!isSet(pdns.apiKeySecretRef))
+    errors.push({ field: `${at}.apiKeySecretRef`, message: 'required' });
+  validateNameserver(pdns.nameserver, `${at}.nameserver`, false, errors);
+}
+
 function validateSolver(solver: unknown, field: string, errors: FieldError[]): void {
   if (!isObj(solver)) {
     errors.push({ field, message: 'must be an object' });
@@ -356,31 +399,24 @@ function validateSolver(solver: unknown, field: string, errors: FieldError[]): v
     errors.push({ field: `${field}.dns01`, message: 'must be an object' });
     return;
   }
-  const providers = (['rfc2136', 'route53'] as const).filter((p) => isSet(dns01[p]));
+  const providers = (['rfc2136', 'route53', 'pdns'] as const).filter((p) => isSet(dns01[p]));
   if (providers.length !== 1) {
     errors.push({
       field: `${field}.dns01`,
       message: providers.length
         ? `exactly one provider must be set; it has ${providers.join(' and ')}`
-        : 'exactly one provider (rfc2136 or route53) must be set',
+        : 'exactly one provider (rfc2136, route53 or pdns) must be set',
     });
   }
   const rfc = dns01.rfc2136;
   if (isObj(rfc)) {
     const at = `${field}.dns01.rfc2136`;
-    const ns = rfc.nameserver;
-    if (!isSet(ns) || (typeof ns === 'string' && !ns.trim())) {
-      errors.push({ field: `${at}.nameserver`, message: 'required' });
-    } else if (typeof ns !== 'string') {
-      errors.push({ field: `${at}.nameserver`, message: 'must be a string' });
-    } else {
-      const problem = nameserverProblem(ns);
-      if (problem) errors.push({ field: `${at}.nameserver`, message: problem });
-    }
+    validateNameserver(rfc.nameserver, `${at}.nameserver`, true, errors);
     together(rfc, 'tsigKeyName', 'tsigSecretSecretRef', at, errors);
   } else if (isSet(rfc)) {
     errors.push({ field: `${field}.dns01.rfc2136`, message: 'must be an object' });
   }
+  validatePdns(dns01.pdns, `${field}.dns01.pdns`, errors);
   const r53 = dns01.route53;
   if (isObj(r53)) {
     together(

@@ -1,0 +1,107 @@
+// DNS-01 through every DNS provider an Issuer can name: the operator writes the challenge
+// TXT through the provider, Pebble validates it by asking the DNS server the provider
+// writes to, and the certificate comes out. One operator for the file, one Pebble and one
+// DNS service per provider.
+import { X509Certificate } from 'node:crypto';
+import { Client, Secrets } from '@chousei/runtime';
+import { type RunningManager, waitForCondition } from '@chousei/runtime/testing';
+import { type Dig, type Pebble, type PowerDNS, startPebble, startPowerDNS } from '@chousei/testenv';
+import { sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRDS } from '../src/api/crds.js';
+import { type ACMESolver, Certificates, Issuers } from '../src/api/types.js';
+import { inspectCertificate } from '../src/pki/index.js';
+import { startCertOperator } from './operator.js';
+import { secretText } from './secret-text.js';
+
+let client: Client;
+let ns: string;
+let running: RunningManager;
+
+beforeAll(async () => {
+  const cluster = await sharedCluster();
+  await cluster.apply(CRDS);
+  ns = await cluster.createNamespace('dns01-providers');
+  client = new Client(cluster.kubeConfig);
+  ({ running } = await startCertOperator({
+    clusterResourceNamespace: ns,
+    // DNS-01 only: the HTTP-01 server listens on any free port, unused.
+    http01SolverPort: 0,
+    backoff: { initialMs: 1000, maxMs: 2000 },
+  }));
+});
+afterAll(() => running?.stop());
+
+/**
+ * Issues a certificate for a name and its wildcard from `pebble` through `solver`, and
+ * checks the chain, the names, and that the challenge TXT is gone from `dig`'s server.
+ */
+async function issuesThrough(name: string, pebble: Pebble, solver: ACMESolver, dig: Dig) {
+  await client.create(Issuers, {
+    metadata: { name, namespace: ns },
+    spec: {
+      acme: {
+        server: pebble.directoryUrl,
+        privateKeySecretRef: { name: `${name}-account` },
+        caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+        solvers: [solver],
+      },
+    },
+  });
+  const dnsNames = [`${name}.example.test`, `*.${name}.example.test`];
+  await client.create(Certificates, {
+    metadata: { name, namespace: ns },
+    spec: { secretName: `${name}-tls`, issuerRef: { name }, dnsNames },
+  });
+  await waitForCondition(client, Certificates, { namespace: ns, name }, 'Ready', {
+    timeoutMs: 45_000,
+  });
+  const pem = secretText(
+    await client.get(Secrets, { namespace: ns, name: `${name}-tls` }),
+    'tls.crt',
+  );
+  const [leaf, ...rest] = pem
+    .split(/(?<=-----END CERTIFICATE-----)\s*/)
+    .filter((p) => p.includes('BEGIN'))
+    .map((p) => new X509Certificate(p));
+  const chain = [leaf!, ...rest, new X509Certificate(await pebble.rootCertificate())];
+  for (let i = 0; i + 1 < chain.length; i++)
+    expect(chain[i]!.verify(chain[i + 1]!.publicKey)).toBe(true);
+  expect(inspectCertificate(pem).dnsNames.sort()).toEqual([...dnsNames].sort());
+  expect(await dig(`_acme-challenge.${name}.example.test`, 'TXT')).toEqual([]);
+}
+
+describe('DNS-01 through PowerDNS (pdns solver, API key from a Secret)', () => {
+  let pdns: PowerDNS;
+  let pebble: Pebble;
+  beforeAll(async () => {
+    pdns = await startPowerDNS({ zones: ['example.test'] });
+    pebble = await startPebble({ dnsServer: pdns.address });
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+    await pdns?.stop();
+  });
+
+  it('issues a name and its wildcard, and removes the challenge record', async () => {
+    await client.create(Secrets, {
+      metadata: { name: 'pdns', namespace: ns },
+      stringData: { 'api-key': pdns.apiKey },
+    });
+    await issuesThrough(
+      'pdns',
+      pebble,
+      {
+        dns01: {
+          pdns: {
+            server: pdns.apiUrl,
+            apiKeySecretRef: { name: 'pdns' },
+            // The self-check asks PowerDNS itself: the zone's NS name resolves nowhere here.
+            nameserver: pdns.address,
+          },
+        },
+      },
+      pdns.dig,
+    );
+  });
+});
