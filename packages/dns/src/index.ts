@@ -25,5 +25,6 @@ export {
   type Route53Stats,
   type Route53ZoneFilter,
 } from './provider/route53/index.js';
+export * from './provider/webhook/index.js';
 export * from './records.js';
 export * from './registry/txt-registry.js';

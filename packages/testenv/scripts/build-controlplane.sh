@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl, etcd, helm and Pebble from the Go module proxy through the wrapper
+# Builds kube-apiserver, kubectl, etcd, helm, Pebble and external-dns (its command and a webhook
+# server in front of its own providers) from the Go module proxy through the wrapper
 # modules in ../go, into a cache keyed by version outside the work tree. Idempotent:
 # a binary already in the cache is not rebuilt.
 set -euo pipefail
@@ -8,6 +9,7 @@ kube_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' 
 etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3 }' "$here/go/etcd/go.mod")"
 helm_version="$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" { print $3 }' "$here/go/helm/go.mod")"
 pebble_version="$(awk '$1 == "require" && $2 == "github.com/letsencrypt/pebble/v2" { print $3 }' "$here/go/pebble/go.mod")"
+external_dns_version="$(awk '$1 == "require" && $2 == "sigs.k8s.io/external-dns" { print $3 }' "$here/go/external-dns/go.mod")"
 root="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
 cache="$root/controlplane/kube-${kube_version}-etcd-${etcd_version}"
 mkdir -p "$cache"
@@ -36,4 +38,8 @@ build helm helm.sh/helm/v3/cmd/helm helm "-s -w -X helm.sh/helm/v3/internal/vers
 pebble_cache="$root/tools/pebble-${pebble_version}"
 mkdir -p "$pebble_cache"
 build pebble github.com/letsencrypt/pebble/v2/cmd/pebble pebble "-s -w" "$pebble_cache"
+external_dns_cache="$root/tools/external-dns-${external_dns_version}"
+mkdir -p "$external_dns_cache"
+build external-dns ./webhook external-dns-webhook "-s -w" "$external_dns_cache"
+build external-dns sigs.k8s.io/external-dns external-dns "-s -w -X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version=${external_dns_version}" "$external_dns_cache"
 echo "$cache"

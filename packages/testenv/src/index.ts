@@ -20,6 +20,14 @@ export { type Dig, digAt } from './dig.js';
 export { type DnsGate, type GatedQuery, startDnsGate } from './dns-gate.js';
 export { MissingDependencyError, StartTimeoutError } from './errors.js';
 export {
+  type ExternalDnsBackend,
+  type ExternalDnsWebhook,
+  type ExternalDnsWebhookOptions,
+  externalDnsBinary,
+  externalDnsWebhookBinary,
+  startExternalDnsWebhook,
+} from './external-dns.js';
+export {
   type Fault,
   type FaultProxy,
   type ProxiedRequest,

@@ -50,13 +50,19 @@ export interface HttpResponse {
 }
 
 export interface HttpRequest {
-  /** For metrics, logs and errors, e.g. `PATCH zone`. */
+  /** For metrics, logs and errors, e.g. `PatchZone`. */
   operation: string;
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   path: string;
   /** Serialised as JSON. */
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * What is retried: `transient` (default: the network, 5xx, 429) for requests that may be
+   * repeated; `unsent` (only failures before the request left) for one that must not land
+   * twice, whose caller looks at the service before sending it again.
+   */
+  retry?: 'transient' | 'unsent';
 }
 
 /** Socket errors after which the service may have processed the request. */
@@ -66,32 +72,31 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 /** Largest body read (a zone of a few hundred thousand records). */
 const MAX_BODY = 256 * 1024 * 1024;
 
+/** Statuses worth sending the same request again for. */
+export const retryableStatus = (status: number): boolean => status >= 500 || status === 429;
+
 /**
- * A failed HTTP request: the service could not be reached, answered 5xx or 429 through
- * every retry, or (from `expect`) answered a status the caller does not accept.
+ * The service could not be reached through every retry (or the request failed in a way no
+ * retry fixes): no answer to look at.
  */
 export class HttpServiceError extends ProviderError {
   override name = 'HttpServiceError';
-  constructor(
-    message: string,
-    provider: string,
-    code: string,
-    retryable: boolean,
-    /** The last status seen, when the service answered. */
-    readonly status: number | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, provider, code, retryable, options);
-  }
 }
 
-class AttemptError extends Error {
+/** One attempt that got no answer: `code` is the socket error (or TIMEOUT). */
+class NoAnswer extends Error {
   constructor(
     message: string,
     readonly code: string,
-    readonly status?: number,
   ) {
     super(message);
+  }
+}
+
+/** An answer a retry may change (5xx, 429), carried through the retry loop. */
+class RetryableAnswer extends Error {
+  constructor(readonly response: HttpResponse) {
+    super(`HTTP ${response.status}`);
   }
 }
 
@@ -99,6 +104,7 @@ export class HttpService {
   readonly provider: string;
   readonly stats: HttpServiceStats = { calls: {}, retries: 0 };
   private readonly base: URL;
+  private readonly given: string;
   private readonly agent: HttpAgent;
   private readonly send: typeof httpRequest;
   private readonly headers: Record<string, string>;
@@ -109,6 +115,7 @@ export class HttpService {
 
   constructor(opts: HttpServiceOptions) {
     this.provider = opts.provider;
+    this.given = opts.baseUrl;
     this.base = new URL(opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
     const https = this.base.protocol === 'https:';
     if (!https && this.base.protocol !== 'http:')
@@ -142,53 +149,62 @@ export class HttpService {
   }
 
   /**
-   * Sends a request, retried while the failure is transient; resolves with any response
-   * below 500 other than 429, throws HttpServiceError otherwise.
+   * Sends a request, again while the failure is one its `retry` policy allows, and resolves
+   * with the last answer whatever its status; throws HttpServiceError only when there was
+   * no answer at all.
    */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    const unsentOnly = req.retry === 'unsent';
+    let attempts = 0;
     try {
-      return await withRetry(() => this.attempt(req), {
-        maxRetries: this.maxRetries,
-        backoff: this.backoff,
-        retryable: (err) => err instanceof AttemptError,
-        onRetry: (err, retry, delayMs) => {
-          this.stats.retries++;
-          this.log.debug(
-            { operation: req.operation, err: (err as Error).message, retry, delayMs },
-            `${this.provider} request failed, retrying`,
-          );
+      return await withRetry(
+        async () => {
+          attempts++;
+          const res = await this.attempt(req);
+          if (!unsentOnly && retryableStatus(res.status)) throw new RetryableAnswer(res);
+          return res;
         },
-      });
+        {
+          maxRetries: this.maxRetries,
+          backoff: this.backoff,
+          retryable: (err) =>
+            err instanceof RetryableAnswer ||
+            (err instanceof NoAnswer && (!unsentOnly || NOT_SENT.has(err.code))),
+          onRetry: (err, retry, delayMs) => {
+            this.stats.retries++;
+            this.log.debug(
+              { operation: req.operation, err: (err as Error).message, retry, delayMs },
+              `${this.provider} request failed, retrying`,
+            );
+          },
+        },
+      );
     } catch (err) {
-      if (!(err instanceof AttemptError)) throw err;
+      if (err instanceof RetryableAnswer) return err.response;
+      if (!(err instanceof NoAnswer)) throw err;
       const where = `${req.operation} (${req.method} ${this.urlOf(req.path).pathname})`;
+      const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
       throw new HttpServiceError(
-        err.status === undefined
-          ? `${where}: ${this.url} unreachable after ${this.maxRetries + 1} attempts: ${err.message}`
-          : `${where}: ${err.message}`,
+        `${where}: ${this.url} unreachable after ${tries}: ${err.message}`,
         this.provider,
         err.code,
         true,
-        err.status,
         { cause: err },
       );
     }
   }
 
+  /** `path` under the base URL; the empty path is the base URL exactly as given. */
   private urlOf(path: string): URL {
-    return new URL(path.replace(/^\//, ''), this.base);
+    return path === '' ? new URL(this.given) : new URL(path.replace(/^\//, ''), this.base);
   }
 
-  /** One attempt; AttemptError for what a retry may fix. */
+  /** One attempt: the answer, whatever its status; NoAnswer when there was none. */
   private attempt(req: HttpRequest): Promise<HttpResponse> {
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     this.stats.calls[req.operation] = (this.stats.calls[req.operation] ?? 0) + 1;
     const done = startRequest(this.provider, req.operation);
     return new Promise<HttpResponse>((resolve, reject) => {
-      const fail = (err: AttemptError) => {
-        done(err.status === undefined ? 'error' : String(err.status));
-        reject(err);
-      };
       const r = this.send(this.urlOf(req.path), {
         method: req.method,
         agent: this.agent,
@@ -199,30 +215,28 @@ export class HttpService {
           ...(body ? { 'content-length': String(body.length) } : {}),
         },
       });
+      const timedOut = () => r.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }));
       // One deadline for the whole exchange; the socket timeout alone only catches idleness.
-      const deadline = setTimeout(
-        () => r.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })),
-        this.timeoutMs,
-      );
-      r.on('timeout', () => r.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
+      const deadline = setTimeout(timedOut, this.timeoutMs);
+      r.on('timeout', timedOut);
       r.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(deadline);
         const code = err.code ?? 'ERROR';
+        done('error');
         if (CUT.has(code) || NOT_SENT.has(code))
-          fail(new AttemptError(`${err.message} (${code})`, code));
-        else {
-          done('error');
+          reject(new NoAnswer(`${err.message} (${code})`, code));
+        else
           reject(
             new HttpServiceError(
               `${req.operation}: ${this.url}: ${err.message}`,
               this.provider,
               code,
               false,
-              undefined,
-              { cause: err },
+              {
+                cause: err,
+              },
             ),
           );
-        }
       });
       r.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -235,13 +249,8 @@ export class HttpService {
         res.on('end', () => {
           clearTimeout(deadline);
           const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (status >= 500 || status === 429) {
-            fail(new AttemptError(`HTTP ${status}: ${brief(text)}`, `HTTP${status}`, status));
-            return;
-          }
           done(status < 400 ? 'success' : String(status));
-          resolve({ status, headers: res.headers, body: text });
+          resolve({ status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
         });
         res.on('error', () => {});
       });

@@ -16,6 +16,7 @@ import {
   HttpService,
   type HttpServiceStats,
   type HttpTlsOptions,
+  retryableStatus,
 } from '../http.js';
 import {
   type ApplyResult,
@@ -231,7 +232,7 @@ export class PowerDNSProvider implements Provider {
     }
   }
 
-  /** A 4xx answer as a ProviderError with PowerDNS's own message (`{"error": ...}`). */
+  /** A refusal as a ProviderError with PowerDNS's own message (`{"error": ...}`). */
   private refusal(res: HttpResponse, what: string): ProviderError {
     let message = brief(res.body);
     try {
@@ -246,11 +247,12 @@ export class PowerDNSProvider implements Provider {
       422: ['Unprocessable', ''],
     };
     const [code, hint] = codes[res.status] ?? [`HTTP${res.status}`, ''];
+    // A 5xx or 429 came back through every retry: the server is failing, later may work.
     return new ProviderError(
       `${what}: ${this.http.url} refused with HTTP ${res.status}: ${message}${hint}`,
       PROVIDER,
       code,
-      false,
+      retryableStatus(res.status),
     );
   }
 }

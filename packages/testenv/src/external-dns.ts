@@ -1,0 +1,99 @@
+import type { TsigKey } from './bind9.js';
+import { goBuiltTool } from './controlplane.js';
+import { freePort } from './ports.js';
+import { ServerProcess, waitUntilReady } from './process.js';
+
+const MODULE = 'sigs.k8s.io/external-dns';
+
+/** external-dns itself: TEST_ASSET_EXTERNAL_DNS, or the build of go/external-dns. */
+export const externalDnsBinary = () =>
+  goBuiltTool('external-dns', MODULE, 'TEST_ASSET_EXTERNAL_DNS');
+
+/** go/external-dns/webhook: external-dns's webhook API server in front of its own providers. */
+export const externalDnsWebhookBinary = () =>
+  goBuiltTool('external-dns', MODULE, 'TEST_ASSET_EXTERNAL_DNS_WEBHOOK', 'external-dns-webhook');
+
+/** Which of external-dns's providers serves the webhook API. */
+export type ExternalDnsBackend =
+  | { provider: 'inmemory'; zones: string[] }
+  | {
+      provider: 'rfc2136';
+      /** A DNS server taking TSIG-signed updates and transfers, e.g. testenv's BIND9. */
+      server: { host: string; port: number; zones: string[]; tsig: TsigKey };
+    };
+
+export interface ExternalDnsWebhookOptions {
+  backend: ExternalDnsBackend;
+  /** external-dns's --domain-filter: what `GET /` announces. Default none. */
+  domainFilter?: string[];
+}
+
+/** A running webhook provider: external-dns's own API server and provider. */
+export interface ExternalDnsWebhook {
+  /** `http://127.0.0.1:PORT`: the provider API (`GET /`, `/records`, `/adjustendpoints`). */
+  url: string;
+  /** `http://127.0.0.1:PORT/healthz`, served on its own port as sidecars do. */
+  healthUrl: string;
+  /** Stops it, as an outage; startServer() brings it back (the in-memory one empty). */
+  stopServer(): Promise<void>;
+  startServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function providerArgs(backend: ExternalDnsBackend): string[] {
+  if (backend.provider === 'inmemory') {
+    return ['--provider=inmemory', ...backend.zones.map((z) => `--inmemory-zone=${z}`)];
+  }
+  const { server } = backend;
+  return [
+    '--provider=rfc2136',
+    `--rfc2136-host=${server.host}`,
+    `--rfc2136-port=${server.port}`,
+    ...server.zones.map((z) => `--rfc2136-zone=${z}`),
+    `--rfc2136-tsig-keyname=${server.tsig.name}`,
+    `--rfc2136-tsig-secret=${server.tsig.secret}`,
+    `--rfc2136-tsig-secret-alg=${server.tsig.algorithm}`,
+    '--rfc2136-axfr',
+  ];
+}
+
+/**
+ * Starts go/external-dns/webhook on free loopback ports: external-dns's provider/webhook/api
+ * server, unchanged, in front of its in-memory provider or its RFC2136 provider.
+ */
+export async function startExternalDnsWebhook(
+  opts: ExternalDnsWebhookOptions,
+): Promise<ExternalDnsWebhook> {
+  const bin = externalDnsWebhookBinary();
+  const [port, healthPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${port}`;
+  const healthUrl = `http://127.0.0.1:${healthPort}/healthz`;
+  const args = [
+    `--listen=127.0.0.1:${port}`,
+    `--health=127.0.0.1:${healthPort}`,
+    '--',
+    ...providerArgs(opts.backend),
+    ...(opts.domainFilter ?? []).map((d) => `--domain-filter=${d}`),
+  ];
+  let proc: ServerProcess | undefined;
+  const startServer = async () => {
+    proc = new ServerProcess({ name: 'external-dns-webhook', command: bin, args });
+    await waitUntilReady(
+      proc,
+      async () => (await fetch(healthUrl)).ok && (await fetch(`${url}/`)).ok,
+      15_000,
+    );
+  };
+  await startServer();
+  return {
+    url,
+    healthUrl,
+    stopServer: async () => {
+      await proc?.stop();
+    },
+    startServer,
+    stop: async () => {
+      await proc?.stop();
+    },
+  };
+}
