@@ -19,7 +19,7 @@ import type { SourceKind } from './operator.js';
 export const FLAGS = {
   provider: {
     type: 'string',
-    help: 'DNS provider: route53 | rfc2136 | pdns | inmemory (required)',
+    help: 'DNS provider: route53 | rfc2136 | pdns | webhook | inmemory (required)',
   },
   source: {
     type: 'string',
@@ -175,6 +175,21 @@ export const FLAGS = {
     type: 'string',
     help: 'PowerDNS: PEM key file of --tls-client-cert',
   },
+  'webhook-provider-url': {
+    type: 'string',
+    default: 'http://localhost:8888',
+    help: 'webhook: URL of the external-dns webhook provider (a sidecar)',
+  },
+  'webhook-provider-read-timeout': {
+    type: 'string',
+    default: '5s',
+    help: 'webhook: read timeout; with the write timeout, the deadline of each request',
+  },
+  'webhook-provider-write-timeout': {
+    type: 'string',
+    default: '10s',
+    help: 'webhook: write timeout; with the read timeout, the deadline of each request',
+  },
   'inmemory-zone': {
     type: 'string',
     multiple: true,
@@ -193,7 +208,7 @@ export const FLAGS = {
 type FlagName = keyof typeof FLAGS;
 
 /** The providers --provider names. */
-export const PROVIDERS = ['route53', 'rfc2136', 'pdns', 'inmemory'] as const;
+export const PROVIDERS = ['route53', 'rfc2136', 'pdns', 'webhook', 'inmemory'] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number];
 
@@ -239,6 +254,7 @@ export interface DnsOperatorConfig extends OperatorSettings {
     serverId: string;
     tls: { skipVerify: boolean; caFile?: string; certFile?: string; keyFile?: string };
   };
+  webhook: { url: string; timeoutMs: number };
   inmemoryZones: string[];
   dryRun: boolean;
   once: boolean;
@@ -383,6 +399,7 @@ export function configFromFlags(
       ...(keyName && secret ? { tsig: { name: keyName, secret, algorithm } } : {}),
     },
     pdns,
+    webhook: webhookConfig(flags),
     inmemoryZones: list('inmemory-zone').map((z) => z.toLowerCase().replace(/\.$/, '')),
     dryRun: bool('dry-run'),
     once: bool('once'),
@@ -417,6 +434,21 @@ function pdnsConfig(flags: Flags<typeof FLAGS>, required: boolean): DnsOperatorC
       ...(caFile ? { caFile } : {}),
       ...(certFile && keyFile ? { certFile, keyFile } : {}),
     },
+  };
+}
+
+/** The webhook provider's URL and request deadline (read + write, as external-dns). */
+function webhookConfig(flags: Flags<typeof FLAGS>): DnsOperatorConfig['webhook'] {
+  const url = flags.str('webhook-provider-url') ?? '';
+  if (!/^https?:\/\/[^/]/.test(url))
+    throw new ConfigError(
+      `${flags.where('webhook-provider-url')} must be an http:// or https:// URL`,
+    );
+  return {
+    url,
+    timeoutMs:
+      flags.duration('webhook-provider-read-timeout') +
+      flags.duration('webhook-provider-write-timeout'),
   };
 }
 

@@ -8,6 +8,7 @@ import {
   type Provider,
   RFC2136Provider,
   Route53Provider,
+  WebhookProvider,
 } from '@chousei/dns';
 import type { Logger, Manager } from '@chousei/runtime';
 import type { DnsOperatorConfig, DnsSourceConfig } from './config.js';
@@ -41,6 +42,14 @@ export function buildProvider(config: DnsOperatorConfig, logger: Logger): Provid
       });
     case 'pdns':
       return powerDNS(config, logger);
+    case 'webhook':
+      // The zones, when the provider announces none: the domains this operator manages.
+      return new WebhookProvider({
+        url: config.webhook.url,
+        zones: config.domainFilter,
+        timeoutMs: config.webhook.timeoutMs,
+        logger,
+      });
     case 'inmemory':
       return new InMemoryProvider(config.inmemoryZones);
   }

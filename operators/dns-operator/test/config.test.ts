@@ -42,7 +42,10 @@ describe('configuration', () => {
 
   it('fails with one message naming the flag and its variable', () => {
     const cases: Array<[string[], RegExp]> = [
-      [[], /--provider \(CHOUSEI_DNS_PROVIDER\) must be one of route53, rfc2136, pdns, inmemory/],
+      [
+        [],
+        /--provider \(CHOUSEI_DNS_PROVIDER\) must be one of route53, rfc2136, pdns, webhook, inmemory/,
+      ],
       [['--provider', 'rfc2136'], /--rfc2136-host \(CHOUSEI_DNS_RFC2136_HOST\) is required/],
       [['--provider', 'pdns'], /--pdns-server \(CHOUSEI_DNS_PDNS_SERVER\) is required/],
       [

@@ -32,6 +32,26 @@ chartSuite({
         },
       },
     },
+    'an external-dns webhook provider as a sidecar': {
+      provider: {
+        name: 'webhook',
+        webhook: {
+          sidecar: {
+            image: 'ghcr.io/example/external-dns-cloudflare-webhook:v1',
+            args: ['--zone=example.org'],
+            env: [
+              {
+                name: 'CF_API_TOKEN',
+                valueFrom: { secretKeyRef: { name: 'cloudflare', key: 'api-token' } },
+              },
+            ],
+          },
+        },
+      },
+      domainFilters: ['example.org'],
+      // The sidecar's /healthz takes 8080, the operator's default metrics port.
+      ports: { metrics: 9090, health: 8081 },
+    },
     'one namespace, one replica': { watchNamespace: 'apps', replicas: 1, leaderElection: false },
     'Route53 with static credentials': {
       'provider.route53.credentialsSecret': 'aws',

@@ -1,6 +1,13 @@
 // The command on the providers reached over HTTP: flags to provider, an Ingress to records.
 import { Client, Ingresses } from '@chousei/runtime';
-import { type PowerDNS, startPowerDNS } from '@chousei/testenv';
+import {
+  type Bind9,
+  type ExternalDnsWebhook,
+  type PowerDNS,
+  startBind9,
+  startExternalDnsWebhook,
+  startPowerDNS,
+} from '@chousei/testenv';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOperator } from './command.js';
@@ -61,5 +68,46 @@ describe('chousei-dns-operator --provider pdns', () => {
       `${pdns.apiUrl} refused with HTTP 401: Unauthorized (is the API key right?)`,
     );
     expect(await pdns.dig('key.example.test', 'A')).toEqual([]);
+  });
+});
+
+describe('chousei-dns-operator --provider webhook (external-dns v0.22 webhook server, RFC2136 on BIND9)', () => {
+  let bind: Bind9;
+  let webhook: ExternalDnsWebhook;
+  beforeAll(async () => {
+    bind = await startBind9({ zones: ['example.test'] });
+    webhook = await startExternalDnsWebhook({ backend: { provider: 'rfc2136', server: bind } });
+  });
+  afterAll(async () => {
+    await webhook?.stop();
+    await bind?.stop();
+  });
+
+  it("publishes an Ingress's record and its owner TXT through the sidecar, and removes them after the Ingress", async () => {
+    const { ns, client, args } = await ingressSetup('webhook', 'hook.example.test', '192.0.2.60');
+    // external-dns's providers announce no domains: --domain-filter names the zone.
+    const flags = [
+      ...args,
+      '--provider',
+      'webhook',
+      '--webhook-provider-url',
+      webhook.url,
+      '--domain-filter',
+      'example.test',
+      '--txt-owner-id',
+      'hook-test',
+    ];
+    const first = await runOperator(flags);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(await bind.dig('hook.example.test', 'A')).toEqual(['192.0.2.60']);
+    expect((await bind.dig('a-hook.example.test', 'TXT')).join()).toContain(
+      'external-dns/owner=hook-test',
+    );
+
+    await client.delete(Ingresses, { namespace: ns, name: 'web' });
+    const second = await runOperator(flags);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(await bind.dig('hook.example.test', 'A')).toEqual([]);
+    expect(await bind.dig('a-hook.example.test', 'TXT')).toEqual([]);
   });
 });
