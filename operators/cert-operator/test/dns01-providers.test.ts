@@ -5,7 +5,17 @@
 import { X509Certificate } from 'node:crypto';
 import { Client, Secrets } from '@chousei/runtime';
 import { type RunningManager, waitForCondition } from '@chousei/runtime/testing';
-import { type Dig, type Pebble, type PowerDNS, startPebble, startPowerDNS } from '@chousei/testenv';
+import {
+  type Bind9,
+  type Dig,
+  type ExternalDnsWebhook,
+  type Pebble,
+  type PowerDNS,
+  startBind9,
+  startExternalDnsWebhook,
+  startPebble,
+  startPowerDNS,
+} from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
@@ -102,6 +112,35 @@ describe('DNS-01 through PowerDNS (pdns solver, API key from a Secret)', () => {
         },
       },
       pdns.dig,
+    );
+  });
+});
+
+describe('DNS-01 through an external-dns webhook provider (v0.22, its RFC2136 provider on BIND9)', () => {
+  let bind: Bind9;
+  let webhook: ExternalDnsWebhook;
+  let pebble: Pebble;
+  beforeAll(async () => {
+    bind = await startBind9({ zones: ['example.test'] });
+    webhook = await startExternalDnsWebhook({ backend: { provider: 'rfc2136', server: bind } });
+    pebble = await startPebble({ dnsServer: bind.address });
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+    await webhook?.stop();
+    await bind?.stop();
+  });
+
+  it('issues a name and its wildcard, and removes the challenge record', async () => {
+    await issuesThrough(
+      'hook',
+      pebble,
+      {
+        // external-dns's providers announce no domains: the selector's zones are the zones.
+        selector: { dnsZones: ['example.test'] },
+        dns01: { webhook: { url: webhook.url, nameserver: bind.address } },
+      },
+      bind.dig,
     );
   });
 });

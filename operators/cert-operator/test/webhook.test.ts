@@ -287,6 +287,10 @@ describe('validateIssuer', () => {
                 },
               },
             },
+            {
+              selector: { dnsZones: ['example.org'] },
+              dns01: { webhook: { url: 'http://localhost:8888' } },
+            },
           ],
         }),
       ),
@@ -337,7 +341,7 @@ describe('validateIssuer', () => {
       'spec.acme.solvers[0]: exactly one of http01 or dns01 must be set',
     ]);
     expect(solverErrors({ dns01: { selfCheck: false } })).toEqual([
-      'spec.acme.solvers[0].dns01: exactly one provider (rfc2136, route53 or pdns) must be set',
+      'spec.acme.solvers[0].dns01: exactly one provider (rfc2136, route53, pdns or webhook) must be set',
     ]);
     expect(
       solverErrors({
@@ -407,6 +411,18 @@ describe('validateIssuer', () => {
     ).toEqual([
       `${at}.server: "pdns:8081" is not an http or https URL`,
       `${at}.nameserver: "10.0.0.1:x": the port must be a number from 1 to 65535`,
+    ]);
+  });
+
+  it('requires a webhook provider URL, and checks its nameserver', () => {
+    const at = 'spec.acme.solvers[0].dns01.webhook';
+    const empty = {} as NonNullable<NonNullable<Solver['dns01']>['webhook']>;
+    expect(solverErrors({ dns01: { webhook: empty } })).toEqual([`${at}.url: required`]);
+    expect(
+      solverErrors({ dns01: { webhook: { url: 'localhost:8888', nameserver: '[::1' } } }),
+    ).toEqual([
+      `${at}.url: "localhost:8888" is not an http or https URL`,
+      `${at}.nameserver: "[::1": put an IPv6 address in brackets, as [2001:db8::53]:53`,
     ]);
   });
 

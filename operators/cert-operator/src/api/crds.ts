@@ -270,8 +270,18 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
         },
         { required: ['server', 'apiKeySecretRef'] },
       ),
+      webhook: obj(
+        "An external-dns webhook provider (Cloudflare, Hetzner, IONOS, ... or chousei-dns-webhook), spoken to as external-dns does. Its zones are the domains its domain filter announces, else selector.dnsZones. Not cert-manager's webhook solvers (groupName, solverName), which Chousei does not run.",
+        {
+          url: str('Its URL, e.g. http://dns-webhook.dns.svc:8888.', { minLength: 1 }),
+          nameserver: str(
+            "HOST or HOST:PORT (port 53 when not given) the self-check asks. Unset: the zone's NS servers, as the system resolver finds them.",
+          ),
+        },
+        { required: ['url'] },
+      ),
       selfCheck: bool(
-        "Before asking the CA to validate, wait (up to 2 minutes) until the zone's authoritative servers answer the TXT value: for rfc2136 its nameserver, for pdns its nameserver when set, otherwise (and for route53) the zone's NS servers as the system resolver finds them. false: no wait, e.g. with split-horizon DNS. Default: true.",
+        "Before asking the CA to validate, wait (up to 2 minutes) until the zone's authoritative servers answer the TXT value: for rfc2136 its nameserver, for pdns and webhook their nameserver when set, otherwise (and for route53) the zone's NS servers as the system resolver finds them. false: no wait, e.g. with split-horizon DNS. Default: true.",
       ),
       cnameStrategy: str(
         'Follow: when _acme-challenge.NAME is a CNAME (a validation zone delegated to this DNS service), write the TXT where the CNAMEs lead, looked up through --dns01-recursive-nameservers (default the system resolver), as cert-manager does. None: write at _acme-challenge.NAME. Default: None.',

@@ -91,6 +91,13 @@ export interface ACMESolver {
       /** Base64 PEM of the CAs to trust for an https server. */
       caBundle?: string;
     };
+    /** An external-dns webhook provider (e.g. a sidecar for Cloudflare). */
+    webhook?: {
+      /** Its URL, e.g. `http://localhost:8888`. */
+      url: string;
+      /** HOST[:PORT] the self-check asks (default the zone's NS servers). */
+      nameserver?: string;
+    };
     /** Wait until the zone's authoritative servers answer (default true). */
     selfCheck?: boolean;
     /** Follow: write the TXT where a CNAME at `_acme-challenge.NAME` leads. Default None. */

@@ -1,9 +1,11 @@
 import {
   PowerDNSProvider,
+  type Provider,
   RFC2136Provider,
   Route53Provider,
   type TsigKey,
   tsigSecretProblem,
+  WebhookProvider,
 } from '@chousei/dns';
 import {
   type Client,
@@ -335,20 +337,36 @@ export class IssuerBuilder {
         ...(r53.hostedZoneID ? { zoneFilter: { zoneIds: [r53.hostedZoneID] } } : {}),
         logger: this.opts.logger,
       });
-      return new DNS01Solver({
-        provider,
-        selfCheck: s.dns01?.selfCheck ?? true,
-        ...this.cnameFollowing(s),
-        logger: this.opts.logger,
-      });
+      return this.dns01Solver(s, provider);
     }
     const pdns = s.dns01?.pdns;
     if (pdns) return this.pdnsSolver(loc, s, pdns, `${field}.dns01.pdns`);
+    const webhook = s.dns01?.webhook;
+    if (webhook) {
+      // The zones, when the provider announces none: those the selector names.
+      const provider = new WebhookProvider({
+        url: webhook.url,
+        zones: s.selector?.dnsZones ?? [],
+        logger: this.opts.logger,
+      });
+      return this.dns01Solver(s, provider, webhook.nameserver);
+    }
     throw new IssuanceError(
       'BadConfig',
-      `${field}: set http01 or dns01 (rfc2136, route53 or pdns)`,
+      `${field}: set http01 or dns01 (rfc2136, route53, pdns or webhook)`,
       false,
     );
+  }
+
+  /** A DNS01Solver on `provider`; the self-check asks `nameserver` when given. */
+  private dns01Solver(s: ACMESolver, provider: Provider, nameserver?: string): Solver {
+    return new DNS01Solver({
+      provider,
+      ...(nameserver ? { nameservers: [parseNameserver(nameserver)] } : {}),
+      selfCheck: s.dns01?.selfCheck ?? true,
+      ...this.cnameFollowing(s),
+      logger: this.opts.logger,
+    });
   }
 
   private async pdnsSolver(
@@ -371,13 +389,7 @@ export class IssuerBuilder {
       ...(pdns.caBundle ? { tls: { ca: Buffer.from(pdns.caBundle, 'base64').toString() } } : {}),
       logger: this.opts.logger,
     });
-    return new DNS01Solver({
-      provider,
-      ...(pdns.nameserver ? { nameservers: [parseNameserver(pdns.nameserver)] } : {}),
-      selfCheck: s.dns01?.selfCheck ?? true,
-      ...this.cnameFollowing(s),
-      logger: this.opts.logger,
-    });
+    return this.dns01Solver(s, provider, pdns.nameserver);
   }
 }
 

@@ -381,6 +381,15 @@ function validatePdns(pdns: unknown, at: string, errors: FieldError[]): void {
   validateNameserver(pdns.nameserver, `${at}.nameserver`, false, errors);
 }
 
+function validateWebhook(webhook: unknown, at: string, errors: FieldError[]): void {
+  if (!isObj(webhook)) {
+    if (isSet(webhook)) errors.push({ field: at, message: 'must be an object' });
+    return;
+  }
+  validateHttpUrl(webhook.url, `${at}.url`, errors);
+  validateNameserver(webhook.nameserver, `${at}.nameserver`, false, errors);
+}
+
 function validateSolver(solver: unknown, field: string, errors: FieldError[]): void {
   if (!isObj(solver)) {
     errors.push({ field, message: 'must be an object' });
@@ -399,13 +408,15 @@ function validateSolver(solver: unknown, field: string, errors: FieldError[]): v
     errors.push({ field: `${field}.dns01`, message: 'must be an object' });
     return;
   }
-  const providers = (['rfc2136', 'route53', 'pdns'] as const).filter((p) => isSet(dns01[p]));
+  const providers = (['rfc2136', 'route53', 'pdns', 'webhook'] as const).filter((p) =>
+    isSet(dns01[p]),
+  );
   if (providers.length !== 1) {
     errors.push({
       field: `${field}.dns01`,
       message: providers.length
         ? `exactly one provider must be set; it has ${providers.join(' and ')}`
-        : 'exactly one provider (rfc2136, route53 or pdns) must be set',
+        : 'exactly one provider (rfc2136, route53, pdns or webhook) must be set',
     });
   }
   const rfc = dns01.rfc2136;
@@ -417,6 +428,7 @@ function validateSolver(solver: unknown, field: string, errors: FieldError[]): v
     errors.push({ field: `${field}.dns01.rfc2136`, message: 'must be an object' });
   }
   validatePdns(dns01.pdns, `${field}.dns01.pdns`, errors);
+  validateWebhook(dns01.webhook, `${field}.dns01.webhook`, errors);
   const r53 = dns01.route53;
   if (isObj(r53)) {
     together(
