@@ -57,6 +57,17 @@ export function inZone(name: string, zone: string): boolean {
   return name === zone || name.endsWith(`.${zone}`);
 }
 
+/** The most specific of `zones` holding `name` (the longest apex). */
+export function mostSpecificZone<Z extends { name: string }>(
+  name: string,
+  zones: Z[],
+): Z | undefined {
+  let best: Z | undefined;
+  for (const z of zones)
+    if (inZone(name, z.name) && (!best || z.name.length > best.name.length)) best = z;
+  return best;
+}
+
 /** `name/TYPE`: identifies a record set within a zone. */
 export function recordKey(r: Pick<RecordSet, 'name' | 'type'>): string {
   return `${r.name}/${r.type}`;

@@ -7,7 +7,7 @@ import type { BackoffOptions, Logger } from '@chousei/runtime';
 import { silentLogger } from '@chousei/runtime';
 import {
   type Change,
-  inZone,
+  mostSpecificZone,
   normalizeName,
   type RecordSet,
   recordKey,
@@ -339,7 +339,7 @@ export class WebhookProvider implements Provider {
 
   /** The zone's record sets as the provider lists them now (`GET /records`). */
   private async table(zone: Zone): Promise<RecordTable> {
-    const zones = (await this.zones()).map((z) => z.name);
+    const zones = await this.zones();
     const { exclude } = await this.negotiate();
     const res = await this.http.request({ operation: 'Records', method: 'GET', path: 'records' });
     if (res.status !== 200) throw this.refusal(res, 'GET /records');
@@ -348,7 +348,7 @@ export class WebhookProvider implements Provider {
     for (const ep of endpoints) {
       const record = fromEndpoint(ep);
       if (!record || underAny(record.name, exclude)) continue;
-      if (mostSpecificZone(record.name, zones) !== zone.name) continue;
+      if (mostSpecificZone(record.name, zones)?.name !== zone.name) continue;
       const key = recordKey(record);
       this.listed.set(key, ep);
       table.put(this.asWritten(key, record)!);
@@ -405,11 +405,4 @@ export class WebhookProvider implements Provider {
       res.status >= 500 || res.status === 429,
     );
   }
-}
-
-/** The longest of `zones` holding `name`. */
-function mostSpecificZone(name: string, zones: string[]): string | undefined {
-  let best: string | undefined;
-  for (const z of zones) if (inZone(name, z) && (!best || z.length > best.length)) best = z;
-  return best;
 }

@@ -8,3 +8,9 @@ export {
   type WebhookDomainFilter,
   type WebhookEndpoint,
 } from './protocol.js';
+export {
+  type RunningWebhookServer,
+  startWebhookServer,
+  WebhookServer,
+  type WebhookServerOptions,
+} from './server.js';
