@@ -1,7 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { InMemoryProvider, RFC2136Provider } from '@chousei/dns';
 import { metricsRegistry, silentLogger } from '@chousei/runtime';
-import { type Bind9, type Pebble, startBind9, startPebble } from '@chousei/testenv';
+import {
+  type Bind9,
+  type DnsResponder,
+  type Pebble,
+  startBind9,
+  startDnsResponder,
+  startPebble,
+} from '@chousei/testenv';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACMEIssuer } from '../src/issuers/acme/index.js';
@@ -45,6 +52,17 @@ async function dnsRequests(...selectors: Array<Record<string, string>>): Promise
     .reduce((n, v) => n + v.value, 0);
 }
 
+/** An ACMEIssuer on Pebble, answering every challenge with `solver`. */
+function issuerOn(pebble: Pebble, accountKeyPem: string, solver: Solver): ACMEIssuer {
+  return new ACMEIssuer({
+    directoryUrl: pebble.directoryUrl,
+    caPem: pebble.tlsCaPem,
+    accountKeyPem,
+    solverFor: () => solver,
+    pollIntervalMs: 100,
+  });
+}
+
 const FOREIGN = '"another-client-value"';
 const UNRELATED = '"keep me"';
 
@@ -55,14 +73,7 @@ describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
   let solver: DNS01Solver;
   let accountKeyPem: string;
 
-  const issuerFor = (s: Solver) =>
-    new ACMEIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.tlsCaPem,
-      accountKeyPem,
-      solverFor: () => s,
-      pollIntervalMs: 100,
-    });
+  const issuerFor = (s: Solver) => issuerOn(pebble, accountKeyPem, s);
 
   beforeAll(async () => {
     bind = await startBind9({
@@ -264,13 +275,8 @@ describe('DNS01Solver with cnameStrategy Follow, against BIND9 and Pebble', () =
   });
 
   it('gets a certificate Pebble validated through the CNAME', async () => {
-    const issuer = new ACMEIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.tlsCaPem,
-      accountKeyPem: (await acme.crypto.createPrivateEcdsaKey()).toString(),
-      solverFor: () => solver,
-      pollIntervalMs: 100,
-    });
+    const accountKeyPem = (await acme.crypto.createPrivateEcdsaKey()).toString();
+    const issuer = issuerOn(pebble, accountKeyPem, solver);
     const issued = await issuer.issue(await requestFor(['alias.example.test']), context());
     const leaf = new X509Certificate(acme.crypto.splitPemChain(issued.certificatePem)[0]!);
     expect(leaf.subjectAltName).toBe('DNS:alias.example.test');
@@ -305,5 +311,48 @@ describe('DNS01Solver with cnameStrategy Follow, against BIND9 and Pebble', () =
     expect((err as Error).message).toBe(
       'the CNAMEs from _acme-challenge.loop.example.test loop or go on too long: _acme-challenge.loop.example.test -> loop.example.test -> _acme-challenge.loop.example.test',
     );
+  });
+});
+
+// No Issuer names the in-memory provider (it lives in the process): its solver is used as is.
+describe('ACMEIssuer with DNS-01 through the in-memory provider (Pebble asks a DNS server answering from it)', () => {
+  let provider: InMemoryProvider;
+  let responder: DnsResponder;
+  let pebble: Pebble;
+  beforeAll(async () => {
+    provider = new InMemoryProvider(['example.test']);
+    const [zone] = await provider.zones();
+    responder = await startDnsResponder(async (name, type) => {
+      const sets = await provider.records(zone!);
+      if (!sets.some((r) => r.name === name)) return undefined;
+      return sets.find((r) => r.name === name && r.type === type)?.values ?? [];
+    });
+    pebble = await startPebble({ dnsServer: responder.address });
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+    await responder?.stop();
+  });
+
+  it('issues a name and its wildcard, self-checked at that server, and removes the values', async () => {
+    const solver = new DNS01Solver({
+      provider,
+      nameservers: [{ host: responder.host, port: responder.port }],
+      pollIntervalMs: 100,
+    });
+    const names = ['mem.example.test', '*.mem.example.test'];
+    const accountKeyPem = (await acme.crypto.createPrivateEcdsaKey()).toString();
+    const issued = await issuerOn(pebble, accountKeyPem, solver).issue(
+      await requestFor(names),
+      context(),
+    );
+    const [leaf, ...chain] = acme.crypto
+      .splitPemChain(issued.certificatePem)
+      .map((p) => new X509Certificate(p));
+    const root = new X509Certificate(await pebble.rootCertificate());
+    expect(leaf!.verify((chain[0] ?? root).publicKey)).toBe(true);
+    for (const n of names) expect(leaf!.subjectAltName).toContain(`DNS:${n}`);
+    const [zone] = await provider.zones();
+    expect(await provider.records(zone!)).toEqual([]);
   });
 });

@@ -3,16 +3,22 @@
 // writes to, and the certificate comes out. One operator for the file, one Pebble and one
 // DNS service per provider.
 import { X509Certificate } from 'node:crypto';
+import { Route53Provider } from '@chousei/dns';
 import { Client, Secrets } from '@chousei/runtime';
 import { type RunningManager, waitForCondition } from '@chousei/runtime/testing';
 import {
   type Bind9,
   type Dig,
+  type DnsResponder,
+  digAt,
   type ExternalDnsWebhook,
+  type Moto,
   type Pebble,
   type PowerDNS,
   startBind9,
+  startDnsResponder,
   startExternalDnsWebhook,
+  startMoto,
   startPebble,
   startPowerDNS,
 } from '@chousei/testenv';
@@ -141,6 +147,68 @@ describe('DNS-01 through an external-dns webhook provider (v0.22, its RFC2136 pr
         dns01: { webhook: { url: webhook.url, nameserver: bind.address } },
       },
       bind.dig,
+    );
+  });
+});
+
+describe('DNS-01 through Route53 (moto; Pebble asks a DNS server answering from its zone)', () => {
+  let moto: Moto;
+  let zoneId: string;
+  let responder: DnsResponder;
+  let pebble: Pebble;
+  const endpointVar = 'AWS_ENDPOINT_URL_ROUTE_53';
+  const before = process.env[endpointVar];
+  beforeAll(async () => {
+    moto = await startMoto();
+    zoneId = (await moto.createHostedZone('example.test')).replace('/hostedzone/', '');
+    // Route53's nameservers, played by a server reading moto's zone.
+    const reader = new Route53Provider({
+      endpoint: moto.endpoint,
+      region: moto.region,
+      credentials: moto.credentials,
+    });
+    const zone = { id: zoneId, name: 'example.test' };
+    responder = await startDnsResponder(async (name, type) => {
+      const sets = await reader.records(zone);
+      if (!sets.some((r) => r.name === name)) return undefined;
+      return sets.find((r) => r.name === name && r.type === type)?.values ?? [];
+    });
+    pebble = await startPebble({ dnsServer: responder.address });
+    // The solver's Route53 client goes where an AWS SDK is told to: here, moto.
+    process.env[endpointVar] = moto.endpoint;
+  });
+  afterAll(async () => {
+    if (before === undefined) delete process.env[endpointVar];
+    else process.env[endpointVar] = before;
+    await pebble?.stop();
+    await responder?.stop();
+    await moto?.stop();
+  });
+
+  it('issues a name and its wildcard with credentials from a Secret, and removes the challenge record', async () => {
+    await client.create(Secrets, {
+      metadata: { name: 'aws', namespace: ns },
+      stringData: {
+        'access-key-id': moto.credentials.accessKeyId,
+        'secret-access-key': moto.credentials.secretAccessKey,
+      },
+    });
+    await issuesThrough(
+      'r53',
+      pebble,
+      {
+        dns01: {
+          route53: {
+            region: moto.region,
+            hostedZoneID: zoneId,
+            accessKeyIDSecretRef: { name: 'aws' },
+            secretAccessKeySecretRef: { name: 'aws' },
+          },
+          // The self-check would ask the zone's NS servers, which do not exist here.
+          selfCheck: false,
+        },
+      },
+      digAt(responder.port),
     );
   });
 });

@@ -18,6 +18,7 @@ export {
 } from './controlplane.js';
 export { type Dig, digAt } from './dig.js';
 export { type DnsGate, type GatedQuery, startDnsGate } from './dns-gate.js';
+export { type Answerer, type DnsResponder, startDnsResponder } from './dns-responder.js';
 export { MissingDependencyError, StartTimeoutError } from './errors.js';
 export {
   type ExternalDnsBackend,

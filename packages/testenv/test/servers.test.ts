@@ -7,7 +7,14 @@ import {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
-import { MissingDependencyError, startBind9, startMoto, startPebble } from '../src/index.js';
+import {
+  MissingDependencyError,
+  startBind9,
+  startDnsResponder,
+  startMoto,
+  startPebble,
+  startPowerDNS,
+} from '../src/index.js';
 import { requireDebian } from '../src/tools.js';
 
 const run = promisify(execFile);
@@ -120,6 +127,68 @@ describe('moto', () => {
       expect((await r53.send(new ListHostedZonesCommand({}))).HostedZones).toEqual([]);
     } finally {
       await moto.stop();
+    }
+  });
+});
+
+describe('powerdns', () => {
+  it('serves its zones over DNS and takes rrset changes through its API with the key only', async () => {
+    const pdns = await startPowerDNS({ zones: ['example.test'] });
+    try {
+      const patch = (key: string) =>
+        fetch(`${pdns.apiUrl}/api/v1/servers/localhost/zones/example.test.`, {
+          method: 'PATCH',
+          headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            rrsets: [
+              {
+                name: 'www.example.test.',
+                type: 'A',
+                ttl: 60,
+                changetype: 'REPLACE',
+                records: [{ content: '192.0.2.5', disabled: false }],
+              },
+            ],
+          }),
+        });
+      expect((await patch('wrong')).status).toBe(401);
+      expect(await pdns.dig('www.example.test', 'A')).toEqual([]);
+      expect((await patch(pdns.apiKey)).status).toBe(204);
+      expect(await pdns.dig('www.example.test', 'A')).toEqual(['192.0.2.5']);
+    } finally {
+      await pdns.stop();
+    }
+  });
+});
+
+describe('dns responder', () => {
+  it('answers from its function over UDP and TCP, long TXT split into strings', async () => {
+    const long = 'x'.repeat(300);
+    const responder = await startDnsResponder(async (name, type) =>
+      name === 'hello.example.test' && type === 'TXT' ? ['hi there', long] : undefined,
+    );
+    const dig = (...args: string[]) =>
+      run(requireDebian('dig', 'bind9-dnsutils'), [
+        '@127.0.0.1',
+        '-p',
+        String(responder.port),
+        '+short',
+        ...args,
+      ]).then((r) => r.stdout.trim().split('\n').sort());
+    try {
+      const expected = ['"hi there"', `"${'x'.repeat(255)}" "${'x'.repeat(45)}"`].sort();
+      expect(await dig('hello.example.test', 'TXT')).toEqual(expected);
+      expect(await dig('+tcp', 'hello.example.test', 'TXT')).toEqual(expected);
+      const { stdout } = await run(requireDebian('dig', 'bind9-dnsutils'), [
+        '@127.0.0.1',
+        '-p',
+        String(responder.port),
+        'nothing.example.test',
+        'TXT',
+      ]);
+      expect(stdout).toContain('status: NXDOMAIN');
+    } finally {
+      await responder.stop();
     }
   });
 });
