@@ -1,5 +1,6 @@
-// From configuration to a running operator: shared by chousei-dns-operator (main.ts) and
-// tools that run it read-only (kubectl-chousei's `dns plan`).
+// From configuration to a running operator: shared by chousei-dns-operator (main.ts),
+// tools that run it read-only (kubectl-chousei's `dns plan`) and chousei-dns-webhook (its
+// provider).
 import { readFileSync } from 'node:fs';
 import {
   aliasFor,
