@@ -346,7 +346,7 @@ describe('dns plan and dns owners against BIND9', () => {
     const r = await chousei(['dns', 'plan', '-n', ns]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      'error: kubectl chousei dns plan: --provider (CHOUSEI_DNS_PROVIDER) must be one of route53, rfc2136, inmemory; got ""\n',
+      'error: kubectl chousei dns plan: --provider (CHOUSEI_DNS_PROVIDER) must be one of route53, rfc2136, pdns, webhook, inmemory; got ""\n',
     );
     const half = await chousei([
       'dns',
