@@ -12,25 +12,26 @@ import {
   type Provider,
   WebhookProvider,
 } from '@chousei/dns';
-import { Client, createLogger, Ingresses, Manager } from '@chousei/runtime';
-import { startManager, waitFor } from '@chousei/runtime/testing';
+import { Client } from '@chousei/runtime';
 import {
   type ControlPlane,
   percentile,
-  pool,
   startControlPlane,
   startExternalDnsWebhook,
   startPowerDNS,
   writeBenchResult,
 } from '@chousei/testenv';
-import { setupDnsOperator } from '../dist/index.js';
+import {
+  convergedOperator,
+  createIngresses,
+  createLateIngress,
+  INGRESSES,
+  LATENCY_SAMPLES,
+  noopResync,
+  sum,
+  ZONE,
+} from './lib/workload.ts';
 
-const INGRESSES = Number(process.env.BENCH_INGRESSES ?? 5000);
-const LATENCY_SAMPLES = 50;
-const ZONE = 'bench.test';
-
-const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-const sum = (calls: Record<string, number>) => Object.values(calls).reduce((a, b) => a + b, 0);
 const diff = (after: Record<string, number>, before: Record<string, number>) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 
@@ -38,27 +39,11 @@ interface Target {
   provider: Provider & { stats: HttpServiceStats };
   /** The operation that writes (counted to show a no-op resync writes nothing). */
   writeOperation: string;
-  /** Whether the backing service has an A record for `name` now. */
+  /** Whether the backing service has an A record for `name` now (false when it cannot say). */
   has(name: string): Promise<boolean>;
+  /** Pause between two `has` of one sample: short for a DNS query, longer for a listing. */
+  pollMs: number;
   stop(): Promise<void>;
-}
-
-async function createIngresses(client: Client, ns: string): Promise<void> {
-  await pool(
-    Array.from({ length: INGRESSES }, (_, i) => i),
-    32,
-    async (i) => {
-      await client.create(Ingresses, {
-        metadata: { name: `ing-${i}`, namespace: ns },
-        spec: { rules: [{ host: `host-${i}.${ZONE}` }] },
-      });
-      await client.patchStatus(
-        Ingresses,
-        { namespace: ns, name: `ing-${i}` },
-        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: ip(i) }] } } } },
-      );
-    },
-  );
 }
 
 /** One provider: converge over fresh Ingresses, a no-op resync, event-to-record latency. */
@@ -67,28 +52,8 @@ async function run(cp: ControlPlane, label: string, target: Target) {
   const ns = await cp.createNamespace(label);
   console.log(`[${label}] creating ${INGRESSES} Ingresses...`);
   await createIngresses(client, ns);
-  const logger = createLogger({ level: process.env.BENCH_LOG ?? 'warn' });
-  const manager = new Manager({
-    kubeConfig: cp.kubeConfig,
-    healthProbePort: false,
-    metricsPort: false,
-    logger,
-    qps: 1000,
-    burst: 1000,
-  });
   const { provider } = target;
-  const operator = setupDnsOperator(manager, {
-    provider,
-    sources: ['ingress'],
-    ownerId: 'bench',
-    namespace: ns,
-    logger,
-  });
-  const started = performance.now();
-  const running = await startManager(manager, { timeoutMs: 60_000 });
-  const published = () => [...operator.names.outcomes.values()].filter((o) => o.published).length;
-  await waitFor(() => published() >= INGRESSES, { timeoutMs: 600_000, intervalMs: 20 });
-  const convergeSeconds = (performance.now() - started) / 1000;
+  const { operator, running, convergeSeconds } = await convergedOperator(cp, provider, ns);
   const initialCalls = { ...provider.stats.calls };
   console.log(
     `[${label}] converged in ${convergeSeconds.toFixed(1)} s; calls ${JSON.stringify(initialCalls)}`,
@@ -98,24 +63,19 @@ async function run(cp: ControlPlane, label: string, target: Target) {
   }
 
   const before = { ...provider.stats.calls };
-  await operator.resync();
-  await operator.untilIdle(new AbortController().signal);
+  await noopResync(operator);
   const resyncCalls = diff(provider.stats.calls, before);
   console.log(`[${label}] resync calls ${JSON.stringify(resyncCalls)}`);
 
   const latencies: number[] = [];
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
-    const name = `late-${i}.${ZONE}`;
     const t = performance.now();
-    await client.create(Ingresses, {
-      metadata: {
-        name: `late-${i}`,
-        namespace: ns,
-        annotations: { 'dns.chousei.dev/target': ip(100_000 + i) },
-      },
-      spec: { rules: [{ host: name }] },
-    });
-    while (!(await target.has(name))) await new Promise((r) => setTimeout(r, 5));
+    await createLateIngress(client, ns, i);
+    while (!(await target.has(`late-${i}.${ZONE}`))) {
+      if (performance.now() - t > 60_000)
+        throw new Error(`[${label}] late-${i} not published in 60 s`);
+      await new Promise((r) => setTimeout(r, target.pollMs));
+    }
     latencies.push(performance.now() - t);
   }
   latencies.sort((a, b) => a - b);
@@ -140,6 +100,7 @@ async function powerDNS(): Promise<Target> {
   return {
     provider: new PowerDNSProvider({ server: pdns.apiUrl, apiKey: pdns.apiKey }),
     writeOperation: 'PatchZone',
+    pollMs: 5,
     has: (name) =>
       resolver.resolve4(name).then(
         (a) => a.length > 0,
@@ -153,15 +114,18 @@ async function webhook(): Promise<Target> {
   const server = await startExternalDnsWebhook({
     backend: { provider: 'inmemory', zones: [ZONE] },
   });
+  // The in-memory provider has no DNS server: its records are what GET /records lists.
+  const listed = async (name: string) => {
+    const res = await fetch(`${server.url}/records`, { headers: { Accept: MEDIA_TYPE } });
+    const endpoints = (await res.json()) as Array<{ dnsName: string; recordType: string }>;
+    return endpoints.some((e) => e.dnsName === name && e.recordType === 'A');
+  };
   return {
     provider: new WebhookProvider({ url: server.url, zones: [ZONE] }),
     writeOperation: 'ApplyChanges',
-    // The in-memory provider has no DNS server: its records are what GET /records lists.
-    has: async (name) => {
-      const res = await fetch(`${server.url}/records`, { headers: { Accept: MEDIA_TYPE } });
-      const endpoints = (await res.json()) as Array<{ dnsName: string; recordType: string }>;
-      return endpoints.some((e) => e.dnsName === name && e.recordType === 'A');
-    },
+    pollMs: 20,
+    // A keep-alive connection the server closes as a request goes out: ask again.
+    has: (name) => listed(name).catch(() => false),
     stop: () => server.stop(),
   };
 }

@@ -38,7 +38,9 @@ build helm helm.sh/helm/v3/cmd/helm helm "-s -w -X helm.sh/helm/v3/internal/vers
 pebble_cache="$root/tools/pebble-${pebble_version}"
 mkdir -p "$pebble_cache"
 build pebble github.com/letsencrypt/pebble/v2/cmd/pebble pebble "-s -w" "$pebble_cache"
-external_dns_cache="$root/tools/external-dns-${external_dns_version}"
+# Keyed by our wrapper's sources too: a changed webhook/main.go must not find an old build.
+external_dns_hash="$(cat "$here/go/external-dns/go.mod" "$here/go/external-dns/go.sum" "$here/go/external-dns/webhook/main.go" | sha256sum | cut -c1-8)"
+external_dns_cache="$root/tools/external-dns-${external_dns_version}-${external_dns_hash}"
 mkdir -p "$external_dns_cache"
 build external-dns ./webhook external-dns-webhook "-s -w" "$external_dns_cache"
 build external-dns sigs.k8s.io/external-dns external-dns "-s -w -X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version=${external_dns_version}" "$external_dns_cache"

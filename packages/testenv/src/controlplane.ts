@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -32,19 +32,27 @@ export function pinnedVersion(module: string, gomod: string): string {
 
 /**
  * A tool built from the Go module proxy (`go/<name>` pins its module): `$envVar`, else the
- * cache build-controlplane.sh fills (`binary` when the module builds more than one). Throws
- * with the build command when missing.
+ * cache build-controlplane.sh fills (`binary` when the module builds more than one; the
+ * cache folder keyed by the version, and by a hash of `hashed` files of go/<name> when
+ * the module has sources of its own). Throws with the build command when missing.
  */
 export function goBuiltTool(
   name: 'helm' | 'pebble' | 'external-dns',
   module: string,
   envVar: string,
-  binary: string = name,
+  opts: { binary?: string; hashed?: string[] } = {},
 ): string {
   const explicit = process.env[envVar];
   if (explicit) return explicit;
+  const binary = opts.binary ?? name;
   const version = pinnedVersion(module, name);
-  const path = join(cacheDir(), 'tools', `${name}-${version}`, binary);
+  const hash = opts.hashed?.length
+    ? `-${createHash('sha256')
+        .update(Buffer.concat(opts.hashed.map((f) => readFileSync(join(goDir, name, f)))))
+        .digest('hex')
+        .slice(0, 8)}`
+    : '';
+  const path = join(cacheDir(), 'tools', `${name}-${version}${hash}`, binary);
   if (!existsSync(path)) {
     throw new MissingDependencyError(`${binary} ${version} (${path})`, `bash ${buildScript}`);
   }

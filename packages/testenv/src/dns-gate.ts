@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, createServer, type Socket as TcpSocket } from 'node:net';
+import { readDnsMessages } from './dns-stream.js';
 import { freePort } from './ports.js';
 
 /** A DNS message the gate saw: its first question, and whether it was held. */
@@ -123,15 +124,9 @@ export async function startDnsGate(upstream: { host: string; port: number }): Pr
 
   const tcp = createServer((client) => {
     const server = connect(upstream.port, upstream.host);
-    // Each message on a TCP stream comes after its 2-byte length (RFC 1035 4.2.2).
-    let buffered = Buffer.alloc(0);
-    client.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const question = firstQuestion(buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
-        if (question) queries.push({ ...question, held: false, at: Date.now() });
-        buffered = buffered.subarray(2 + buffered.readUInt16BE(0));
-      }
+    readDnsMessages(client, (msg) => {
+      const question = firstQuestion(msg);
+      if (question) queries.push({ ...question, held: false, at: Date.now() });
     });
     for (const s of [client, server]) {
       streams.add(s);

@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import * as packet from 'dns-packet';
+import { readDnsMessages } from './dns-stream.js';
 import { freePort } from './ports.js';
 
 /**
@@ -66,22 +67,15 @@ export async function startDnsResponder(answer: Answerer): Promise<DnsResponder>
     streams.add(socket);
     socket.on('close', () => streams.delete(socket));
     socket.on('error', () => socket.destroy());
-    // Each message on a TCP stream comes after its 2-byte length (RFC 1035 4.2.2).
-    let buffered = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const msg = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
-        buffered = buffered.subarray(2 + msg.length);
-        void reply(msg, answer).then(
-          (out) => {
-            const len = Buffer.alloc(2);
-            len.writeUInt16BE(out.length);
-            socket.write(Buffer.concat([len, out]));
-          },
-          () => socket.destroy(),
-        );
-      }
+    readDnsMessages(socket, (msg) => {
+      void reply(msg, answer).then(
+        (out) => {
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(out.length);
+          socket.write(Buffer.concat([len, out]));
+        },
+        () => socket.destroy(),
+      );
     });
   });
   tcp.listen(port, '127.0.0.1');

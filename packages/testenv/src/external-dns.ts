@@ -5,13 +5,19 @@ import { ServerProcess, waitUntilReady } from './process.js';
 
 const MODULE = 'sigs.k8s.io/external-dns';
 
+/** What build-controlplane.sh keys the external-dns builds on, besides the version. */
+const HASHED = ['go.mod', 'go.sum', 'webhook/main.go'];
+
 /** external-dns itself: TEST_ASSET_EXTERNAL_DNS, or the build of go/external-dns. */
 export const externalDnsBinary = () =>
-  goBuiltTool('external-dns', MODULE, 'TEST_ASSET_EXTERNAL_DNS');
+  goBuiltTool('external-dns', MODULE, 'TEST_ASSET_EXTERNAL_DNS', { hashed: HASHED });
 
 /** go/external-dns/webhook: external-dns's webhook API server in front of its own providers. */
 export const externalDnsWebhookBinary = () =>
-  goBuiltTool('external-dns', MODULE, 'TEST_ASSET_EXTERNAL_DNS_WEBHOOK', 'external-dns-webhook');
+  goBuiltTool('external-dns', MODULE, 'TEST_ASSET_EXTERNAL_DNS_WEBHOOK', {
+    binary: 'external-dns-webhook',
+    hashed: HASHED,
+  });
 
 /** Which of external-dns's providers serves the webhook API. */
 export type ExternalDnsBackend =

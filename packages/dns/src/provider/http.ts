@@ -125,7 +125,9 @@ export class HttpService {
         'BadConfig',
         false,
       );
-    const pool = { keepAlive: true, maxSockets: opts.maxSockets ?? 8 };
+    // Idle connections closed after 4 s, before servers drop them (Go's default idle
+    // timeout is its read timeout, often 5 or 10 s) as a request goes out on them.
+    const pool = { keepAlive: true, maxSockets: opts.maxSockets ?? 8, timeout: 4000 };
     const tls = opts.tls ?? {};
     this.agent = https
       ? new HttpsAgent({
@@ -256,6 +258,21 @@ export class HttpService {
       });
       r.end(body);
     });
+  }
+
+  /** A response body as JSON; a body that is not JSON is a retryable ProviderError. */
+  json<T>(res: HttpResponse, what: string): T {
+    try {
+      return JSON.parse(res.body) as T;
+    } catch (err) {
+      throw new ProviderError(
+        `${what}: ${this.url} answered invalid JSON: ${brief(res.body)}`,
+        this.provider,
+        'InvalidResponse',
+        true,
+        { cause: err },
+      );
+    }
   }
 
   /** Closes idle connections (in-flight requests finish). */

@@ -1,5 +1,16 @@
 import type { Change, RecordSet, RecordType, Zone } from '../records.js';
 
+/** The types every provider writes and reads (SOA belongs to the server). */
+export const WRITABLE_TYPES: readonly RecordType[] = [
+  'A',
+  'AAAA',
+  'CNAME',
+  'TXT',
+  'SRV',
+  'MX',
+  'NS',
+];
+
 /** What a provider can do, for planners and batchers. */
 export interface ProviderCapabilities {
   /** Most changes one apply call sends (Route53: 1000 records). */

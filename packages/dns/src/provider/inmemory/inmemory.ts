@@ -1,10 +1,4 @@
-import {
-  type Change,
-  normalizeName,
-  type RecordSet,
-  type RecordType,
-  type Zone,
-} from '../../records.js';
+import { type Change, normalizeName, type RecordSet, type Zone } from '../../records.js';
 import {
   type ApplyResult,
   batchChanges,
@@ -12,6 +6,7 @@ import {
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  WRITABLE_TYPES,
 } from '../provider.js';
 import { applyStrictly, RecordTable } from '../rules.js';
 
@@ -31,7 +26,7 @@ export class InMemoryProvider implements Provider {
   constructor(zones: Array<string | Zone> = [], capabilities: Partial<ProviderCapabilities> = {}) {
     this.capabilities = {
       maxChangesPerCall: 1000,
-      recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'] as RecordType[],
+      recordTypes: WRITABLE_TYPES,
       alias: false,
       ...capabilities,
     };

@@ -3,13 +3,7 @@
 // (transactional: all or none), authenticated by X-API-Key.
 import type { BackoffOptions, Logger } from '@chousei/runtime';
 import { silentLogger } from '@chousei/runtime';
-import {
-  type Change,
-  normalizeName,
-  type RecordSet,
-  type RecordType,
-  type Zone,
-} from '../../records.js';
+import { type Change, normalizeName, type RecordSet, type Zone } from '../../records.js';
 import {
   brief,
   type HttpResponse,
@@ -18,19 +12,42 @@ import {
   type HttpTlsOptions,
   retryableStatus,
 } from '../http.js';
+import { unescapeText } from '../presentation.js';
 import {
   type ApplyResult,
   changeGroups,
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  WRITABLE_TYPES,
 } from '../provider.js';
 import { applyStrictly, RecordTable, touchedSets } from '../rules.js';
-import { fromPdns, type PdnsRRSetChange, type PdnsZone, toPdnsChange } from './convert.js';
+import {
+  fromPdns,
+  type PdnsRRSet,
+  type PdnsRRSetChange,
+  type PdnsZone,
+  toPdnsChange,
+} from './convert.js';
 
 const PROVIDER = 'pdns';
 /** A refused PATCH of at most this many groups is resent one group per PATCH, else halved. */
 const ONE_BY_ONE = 4;
+/** Names an apply may touch and still read them by search rather than the whole zone. */
+const SEARCH_NAMES = 16;
+/** Hits one search may return; a search that fills it may be incomplete. */
+const SEARCH_LIMIT = 1000;
+
+/** One hit of `GET search-data` with object_type record. */
+interface PdnsSearchHit {
+  object_type: string;
+  name: string;
+  type: string;
+  ttl: number;
+  content: string;
+  disabled: boolean;
+  zone_id: string;
+}
 
 export interface PowerDNSProviderOptions {
   /** The webserver's URL, e.g. `http://pdns:8081` (external-dns's --pdns-server). */
@@ -62,7 +79,7 @@ export class PowerDNSProvider implements Provider {
   constructor(opts: PowerDNSProviderOptions) {
     this.capabilities = {
       maxChangesPerCall: opts.maxChangesPerCall ?? 1000,
-      recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'] satisfies RecordType[],
+      recordTypes: WRITABLE_TYPES,
       alias: false,
     };
     this.serverPath = `api/v1/servers/${encodeURIComponent(opts.serverId ?? 'localhost')}`;
@@ -99,16 +116,16 @@ export class PowerDNSProvider implements Provider {
   }
 
   /**
-   * Checks every group against the zone as it is now (PowerDNS overwrites and deletes
-   * without asking: a create of a set that exists, a delete or update of one that differs
-   * are refused here, as Route53 refuses them), then PATCHes the accepted groups, as few
+   * Checks every group against the sets it touches as they are now (PowerDNS overwrites and
+   * deletes without asking: a create of a set that exists, a delete or update of one that
+   * differs are refused here, as Route53 refuses them), then PATCHes the accepted groups, as few
    * PATCHes as the limit allows. A refused PATCH changed nothing: its groups are resent
    * in smaller PATCHes, down to one group alone, so one bad record fails alone. REPLACE
    * and DELETE are idempotent, so a PATCH retried after a lost reply is safe.
    */
   async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
     const result: ApplyResult = { applied: [], failed: [] };
-    const landed = await this.table(zone);
+    const landed = await this.current(zone, changes);
     const check = new RecordTable(landed.records());
     const accepted: Change[][] = [];
     for (const group of changeGroups(changes)) {
@@ -212,6 +229,54 @@ export class PowerDNSProvider implements Provider {
     return new RecordTable((body.rrsets ?? []).flatMap((rr) => fromPdns(rr, types) ?? []));
   }
 
+  /**
+   * The record sets `changes` touch, as PowerDNS has them now: for a few names, found with
+   * one search each (`search-data`: the records of that name, in every type, for the CNAME
+   * rule), which costs the same in a zone of ten records or a million; else the zone.
+   */
+  private async current(zone: Zone, changes: Change[]): Promise<RecordTable> {
+    const names = [...new Set(touchedSets(changes).map((s) => s.name))];
+    if (names.length > SEARCH_NAMES) return this.table(zone);
+    const found = await Promise.all(names.map((name) => this.search(zone, name)));
+    if (found.some((sets) => sets === undefined)) return this.table(zone);
+    return new RecordTable(found.flatMap((sets) => sets ?? []));
+  }
+
+  /**
+   * The record sets at `name` in `zone` (`GET search-data`, which matches names and
+   * contents, `*` as a wildcard: what is not exactly this name is left out). Undefined when
+   * the search hit its limit, so it may have missed some.
+   */
+  private async search(zone: Zone, name: string): Promise<RecordSet[] | undefined> {
+    const query = new URLSearchParams({
+      q: name,
+      object_type: 'record',
+      max: String(SEARCH_LIMIT),
+    });
+    const res = await this.http.request({
+      operation: 'SearchData',
+      method: 'GET',
+      path: `${this.serverPath}/search-data?${query}`,
+    });
+    const hits = this.json<PdnsSearchHit[]>(res, `searching ${name} in zone ${zone.name}`);
+    if (hits.length >= SEARCH_LIMIT) return undefined;
+    const sets = new Map<string, PdnsRRSet>();
+    for (const hit of hits) {
+      if (hit.object_type !== 'record' || hit.zone_id !== zone.id) continue;
+      if (normalizeName(unescapeText(hit.name, 10)) !== name) continue;
+      const set = sets.get(hit.type) ?? {
+        name: hit.name,
+        type: hit.type,
+        ttl: hit.ttl,
+        records: [],
+      };
+      set.records.push({ content: hit.content, disabled: hit.disabled });
+      sets.set(hit.type, set);
+    }
+    const types = this.capabilities.recordTypes;
+    return [...sets.values()].flatMap((rr) => fromPdns(rr, types) ?? []);
+  }
+
   private zonePath(zone: Zone): string {
     return `${this.serverPath}/zones/${encodeURIComponent(zone.id)}`;
   }
@@ -219,17 +284,7 @@ export class PowerDNSProvider implements Provider {
   /** A 2xx body as JSON; anything else thrown as the ProviderError it means. */
   private json<T>(res: HttpResponse, what: string): T {
     if (res.status < 200 || res.status >= 300) throw this.refusal(res, what);
-    try {
-      return JSON.parse(res.body) as T;
-    } catch (err) {
-      throw new ProviderError(
-        `${what}: ${this.http.url} answered invalid JSON: ${brief(res.body)}`,
-        PROVIDER,
-        'InvalidResponse',
-        true,
-        { cause: err },
-      );
-    }
+    return this.http.json<T>(res, what);
   }
 
   /** A refusal as a ProviderError with PowerDNS's own message (`{"error": ...}`). */

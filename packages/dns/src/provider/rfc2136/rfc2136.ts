@@ -12,6 +12,7 @@ import {
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  WRITABLE_TYPES,
 } from '../provider.js';
 import { axfrRequest, transferEnd, transferRecords } from './axfr.js';
 import { DnsTransport, NetworkError } from './transport.js';
@@ -100,7 +101,7 @@ export class RFC2136Provider implements Provider {
   readonly name = PROVIDER;
   readonly capabilities: ProviderCapabilities = {
     maxChangesPerCall: 1000,
-    recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'],
+    recordTypes: WRITABLE_TYPES,
     alias: false,
   };
   /** Undefined: any zone. */

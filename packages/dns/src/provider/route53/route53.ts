@@ -16,16 +16,15 @@ import {
   type Logger,
   silentLogger,
 } from '@chousei/runtime';
-import {
-  type Change,
-  type RecordSet,
-  type RecordType,
-  recordKey,
-  sameRecord,
-  type Zone,
-} from '../../records.js';
+import { type Change, type RecordSet, recordKey, sameRecord, type Zone } from '../../records.js';
 import { startRequest } from '../metrics.js';
-import type { ApplyResult, Provider, ProviderCapabilities, ProviderError } from '../provider.js';
+import {
+  type ApplyResult,
+  type Provider,
+  type ProviderCapabilities,
+  type ProviderError,
+  WRITABLE_TYPES,
+} from '../provider.js';
 import { withRetry } from '../retry.js';
 import { type ChangeGroup, groupCost, packBatches } from './batch.js';
 import { fromRoute53, toRoute53, toRoute53Changes, unescapeName } from './convert.js';
@@ -101,7 +100,7 @@ export class Route53Provider implements Provider {
   readonly capabilities: ProviderCapabilities = {
     maxChangesPerCall: 1000,
     maxValueCharsPerCall: 32_000,
-    recordTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS'] satisfies RecordType[],
+    recordTypes: WRITABLE_TYPES,
     alias: true,
     // The quotas count what goes on the wire: quoted TXT strings, UPSERTs twice.
     cost: (change) => {

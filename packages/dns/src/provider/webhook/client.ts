@@ -21,6 +21,7 @@ import {
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  WRITABLE_TYPES,
 } from '../provider.js';
 import { applyStrictly, RecordTable } from '../rules.js';
 import {
@@ -29,7 +30,6 @@ import {
   MEDIA_TYPE,
   toEndpoint,
   underAny,
-  WEBHOOK_TYPES,
   type WebhookChanges,
   type WebhookDomainFilter,
   type WebhookEndpoint,
@@ -56,6 +56,12 @@ export interface WebhookProviderOptions {
   backoff?: BackoffOptions;
   /** Endpoints per POST /records (an update counts its old and new). Default 1000. */
   maxChangesPerCall?: number;
+  /**
+   * How long a zone as listed (by records(), or an apply) serves to check the changes of
+   * the next applies against, changed by what they landed. Default 1000 ms; 0: list every
+   * time.
+   */
+  freshMs?: number;
   logger?: Logger;
 }
 
@@ -83,19 +89,23 @@ export class WebhookProvider implements Provider {
   private readonly configuredZones: string[];
   private readonly log: Logger;
   private negotiated: Promise<{ include: string[]; exclude: string[] }> | undefined;
-  /** By record key: the endpoint as last listed, resent as is (properties and all). */
-  private readonly listed = new Map<string, WebhookEndpoint>();
+  /** By zone, then record key: the endpoint as last listed, resent as is (properties and all). */
+  private readonly listed = new Map<string, Map<string, WebhookEndpoint>>();
   /** By record key: what /adjustendpoints made of what this provider wrote. */
   private readonly written = new Map<string, Written>();
+  /** By zone: its records as last listed, and since changed by this provider only. */
+  private readonly snapshots = new Map<string, { table: RecordTable; at: number }>();
+  private readonly freshMs: number;
 
   constructor(opts: WebhookProviderOptions) {
     this.capabilities = {
       maxChangesPerCall: opts.maxChangesPerCall ?? 1000,
-      recordTypes: WEBHOOK_TYPES,
+      recordTypes: WRITABLE_TYPES,
       alias: false,
       cost: (c) => ({ changes: c.action === 'update' ? 2 : 1, chars: 0 }),
     };
     this.configuredZones = (opts.zones ?? []).map(normalizeName);
+    this.freshMs = opts.freshMs ?? 1000;
     this.log = (opts.logger ?? silentLogger).child({ provider: PROVIDER, url: opts.url });
     this.http = new HttpService({
       provider: PROVIDER,
@@ -136,15 +146,22 @@ export class WebhookProvider implements Provider {
   }
 
   /**
-   * Checks every group against the zone as listed now (a webhook provider may overwrite or
-   * ignore what a strict service refuses), shapes what is written with /adjustendpoints,
-   * then POSTs the accepted groups, as few POSTs as the limit allows. A POST answered with
-   * an error may have landed in part: the zone is listed again, what landed counts as
-   * applied, and the rest is resent in smaller POSTs, down to one group alone.
+   * Checks every group against the zone as listed (a webhook provider may overwrite or
+   * ignore what a strict service refuses): listed now, or within `freshMs` and changed
+   * since only by this provider, since the protocol reads only the whole of every zone.
+   * Shapes what is written with /adjustendpoints, then POSTs the accepted groups, as few
+   * POSTs as the limit allows. A POST answered with an error may have landed in part: the
+   * zone is listed again, what landed counts as applied, and the rest is resent in smaller
+   * POSTs, down to one group alone.
    */
   async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
     const landing: Landing = { zone, result: { applied: [], failed: [] }, refusedInRow: 0 };
-    const check = await this.table(zone);
+    const snapshot = this.snapshots.get(zone.name);
+    const base =
+      snapshot && Date.now() - snapshot.at <= this.freshMs
+        ? snapshot.table
+        : await this.table(zone);
+    const check = new RecordTable(base.records());
     const accepted: Change[][] = [];
     for (const group of changeGroups(changes)) {
       try {
@@ -166,8 +183,10 @@ export class WebhookProvider implements Provider {
       batch.push(group);
       size += cost;
     }
+    const refused = landing.result.failed.length;
     if (batch.length > 0) await this.land(landing, batch);
     const { result } = landing;
+    this.keepSnapshot(zone, base, result, refused);
     if (result.failed.length > 0) {
       this.log.warn(
         { zone: zone.name, applied: result.applied.length, failed: result.failed.length },
@@ -175,6 +194,22 @@ export class WebhookProvider implements Provider {
       );
     }
     return result;
+  }
+
+  /**
+   * The snapshot moves on with what this apply landed; when the provider refused some of
+   * it, what it holds is no longer known without listing: the snapshot goes.
+   */
+  private keepSnapshot(zone: Zone, base: RecordTable, result: ApplyResult, refused: number) {
+    if (result.failed.length > refused) {
+      this.snapshots.delete(zone.name);
+      return;
+    }
+    try {
+      for (const group of changeGroups(result.applied)) applyStrictly(base, zone, group, PROVIDER);
+    } catch {
+      this.snapshots.delete(zone.name);
+    }
   }
 
   private fail(landing: Landing, groups: Change[][], error: ProviderError): void {
@@ -185,7 +220,7 @@ export class WebhookProvider implements Provider {
   /** Lands `groups` in one POST, or in smaller ones when the provider refuses it. */
   private async land(landing: Landing, groups: Change[][]): Promise<void> {
     if (landing.giveUp) return this.fail(landing, groups, landing.giveUp);
-    const outcome = await this.post(groups);
+    const outcome = await this.post(landing.zone, groups);
     if (outcome.ok) {
       landing.refusedInRow = 0;
       for (const group of groups) landing.result.applied.push(...group);
@@ -229,26 +264,26 @@ export class WebhookProvider implements Provider {
   }
 
   /** One POST /records of the groups' changes, shaped by /adjustendpoints first. */
-  private async post(groups: Change[][]): Promise<PostOutcome> {
+  private async post(zone: Zone, groups: Change[][]): Promise<PostOutcome> {
     const changes = groups.flat();
-    const adjusted = await this.adjust(changes);
+    const adjusted = await this.adjust(zone, changes);
     if (!adjusted.ok) return adjusted;
     const body: Required<WebhookChanges> = { create: [], updateOld: [], updateNew: [], delete: [] };
     const writes: Array<[key: string, Written]> = [];
     for (const c of changes) {
       const key = recordKey(c.record);
       if (c.action === 'delete') {
-        body.delete.push(this.exact(c.record));
+        body.delete.push(this.exact(zone, c.record));
         continue;
       }
       const ep = adjusted.endpoints.get(key)!;
       writes.push([key, { desired: c.record, stored: fromEndpoint(ep) ?? c.record }]);
       if (c.action === 'create') body.create.push(ep);
       else if (recordKey(c.old) === key) {
-        body.updateOld.push(this.exact(c.old));
+        body.updateOld.push(this.exact(zone, c.old));
         body.updateNew.push(ep);
       } else {
-        body.delete.push(this.exact(c.old));
+        body.delete.push(this.exact(zone, c.old));
         body.create.push(ep);
       }
     }
@@ -273,13 +308,15 @@ export class WebhookProvider implements Provider {
    * by record key. Each is sent with the provider-specific properties its set has now.
    */
   private async adjust(
+    zone: Zone,
     changes: Change[],
   ): Promise<
     { ok: true; endpoints: Map<string, WebhookEndpoint> } | { ok: false; error: ProviderError }
   > {
     const wanted = changes.flatMap((c) => {
       if (c.action === 'delete') return [];
-      const before = this.listed.get(recordKey(c.action === 'update' ? c.old : c.record));
+      const key = recordKey(c.action === 'update' ? c.old : c.record);
+      const before = this.listed.get(zone.name)?.get(key);
       return [toEndpoint(c.record, before?.providerSpecific)];
     });
     const endpoints = new Map<string, WebhookEndpoint>();
@@ -292,7 +329,7 @@ export class WebhookProvider implements Provider {
       headers: { 'Content-Type': MEDIA_TYPE },
     });
     if (res.status !== 200) return { ok: false, error: this.refusal(res, 'POST /adjustendpoints') };
-    for (const ep of this.json<WebhookEndpoint[] | null>(res, 'POST /adjustendpoints') ?? []) {
+    for (const ep of this.http.json<WebhookEndpoint[] | null>(res, 'POST /adjustendpoints') ?? []) {
       endpoints.set(
         recordKey({ name: normalizeName(ep.dnsName), type: ep.recordType as RecordSet['type'] }),
         ep,
@@ -318,9 +355,9 @@ export class WebhookProvider implements Provider {
   }
 
   /** A set as the provider listed it, when it still matches; else as this side writes it. */
-  private exact(record: RecordSet): WebhookEndpoint {
+  private exact(zone: Zone, record: RecordSet): WebhookEndpoint {
     const key = recordKey(record);
-    const ep = this.listed.get(key);
+    const ep = this.listed.get(zone.name)?.get(key);
     const listed = ep && this.asWritten(key, fromEndpoint(ep));
     if (ep && listed && sameRecord(listed, record)) return ep;
     const w = this.written.get(key);
@@ -343,16 +380,19 @@ export class WebhookProvider implements Provider {
     const { exclude } = await this.negotiate();
     const res = await this.http.request({ operation: 'Records', method: 'GET', path: 'records' });
     if (res.status !== 200) throw this.refusal(res, 'GET /records');
-    const endpoints = this.json<WebhookEndpoint[] | null>(res, 'GET /records') ?? [];
+    const endpoints = this.http.json<WebhookEndpoint[] | null>(res, 'GET /records') ?? [];
     const table = new RecordTable();
+    const listed = new Map<string, WebhookEndpoint>();
     for (const ep of endpoints) {
       const record = fromEndpoint(ep);
       if (!record || underAny(record.name, exclude)) continue;
       if (mostSpecificZone(record.name, zones)?.name !== zone.name) continue;
       const key = recordKey(record);
-      this.listed.set(key, ep);
+      listed.set(key, ep);
       table.put(this.asWritten(key, record)!);
     }
+    this.listed.set(zone.name, listed);
+    this.snapshots.set(zone.name, { table, at: Date.now() });
     return table;
   }
 
@@ -371,7 +411,9 @@ export class WebhookProvider implements Provider {
           false,
         );
       }
-      const domains = filterDomains(this.json<WebhookDomainFilter>(res, 'negotiating (GET /)'));
+      const domains = filterDomains(
+        this.http.json<WebhookDomainFilter>(res, 'negotiating (GET /)'),
+      );
       this.log.info(domains, 'webhook provider negotiated');
       return domains;
     })();
@@ -380,20 +422,6 @@ export class WebhookProvider implements Provider {
       this.negotiated = undefined;
     });
     return this.negotiated;
-  }
-
-  private json<T>(res: HttpResponse, what: string): T {
-    try {
-      return JSON.parse(res.body) as T;
-    } catch (err) {
-      throw new ProviderError(
-        `${what}: ${this.http.url} answered invalid JSON: ${brief(res.body)}`,
-        PROVIDER,
-        'InvalidResponse',
-        true,
-        { cause: err },
-      );
-    }
   }
 
   /** A non-2xx answer as a ProviderError naming the call, the status and the body. */

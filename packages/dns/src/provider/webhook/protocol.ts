@@ -3,6 +3,7 @@
 // plan.Changes types): the wire types, and the record model on both sides of them.
 import { inZone, normalizeName, type RecordSet, type RecordType } from '../../records.js';
 import { quoteTxt, readValue } from '../presentation.js';
+import { WRITABLE_TYPES } from '../provider.js';
 
 /** The media type and version both sides speak, in Accept and Content-Type. */
 export const MEDIA_TYPE = 'application/external.dns.webhook+json;version=1';
@@ -45,17 +46,6 @@ export interface WebhookDomainFilter {
   filters?: string[];
 }
 
-/** The types the model carries, written and read through the protocol. */
-export const WEBHOOK_TYPES: readonly RecordType[] = [
-  'A',
-  'AAAA',
-  'CNAME',
-  'TXT',
-  'SRV',
-  'MX',
-  'NS',
-];
-
 /**
  * A model value as external-dns writes targets: names without the trailing dot, TXT as
  * quoted presentation form (as external-dns's TXT registry writes its records; providers
@@ -90,7 +80,7 @@ export function toEndpoint(
  * types (PTR, CAA, NAPTR...), routing-policy sets (a setIdentifier), sets without targets.
  */
 export function fromEndpoint(ep: WebhookEndpoint): RecordSet | undefined {
-  if (!WEBHOOK_TYPES.includes(ep.recordType as RecordType)) return undefined;
+  if (!WRITABLE_TYPES.includes(ep.recordType as RecordType)) return undefined;
   if (ep.setIdentifier) return undefined;
   const type = ep.recordType as RecordType;
   const values = [...new Set((ep.targets ?? []).map((t) => modelValue(type, t)))];

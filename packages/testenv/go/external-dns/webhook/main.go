@@ -14,10 +14,12 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/external-dns/endpoint"
 	"sigs.k8s.io/external-dns/pkg/apis/externaldns"
+	"sigs.k8s.io/external-dns/plan"
 	"sigs.k8s.io/external-dns/provider"
 	"sigs.k8s.io/external-dns/provider/inmemory"
 	"sigs.k8s.io/external-dns/provider/rfc2136"
@@ -27,6 +29,32 @@ import (
 var providers = map[string]func(context.Context, *externaldns.Config, *endpoint.DomainFilter) (provider.Provider, error){
 	externaldns.ProviderInMemory: inmemory.New,
 	externaldns.ProviderRFC2136:  rfc2136.New,
+}
+
+// serialized runs one call at a time: external-dns calls a provider from one loop, and its
+// in-memory provider keeps plain maps, which concurrent requests to the API server would
+// read and write at once (a Go fatal error).
+type serialized struct {
+	provider.Provider
+	mu sync.Mutex
+}
+
+func (s *serialized) Records(ctx context.Context) ([]*endpoint.Endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Provider.Records(ctx)
+}
+
+func (s *serialized) ApplyChanges(ctx context.Context, changes *plan.Changes) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Provider.ApplyChanges(ctx, changes)
+}
+
+func (s *serialized) AdjustEndpoints(eps []*endpoint.Endpoint) ([]*endpoint.Endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Provider.AdjustEndpoints(eps)
 }
 
 func main() {
@@ -64,5 +92,5 @@ func main() {
 		// The line tests wait for: the API listens.
 		fmt.Fprintf(os.Stderr, "webhook listening on %s\n", *listen)
 	}()
-	webhookapi.StartHTTPApi(p, started, 10*time.Second, 10*time.Second, *listen)
+	webhookapi.StartHTTPApi(&serialized{Provider: p}, started, 10*time.Second, 10*time.Second, *listen)
 }
