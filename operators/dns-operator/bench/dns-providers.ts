@@ -114,16 +114,17 @@ async function webhook(): Promise<Target> {
   const server = await startExternalDnsWebhook({
     backend: { provider: 'inmemory', zones: [ZONE] },
   });
-  // The in-memory provider has no DNS server: its records are what GET /records lists.
+  // The in-memory provider has no DNS server: its records are what GET /records lists. The
+  // listing (2 MB at 10000 records) is searched as text: parsing it every poll in the
+  // operator's own process would stall the operator and inflate what is measured.
   const listed = async (name: string) => {
     const res = await fetch(`${server.url}/records`, { headers: { Accept: MEDIA_TYPE } });
-    const endpoints = (await res.json()) as Array<{ dnsName: string; recordType: string }>;
-    return endpoints.some((e) => e.dnsName === name && e.recordType === 'A');
+    return (await res.text()).includes(`{"dnsName":"${name}","targets":`);
   };
   return {
     provider: new WebhookProvider({ url: server.url, zones: [ZONE] }),
     writeOperation: 'ApplyChanges',
-    pollMs: 20,
+    pollMs: 50,
     // A keep-alive connection the server closes as a request goes out: ask again.
     has: (name) => listed(name).catch(() => false),
     stop: () => server.stop(),
