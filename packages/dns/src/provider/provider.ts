@@ -121,6 +121,20 @@ export function batchChanges(changes: Change[], caps: ProviderCapabilities): Cha
   return batches;
 }
 
+/** A refused call of at most this many groups is resent one group per call, else halved. */
+const ONE_BY_ONE = 4;
+
+/**
+ * How the groups of a call the service refused for its content are sent again: one group
+ * per call when they are few, else in halves, so one bad group among hundreds costs a few
+ * dozen calls (not one per group), and the good ones land.
+ */
+export function resendParts<T>(groups: T[]): T[][] {
+  if (groups.length <= ONE_BY_ONE) return groups.map((g) => [g]);
+  const half = Math.ceil(groups.length / 2);
+  return [groups.slice(0, half), groups.slice(half)];
+}
+
 /** Record changes a change costs at the service: an update is a delete plus a create. */
 export function changeCount(c: Change): number {
   return c.action === 'update' ? 2 : 1;

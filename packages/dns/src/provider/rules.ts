@@ -11,7 +11,7 @@ import {
   sameRecord,
   type Zone,
 } from '../records.js';
-import { ProviderError } from './provider.js';
+import { type ApplyResult, changeGroups, ProviderError } from './provider.js';
 
 /**
  * A zone's record sets by key, with the types held at each name, and an undo log: writes
@@ -172,4 +172,42 @@ export function touchedSets(
     }
   }
   return [...sets.values()];
+}
+
+/**
+ * The groups of `changes` that pass the strict rules against `current` (checked on a copy,
+ * in order; each refused group goes to `result.failed`), in batches whose `cost` stays
+ * within `max`: what a provider checking changes itself sends, call by call.
+ */
+export function strictBatches(
+  current: RecordTable,
+  zone: Zone,
+  changes: Change[],
+  provider: string,
+  result: ApplyResult,
+  max: number,
+  cost: (group: Change[]) => number,
+): Change[][][] {
+  const check = new RecordTable(current.records());
+  const batches: Change[][][] = [];
+  let batch: Change[][] = [];
+  let size = 0;
+  for (const group of changeGroups(changes)) {
+    try {
+      applyStrictly(check, zone, group, provider);
+    } catch (err) {
+      for (const change of group) result.failed.push({ change, error: err as Error });
+      continue;
+    }
+    const c = cost(group);
+    if (batch.length > 0 && size + c > max) {
+      batches.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(group);
+    size += c;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

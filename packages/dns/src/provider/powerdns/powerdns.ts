@@ -15,13 +15,13 @@ import {
 import { unescapeText } from '../presentation.js';
 import {
   type ApplyResult,
-  changeGroups,
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  resendParts,
   WRITABLE_TYPES,
 } from '../provider.js';
-import { applyStrictly, RecordTable, touchedSets } from '../rules.js';
+import { applyStrictly, RecordTable, strictBatches, touchedSets } from '../rules.js';
 import {
   fromPdns,
   type PdnsRRSet,
@@ -31,8 +31,6 @@ import {
 } from './convert.js';
 
 const PROVIDER = 'pdns';
-/** A refused PATCH of at most this many groups is resent one group per PATCH, else halved. */
-const ONE_BY_ONE = 4;
 /** Names an apply may touch and still read them by search rather than the whole zone. */
 const SEARCH_NAMES = 16;
 /** Hits one search may return; a search that fills it may be incomplete. */
@@ -126,30 +124,16 @@ export class PowerDNSProvider implements Provider {
   async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
     const result: ApplyResult = { applied: [], failed: [] };
     const landed = await this.current(zone, changes);
-    const check = new RecordTable(landed.records());
-    const accepted: Change[][] = [];
-    for (const group of changeGroups(changes)) {
-      try {
-        applyStrictly(check, zone, group, PROVIDER);
-        accepted.push(group);
-      } catch (err) {
-        for (const change of group) result.failed.push({ change, error: err as Error });
-      }
-    }
-    const max = this.capabilities.maxChangesPerCall;
-    let batch: Change[][] = [];
-    let size = 0;
-    for (const group of accepted) {
-      const ops = touchedSets(group).length;
-      if (batch.length > 0 && size + ops > max) {
-        await this.land(zone, landed, batch, result);
-        batch = [];
-        size = 0;
-      }
-      batch.push(group);
-      size += ops;
-    }
-    if (batch.length > 0) await this.land(zone, landed, batch, result);
+    const batches = strictBatches(
+      landed,
+      zone,
+      changes,
+      PROVIDER,
+      result,
+      this.capabilities.maxChangesPerCall,
+      (group) => touchedSets(group).length,
+    );
+    for (const batch of batches) await this.land(zone, landed, batch, result);
     if (result.failed.length > 0) {
       this.log.warn(
         { zone: zone.name, applied: result.applied.length, failed: result.failed.length },
@@ -196,12 +180,7 @@ export class PowerDNSProvider implements Provider {
       { zone: zone.name, groups: sendable.length, error: outcome.error.message },
       'PATCH refused, resending in smaller PATCHes',
     );
-    const half = Math.ceil(sendable.length / 2);
-    const parts =
-      sendable.length <= ONE_BY_ONE
-        ? sendable.map((g) => [g])
-        : [sendable.slice(0, half), sendable.slice(half)];
-    for (const part of parts) await this.land(zone, landed, part, result);
+    for (const part of resendParts(sendable)) await this.land(zone, landed, part, result);
   }
 
   /** One PATCH; a refusal is returned, the server unreachable thrown. */

@@ -23,6 +23,7 @@ import {
   type Provider,
   type ProviderCapabilities,
   type ProviderError,
+  resendParts,
   WRITABLE_TYPES,
 } from '../provider.js';
 import { withRetry } from '../retry.js';
@@ -83,8 +84,6 @@ type SendOutcome = { ok: true } | { ok: false; error: ProviderError; maybeApplie
 
 const TAG_BATCH = 10; // ListTagsForResources takes at most 10 ids
 const PAGE_SIZE = 300; // ListResourceRecordSets' largest page
-/** A refused call of at most this many groups is resent one group per call, else halved. */
-const ONE_BY_ONE = 4;
 
 /**
  * Route53 hosted zones as a Provider. Every request waits for a token of a bucket shared by
@@ -290,11 +289,7 @@ export class Route53Provider implements Provider {
       { zone: zone.name, groups: groups.length, error: error.message },
       'change batch rejected, resending in smaller calls',
     );
-    const half = Math.ceil(groups.length / 2);
-    const parts =
-      groups.length <= ONE_BY_ONE
-        ? groups.map((g) => [g])
-        : [groups.slice(0, half), groups.slice(half)];
+    const parts = resendParts(groups);
     for (const [i, part] of parts.entries()) {
       const fatal = await this.land(zone, part, result);
       if (fatal) {

@@ -21,9 +21,10 @@ import {
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  resendParts,
   WRITABLE_TYPES,
 } from '../provider.js';
-import { applyStrictly, RecordTable } from '../rules.js';
+import { applyStrictly, RecordTable, strictBatches } from '../rules.js';
 import {
   filterDomains,
   fromEndpoint,
@@ -36,8 +37,6 @@ import {
 } from './protocol.js';
 
 const PROVIDER = 'webhook';
-/** A refused POST of at most this many groups is resent one group per POST, else halved. */
-const ONE_BY_ONE = 4;
 /** Single groups refused in a row before the rest of an apply is failed unsent. */
 const MAX_REFUSED_IN_ROW = 3;
 
@@ -161,30 +160,18 @@ export class WebhookProvider implements Provider {
       snapshot && Date.now() - snapshot.at <= this.freshMs
         ? snapshot.table
         : await this.table(zone);
-    const check = new RecordTable(base.records());
-    const accepted: Change[][] = [];
-    for (const group of changeGroups(changes)) {
-      try {
-        applyStrictly(check, zone, group, PROVIDER);
-        accepted.push(group);
-      } catch (err) {
-        this.fail(landing, [group], err as ProviderError);
-      }
-    }
-    let batch: Change[][] = [];
-    let size = 0;
-    for (const group of accepted) {
-      const cost = group.reduce((n, c) => n + (c.action === 'update' ? 2 : 1), 0);
-      if (batch.length > 0 && size + cost > this.capabilities.maxChangesPerCall) {
-        await this.land(landing, batch);
-        batch = [];
-        size = 0;
-      }
-      batch.push(group);
-      size += cost;
-    }
+    const batches = strictBatches(
+      base,
+      zone,
+      changes,
+      PROVIDER,
+      landing.result,
+      this.capabilities.maxChangesPerCall,
+      (group) => group.reduce((n, c) => n + (c.action === 'update' ? 2 : 1), 0),
+    );
+    // Refused by the rules before anything was sent: the snapshot still holds.
     const refused = landing.result.failed.length;
-    if (batch.length > 0) await this.land(landing, batch);
+    for (const batch of batches) await this.land(landing, batch);
     const { result } = landing;
     this.keepSnapshot(zone, base, result, refused);
     if (result.failed.length > 0) {
@@ -238,10 +225,7 @@ export class WebhookProvider implements Provider {
       { zone: landing.zone.name, groups: rest.length, error: outcome.error.message },
       'POST /records refused, resending in smaller POSTs',
     );
-    const half = Math.ceil(rest.length / 2);
-    const parts =
-      rest.length <= ONE_BY_ONE ? rest.map((g) => [g]) : [rest.slice(0, half), rest.slice(half)];
-    for (const part of parts) await this.land(landing, part);
+    for (const part of resendParts(rest)) await this.land(landing, part);
   }
 
   /** Groups whose end state the provider does not show yet; those it shows count as applied. */
