@@ -7,5 +7,5 @@ export {
   RunnableFailedError,
   type WebhookServerRunOptions,
 } from './manager.js';
-export { type Check, ProbeServer } from './probes.js';
+export { type Check, type CheckResult, ProbeServer } from './probes.js';
 export { shutdownSignal } from './signals.js';

@@ -2,12 +2,23 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
 
-/** A named health or readiness check: resolves true when healthy. */
-export type Check = () => boolean | Promise<boolean>;
+/**
+ * A check's outcome with a note for people: passing with a caveat (`{ ok: true, detail:
+ * 'no zone managed' }`) keeps the probe green and shows in its body, as kube-apiserver's
+ * `/readyz?verbose` names what each check saw.
+ */
+export interface CheckResult {
+  ok: boolean;
+  detail?: string;
+}
+
+/** A named health or readiness check: resolves true (or `{ ok: true }`) when healthy. */
+export type Check = () => boolean | CheckResult | Promise<boolean | CheckResult>;
 
 /**
- * Serves /healthz and /readyz (each check's result, 200 only if all pass) and, when
- * asked, /metrics in the Prometheus text format.
+ * Serves /healthz and /readyz (200 only if every check passes; the body lists each check,
+ * `[+]name ok` or `[-]name failed`, with its detail after a colon) and, when asked,
+ * /metrics in the Prometheus text format.
  */
 export class ProbeServer {
   private server: Server | undefined;
@@ -67,11 +78,14 @@ async function runChecks(checks: Map<string, Check>): Promise<{ ok: boolean; lin
   let ok = true;
   const lines: string[] = [];
   for (const [name, check] of checks) {
-    const passed = await Promise.resolve()
+    const outcome = await Promise.resolve()
       .then(check)
-      .catch(() => false);
+      .catch((): CheckResult => ({ ok: false }));
+    const { ok: passed, detail }: CheckResult =
+      typeof outcome === 'boolean' ? { ok: outcome } : outcome;
     ok &&= passed;
-    lines.push(`[${passed ? '+' : '-'}]${name} ${passed ? 'ok' : 'failed'}`);
+    const line = `[${passed ? '+' : '-'}]${name} ${passed ? 'ok' : 'failed'}`;
+    lines.push(detail ? `${line}: ${detail.replace(/\s*\n\s*/g, ' ')}` : line);
   }
   return { ok, lines };
 }
