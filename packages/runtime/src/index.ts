@@ -31,6 +31,6 @@ export {
   metricsRegistry,
 } from './metrics/registry.js';
 export * from './queue/index.js';
-export { sleep, whenAborted } from './util/async.js';
+export { abortable, JointAbort, sleep, whenAborted } from './util/async.js';
 export * from './watch/index.js';
 export * from './webhook/index.js';

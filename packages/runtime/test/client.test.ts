@@ -159,6 +159,16 @@ describe('client', () => {
     ).rejects.toBeInstanceOf(InvalidError);
   });
 
+  it('gives up a request waiting for its turn under the rate limit when its signal aborts', async () => {
+    // A client whose every request waits a minute for a token, as behind a long backlog.
+    const throttled = new Client((await sharedCluster()).kubeConfig, { throttle: () => 60_000 });
+    const started = Date.now();
+    await expect(
+      throttled.transport.request('GET', '/api', { signal: AbortSignal.timeout(100) }),
+    ).rejects.toThrow(/aborted|timeout/i);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('retries an update that conflicts by re-reading', async () => {
     const key = { namespace: ns, name: 'counter' };
     await client.create(ConfigMaps, { metadata: key, data: { n: '0' } });

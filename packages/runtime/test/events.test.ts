@@ -187,6 +187,22 @@ describe('EventRecorder', () => {
     }
   });
 
+  it('given up (a shutdown out of time), drops the writes not started and says how many', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const recorder = new EventRecorder(client, { controller: 'test.chousei.dev/op', logger });
+    const cm = await configMap();
+    for (let i = 0; i < 200; i++) recorder.event(cm, 'Normal', 'Burst', 'Sync', `event ${i}`);
+    const started = Date.now();
+    await recorder.flush(AbortSignal.timeout(100));
+    expect(Date.now() - started).toBeLessThan(1000);
+    const warning = JSON.parse(lines.find((l) => l.includes('Events not written')) ?? '{}');
+    expect(warning.dropped).toBeGreaterThan(0);
+    // What was dropped is not written later behind the caller's back.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await eventsAbout(cm)).length).toBeLessThan(200);
+  });
+
   it('never throws into the caller; failures are logged', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });

@@ -76,6 +76,7 @@ describe('runOperator', () => {
       metricsPort: 1,
       healthPort: 2,
       bindAddress: '0.0.0.0',
+      gracefulShutdownTimeoutMs: 30_000,
       logLevel: 'info',
     });
   });

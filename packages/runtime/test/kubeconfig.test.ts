@@ -404,6 +404,7 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmap-read
               metricsPort: 0,
               healthPort: 0,
               bindAddress: '127.0.0.1',
+              gracefulShutdownTimeoutMs: 30_000,
               kubeconfig: file,
               logLevel: 'error' as const,
             }),

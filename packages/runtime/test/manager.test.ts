@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCA, issueCert } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps, Leases } from '../src/client/resource.js';
@@ -181,6 +182,101 @@ describe('manager', () => {
     await done;
     // The manager's 300 ms, not the controllers' default of 30 s.
     expect(Date.now() - stopping).toBeLessThan(5_000);
+  });
+
+  it('ends a shutdown within its grace period in all, naming a reconcile that ignores it', async () => {
+    const lines: string[] = [];
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      gracefulShutdownTimeoutMs: 1000,
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+    });
+    const ns = await cluster.createNamespace('deaf');
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    manager
+      .controller('deaf')
+      .for(ConfigMaps, { namespace: ns })
+      .complete({
+        // Deaf to its cancellation (a call that takes no signal): only the period ends it.
+        reconcile: async () => {
+          started();
+          await new Promise(() => {});
+        },
+      });
+    const stop = new AbortController();
+    const done = manager.start(stop.signal);
+    await client.create(ConfigMaps, { metadata: { name: 'deaf', namespace: ns } });
+    await inFlight;
+    const stopping = Date.now();
+    stop.abort();
+    await done;
+    expect(Date.now() - stopping).toBeLessThan(1500);
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg.includes('grace period'));
+    expect(warning).toMatchObject({
+      msg: 'not stopped within the grace period',
+      running: ['controller deaf'],
+    });
+  });
+
+  it('keeps the Lease while in-flight reconciles finish, and releases it after', async () => {
+    const ns = await cluster.createNamespace('keep');
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      gracefulShutdownTimeoutMs: 10_000,
+      leaderElection: { name: 'keep', namespace: ns, retryPeriodMs: 200 },
+    });
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let started = false;
+    manager
+      .controller('slow')
+      .for(ConfigMaps, { namespace: ns })
+      .complete(async () => {
+        started = true;
+        await finished;
+      });
+    const stop = new AbortController();
+    const done = manager.start(stop.signal);
+    await client.create(ConfigMaps, { metadata: { name: 'slow', namespace: ns } });
+    await expect.poll(() => started).toBe(true);
+    stop.abort();
+    // A second leader now would reconcile beside the one still finishing.
+    await new Promise((r) => setTimeout(r, 600));
+    const held = await client.get(Leases, { namespace: ns, name: 'keep' });
+    expect(held.spec?.holderIdentity).not.toBe('');
+    finish();
+    await done;
+    const released = await client.get(Leases, { namespace: ns, name: 'keep' });
+    expect(released.spec?.holderIdentity).toBe('');
+  });
+
+  it('shows a passing check with a caveat as ok, its detail in the body', async () => {
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: 0,
+      metricsPort: false,
+    });
+    manager.addReadyCheck('zones', () => ({ ok: true, detail: 'none managed' }));
+    manager.addReadyCheck('plain', () => true);
+    const stop = new AbortController();
+    const done = manager.start(stop.signal);
+    await expect.poll(() => manager.ports[0]).toBeGreaterThan(0);
+    const ready = await fetch(`http://127.0.0.1:${manager.ports[0]}/readyz`);
+    const body = await ready.text();
+    stop.abort();
+    await done;
+    expect(ready.status).toBe(200);
+    expect(body).toContain('[+]zones ok: none managed\n');
+    expect(body).toContain('[+]plain ok\n');
   });
 
   it('starts a webhook server only once its startAfter resolves, unready until then', async () => {

@@ -3,6 +3,7 @@ import { Agent, type RequestOptions, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { ClusterAccess } from '../kubeconfig/access.js';
 import { counter, exponentialBuckets, histogram } from '../metrics/registry.js';
+import { sleep } from '../util/async.js';
 import { apiError } from './errors.js';
 import { ConnectProxyAgent } from './proxy-agent.js';
 
@@ -142,7 +143,9 @@ export class Transport {
   /** A request whose JSON answer is returned; non-2xx answers throw a typed ApiError. */
   async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
     const delay = this.throttle?.() ?? 0;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    // A request given up (a shutdown) stops waiting for its turn at once.
+    if (delay > 0) await sleep(delay, init.signal);
+    init.signal?.throwIfAborted();
     const end = latency.startTimer({ verb: method });
     let code = 'error';
     try {

@@ -234,6 +234,11 @@ export function operatorFlags(
       default: '0.0.0.0',
       help: 'Address the probe, metrics and other servers listen on',
     },
+    'graceful-shutdown-timeout': {
+      type: 'string',
+      default: '30s',
+      help: "Longest shutdown after SIGTERM, in-flight work included; keep it within the pod's terminationGracePeriodSeconds",
+    },
     kubeconfig: {
       type: 'string',
       help: 'Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',

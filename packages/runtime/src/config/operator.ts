@@ -15,6 +15,8 @@ export interface OperatorSettings {
   healthPort: number;
   /** The IP address every server of the operator listens on. */
   bindAddress: string;
+  /** --graceful-shutdown-timeout: how long a shutdown may take in all. */
+  gracefulShutdownTimeoutMs: number;
   kubeconfig?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -44,6 +46,7 @@ export function operatorSettings(
     metricsPort: flags.int('metrics-port', 0, 65535),
     healthPort: flags.int('health-port', 0, 65535),
     bindAddress,
+    gracefulShutdownTimeoutMs: flags.duration('graceful-shutdown-timeout'),
     ...(kubeconfig ? { kubeconfig } : {}),
     logLevel: flags.oneOf('log-level', ['debug', 'info', 'warn', 'error'] as const),
   };
@@ -68,6 +71,7 @@ export function managerFor(
     healthProbePort: settings.healthPort,
     metricsPort: settings.metricsPort,
     bindAddress: settings.bindAddress,
+    gracefulShutdownTimeoutMs: settings.gracefulShutdownTimeoutMs,
     ...(settings.leaderElect
       ? {
           leaderElection: {

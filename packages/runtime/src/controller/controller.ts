@@ -132,7 +132,14 @@ export class Controller {
     const informers = this.bind(cache);
     cache.start(signal);
     await Promise.all(informers.map((i) => i.waitForSync(signal)));
-    if (signal.aborted) return;
+    if (signal.aborted) {
+      // Stopped before its first list finished (a cold start): no worker ever ran.
+      for (const un of this.unsubscribe.splice(0)) un();
+      this.informers = undefined;
+      this.queue.shutDown();
+      this.log.info({ synced: false }, 'stopped');
+      return;
+    }
 
     maxConcurrent.set({ controller: this.name }, this.workers);
     this.log.info({ workers: this.workers }, 'starting workers');
@@ -230,7 +237,10 @@ export class Controller {
     } catch (err) {
       reconcileErrors.inc(labels);
       reconcileTotal.inc({ ...labels, result: 'error' });
-      if (err instanceof TerminalError) {
+      if (signal.aborted) {
+        // Cancelled at the end of the grace period: not a failure of the reconcile.
+        log.info({ err: (err as Error)?.message }, 'reconcile cancelled: stopping');
+      } else if (err instanceof TerminalError) {
         terminalErrors.inc(labels);
         this.queue.forget(key);
         log.error({ err }, 'reconcile failed with a terminal error, not retrying');

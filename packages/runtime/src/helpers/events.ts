@@ -24,6 +24,12 @@ export interface EventRecorderOptions {
   seriesWindowMs?: number;
   /** At most one series update per event per this interval, default 30 seconds. */
   seriesUpdateIntervalMs?: number;
+  /**
+   * Event writes in flight at once, default 2. Writes share the client's rate limit with
+   * reconciles: a burst of Events (thousands at a cold start) waits its turn here instead
+   * of queueing ahead of every reconcile's requests.
+   */
+  maxConcurrentWrites?: number;
 }
 
 /** The API's limit on `note`, in bytes. */
@@ -47,10 +53,10 @@ interface Series {
   lastWrite: number;
   /** A write is scheduled for the next allowed moment. */
   timer?: NodeJS.Timeout;
-  /** A write is queued on `chain` and has not started yet; it will carry the latest count. */
+  /** A write is waiting for its turn and has not started yet; it will carry the latest count. */
   queued: boolean;
-  /** Writes of one series in order: a series update must follow the create. */
-  chain: Promise<void>;
+  /** The write in progress, if any: a series update must follow the create. */
+  writing?: Promise<void>;
 }
 
 /**
@@ -62,7 +68,8 @@ interface Series {
  * `seriesWindowMs` of the previous one are one Event whose `series` counts the repeats,
  * so a controller stuck in an error loop writes one object, not thousands. Series updates
  * are rate limited per Event: the latest count is written at the next allowed moment, or
- * by `flush()`, which tests and shutdown call to write everything pending.
+ * by `flush()`, which tests and shutdown call to write everything pending. Writes go out a
+ * few at a time, oldest first, so Events never crowd out a controller's own requests.
  */
 export class EventRecorder {
   private readonly controller: string;
@@ -72,7 +79,11 @@ export class EventRecorder {
   private readonly interval: number;
   /** By key, in order of last observation (re-inserted on every repeat). */
   private readonly series = new Map<string, Series>();
-  private readonly pending = new Set<Promise<void>>();
+  /** Series waiting for a write slot, oldest first. */
+  private readonly waiting: Series[] = [];
+  private readonly writes = new Set<Promise<void>>();
+  private readonly maxWrites: number;
+  private idle: Array<() => void> = [];
   private lastSweep = Date.now();
 
   constructor(
@@ -84,6 +95,7 @@ export class EventRecorder {
     this.log = (opts.logger ?? silentLogger).child({ component: 'event-recorder' });
     this.window = opts.seriesWindowMs ?? 6 * 60_000;
     this.interval = opts.seriesUpdateIntervalMs ?? 30_000;
+    this.maxWrites = Math.max(1, opts.maxConcurrentWrites ?? 2);
   }
 
   /**
@@ -105,8 +117,12 @@ export class EventRecorder {
     }
   }
 
-  /** Writes every pending series update now and waits for all writes in flight. */
-  async flush(): Promise<void> {
+  /**
+   * Writes every pending series update now and waits for all writes. When `signal` aborts
+   * first (a shutdown out of time), writes not yet started are dropped, with one warning
+   * counting them, and it returns without waiting for those in flight.
+   */
+  async flush(signal?: AbortSignal): Promise<void> {
     for (const st of this.series.values()) {
       if (st.timer) {
         clearTimeout(st.timer);
@@ -114,7 +130,28 @@ export class EventRecorder {
       }
       if (st.count !== st.written) this.enqueue(st);
     }
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    if (this.waiting.length === 0 && this.writes.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        signal?.removeEventListener('abort', giveUp);
+        resolve();
+      };
+      const giveUp = () => {
+        this.idle = this.idle.filter((f) => f !== done);
+        const dropped = this.waiting.splice(0);
+        for (const st of dropped) st.queued = false;
+        if (dropped.length || this.writes.size) {
+          this.log.warn(
+            { dropped: dropped.length, inFlight: this.writes.size },
+            'out of time: Events not written',
+          );
+        }
+        resolve();
+      };
+      this.idle.push(done);
+      if (signal?.aborted) giveUp();
+      else signal?.addEventListener('abort', giveUp, { once: true });
+    });
   }
 
   private record(
@@ -171,7 +208,6 @@ export class EventRecorder {
       lastObservedTime: time,
       lastWrite: 0,
       queued: false,
-      chain: Promise.resolve(),
     };
     this.series.set(key, st);
     this.enqueue(st);
@@ -204,13 +240,33 @@ export class EventRecorder {
   private enqueue(st: Series): void {
     if (st.queued) return;
     st.queued = true;
-    // write() catches its own errors; the catch only keeps a bug from breaking the chain.
-    const write = st.chain
-      .then(() => this.write(st))
-      .catch((err: unknown) => this.log.error({ err }, 'event recorder write failed'));
-    st.chain = write;
-    this.pending.add(write);
-    void write.finally(() => this.pending.delete(write));
+    this.waiting.push(st);
+    this.pump();
+  }
+
+  /** Starts waiting writes while slots are free; a series being written waits its turn. */
+  private pump(): void {
+    for (let i = 0; i < this.waiting.length && this.writes.size < this.maxWrites; ) {
+      const st = this.waiting[i]!;
+      if (st.writing) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      // write() catches its own errors; the catch only keeps a bug from stalling the queue.
+      const write = this.write(st)
+        .catch((err: unknown) => this.log.error({ err }, 'event recorder write failed'))
+        .finally(() => {
+          st.writing = undefined;
+          this.writes.delete(write);
+          this.pump();
+        });
+      st.writing = write;
+      this.writes.add(write);
+    }
+    if (this.waiting.length === 0 && this.writes.size === 0) {
+      for (const resolve of this.idle.splice(0)) resolve();
+    }
   }
 
   /** Brings the Event in the API up to date with `st`; never rejects. */

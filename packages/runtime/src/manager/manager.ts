@@ -33,7 +33,12 @@ export interface ManagerOptions {
   metricsPort?: number | false;
   /** Address the probe and metrics servers bind (and `bindAddress` tells), default 0.0.0.0. */
   bindAddress?: string;
-  /** How long in-flight reconciles may finish after SIGTERM. Default 30 s. */
+  /**
+   * How long a shutdown may take in all, default 30 s (a pod's default
+   * terminationGracePeriodSeconds): in-flight reconciles get all of it but the last tenth
+   * (at most 3 s), its closing time; pending Events get at most the closing time, then the
+   * Lease is released; whatever still runs at the end is left behind.
+   */
   gracefulShutdownTimeoutMs?: number;
   /** Client-side limit on API requests, as in client-go: default 20 qps, burst 30. */
   qps?: number;
@@ -115,11 +120,14 @@ export class Manager {
   /** Starts declaring a controller; `complete(reconciler)` registers it here. */
   controller(name: string): ControllerBuilder {
     const builder = new ControllerBuilder(name, (c) => this.controllers.push(c), this.log);
-    // The manager's grace period is each controller's, unless the controller sets its own.
-    const grace = this.opts.gracefulShutdownTimeoutMs;
-    return grace === undefined
-      ? builder
-      : builder.withOptions({ gracefulShutdownTimeoutMs: grace });
+    // In-flight reconciles get the manager's grace period but its closing time, unless the
+    // controller sets its own.
+    const grace = this.grace();
+    return builder.withOptions({ gracefulShutdownTimeoutMs: grace - closingTime(grace) });
+  }
+
+  private grace(): number {
+    return this.opts.gracefulShutdownTimeoutMs ?? 30_000;
   }
 
   add(runnable: Runnable): void {
@@ -181,32 +189,43 @@ export class Manager {
   }
 
   /**
-   * Runs until `signal` aborts, then shuts down in order: stop taking work, finish
-   * in-flight reconciles (within the grace period), release the Lease, stop servers.
+   * Runs until `signal` aborts, then shuts down in order, all within the grace period:
+   * stop taking work, finish in-flight reconciles (cancelled when the period nears its
+   * end), write pending Events, release the Lease, stop servers. Work still running when
+   * the period ends is named in a warning and left behind, so the process can exit in time.
    * Rejects with LeaderElectionLostError if the Lease is lost, and with RunnableFailedError
    * (after the same orderly shutdown) if a runnable or controller fails.
    */
   async start(signal: AbortSignal): Promise<void> {
-    const grace = this.opts.gracefulShutdownTimeoutMs ?? 30_000;
+    const grace = this.grace();
     const cacheAbort = new AbortController();
     const leaderAbort = new AbortController();
+    // Aborted once leader work has stopped: the Lease is renewed until then and released
+    // after, so two leaders never overlap.
+    const leaseAbort = new AbortController();
     const onShutdown = () => leaderAbort.abort();
     signal.addEventListener('abort', onShutdown, { once: true });
 
     let failed: RunnableFailedError | undefined;
-    const run = async (name: string, work: Promise<void>) => {
-      try {
-        await work;
-      } catch (err) {
-        // A failure during shutdown is only told: the manager is stopping anyway.
-        if (leaderAbort.signal.aborted) {
-          this.log.error({ err, runnable: name }, 'runnable failed while stopping');
-          return;
+    const run = (name: string, work: Promise<void>): Work => {
+      const item: Work = { name, done: false, settled: Promise.resolve() };
+      item.settled = (async () => {
+        try {
+          await work;
+        } catch (err) {
+          // A failure during shutdown is only told: the manager is stopping anyway.
+          if (leaderAbort.signal.aborted) {
+            this.log.error({ err, runnable: name }, 'runnable failed while stopping');
+            return;
+          }
+          this.log.error({ err, runnable: name }, 'runnable failed, stopping the manager');
+          failed = new RunnableFailedError(name, { cause: err });
+          leaderAbort.abort();
+        } finally {
+          item.done = true;
         }
-        this.log.error({ err, runnable: name }, 'runnable failed, stopping the manager');
-        failed = new RunnableFailedError(name, { cause: err });
-        leaderAbort.abort();
-      }
+      })();
+      return item;
     };
 
     for (const c of this.controllers) c.bind(this.cache);
@@ -218,7 +237,7 @@ export class Manager {
       .map((r) => run(r.name, r.start(leaderAbort.signal)));
 
     let lost = false;
-    const leaderWork: Promise<void>[] = [];
+    const leaderWork: Work[] = [];
     let holding: Promise<'released' | 'lost'> | undefined;
     // Not elected when stopping, or when a replica's runnable failed meanwhile.
     const elected = this.elector
@@ -227,7 +246,7 @@ export class Manager {
     if (elected) {
       this.leaderSince = Date.now();
       if (this.elector) {
-        holding = this.elector.hold(leaderAbort.signal).then((outcome) => {
+        holding = this.elector.hold(leaseAbort.signal).then((outcome) => {
           if (outcome === 'lost') {
             lost = true;
             leaderAbort.abort();
@@ -244,14 +263,28 @@ export class Manager {
     }
 
     await whenAborted(leaderAbort.signal);
+    const outOfTime = new AbortController();
+    const timer = setTimeout(() => outOfTime.abort(), grace).unref();
     if (!failed) {
       this.log.info({ graceMs: grace }, lost ? 'leader lease lost, stopping' : 'shutting down');
     }
-    await Promise.all(leaderWork);
-    await Promise.all([...this.recorders.values()].map((r) => r.flush()));
-    // Controllers are done: only now hand the Lease over, so two leaders never overlap.
+    await untilDone(leaderWork, outOfTime.signal);
+    // Events are worth a moment, not the whole period: a backlog of thousands (a cold
+    // start) would otherwise hold the exit for minutes. What is left is dropped and counted.
+    const eventsTimeout = AbortSignal.any([
+      outOfTime.signal,
+      AbortSignal.timeout(closingTime(grace)),
+    ]);
+    await Promise.all([...this.recorders.values()].map((r) => r.flush(eventsTimeout)));
+    // Controllers are done (or out of time): only now hand the Lease over.
+    leaseAbort.abort();
     if (holding) await holding;
-    await Promise.all(everyReplica);
+    await untilDone(everyReplica, outOfTime.signal);
+    clearTimeout(timer);
+    const left = [...leaderWork, ...everyReplica].filter((w) => !w.done).map((w) => w.name);
+    if (left.length) {
+      this.log.warn({ graceMs: grace, running: left }, 'not stopped within the grace period');
+    }
     cacheAbort.abort();
     await Promise.all(this.servers.map((s) => s.stop()));
     this.leaderSince = undefined;
@@ -260,4 +293,21 @@ export class Manager {
     if (failed) throw failed;
     this.log.info('stopped');
   }
+}
+
+/** A runnable or controller as the manager runs it: whether it has returned yet. */
+interface Work {
+  name: string;
+  done: boolean;
+  settled: Promise<void>;
+}
+
+/** Resolves when every piece of work has returned, or when `signal` aborts. */
+async function untilDone(work: Work[], signal: AbortSignal): Promise<void> {
+  await Promise.race([Promise.all(work.map((w) => w.settled)), whenAborted(signal)]);
+}
+
+/** The end of a grace period kept for Events and the Lease: a tenth, at most 3 s. */
+function closingTime(graceMs: number): number {
+  return Math.min(3000, Math.floor(graceMs / 10));
 }

@@ -19,3 +19,65 @@ export function whenAborted(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
 }
+
+/**
+ * `promise`, or a rejection with the signal's reason as soon as `signal` aborts: a caller
+ * that gives up stops waiting for work others may still need (the work goes on).
+ */
+export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * The signal of work shared by several callers (one zone read, one batched call): it
+ * aborts once every caller that joined has given up, and never if one joined without a
+ * signal.
+ */
+export class JointAbort {
+  private readonly controller = new AbortController();
+  private waiting = 0;
+  private forever = false;
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  join(signal?: AbortSignal): void {
+    if (!signal) {
+      this.forever = true;
+      return;
+    }
+    if (signal.aborted) {
+      this.check(signal);
+      return;
+    }
+    this.waiting++;
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.waiting--;
+        this.check(signal);
+      },
+      { once: true },
+    );
+  }
+
+  private check(last: AbortSignal): void {
+    if (!this.forever && this.waiting === 0) this.controller.abort(last.reason);
+  }
+}
