@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { metricsRegistry } from '@chousei/runtime';
 import { type Bind9, type DnsGate, startBind9, startDnsGate } from '@chousei/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -339,6 +340,39 @@ describe('rfc2136 against BIND9', () => {
     expect((await p.records(zone)).find((r) => r.name === record.name)?.values).toEqual([
       '192.0.2.6',
     ]);
+  });
+
+  it('stops waiting for a server that never answers once its signal aborts', async () => {
+    // Bound but mute, on UDP and TCP: requests get neither an answer nor an error.
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const { port } = udp.address();
+    const tcp = createServer(() => {});
+    await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve));
+    try {
+      // Without a signal: 3 attempts of 5 s each.
+      const p = provider({ host: '127.0.0.1', port, timeoutMs: 5000 });
+      const record: RecordSet = {
+        name: 'mute.example.test',
+        type: 'A',
+        ttl: 60,
+        values: ['192.0.2.7'],
+      };
+      const reason = new Error('shutting down');
+      for (const call of [
+        (signal: AbortSignal) => p.apply(zone, [{ action: 'create', record }], signal),
+        (signal: AbortSignal) => p.records(zone, signal),
+      ]) {
+        const stop = new AbortController();
+        setTimeout(() => stop.abort(reason), 200);
+        const started = Date.now();
+        await expect(call(stop.signal)).rejects.toBe(reason);
+        expect(Date.now() - started).toBeLessThan(1500);
+      }
+    } finally {
+      udp.close();
+      tcp.close();
+    }
   });
 
   it('applies a group of 300 records in one UPDATE over TCP, and 200 groups at once', async () => {

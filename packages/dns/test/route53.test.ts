@@ -177,6 +177,18 @@ describe('zones', () => {
     expect(internal.name).toBe('internal.example.com');
   });
 
+  it('finding 1: an empty zone id list filters nothing, as an unset --zone-id-filter', async () => {
+    await createZone('example.com');
+    await createZone('other.org');
+    const names = async (zoneFilter: Route53ProviderOptions['zoneFilter']) =>
+      (await provider({ zoneFilter }).zones()).map((z) => z.name).sort();
+    // What the operator's flags give when none is set: every list empty.
+    expect(await names({ domains: [], excludeDomains: [], zoneIds: [], tags: {} })).toEqual([
+      'example.com',
+      'other.org',
+    ]);
+  });
+
   it('pages through hosted zones and asks for tags 10 zones at a time', async () => {
     await Promise.all(
       Array.from({ length: 125 }, (_, i) =>
@@ -534,6 +546,29 @@ describe('apply', () => {
       await proxy.close();
     }
     expect((await stateOf(zone)).size).toBe(2);
+  });
+});
+
+describe('cancellation', () => {
+  it('stops waiting for a stalled Route53 once its signal aborts: no retry, no hang', async () => {
+    const zone = await createZone('stalled.test');
+    // Holds every change: no answer, no error, as a stalled service.
+    const proxy = await startFaultProxy(moto.endpoint, (req) =>
+      req.operation === 'ChangeResourceRecordSets' ? new Promise(() => {}) : undefined,
+    );
+    try {
+      const p = provider({ endpoint: proxy.endpoint });
+      const started = Date.now();
+      const reason = new Error('shutting down');
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(reason), 200);
+      await expect(p.apply(zone, owned(1, zone.name), stop.signal)).rejects.toBe(reason);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // A read given up before it starts is not sent at all.
+      await expect(p.records(zone, AbortSignal.abort(reason))).rejects.toBe(reason);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

@@ -56,18 +56,23 @@ export interface ApplyResult {
 /**
  * A DNS service: list zones, list a zone's records, apply changes to a zone. Everything
  * else (ownership, planning, filtering) is built on these three calls.
+ *
+ * Each call takes an optional AbortSignal: when it aborts, the call stops waiting (for the
+ * service, a rate limit, a retry) and rejects with the signal's reason, so a shutdown is
+ * never held up by a slow or stalled service. After an aborted `apply` the caller cannot
+ * know which changes landed and must read the zone again.
  */
 export interface Provider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
-  zones(): Promise<Zone[]>;
-  records(zone: Zone): Promise<RecordSet[]>;
+  zones(signal?: AbortSignal): Promise<Zone[]>;
+  records(zone: Zone, signal?: AbortSignal): Promise<RecordSet[]>;
   /**
    * Applies as many changes as the service accepts. Never throws for a rejected change: it
    * is reported in `failed` with the service's reason. Throws only when the service could
-   * not be reached at all (after its own retries).
+   * not be reached at all (after its own retries), or when `signal` aborted.
    */
-  apply(zone: Zone, changes: Change[]): Promise<ApplyResult>;
+  apply(zone: Zone, changes: Change[], signal?: AbortSignal): Promise<ApplyResult>;
 }
 
 /** A provider error that carries the service's own code and whether retrying may help. */

@@ -8,6 +8,8 @@ export interface RetryOptions {
   backoff?: BackoffOptions;
   retryable(err: unknown): boolean;
   onRetry?(err: unknown, retry: number, delayMs: number): void;
+  /** Gives up: no retry starts after it aborts, and the wait before one ends. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -20,10 +22,12 @@ export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOpti
     try {
       return await attempt();
     } catch (err) {
-      if (retry > options.maxRetries || !options.retryable(err)) throw err;
+      if (retry > options.maxRetries || !options.retryable(err) || options.signal?.aborted)
+        throw err;
       const delay = backoffDelay(retry, options.backoff);
       options.onRetry?.(err, retry, delay);
-      await sleep(delay);
+      await sleep(delay, options.signal);
+      options.signal?.throwIfAborted();
     }
   }
 }

@@ -150,7 +150,7 @@ export class RFC2136Provider implements Provider {
     return (this.zoneNames ?? []).map((name) => ({ id: name, name }));
   }
 
-  async records(zone: Zone): Promise<RecordSet[]> {
+  async records(zone: Zone, signal?: AbortSignal): Promise<RecordSet[]> {
     const name = this.zoneName(zone);
     const request = this.sign(axfrRequest(name, randomInt(0x10000)));
     const done = startRequest(PROVIDER, 'axfr');
@@ -164,7 +164,12 @@ export class RFC2136Provider implements Provider {
               verifier.finish();
             }
           : undefined;
-      const { result: replies } = await this.transport.stream(request.wire, transferEnd(), check);
+      const { result: replies } = await this.transport.stream(
+        request.wire,
+        transferEnd(),
+        check,
+        signal,
+      );
       const rcode = readHeader(replies.at(-1)!).rcode;
       if (rcode !== RCODE.NOERROR) {
         const code = rcodeName(rcode);
@@ -182,13 +187,14 @@ export class RFC2136Provider implements Provider {
       this.log.debug({ zone: name, messages: replies.length, records: records.length }, 'AXFR');
       return records;
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       const e = this.providerError(`AXFR of ${name}`, err);
       done(resultLabel(e));
       throw e;
     }
   }
 
-  async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
+  async apply(zone: Zone, changes: Change[], signal?: AbortSignal): Promise<ApplyResult> {
     const name = this.zoneName(zone);
     const groups = changeGroups(changes);
     const errors: Array<Error | undefined> = [];
@@ -212,7 +218,7 @@ export class RFC2136Provider implements Provider {
           const stop = unreachable ?? rejectedKey;
           if (stop) return stop;
           try {
-            await this.applyGroup(name, group);
+            await this.applyGroup(name, group, signal);
             return undefined;
           } catch (err) {
             const e = err instanceof ProviderError ? err : this.providerError('UPDATE', err);
@@ -226,6 +232,8 @@ export class RFC2136Provider implements Provider {
       return task;
     });
     await Promise.all(tasks);
+    // Cancelled: the caller reads the zone again rather than trust a partial outcome.
+    signal?.throwIfAborted();
     if (unreachable) throw unreachable;
 
     const result: ApplyResult = { applied: [], failed: [] };
@@ -238,7 +246,11 @@ export class RFC2136Provider implements Provider {
   }
 
   /** Sends one group as one UPDATE; throws ProviderError when it did not apply. */
-  private async applyGroup(zone: string, group: Change[]): Promise<void> {
+  private async applyGroup(
+    zone: string,
+    group: Change[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     let request: Buffer;
     try {
       request = buildUpdate(zone, group, randomInt(0x10000), { minTTL: this.minTTL });
@@ -246,7 +258,7 @@ export class RFC2136Provider implements Provider {
       if (!(err instanceof InvalidChangeError)) throw err;
       throw new ProviderError(err.message, PROVIDER, 'InvalidChange', false, { cause: err });
     }
-    const { rcode, attempts } = await this.update(request);
+    const { rcode, attempts } = await this.update(request, signal);
     if (rcode === RCODE.NOERROR) {
       this.log.debug({ zone, changes: describeGroup(group) }, 'UPDATE applied');
       return;
@@ -256,7 +268,7 @@ export class RFC2136Provider implements Provider {
     const prereqFailure =
       rcode === RCODE.YXDOMAIN || rcode === RCODE.YXRRSET || rcode === RCODE.NXRRSET;
     if (attempts > 1 && prereqFailure) {
-      const check = await this.update(buildPostcheck(zone, group, randomInt(0x10000)));
+      const check = await this.update(buildPostcheck(zone, group, randomInt(0x10000)), signal);
       if (check.rcode === RCODE.NOERROR) {
         this.log.info(
           { zone, changes: describeGroup(group) },
@@ -276,14 +288,19 @@ export class RFC2136Provider implements Provider {
   }
 
   /** Signs, sends and verifies one UPDATE; returns the server's rcode. */
-  private async update(message: Buffer): Promise<{ rcode: number; attempts: number }> {
+  private async update(
+    message: Buffer,
+    signal: AbortSignal | undefined,
+  ): Promise<{ rcode: number; attempts: number }> {
     const request = this.sign(message);
     const done = startRequest(PROVIDER, 'update');
     try {
       const { tsig } = this;
       const { result: reply, attempts } = await this.transport.exchange(
         request.wire,
-        tsig && request.mac ? { check: (r) => verifyReply(r, tsig, request.mac!) } : {},
+        tsig && request.mac
+          ? { check: (r) => verifyReply(r, tsig, request.mac!), signal }
+          : { signal },
       );
       const { rcode } = readHeader(reply);
       done(rcode === RCODE.NOERROR ? 'success' : rcodeName(rcode));

@@ -75,22 +75,29 @@ export class DnsTransport {
   /**
    * Sends one request and returns its reply: over UDP when the request is small, falling
    * back to TCP when the reply comes back truncated; over TCP otherwise or when `tcp`.
-   * `check` throws for a reply that must not be believed (see retry).
+   * `check` throws for a reply that must not be believed (see retry). `signal` gives up at
+   * once (rejecting with its reason), between attempts too.
    */
   exchange(
     request: Buffer,
-    opts: { tcp?: boolean; check?: (reply: Buffer) => void } = {},
+    opts: {
+      tcp?: boolean;
+      check?: (reply: Buffer) => void;
+      signal?: AbortSignal | undefined;
+    } = {},
   ): Promise<Exchange<Buffer>> {
     const useTcp = opts.tcp || request.length > UDP_MAX;
+    const { signal } = opts;
     const attempt = async () => {
       if (!useTcp) {
-        const reply = await this.udp(request);
+        const reply = await this.udp(request, signal);
         if (!readHeader(reply).truncated) return reply;
+        signal?.throwIfAborted();
       }
-      const replies = await this.tcp(request, () => true);
+      const replies = await this.tcp(request, () => true, signal);
       return replies[0]!;
     };
-    return this.retry(attempt, opts.check);
+    return this.retry(attempt, opts.check, signal);
   }
 
   /**
@@ -102,8 +109,9 @@ export class DnsTransport {
     request: Buffer,
     isLast: (reply: Buffer, index: number) => boolean,
     check?: (replies: Buffer[]) => void,
+    signal?: AbortSignal,
   ): Promise<Exchange<Buffer[]>> {
-    return this.retry(() => this.tcp(request, isLast), check);
+    return this.retry(() => this.tcp(request, isLast, signal), check, signal);
   }
 
   /**
@@ -111,13 +119,16 @@ export class DnsTransport {
    * so is a reply `check` refuses (a TSIG signature that does not verify): such a reply is
    * treated as corrupt and discarded at once, as draft-sury-dnsop-tsig-clarify updates RFC
    * 8945 5.4 (waiting on for a better one only widens a forger's window), so a forgery costs
-   * one attempt. When every attempt ends so, the last refusal is thrown as it is.
+   * one attempt. When every attempt ends so, the last refusal is thrown as it is. `signal`
+   * ends it at once, with its reason.
    */
   private async retry<T>(
     attempt: () => Promise<T>,
-    check?: (result: T) => void,
+    check: ((result: T) => void) | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<Exchange<T>> {
     for (let n = 1; ; n++) {
+      signal?.throwIfAborted();
       type Outcome = { ok: true; result: T } | { ok: false; failure: Failure };
       const outcome: Outcome = await attempt().then(
         (result): Outcome => {
@@ -129,6 +140,7 @@ export class DnsTransport {
           }
         },
         (err: unknown): Outcome => {
+          if (signal?.aborted) throw signal.reason;
           const lost = asNetworkError(err);
           if (!lost) throw err;
           return { ok: false, failure: { lost } };
@@ -145,19 +157,21 @@ export class DnsTransport {
         );
       }
       this.onRetry?.('refused' in failure ? failure.refused : failure.lost, n);
-      await sleep(backoffDelay(n, { initialMs: this.retryDelayMs, maxMs: 2000 }));
+      await sleep(backoffDelay(n, { initialMs: this.retryDelayMs, maxMs: 2000 }), signal);
     }
   }
 
-  private udp(request: Buffer): Promise<Buffer> {
+  private udp(request: Buffer, signal: AbortSignal | undefined): Promise<Buffer> {
     const id = request.readUInt16BE(0);
     return new Promise((resolve, reject) => {
       const socket = createSocket(isIPv6(this.host) ? 'udp6' : 'udp4');
       let finished = false;
+      const abort = () => done(signal?.reason as Error);
       const done = (err: Error | undefined, reply?: Buffer) => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         socket.removeAllListeners();
         socket.on('error', () => {});
         socket.close();
@@ -168,6 +182,7 @@ export class DnsTransport {
         () => done(new NetworkError(`no UDP reply within ${this.timeoutMs} ms`, 'ETIMEDOUT')),
         this.timeoutMs,
       );
+      signal?.addEventListener('abort', abort, { once: true });
       // A connected socket hears ICMP port unreachable as ECONNREFUSED: a down server
       // fails fast instead of timing out.
       socket.on('error', (err) => done(err));
@@ -188,6 +203,7 @@ export class DnsTransport {
   private tcp(
     request: Buffer,
     isLast: (reply: Buffer, index: number) => boolean,
+    signal: AbortSignal | undefined,
   ): Promise<Buffer[]> {
     const id = request.readUInt16BE(0);
     return new Promise((resolve, reject) => {
@@ -195,15 +211,18 @@ export class DnsTransport {
       let pending: Buffer = Buffer.alloc(0);
       let finished = false;
       const socket = connect({ host: this.host, port: this.port });
+      const abort = () => done(signal?.reason as Error);
       const done = (err?: Error) => {
         if (finished) return;
         finished = true;
+        signal?.removeEventListener('abort', abort);
         socket.removeAllListeners();
         socket.on('error', () => {});
         socket.destroy();
         if (err) reject(err);
         else resolve(replies);
       };
+      signal?.addEventListener('abort', abort, { once: true });
       // An idle timeout: a long transfer is fine as long as bytes keep coming.
       socket.setTimeout(this.timeoutMs, () =>
         done(new NetworkError(`no TCP data within ${this.timeoutMs} ms`, 'ETIMEDOUT')),

@@ -27,8 +27,8 @@ export function sharedLimiter(options: RateLimitOptions = {}): BucketRateLimiter
   return bucket;
 }
 
-/** Waits for (and takes) a token: call before every request. */
-export async function takeToken(limiter: BucketRateLimiter): Promise<void> {
+/** Waits for (and takes) a token: call before every request. `signal` ends the wait. */
+export async function takeToken(limiter: BucketRateLimiter, signal?: AbortSignal): Promise<void> {
   const wait = limiter.when(undefined);
-  if (wait > 0) await sleep(wait);
+  if (wait > 0) await sleep(wait, signal);
 }

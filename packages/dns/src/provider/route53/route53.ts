@@ -134,12 +134,15 @@ export class Route53Provider implements Provider {
     this.log = (options.logger ?? silentLogger).child({ provider: 'route53' });
   }
 
-  async zones(): Promise<Zone[]> {
+  async zones(signal?: AbortSignal): Promise<Zone[]> {
     const hosted: HostedZone[] = [];
     let marker: string | undefined;
     do {
-      const page = await this.request('ListHostedZones', () =>
-        this.client.send(new ListHostedZonesCommand({ Marker: marker })),
+      const page = await this.request(
+        'ListHostedZones',
+        () =>
+          this.client.send(new ListHostedZonesCommand({ Marker: marker }), { abortSignal: signal }),
+        signal,
       );
       hosted.push(...(page.HostedZones ?? []));
       marker = page.IsTruncated ? page.NextMarker : undefined;
@@ -156,18 +159,22 @@ export class Route53Provider implements Provider {
       .filter((z) => zoneMatches(z, this.filter));
     const wanted = this.filter.tags;
     if (!wanted || Object.keys(wanted).length === 0) return zones;
-    await this.loadTags(zones);
+    await this.loadTags(zones, signal);
     return zones.filter((z) => tagsMatch(z.tags ?? {}, wanted));
   }
 
-  private async loadTags(zones: Zone[]): Promise<void> {
+  private async loadTags(zones: Zone[], signal: AbortSignal | undefined): Promise<void> {
     const byId = new Map(zones.map((z) => [z.id, z]));
     for (let i = 0; i < zones.length; i += TAG_BATCH) {
       const ids = zones.slice(i, i + TAG_BATCH).map((z) => z.id);
-      const out = await this.request('ListTagsForResources', () =>
-        this.client.send(
-          new ListTagsForResourcesCommand({ ResourceType: 'hostedzone', ResourceIds: ids }),
-        ),
+      const out = await this.request(
+        'ListTagsForResources',
+        () =>
+          this.client.send(
+            new ListTagsForResourcesCommand({ ResourceType: 'hostedzone', ResourceIds: ids }),
+            { abortSignal: signal },
+          ),
+        signal,
       );
       for (const set of out.ResourceTagSets ?? []) {
         const zone = byId.get(bareZoneId(set.ResourceId ?? ''));
@@ -179,7 +186,7 @@ export class Route53Provider implements Provider {
     }
   }
 
-  async records(zone: Zone): Promise<RecordSet[]> {
+  async records(zone: Zone, signal?: AbortSignal): Promise<RecordSet[]> {
     const records: RecordSet[] = [];
     const seen = new Map<string, Seen>();
     let skipped = 0;
@@ -197,7 +204,9 @@ export class Route53Provider implements Provider {
               StartRecordType: start.type,
               StartRecordIdentifier: start.id,
             }),
+            { abortSignal: signal },
           ),
+        signal,
       );
       for (const rrset of page.ResourceRecordSets ?? []) {
         const listed = fromRoute53(rrset);
@@ -224,12 +233,12 @@ export class Route53Provider implements Provider {
     return records;
   }
 
-  async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {
+  async apply(zone: Zone, changes: Change[], signal?: AbortSignal): Promise<ApplyResult> {
     const result: ApplyResult = { applied: [], failed: [] };
     const batches = packBatches(changes, (c) => toRoute53Changes(c, (r) => this.exact(zone, r)));
     try {
       for (const [i, batch] of batches.entries()) {
-        const fatal = await this.land(zone, batch.groups, result);
+        const fatal = await this.land(zone, batch.groups, result, signal);
         if (fatal) {
           // Refused for a reason that is not the content (access, zone gone): the other
           // batches would be refused the same, so they are not sent.
@@ -237,9 +246,13 @@ export class Route53Provider implements Provider {
           break;
         }
       }
+      // Cancelled: what landed is unknown to the caller, who reads the zone again anyway.
+      signal?.throwIfAborted();
     } catch (err) {
-      // The service stayed unreachable through every retry. With nothing settled there is
-      // nothing to report: throw. Otherwise report what landed and fail the rest.
+      // The service stayed unreachable through every retry, or the caller gave up. With
+      // nothing settled there is nothing to report: throw. Otherwise report what landed
+      // and fail the rest.
+      if (signal?.aborted) throw signal.reason;
       if (result.applied.length === 0 && result.failed.length === 0) throw err;
       const settled = new Set([...result.applied, ...result.failed.map((f) => f.change)]);
       const error = toProviderError(err);
@@ -267,8 +280,9 @@ export class Route53Provider implements Provider {
     zone: Zone,
     groups: ChangeGroup[],
     result: ApplyResult,
+    signal: AbortSignal | undefined,
   ): Promise<ProviderError | undefined> {
-    const outcome = await this.send(zone, groups);
+    const outcome = await this.send(zone, groups, signal);
     if (outcome.ok) {
       this.accept(zone, groups, result);
       return undefined;
@@ -277,9 +291,9 @@ export class Route53Provider implements Provider {
     if (outcome.maybeApplied) {
       // An earlier attempt (5xx, cut connection) may have landed and the resend been refused
       // because of it (a CREATE that now exists): look before blaming the content.
-      const rest = await this.settleLanded(zone, groups, result);
+      const rest = await this.settleLanded(zone, groups, result, signal);
       if (rest.length === 0) return undefined;
-      if (rest.length < groups.length) return this.land(zone, rest, result);
+      if (rest.length < groups.length) return this.land(zone, rest, result, signal);
     }
     if (!CONTENT_CODES.has(error.code) || groups.length === 1) {
       this.fail(groups, error, result);
@@ -291,7 +305,7 @@ export class Route53Provider implements Provider {
     );
     const parts = resendParts(groups);
     for (const [i, part] of parts.entries()) {
-      const fatal = await this.land(zone, part, result);
+      const fatal = await this.land(zone, part, result, signal);
       if (fatal) {
         for (const later of parts.slice(i + 1)) this.fail(later, fatal, result);
         return fatal;
@@ -301,8 +315,12 @@ export class Route53Provider implements Provider {
   }
 
   /** One ChangeResourceRecordSets call (with retries); throws only when unreachable. */
-  private async send(zone: Zone, groups: ChangeGroup[]): Promise<SendOutcome> {
-    const track = { maybeApplied: false };
+  private async send(
+    zone: Zone,
+    groups: ChangeGroup[],
+    signal: AbortSignal | undefined,
+  ): Promise<SendOutcome> {
+    const track = { maybeApplied: false, signal };
     try {
       await this.call(
         'ChangeResourceRecordSets',
@@ -312,12 +330,14 @@ export class Route53Provider implements Provider {
               HostedZoneId: zone.id,
               ChangeBatch: { Changes: groups.flatMap((g) => g.wire) },
             }),
+            { abortSignal: signal },
           ),
         track,
       );
       this.stats.changeCalls++;
       return { ok: true };
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       const error = toProviderError(err);
       if (error.retryable) throw error;
       return { ok: false, error, maybeApplied: track.maybeApplied };
@@ -332,8 +352,9 @@ export class Route53Provider implements Provider {
     zone: Zone,
     groups: ChangeGroup[],
     result: ApplyResult,
+    signal: AbortSignal | undefined,
   ): Promise<ChangeGroup[]> {
-    const state = new Map((await this.records(zone)).map((r) => [recordKey(r), r]));
+    const state = new Map((await this.records(zone, signal)).map((r) => [recordKey(r), r]));
     const holds = (c: Change): boolean => {
       const now = state.get(recordKey(c.record));
       if (c.action === 'delete') return now === undefined;
@@ -376,26 +397,35 @@ export class Route53Provider implements Provider {
   }
 
   /** `call` with the error as a ProviderError: for reads, which have no partial result. */
-  private async request<T>(operation: Route53Operation, send: () => Promise<T>): Promise<T> {
+  private async request<T>(
+    operation: Route53Operation,
+    send: () => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     try {
-      return await this.call(operation, send);
+      return await this.call(operation, send, { maybeApplied: false, signal });
     } catch (err) {
+      // Cancelled by the caller: its reason, not a provider failure.
+      if (signal?.aborted) throw signal.reason;
       throw toProviderError(err);
     }
   }
 
   /**
    * One API operation: a token from the shared bucket before every attempt, metrics and
-   * stats for each, retries with backoff while the error is transient.
+   * stats for each, retries with backoff while the error is transient; `track.signal`
+   * cancels the wait, the request and the retries.
    */
   private call<T>(
     operation: Route53Operation,
     send: () => Promise<T>,
-    track?: { maybeApplied: boolean },
+    track: { maybeApplied: boolean; signal: AbortSignal | undefined },
   ): Promise<T> {
+    const { signal } = track;
     return withRetry(
       async () => {
-        await takeToken(this.limiter);
+        await takeToken(this.limiter, signal);
+        signal?.throwIfAborted();
         this.stats.calls[operation] = (this.stats.calls[operation] ?? 0) + 1;
         const done = startRequest(PROVIDER_NAME, operation);
         try {
@@ -406,13 +436,14 @@ export class Route53Provider implements Provider {
           const info = classify(err);
           done(info.throttled ? 'throttled' : 'error');
           if (info.throttled) this.stats.throttled++;
-          if (track && info.maybeApplied) track.maybeApplied = true;
+          if (info.maybeApplied) track.maybeApplied = true;
           throw err;
         }
       },
       {
         maxRetries: this.maxRetries,
         backoff: this.backoff,
+        ...(signal ? { signal } : {}),
         retryable: (err) => classify(err).retryable,
         onRetry: (err, retry, delayMs) => {
           this.stats.retries++;

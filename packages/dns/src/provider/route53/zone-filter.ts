@@ -10,7 +10,7 @@ export interface Route53ZoneFilter {
   domains?: string[];
   /** Zones equal to or under any of these are left out. */
   excludeDomains?: string[];
-  /** Hosted zone ids, with or without the `/hostedzone/` prefix. */
+  /** Hosted zone ids, with or without the `/hostedzone/` prefix; none or empty: any. */
   zoneIds?: string[];
   type?: 'public' | 'private';
   /** Tags the zone must carry with these exact values. */
@@ -24,7 +24,9 @@ export function bareZoneId(id: string): string {
 
 /** Every criterion but tags (which cost a request to learn). */
 export function zoneMatches(zone: Zone, filter: Route53ZoneFilter): boolean {
-  if (filter.zoneIds && !filter.zoneIds.map(bareZoneId).includes(zone.id)) return false;
+  // An empty list is no filter (as external-dns reads an unset --zone-id-filter): every
+  // zone the credentials list, as the other criteria allow.
+  if (filter.zoneIds?.length && !filter.zoneIds.map(bareZoneId).includes(zone.id)) return false;
   if (filter.type && (filter.type === 'private') !== !!zone.private) return false;
   if (filter.domains && filter.domains.length > 0) {
     const ok = filter.domains
