@@ -2,7 +2,6 @@
 // through BIND9, and both operators as processes of their built commands, under the RBAC
 // of their Helm charts. An Ingress whose load balancer is 127.0.0.1 gets an A record from
 // the dns-operator; that record leads Pebble's HTTP-01 validation to the cert-operator.
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -15,17 +14,16 @@ import {
   type ControlPlane,
   type DnsGate,
   freePort,
-  operatorCommand,
   type Pebble,
   rbacObjects,
   renderChart,
-  ServerProcess,
+  type ServerProcess,
   startBind9,
   startControlPlane,
   startDnsGate,
+  startOperatorProcess,
   startPebble,
   type TsigAlgorithm,
-  waitUntilReady,
 } from '@chousei/testenv';
 import { type Steps, silentSteps } from './progress.ts';
 
@@ -212,45 +210,29 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const startOperator = async (name: OperatorName, args: string[], env = {}) => {
       const { sa, kubeconfig } = account(name);
-      const [metricsPort, healthPort] = [await freePort(), await freePort()];
       const logFile = join(dir, `${name}.log`);
-      const log = createWriteStream(logFile);
-      const proc = new ServerProcess({
+      const op = await startOperatorProcess({
         name,
-        command: process.execPath,
-        // As the image runs it: its ENTRYPOINT's Node flags.
-        args: await operatorCommand(packageDir(name), [
+        operatorDir: packageDir(name),
+        args: [
           ...args,
           `--kubeconfig=${kubeconfig}`,
           // As the chart runs it: leader election on a Lease in the release namespace.
           '--leader-elect',
           `--leader-election-namespace=${name}`,
-          `--metrics-port=${metricsPort}`,
-          `--health-port=${healthPort}`,
-          // Every server on loopback only: the sandbox opens no port to the network.
-          '--bind-address=127.0.0.1',
           `--log-level=${opts.logLevel ?? 'info'}`,
-        ]),
+        ],
         env,
+        logFile,
       });
-      pipeOutput(proc, log);
-      started(proc, async (p) => {
-        await p.stop();
-        await new Promise((resolve) => log.end(resolve));
-      });
+      const proc = started(op.process, (p) => p.stop());
       proc.child.once('exit', (code, signal) => {
         if (!stopping) {
           crash(new Error(`${name} exited (${signal ?? code}); last output:\n${proc.tail(20)}`));
         }
       });
-      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-      const metrics = async () => (await fetch(metricsUrl)).text();
-      await waitUntilReady(
-        proc,
-        async () =>
-          (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok &&
-          /^leader_election_master_status\{[^}]*\} 1$/m.test(await metrics()),
-        30_000,
+      await op.waitUntilReady(30_000, async () =>
+        /^leader_election_master_status\{[^}]*\} 1$/m.test(await op.metrics()),
       );
       return {
         name,
@@ -258,9 +240,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         serviceAccount: sa,
         kubeconfig,
         logFile,
-        metricsUrl,
+        metricsUrl: op.metricsUrl,
         process: proc,
-        metrics,
+        metrics: op.metrics,
       } satisfies OperatorProcess;
     };
 
@@ -339,10 +321,4 @@ async function allStarted<T extends readonly unknown[] | []>(
 ): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
   await Promise.allSettled(promises);
   return Promise.all(promises);
-}
-
-/** Appends a process's stdout and stderr to one log file. */
-function pipeOutput(proc: ServerProcess, log: WriteStream): void {
-  proc.child.stdout?.pipe(log, { end: false });
-  proc.child.stderr?.pipe(log, { end: false });
 }

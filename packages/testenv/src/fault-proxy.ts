@@ -60,11 +60,12 @@ export interface FaultProxy {
 /**
  * An HTTP proxy on loopback in front of `target` (e.g. moto) that asks `decide` about each
  * request: pass it on, answer an error instead, or answer an error after forwarding (the
- * change landed but the reply was lost). For throttling and outage tests.
+ * change landed but the reply was lost). For throttling and outage tests. A `decide` that
+ * returns a promise holds the request until it settles: a stalled service.
  */
 export async function startFaultProxy(
   target: string,
-  decide: (req: ProxiedRequest) => Fault,
+  decide: (req: ProxiedRequest) => Fault | Promise<Fault>,
 ): Promise<FaultProxy> {
   const seen: Array<ProxiedRequest & { fault?: number; upstream?: number }> = [];
   const server = createServer(async (req, res) => {
@@ -78,10 +79,11 @@ export async function startFaultProxy(
       body: body.toString('utf8'),
       operation: route53Operation(method, path),
     };
-    const fault = decide(info);
-    const forwarded = !fault || !!fault.afterForward;
-    const entry: (typeof seen)[number] = { ...info, fault: fault?.status };
+    const entry: (typeof seen)[number] = { ...info };
     seen.push(entry);
+    const fault = await decide(info);
+    const forwarded = !fault || !!fault.afterForward;
+    if (fault) entry.fault = fault.status;
     try {
       let upstream: Response | undefined;
       if (forwarded) {
@@ -119,6 +121,11 @@ export async function startFaultProxy(
   return {
     endpoint: `http://127.0.0.1:${port}`,
     seen,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Held requests included: a stalled service is gone with the proxy.
+        server.closeAllConnections();
+      }),
   };
 }

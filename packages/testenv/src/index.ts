@@ -61,6 +61,7 @@ export { type Moto, startMoto } from './moto.js';
 export {
   type IdleRss,
   type IdleRssOptions,
+  type LogLine,
   type MetricSample,
   type OperatorProcess,
   type OperatorProcessOptions,

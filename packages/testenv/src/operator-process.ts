@@ -1,25 +1,165 @@
-// An operator run as users run it: its built command (dist/main.js) as its own process,
-// with the image's Node flags, its probes and metrics on free loopback ports. For
-// benchmarks and tests that measure what a user would see (RSS, /metrics, exit code).
+import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { operatorCommand } from './image-bundle.js';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 
+/** One JSON log line of an operator (pino), with when it arrived. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  at: number;
+  [key: string]: unknown;
+}
+
 export interface OperatorProcessOptions {
-  /** The operator's package folder (holding dist/main.js and its Dockerfile). */
+  /** The operator's folder (operators/X): its built `dist/main.js` runs with its image's Node flags. */
   operatorDir: string;
-  name: string;
-  /** Its flags, without --metrics-port, --health-port and --bind-address (added here). */
+  /** Its flags, as a user gives them; ports and the listen address are added (loopback). */
   args: string[];
+  /** Its environment on top of this process's (secrets, as a Deployment passes them). */
   env?: NodeJS.ProcessEnv;
+  /** Also append everything it writes to this file. */
+  logFile?: string;
+  /** Name in error messages; default the folder's last part. */
+  name?: string;
   /** Node flags on top of the image's (diagnosis, e.g. `--trace-gc`). */
   extraNodeFlags?: string[];
-  /** Default 60 s. */
-  readyTimeoutMs?: number;
-  /** Told every line it writes (its JSON logs), from the start. */
-  onLine?: (line: string) => void;
+}
+
+/** An operator running as its own process, as its image runs it. */
+export interface OperatorProcess {
+  process: ServerProcess;
+  pid: number;
+  /** The Node flags it runs with: the image's, then the extra ones. */
+  nodeFlags: string[];
+  metricsUrl: string;
+  /** `http://127.0.0.1:PORT`: /healthz and /readyz. */
+  healthUrl: string;
+  /** Its JSON log lines so far. */
+  readonly lines: LogLine[];
+  /** The first log line matching, waiting up to `timeoutMs`; fails with the log's end. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  metrics(): Promise<string>;
+  /** Its /metrics, parsed. */
+  metricSamples(): Promise<MetricSample[]>;
+  /** Its resident set size now, in MB, as the kernel counts it. */
+  rssMb(): Promise<number>;
+  /**
+   * Waits until it is idle (no queued or running reconcile, and no API request, queue add
+   * or `activity` counter change for `quietMs`), then takes RSS samples 1 s apart.
+   */
+  idleRss(opts?: IdleRssOptions): Promise<IdleRss>;
+  /** GET /readyz: status and body. */
+  readyz(): Promise<{ status: number; body: string }>;
+  /** Resolves once /readyz answers 200 (and `also`, when given, holds). */
+  waitUntilReady(timeoutMs?: number, also?: () => Promise<boolean>): Promise<void>;
+  /**
+   * Sends SIGTERM and waits for the exit, up to `timeoutMs` (then SIGKILL): the exit code or
+   * signal and the time it took.
+   */
+  terminate(
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; signal: string | null; ms: number }>;
+}
+
+/**
+ * Starts an operator's built command (`node FLAGS dist/main.js ARGS`, FLAGS its Dockerfile
+ * ENTRYPOINT's) with metrics and probes on free loopback ports, collecting its log lines.
+ */
+export async function startOperatorProcess(opts: OperatorProcessOptions): Promise<OperatorProcess> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const name = opts.name ?? opts.operatorDir.split('/').filter(Boolean).at(-1) ?? 'operator';
+  const command = await operatorCommand(opts.operatorDir, [
+    ...opts.args,
+    `--metrics-port=${metricsPort}`,
+    `--health-port=${healthPort}`,
+    // Every server on loopback only: a test opens no port to the network.
+    '--bind-address=127.0.0.1',
+  ]);
+  const script = command.findIndex((a) => a.endsWith('main.js'));
+  const nodeFlags = [...command.slice(0, script), ...(opts.extraNodeFlags ?? [])];
+  const proc = new ServerProcess({
+    name,
+    command: process.execPath,
+    args: [...nodeFlags, ...command.slice(script)],
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  // setpriv execs the operator in place: the child's pid is the operator's.
+  const pid = proc.child.pid ?? -1;
+  const lines: LogLine[] = [];
+  let buffered = '';
+  proc.child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const text of parts) {
+      if (!text.startsWith('{')) continue;
+      try {
+        lines.push({ ...(JSON.parse(text) as LogLine), at: Date.now() });
+      } catch {
+        // Not a log line (a partial write is completed by the next chunk).
+      }
+    }
+  });
+  if (opts.logFile) {
+    const log = createWriteStream(opts.logFile);
+    proc.child.stdout?.pipe(log, { end: false });
+    proc.child.stderr?.pipe(log, { end: false });
+    proc.child.once('exit', () => log.end());
+  }
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    proc.child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+  const readyz = async () => {
+    const res = await fetch(`${healthUrl}/readyz`);
+    return { status: res.status, body: await res.text() };
+  };
+  const metrics = async () => (await fetch(metricsUrl)).text();
+  const metricSamples = async () => parseMetrics(await metrics());
+  return {
+    process: proc,
+    pid,
+    nodeFlags,
+    metricsUrl,
+    healthUrl,
+    lines,
+    async waitForLog(match, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = lines.find(match);
+        if (line) return line;
+        if (Date.now() > deadline || !proc.running) {
+          throw new Error(
+            `${name}: no such log line ${proc.running ? `within ${timeoutMs} ms` : '(it exited)'}; last output:\n${proc.tail(20)}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    metrics,
+    metricSamples,
+    rssMb: () => rssMb(pid),
+    idleRss: (idle = {}) => idleRss(pid, metricSamples, idle),
+    readyz,
+    waitUntilReady: (timeoutMs = 30_000, also) =>
+      waitUntilReady(
+        proc,
+        async () => (await readyz()).status === 200 && (also ? await also() : true),
+        timeoutMs,
+      ),
+    async terminate(timeoutMs = 60_000) {
+      const started = Date.now();
+      proc.child.kill('SIGTERM');
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs);
+      const outcome = await exited;
+      clearTimeout(timer);
+      return { ...outcome, ms: Date.now() - started };
+    },
+  };
 }
 
 export interface IdleRssOptions {
@@ -47,84 +187,6 @@ export interface MetricSample {
   name: string;
   labels: Record<string, string>;
   value: number;
-}
-
-export interface OperatorProcess {
-  readonly proc: ServerProcess;
-  readonly pid: number;
-  /** The Node flags it runs with (the image's, then the extra ones). */
-  readonly nodeFlags: string[];
-  /** Its /metrics, parsed. */
-  metrics(): Promise<MetricSample[]>;
-  /** Its resident set size now, in MB, as the kernel counts it. */
-  rssMb(): Promise<number>;
-  /**
-   * Waits until it is idle (no queued or running reconcile, and no API request, queue add
-   * or `activity` counter change for `quietMs`), then takes RSS samples 1 s apart.
-   */
-  idleRss(opts?: IdleRssOptions): Promise<IdleRss>;
-  /** SIGTERM, SIGKILL after `graceMs`; the exit code (null when killed by a signal). */
-  stop(graceMs?: number): Promise<number | null>;
-}
-
-/** Starts the operator and resolves once its /readyz answers 200. */
-export async function startOperatorProcess(opts: OperatorProcessOptions): Promise<OperatorProcess> {
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const command = await operatorCommand(opts.operatorDir, [
-    ...opts.args,
-    `--metrics-port=${metricsPort}`,
-    `--health-port=${healthPort}`,
-    '--bind-address=127.0.0.1',
-  ]);
-  const script = command.findIndex((a) => a.endsWith('main.js'));
-  const nodeFlags = [...command.slice(0, script), ...(opts.extraNodeFlags ?? [])];
-  const proc = new ServerProcess({
-    name: opts.name,
-    command: process.execPath,
-    args: [...nodeFlags, ...command.slice(script)],
-    ...(opts.env ? { env: opts.env } : {}),
-  });
-  if (opts.onLine) forEachLine(proc, opts.onLine);
-  await waitUntilReady(
-    proc,
-    async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok,
-    opts.readyTimeoutMs ?? 60_000,
-    200,
-  );
-  const metrics = async () =>
-    parseMetrics(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
-  // setpriv execs the operator in place: the child's pid is the operator's.
-  const pid = proc.child.pid!;
-  return {
-    proc,
-    pid,
-    nodeFlags,
-    metrics,
-    rssMb: () => rssMb(pid),
-    idleRss: (idle = {}) => idleRss(pid, () => metrics(), idle),
-    stop: async (graceMs = 30_000) => {
-      await proc.stop(graceMs);
-      return proc.child.exitCode;
-    },
-  };
-}
-
-function forEachLine(proc: ServerProcess, onLine: (line: string) => void): void {
-  for (const stream of [proc.child.stdout, proc.child.stderr]) {
-    let rest = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (line) onLine(line);
-    });
-  }
-}
-
-/** Resident set size of a process in MB, from /proc. */
-export async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]) / 1024;
 }
 
 async function idleRss(
@@ -163,10 +225,16 @@ async function idleRss(
   };
 }
 
-/** Samples a process's RSS every `intervalMs` until stopped: its peak and every sample. */
+/** Resident set size of a process in MB, from /proc. */
+export async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]) / 1024;
+}
+
+/** Samples a process's RSS every `intervalMs` until stopped: its peak. */
 export class RssSampler {
   private peak = 0;
-  private readonly samples: number[] = [];
+  private count = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -176,7 +244,7 @@ export class RssSampler {
     this.timer = setInterval(() => {
       rssMb(pid).then(
         (mb) => {
-          this.samples.push(mb);
+          this.count++;
           this.peak = Math.max(this.peak, mb);
         },
         () => {},
@@ -189,7 +257,7 @@ export class RssSampler {
     clearInterval(this.timer);
     const last = await rssMb(this.pid).catch(() => 0);
     this.peak = Math.max(this.peak, last);
-    return { peakMb: this.peak, samples: this.samples.length + 1 };
+    return { peakMb: this.peak, samples: this.count + 1 };
   }
 }
 
