@@ -18,12 +18,12 @@ export class DryRunProvider implements Provider {
     this.capabilities = inner.capabilities;
   }
 
-  zones(): Promise<Zone[]> {
-    return this.inner.zones();
+  zones(signal?: AbortSignal): Promise<Zone[]> {
+    return this.inner.zones(signal);
   }
 
-  records(zone: Zone) {
-    return this.inner.records(zone);
+  records(zone: Zone, signal?: AbortSignal) {
+    return this.inner.records(zone, signal);
   }
 
   async apply(zone: Zone, changes: Change[]): Promise<ApplyResult> {

@@ -96,8 +96,8 @@ export interface DnsOperator {
   zones: ZoneCache;
   names: NameReconciler;
   namesController: Controller;
-  /** Re-reads every zone and queues every claimed or owned name. */
-  resync(): Promise<void>;
+  /** Re-reads every zone and queues every claimed or owned name; `signal` gives up. */
+  resync(signal?: AbortSignal): Promise<void>;
   /** Names currently claimed by the watched objects. */
   claimedNames(): Set<string>;
   /**
@@ -118,6 +118,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   const log = opts.logger;
   const registry = txtRegistryFor(opts);
   const zones = new ZoneCache(opts.provider, registry, zoneFilterFor(opts.domainFilter), log);
+  manager.addReadyCheck('dns-zones', () => zones.readiness());
   const batcher = new ChangeBatcher(opts.provider, (zone, result) => zones.record(zone, result));
   const events: EventSink =
     opts.events ??
@@ -215,10 +216,10 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   });
   const namesController = namesBuilder.complete((req, ctx) => names.reconcile(req, ctx));
 
-  const ownedBy = async (resource: string): Promise<boolean> => {
+  const ownedBy = async (resource: string, signal: AbortSignal): Promise<boolean> => {
     for (const zoneName of zones.zoneNames()) {
       const zone = zones.zoneFor(zoneName)!;
-      for (const owned of (await zones.view(zone)).records.values()) {
+      for (const owned of (await zones.view(zone, signal)).records.values()) {
         if (owned.ownership?.owner === registry.ownerId && owned.ownership.resource === resource)
           return true;
       }
@@ -231,9 +232,9 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     const controller = manager
       .controller(`dns-${def.kind}`)
       .for(def.resource, scope)
-      .complete(async (req) => {
+      .complete(async (req, ctx) => {
         try {
-          return await reconcileSource(req);
+          return await reconcileSource(req, ctx.signal);
         } catch (err) {
           // Gone meanwhile: nothing of it is left to hold or release.
           if (isNotFound(err)) return;
@@ -242,7 +243,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       });
     sourceControllers.set(def.kind, controller);
 
-    async function reconcileSource(req: { namespace?: string; name: string }) {
+    async function reconcileSource(req: { namespace?: string; name: string }, signal: AbortSignal) {
       const obj = informer.store.get(objectKey(req));
       if (!obj) return;
       const resource = resourceLabel(def.label, obj);
@@ -260,10 +261,10 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
         if (result.names.length) return;
       }
       if (opts.readOnly || !hasFinalizer(obj, FINALIZER)) return;
-      if (!zones.loaded) await zones.load();
+      if (!zones.loaded) await zones.load(signal);
       // Its names are queued by the names controller; the finalizer goes once none of
       // the records it owned is left.
-      if (await ownedBy(resource)) return { requeueAfter: 500 };
+      if (await ownedBy(resource, signal)) return { requeueAfter: 500 };
       await removeFinalizer(manager.client, def.resource, obj, FINALIZER);
       return;
     }
@@ -336,9 +337,9 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   });
   // Only untilIdle (one-shot runs) waits on it; a long-running operator retries instead.
   resynced.catch(() => {});
-  const resync = async () => {
+  const resync = async (signal?: AbortSignal) => {
     const started = performance.now();
-    await zones.load();
+    await zones.load(signal);
     const all = claimedNames();
     for (const name of zones.ownedNames()) all.add(name);
     for (const name of all) namesController.enqueue({ name });
@@ -368,8 +369,10 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       await manager.cache.waitForSync(signal);
       while (!signal.aborted) {
         try {
-          await resync();
+          await resync(signal);
         } catch (err) {
+          // Stopping: the read was given up, not failed.
+          if (signal.aborted) return;
           log.error({ err }, 'full resync failed; retrying at the next interval');
           firstResyncFailed(err);
         }

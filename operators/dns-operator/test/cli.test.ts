@@ -1,8 +1,19 @@
+import { fileURLToPath } from 'node:url';
 import { Client, Events, Ingresses } from '@chousei/runtime';
-import { type Bind9, startBind9 } from '@chousei/testenv';
+import {
+  type Bind9,
+  type Moto,
+  type OperatorProcess,
+  startBind9,
+  startMoto,
+  startOperatorProcess,
+} from '@chousei/testenv';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { runOperator as run } from './command.js';
+
+const operatorDir = fileURLToPath(new URL('..', import.meta.url));
 
 describe('chousei-dns-operator command', () => {
   let bind: Bind9;
@@ -81,5 +92,96 @@ describe('chousei-dns-operator command', () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--rfc2136-tsig-secret');
+  });
+});
+
+describe('finding 1: --provider route53 without --zone-id-filter', () => {
+  let moto: Moto;
+  let zoneId: string;
+  let client: Client;
+  let ns: string;
+  let kubeconfig: string;
+  const running: OperatorProcess[] = [];
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    zoneId = await moto.createHostedZone('r53.test');
+    const cluster = await sharedCluster();
+    // As the chart installs it: the operator watches DNSEndpoints by default.
+    await cluster.apply([dnsEndpointCRD]);
+    ns = await cluster.createNamespace('r53cli');
+    client = new Client(cluster.kubeConfig);
+    kubeconfig = await cluster.writeKubeconfig(await operatorKubeConfig(), `kubeconfig-${ns}`);
+  });
+  afterEach(async () => {
+    for (const op of running.splice(0)) await op.terminate();
+  });
+  afterAll(() => moto?.stop());
+
+  /** The command as docs/dns-operator.md has it: the provider, AWS credentials and region. */
+  const start = async (flags: string[]) => {
+    const op = await startOperatorProcess({
+      operatorDir,
+      args: [
+        '--provider=route53',
+        // moto in place of the Route53 endpoint (AWS_ENDPOINT_URL works the same).
+        `--aws-endpoint=${moto.endpoint}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--namespace=${ns}`,
+        ...flags,
+      ],
+      env: {
+        AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey,
+        AWS_REGION: moto.region,
+      },
+    });
+    running.push(op);
+    await op.waitUntilReady();
+    return op;
+  };
+  const gauge = async (op: OperatorProcess) =>
+    Number(/^chousei_dns_zones (\d+)$/m.exec(await op.metrics())?.[1]);
+
+  it('manages every hosted zone the credentials list, and publishes', async () => {
+    const op = await start([]);
+    await client.create(Ingresses, {
+      metadata: {
+        name: 'web',
+        namespace: ns,
+        annotations: { 'dns.chousei.dev/target': '192.0.2.53' },
+      },
+      spec: { rules: [{ host: 'web.r53.test' }] },
+    });
+    await expect
+      .poll(
+        async () =>
+          (await moto.listRecords(zoneId)).find((r) => r.Name === 'web.r53.test.' && r.Type === 'A')
+            ?.ResourceRecords,
+        { timeout: 20_000 },
+      )
+      .toEqual([{ Value: '192.0.2.53' }]);
+    expect(await gauge(op)).toBe(1);
+    expect((await op.readyz()).body).toContain('[+]dns-zones ok: 1 zone managed');
+  });
+
+  it('says so loudly when no zone is left to manage: a warning at every read, a gauge at 0, /readyz', async () => {
+    const op = await start(['--domain-filter=elsewhere.test', '--resync-interval=1s']);
+    await op.waitForLog((l) => l.msg === 'no zone to manage: nothing will be published');
+    // Again at the next resync: not a line lost among the start-up ones.
+    await expect
+      .poll(() => op.lines.filter((l) => l.msg.startsWith('no zone to manage')).length, {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(2);
+    const warning = op.lines.find((l) => l.msg.startsWith('no zone to manage'))!;
+    expect(warning).toMatchObject({ level: 'warn', provider: 'route53', listed: [] });
+    expect(await gauge(op)).toBe(0);
+    // Ready (the process works; a probe failing would only restart it), and it names why.
+    const ready = await op.readyz();
+    expect(ready.status).toBe(200);
+    expect(ready.body).toContain(
+      '[+]dns-zones ok: no zone managed: nothing will be published (see the log)',
+    );
   });
 });

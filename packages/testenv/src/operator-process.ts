@@ -7,7 +7,8 @@ import { ServerProcess, waitUntilReady } from './process.js';
 
 /** One JSON log line of an operator (pino), with when it arrived. */
 export interface LogLine {
-  level: number;
+  /** The level's name (`info`, `warn`, ...), as the runtime's logger writes it. */
+  level: string;
   msg: string;
   at: number;
   [key: string]: unknown;

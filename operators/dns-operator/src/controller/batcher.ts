@@ -7,10 +7,12 @@ import {
   type Provider,
   type Zone,
 } from '@chousei/dns';
+import { JointAbort } from '@chousei/runtime';
 
 interface Pending {
   changes: Change[];
   cost: ChangeCost;
+  signal: AbortSignal | undefined;
   resolve(result: ApplyResult): void;
   reject(err: unknown): void;
 }
@@ -27,7 +29,8 @@ interface ZoneQueue {
  * time. While changes keep coming, only full calls go out (as full as the provider's
  * limits allow, counted the way the provider counts); what is left waits until the flow
  * pauses for `lingerMs`. So a burst costs close to the fewest calls possible, and a single
- * change waits only `lingerMs`.
+ * change waits only `lingerMs`. A submitter that gives up (its signal aborts) leaves the
+ * queue at once; a call goes on until every submitter in it gave up.
  */
 export class ChangeBatcher {
   private readonly queues = new Map<string, ZoneQueue>();
@@ -39,7 +42,7 @@ export class ChangeBatcher {
   ) {}
 
   /** Resolves with the outcome of these changes once they were sent. */
-  submit(zone: Zone, changes: Change[]): Promise<ApplyResult> {
+  submit(zone: Zone, changes: Change[], signal?: AbortSignal): Promise<ApplyResult> {
     if (!changes.length) return Promise.resolve({ applied: [], failed: [] });
     let queue = this.queues.get(zone.id);
     if (!queue) {
@@ -56,7 +59,24 @@ export class ChangeBatcher {
       { changes: 0, chars: 0 },
     );
     return new Promise((resolve, reject) => {
-      q.pending.push({ changes, cost, resolve, reject });
+      signal?.throwIfAborted();
+      const entry: Pending = { changes, cost, signal, resolve, reject };
+      const giveUp = () => {
+        const i = q.pending.indexOf(entry);
+        // Still waiting: never sent. Already sent: the outcome is no longer awaited.
+        if (i >= 0) q.pending.splice(i, 1);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', giveUp, { once: true });
+      entry.resolve = (result) => {
+        signal?.removeEventListener('abort', giveUp);
+        resolve(result);
+      };
+      entry.reject = (err) => {
+        signal?.removeEventListener('abort', giveUp);
+        reject(err);
+      };
+      q.pending.push(entry);
       this.schedule(q);
     });
   }
@@ -100,10 +120,13 @@ export class ChangeBatcher {
       take++;
     }
     const batch = q.pending.splice(0, take);
+    const joint = new JointAbort();
+    for (const p of batch) joint.join(p.signal);
     try {
       const result = await this.provider.apply(
         q.zone,
         batch.flatMap((p) => p.changes),
+        joint.signal,
       );
       this.onApplied(q.zone, result);
       // Hand each submitter the outcome of its own changes.

@@ -68,7 +68,7 @@ export class NameReconciler {
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const { zones, registry, events } = this.opts;
     const name = req.name;
-    if (!zones.loaded) await zones.load();
+    if (!zones.loaded) await zones.load(ctx.signal);
     const claimants = this.opts.claimants(name);
     const zone = zones.zoneFor(name);
     if (!zone) {
@@ -79,7 +79,7 @@ export class NameReconciler {
       return;
     }
 
-    const view = await zones.view(zone);
+    const view = await zones.view(zone, ctx.signal);
     const { admitted, refused } = admitClaims(
       name,
       claimants,
@@ -144,7 +144,7 @@ export class NameReconciler {
 
     let result: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
-      result = await this.opts.batcher.submit(zone, changes);
+      result = await this.opts.batcher.submit(zone, changes, ctx.signal);
     } catch (err) {
       zones.invalidate(zone);
       this.settle(

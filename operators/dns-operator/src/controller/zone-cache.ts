@@ -9,11 +9,16 @@ import {
   type Zone,
   type ZoneView,
 } from '@chousei/dns';
-import { gauge, type Logger } from '@chousei/runtime';
+import { abortable, type CheckResult, gauge, JointAbort, type Logger } from '@chousei/runtime';
 
 const managedRecords = gauge('chousei_dns_records_managed', 'Records this operator owns, by zone', [
   'zone',
 ]);
+const managedZones = gauge(
+  'chousei_dns_zones',
+  'Zones managed: those the provider lists that the filters let through (0: nothing is published)',
+  [],
+);
 
 interface ZoneState {
   zone: Zone;
@@ -30,7 +35,8 @@ interface ZoneState {
  */
 export class ZoneCache {
   private zones: ZoneState[] = [];
-  private loading: Promise<void> | undefined;
+  private everRead = false;
+  private loading: { done: Promise<void>; joint: JointAbort } | undefined;
 
   constructor(
     private readonly provider: Provider,
@@ -39,27 +45,51 @@ export class ZoneCache {
     private readonly log: Logger,
   ) {}
 
-  /** Reads every zone and its records (a full resync). */
-  load(): Promise<void> {
-    this.loading ??= this.readAll().finally(() => {
-      this.loading = undefined;
-    });
-    return this.loading;
+  /**
+   * Reads every zone and its records (a full resync); callers at the same time share one
+   * read, which stops once all of them gave up (`signal`).
+   */
+  load(signal?: AbortSignal): Promise<void> {
+    if (!this.loading) {
+      const joint = new JointAbort();
+      const done = this.readAll(joint.signal).finally(() => {
+        this.loading = undefined;
+      });
+      this.loading = { done, joint };
+    }
+    this.loading.joint.join(signal);
+    return abortable(this.loading.done, signal);
   }
 
-  private async readAll(): Promise<void> {
-    const zones = mostSpecificFirst((await this.provider.zones()).filter(this.zoneFilter));
+  private async readAll(signal: AbortSignal): Promise<void> {
+    const listed = await this.provider.zones(signal);
+    const zones = mostSpecificFirst(listed.filter(this.zoneFilter));
     const states: ZoneState[] = [];
-    for (const zone of zones) states.push(await this.read(zone));
+    for (const zone of zones) states.push(await this.read(zone, signal));
     this.zones = states;
+    this.everRead = true;
+    managedZones.set(states.length);
+    if (!states.length) {
+      // Said at every read, not once: an operator writing nothing must not look healthy
+      // in its log. The zones the provider listed tell a filter typo from missing access.
+      this.log.warn(
+        {
+          provider: this.provider.name,
+          listed: listed.map((z) => z.name),
+          hint: 'check --domain-filter, --exclude-domains, the provider flags (--zone-id-filter, --aws-zone-type, --aws-zone-tags, --rfc2136-zone) and what the credentials may list',
+        },
+        'no zone to manage: nothing will be published',
+      );
+      return;
+    }
     this.log.info(
       { zones: zones.map((z) => z.name), records: states.reduce((n, s) => n + s.records.size, 0) },
       'read zones',
     );
   }
 
-  private async read(zone: Zone): Promise<ZoneState> {
-    const listing = await this.provider.records(zone);
+  private async read(zone: Zone, signal?: AbortSignal): Promise<ZoneState> {
+    const listing = await this.provider.records(zone, signal);
     return {
       zone,
       records: new Map(listing.map((r) => [recordKey(r), r])),
@@ -68,8 +98,18 @@ export class ZoneCache {
     };
   }
 
+  /** Whether the zones were read at least once (finding none counts). */
   get loaded(): boolean {
-    return this.zones.length > 0;
+    return this.everRead;
+  }
+
+  /** For /readyz: ready either way, but an operator managing no zone says so. */
+  readiness(): CheckResult {
+    if (!this.everRead) return { ok: true };
+    const n = this.zones.length;
+    return n
+      ? { ok: true, detail: `${n} zone${n === 1 ? '' : 's'} managed` }
+      : { ok: true, detail: 'no zone managed: nothing will be published (see the log)' };
   }
 
   /** Managed zone names. */
@@ -84,11 +124,11 @@ export class ZoneCache {
   }
 
   /** The registry's view of a zone, re-read first if a failed apply made it stale. */
-  async view(zone: Zone): Promise<ZoneView> {
+  async view(zone: Zone, signal?: AbortSignal): Promise<ZoneView> {
     let state = this.state(zone);
     if (state.stale) {
       this.log.info({ zone: zone.name }, 'reading zone again after a failed change');
-      const fresh = await this.read(zone);
+      const fresh = await this.read(zone, signal);
       this.zones = this.zones.map((z) => (z === state ? fresh : z));
       state = fresh;
     }
