@@ -1,7 +1,7 @@
 // The pieces setupDnsOperator builds from its options before wiring them into controllers:
 // which objects claim which names, the ownership registry and the zone filter. Exported so
 // tools that explain the operator (kubectl-chousei) read the cluster exactly as it does.
-import { TxtRegistry, type Zone } from '@chousei/dns';
+import { DEFAULT_MANAGED_TYPES, type RecordType, TxtRegistry, type Zone } from '@chousei/dns';
 import { Ingresses, type KubeObject, type ResourceType, Services } from '@chousei/runtime';
 import { DNSEndpoints } from './api/dnsendpoint.js';
 import { type Claimant, resourceLabel } from './controller/claims.js';
@@ -34,12 +34,17 @@ export interface SourceOptions {
   annotationFilter?: string;
   domainFilter?: string[];
   excludeDomains?: string[];
+  /** Types written; endpoints of others are set apart as `unmanaged`. Default A, AAAA, CNAME. */
+  managedTypes?: readonly RecordType[];
 }
 
 /** The source kinds in use and what each object claims, within the managed domains. */
 export interface Sources {
   defs: SourceDef[];
-  /** The object's endpoints and names outside the domain filters dropped. */
+  /**
+   * The object's endpoints and names, those outside the domain filters dropped, endpoints
+   * of unmanaged types set apart.
+   */
   resultOf(def: SourceDef, obj: KubeObject): SourceResult;
   /** Names the object claims: none when a filter leaves it out. */
   claims(def: SourceDef, obj: KubeObject): string[];
@@ -55,6 +60,7 @@ export function sourcesFor(opts: SourceOptions): Sources {
     ? annotationFilter(opts.annotationFilter)
     : () => true;
   const classes = opts.ingressClasses ?? [];
+  const managed = new Set(opts.managedTypes ?? DEFAULT_MANAGED_TYPES);
 
   // Source results are computed once per object version: stored objects are frozen and
   // replaced on change, so the object itself is the cache key.
@@ -64,7 +70,13 @@ export function sourcesFor(opts: SourceOptions): Sources {
     if (!r) {
       const raw = def.read(obj);
       const names = raw.names.filter(inDomains);
-      r = { ...raw, names, endpoints: raw.endpoints.filter((e) => names.includes(e.name)) };
+      const inScope = raw.endpoints.filter((e) => names.includes(e.name));
+      r = {
+        ...raw,
+        names,
+        endpoints: inScope.filter((e) => managed.has(e.type)),
+        unmanaged: inScope.filter((e) => !managed.has(e.type)),
+      };
       results.set(obj, r);
     }
     return r;

@@ -2,6 +2,7 @@ import {
   type AliasTarget,
   DEFAULT_MANAGED_TYPES,
   DomainPolicyCache,
+  normalizeName,
   type Policy,
   type Provider,
   type RecordType,
@@ -30,7 +31,7 @@ import { type EventSink, type NameOutcome, NameReconciler } from './controller/n
 import type { CrossNamespaceClaims } from './controller/tenancy.js';
 import { ZoneCache } from './controller/zone-cache.js';
 import { type SourceKind, sourcesFor, txtRegistryFor, zoneFilterFor } from './definitions.js';
-import type { SourceResult } from './sources/endpoint.js';
+import type { Endpoint, SourceResult } from './sources/endpoint.js';
 
 export type { SourceKind };
 
@@ -88,6 +89,13 @@ const lastResync = gauge(
   [],
 );
 
+/** Where a DNSEndpoint lists `e` (the first listing: a repeat is refused as invalid). */
+function specIndex(obj: DNSEndpoint, e: Endpoint): number {
+  return (obj.spec?.endpoints ?? []).findIndex(
+    (ep) => ep.recordType === e.type && normalizeName(ep.dnsName ?? '') === e.name,
+  );
+}
+
 /** The finalizer that holds a source object until its records are gone. */
 export const FINALIZER = 'dns.chousei.dev/records';
 
@@ -124,6 +132,10 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     opts.events ??
     (opts.readOnly ? { event: () => {} } : manager.eventRecorder('chousei-dns-operator'));
   const finalizers = opts.finalizers !== false && !opts.readOnly;
+  const managedTypes = opts.managedTypes ?? [...DEFAULT_MANAGED_TYPES];
+  // What an endpoint of a type left out of --managed-record-types gets, Event and status.
+  const unmanaged = (e: Endpoint) =>
+    `${e.type} ${e.name} is not published: ${e.type} is not among the managed record types (${managedTypes.join(', ')}); add it to --managed-record-types`;
   const { defs, resultOf, claims, claimant } = sourcesFor(opts);
   const scope = {
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
@@ -172,7 +184,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       ...(policies ? { judge: (ns: string, name: string) => policies.judge(ns, name) } : {}),
       crossNamespaceClaims: opts.crossNamespaceClaims ?? 'refuse',
     },
-    managedTypes: new Set(opts.managedTypes ?? [...DEFAULT_MANAGED_TYPES]),
+    managedTypes: new Set(managedTypes),
     defaultTTL: opts.defaultTTL ?? 300,
     events,
     ...(opts.aliasFor ? { aliasFor: opts.aliasFor } : {}),
@@ -253,6 +265,11 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       if (result && !deleting) {
         for (const e of result.errors)
           events.event(obj, 'Warning', 'InvalidInput', 'Validate', `${e.field}: ${e.message}`);
+        for (const e of result.unmanaged ?? []) {
+          const i = def.kind === 'dnsendpoint' ? specIndex(obj as DNSEndpoint, e) : -1;
+          const note = i >= 0 ? `spec.endpoints[${i}]: ${unmanaged(e)}` : unmanaged(e);
+          events.event(obj, 'Warning', 'UnmanagedType', 'Validate', note);
+        }
         if (finalizers && result.names.length && !hasFinalizer(obj, FINALIZER)) {
           await addFinalizer(manager.client, def.resource, obj, FINALIZER);
         }
@@ -283,6 +300,15 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
             published: false,
             reason: 'Invalid',
             message: `${error.field}: ${error.message}`,
+          };
+        const skipped = result.unmanaged?.find((e) => specIndex(obj, e) === i);
+        if (skipped)
+          return {
+            dnsName,
+            recordType,
+            published: false,
+            reason: 'UnmanagedType',
+            message: unmanaged(skipped),
           };
         const outcome = names.outcomeFor(
           dnsName.toLowerCase().replace(/\.$/, ''),

@@ -4,8 +4,13 @@ import { Client, createLogger, Events, Ingresses, Manager, Services } from '@cho
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
 import { type Bind9, startBind9 } from '@chousei/testenv';
 import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DNSEndpointRecordType,
+  type DNSEndpointSpec,
+  DNSEndpoints,
+  dnsEndpointCRD,
+} from '../src/api/dnsendpoint.js';
 import { setupDnsOperator } from '../src/operator.js';
 
 const logLevel = process.env.TEST_LOG ?? 'silent';
@@ -83,8 +88,11 @@ describe('dns-operator against BIND9 over RFC2136', () => {
     ns = await cluster.createNamespace('dnsbind');
     client = new Client(cluster.kubeConfig);
   });
-  afterAll(async () => {
+  // A failed test leaves no replica holding the Lease the next one waits for.
+  afterEach(async () => {
     for (const r of running.splice(0)) await r.stop().catch(() => {});
+  });
+  afterAll(async () => {
     await bind?.stop();
   });
 
@@ -142,7 +150,7 @@ describe('dns-operator against BIND9 over RFC2136', () => {
       );
     });
     expect(events.theirs.join()).toMatch(/owned by "other-cluster"/);
-    expect(events.manual.join()).toMatch(/not managed by any owner/);
+    expect(events.manual.join()).toMatch(/exists without an ownership record/);
     expect(events.app.join()).toMatch(/Normal Published: published app.example.test A/);
     await replica.stop();
     running.length = 0;
@@ -224,6 +232,95 @@ describe('dns-operator against BIND9 over RFC2136', () => {
     );
     await replica.stop();
     running.length = 0;
+  });
+
+  /** Events about an object, as `TYPE Reason: note`. */
+  const eventsOf = async (name: string) =>
+    (await client.list(Events, { namespace: ns }))
+      .filter((e) => e.regarding?.name === name)
+      .map((e) => `${e.type} ${e.reason}: ${e.note}`);
+
+  it('finding 3: a DNSEndpoint record of an unmanaged type is reported as not published, nothing written', async () => {
+    await start('types');
+    const spec = (first: {
+      recordType: DNSEndpointRecordType;
+      targets: string[];
+    }): DNSEndpointSpec => ({
+      endpoints: [
+        { dnsName: 'types.example.test', ...first },
+        { dnsName: 'types.example.test', recordType: 'TXT', targets: ['v=spf1 -all'] },
+        { dnsName: 'types.example.test', recordType: 'MX', targets: ['10 mail.example.test.'] },
+        {
+          dnsName: '_sip._tcp.example.test',
+          recordType: 'SRV',
+          targets: ['10 5 5060 sip.example.test.'],
+        },
+      ],
+    });
+    await client.create(DNSEndpoints, {
+      metadata: { name: 'types', namespace: ns },
+      spec: spec({ recordType: 'A', targets: ['192.0.2.40'] }),
+    });
+    await waitFor(async () => (await answers('types.example.test')).join() === '192.0.2.40', {
+      timeoutMs: 15_000,
+    });
+    const status = await waitFor(async () => {
+      const eps = (await client.get(DNSEndpoints, { namespace: ns, name: 'types' })).status
+        ?.endpoints;
+      return eps?.length === 4 && eps[0]?.published && eps;
+    });
+    const unmanaged = (type: string, name: string) => ({
+      dnsName: name,
+      recordType: type,
+      published: false,
+      reason: 'UnmanagedType',
+      message: `${type} ${name} is not published: ${type} is not among the managed record types (A, AAAA, CNAME); add it to --managed-record-types`,
+    });
+    expect(status.slice(1)).toEqual([
+      unmanaged('TXT', 'types.example.test'),
+      unmanaged('MX', 'types.example.test'),
+      unmanaged('SRV', '_sip._tcp.example.test'),
+    ]);
+    // Nothing written for them (the A record's ownership TXT lives at a-types).
+    expect(await answers('types.example.test', 'TXT')).toEqual([]);
+    expect(await answers('types.example.test', 'MX')).toEqual([]);
+    expect(await answers('_sip._tcp.example.test', 'SRV')).toEqual([]);
+    const warnings = await waitFor(async () => {
+      const list = (await eventsOf('types')).filter((e) => e.startsWith('Warning UnmanagedType'));
+      return list.length === 3 && list;
+    });
+    expect(warnings.sort()).toEqual(
+      [
+        'Warning UnmanagedType: spec.endpoints[1]: TXT types.example.test is not published: TXT is not among the managed record types (A, AAAA, CNAME); add it to --managed-record-types',
+        'Warning UnmanagedType: spec.endpoints[2]: MX types.example.test is not published: MX is not among the managed record types (A, AAAA, CNAME); add it to --managed-record-types',
+        'Warning UnmanagedType: spec.endpoints[3]: SRV _sip._tcp.example.test is not published: SRV is not among the managed record types (A, AAAA, CNAME); add it to --managed-record-types',
+      ].sort(),
+    );
+
+    // A managed record turned into an unmanaged one goes: it is not kept as if it waited for targets.
+    await client.patch(
+      DNSEndpoints,
+      { namespace: ns, name: 'types' },
+      { type: 'merge', patch: { spec: spec({ recordType: 'TXT', targets: ['hello'] }) } },
+    );
+    await waitFor(async () => (await answers('types.example.test')).length === 0, {
+      timeoutMs: 15_000,
+    });
+  });
+
+  it('finding 4: conflict Events say what clashes, each word once', async () => {
+    await start('wording');
+    // Someone else's CNAME, and an Ingress asking for an A record at its name.
+    await nsupdate('update add alias.example.test 60 CNAME elsewhere.example.net.');
+    await ingress('beside-cname', 'alias.example.test', '192.0.2.41');
+    const notes = await waitFor(async () => {
+      const list = (await eventsOf('beside-cname')).filter((e) => e.startsWith('Warning Conflict'));
+      return list.length > 0 && list;
+    });
+    expect(notes).toEqual([
+      'Warning Conflict: not published: alias.example.test is a CNAME, which must be alone at its name: no A record can be added beside it',
+    ]);
+    expect(await answers('alias.example.test', 'CNAME')).toEqual(['elsewhere.example.net.']);
   });
 
   it('removes the records of objects deleted while it was down', async () => {

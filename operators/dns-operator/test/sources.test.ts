@@ -472,6 +472,26 @@ describe('dnsEndpointEndpoints', () => {
     ]);
   });
 
+  it('finding 4: says each thing once: "SRV target host ...", not "SRV target SRV target ..."', () => {
+    const result = dnsEndpointEndpoints(
+      dnsEndpoint([
+        {
+          dnsName: '_sip._tcp.example.com',
+          recordType: 'SRV',
+          targets: ['10 5 5060 sip.example.com', '10 5 x sip.example.com.'],
+        },
+        { dnsName: 'example.com', recordType: 'MX', targets: ['10 mail.example.com'] },
+        { dnsName: 'a.example.com', recordType: 'A', targets: ['2001:db8::1'] },
+      ]),
+    );
+    expect(result.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
+      'spec.endpoints[0].targets[0]: SRV target host "sip.example.com" must be an absolute name ending in a dot',
+      'spec.endpoints[0].targets[1]: SRV target "10 5 x sip.example.com." must be "priority weight port target." with numbers from 0 to 65535, e.g. "10 5 443 sip.example.com."',
+      'spec.endpoints[1].targets[0]: MX target exchange "mail.example.com" must be an absolute name ending in a dot',
+      'spec.endpoints[2].targets[0]: A target "2001:db8::1" must be an IPv4 address',
+    ]);
+  });
+
   it('requires absolute SRV and MX targets, naming the target', () => {
     const result = dnsEndpointEndpoints(
       dnsEndpoint([
@@ -487,11 +507,11 @@ describe('dnsEndpointEndpoints', () => {
     expect(result.errors).toEqual([
       {
         field: 'spec.endpoints[0].targets[1]',
-        message: expect.stringMatching(/SRV target .*absolute name ending in a dot/),
+        message: expect.stringMatching(/SRV target host .*absolute name ending in a dot/),
       },
       {
         field: 'spec.endpoints[1].targets[0]',
-        message: expect.stringMatching(/MX exchange .*ending in a dot/),
+        message: expect.stringMatching(/MX target exchange .*ending in a dot/),
       },
     ]);
     expect(result.endpoints).toEqual([

@@ -101,6 +101,26 @@ describe('plan', () => {
     ]);
   });
 
+  it('finding 4: names the clash from either side, never "a CNAME ... with CNAME"', () => {
+    const v = registry.read(zone, [
+      rec('alias.example.com', 'CNAME', ['elsewhere.example.net']),
+      rec('busy.example.com', 'TXT', ['v=spf1 -all']),
+    ]);
+    const p = plan({
+      desired: [
+        want(rec('alias.example.com', 'A', ['192.0.2.1'])),
+        want(rec('busy.example.com', 'CNAME', ['lb.example.net'])),
+      ],
+      view: v,
+      registry,
+      managedTypes: new Set(['A', 'CNAME', 'TXT']),
+    });
+    expect(p.conflicts.map((c) => c.message)).toEqual([
+      'alias.example.com is a CNAME, which must be alone at its name: no A record can be added beside it',
+      'busy.example.com already has TXT records, and a CNAME must be alone at its name',
+    ]);
+  });
+
   it('leaves unmanaged types alone and rewrites only the mark when the resource changes', () => {
     const p = plan({
       desired: [want(rec('same.example.com', 'A', ['192.0.2.1']), 'service/ns/other')],

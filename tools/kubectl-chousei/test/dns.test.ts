@@ -136,7 +136,7 @@ describe('dns plan and dns owners against BIND9', () => {
       '  +  create  api.example.test    A    300  192.0.2.20',
       `  +  create  a-api.example.test  TXT  300  ${owner('dnsendpoint')}/alias`,
       'Warnings:',
-      `  DNSEndpoint ${ns}/alias: Conflict: not published: web.example.test already has A records from ingress/${ns}/web`,
+      `  DNSEndpoint ${ns}/alias: Conflict: not published: web.example.test already has A records for ingress/${ns}/web, and a CNAME must be alone at its name`,
       '4 changes: 4 to create, 0 to update, 0 to delete (ownership TXT records included)',
       '',
     ]);
@@ -195,7 +195,7 @@ describe('dns plan and dns owners against BIND9', () => {
         'Claimed by (oldest first):',
         `  ingress/${ns}/web        A 192.0.2.10                  publishes: A 192.0.2.10, 192.0.2.11`,
         `  service/${ns}/lb         A 192.0.2.11                  merged: its targets join the A record of ingress/${ns}/web`,
-        `  dnsendpoint/${ns}/alias  CNAME elsewhere.example.test  loses: web.example.test already has A records from ingress/${ns}/web`,
+        `  dnsendpoint/${ns}/alias  CNAME elsewhere.example.test  loses: web.example.test already has A records for ingress/${ns}/web, and a CNAME must be alone at its name`,
         'Provider: not read (give --provider and its flags, as the operator has them)',
         '',
       ].join('\n'),

@@ -225,7 +225,7 @@ export const dnsEndpointSchema: JSONSchemaProps = {
               reason: {
                 type: 'string',
                 description:
-                  'Published, Invalid, Pending, NoZone, Conflict, Failed, NameTaken (another namespace holds the name) or DomainNotAllowed (no DomainPolicy allows it).',
+                  'Published, Invalid, UnmanagedType (its recordType is not in --managed-record-types), Pending, NoZone, Conflict, Failed, NameTaken (another namespace holds the name) or DomainNotAllowed (no DomainPolicy allows it).',
               },
               message: { type: 'string', description: 'The records published, or why not.' },
             },

@@ -45,7 +45,7 @@ export function mergeClaims(name: string, claimants: Claimant[]): MergedName {
         merged.losers.push({
           claimant,
           endpoint: ep,
-          reason: `${name} already has ${other!.endpoint.type} records from ${other!.claimant.resource}`,
+          reason: `${name} already has ${other!.endpoint.type} records for ${other!.claimant.resource}, and a CNAME must be alone at its name`,
         });
         continue;
       }
@@ -53,7 +53,7 @@ export function mergeClaims(name: string, claimants: Claimant[]): MergedName {
         merged.losers.push({
           claimant,
           endpoint: ep,
-          reason: `${name} is a CNAME of ${cnameTaken.claimant.resource}`,
+          reason: `${name} is a CNAME for ${cnameTaken.claimant.resource}, which must be alone at its name`,
         });
         continue;
       }
@@ -67,7 +67,7 @@ export function mergeClaims(name: string, claimants: Claimant[]): MergedName {
           merged.losers.push({
             claimant,
             endpoint: ep,
-            reason: `${name} is a CNAME to ${same.endpoint.targets.join()} from ${same.claimant.resource}`,
+            reason: `${name} is already a CNAME to ${same.endpoint.targets.join()} for ${same.claimant.resource}`,
           });
         }
         continue;

@@ -72,7 +72,10 @@ export class NameReconciler {
     const claimants = this.opts.claimants(name);
     const zone = zones.zoneFor(name);
     if (!zone) {
-      const message = `${name} is outside every managed zone (${zones.zoneNames().join(', ') || 'none'})`;
+      const managed = zones.zoneNames();
+      const message = managed.length
+        ? `${name} is outside every managed zone (${managed.join(', ')})`
+        : `${name} cannot be published: no zone is managed (the operator's log says why)`;
       for (const c of claimants) events.event(c.obj, 'Warning', 'NoZone', 'Publish', message);
       this.refusals.delete(name);
       this.settle(name, { published: false, reason: 'NoZone', message }, claimants);
@@ -105,8 +108,10 @@ export class NameReconciler {
     // published until it is deleted or stops claiming the name.
     const wanted = new Set(desired.map((d) => d.record.type));
     for (const c of admitted) {
-      if (!c.result.names.includes(name) || c.result.endpoints.some((e) => e.name === name))
-        continue;
+      const asks = (e: { name: string }) => e.name === name;
+      // Asking for an unmanaged type is asking: not an empty load-balancer status.
+      if (!c.result.names.includes(name) || c.result.endpoints.some(asks)) continue;
+      if (c.result.unmanaged?.some(asks)) continue;
       for (const owned of view.records.values()) {
         const r = owned.record;
         if (r.name !== name || wanted.has(r.type) || owned.ownership?.resource !== c.resource)

@@ -31,16 +31,18 @@ function normaliseTarget(
 ): { value: string } | { error: string } {
   switch (type) {
     case 'A':
-      return ipFamily(target) === 4 ? { value: target } : { error: 'must be an IPv4 address' };
+      return ipFamily(target) === 4
+        ? { value: target }
+        : { error: `"${target}" must be an IPv4 address` };
     case 'AAAA':
       return ipFamily(target) === 6
         ? { value: canonicalIPv6(target) }
-        : { error: 'must be an IPv6 address' };
+        : { error: `"${target}" must be an IPv6 address` };
     case 'CNAME': {
       // external-dns writes CNAME targets with or without the dot: both are absolute.
       const name = normalizeName(target);
       const err = hostnameError(name, { wildcard: false });
-      return err ? { error: `must be a hostname: ${err}` } : { value: name };
+      return err ? { error: `"${target}" must be a hostname: ${err}` } : { value: name };
     }
     case 'TXT':
       // Text is data: kept byte for byte.
@@ -50,12 +52,13 @@ function normaliseTarget(
       if (parts.length !== 4 || !parts.slice(0, 3).every(isUint16)) {
         return {
           error:
-            'must be "priority weight port target." with numbers from 0 to 65535, ' +
+            `"${target}" must be "priority weight port target." with numbers from 0 to 65535, ` +
             'e.g. "10 5 443 sip.example.com."',
         };
       }
       const host = absoluteName(parts[3]);
-      if ('error' in host) return { error: `SRV target ${host.error}` };
+      // The caller says "SRV target": this names the part of it.
+      if ('error' in host) return { error: `host ${host.error}` };
       return { value: `${parts.slice(0, 3).map(Number).join(' ')} ${host.name}` };
     }
     case 'MX': {
@@ -63,12 +66,12 @@ function normaliseTarget(
       if (parts.length !== 2 || !isUint16(parts[0])) {
         return {
           error:
-            'must be "preference exchange." with a preference from 0 to 65535, ' +
+            `"${target}" must be "preference exchange." with a preference from 0 to 65535, ` +
             'e.g. "10 mail.example.com."',
         };
       }
       const host = absoluteName(parts[1]);
-      if ('error' in host) return { error: `MX exchange ${host.error}` };
+      if ('error' in host) return { error: `exchange ${host.error}` };
       return { value: `${Number(parts[0])} ${host.name}` };
     }
   }

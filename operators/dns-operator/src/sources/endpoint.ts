@@ -31,4 +31,6 @@ export interface SourceResult {
    * load balancer status is empty): the operator keeps such names' last published records.
    */
   names: string[];
+  /** Endpoints of a type outside --managed-record-types: never written, reported instead. */
+  unmanaged?: Endpoint[];
 }

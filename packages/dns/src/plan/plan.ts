@@ -98,11 +98,12 @@ export function plan(input: PlanInput): Plan {
           (type === 'CNAME' && others.length) ||
           (type !== 'CNAME' && others.some((r) => r.type === 'CNAME'))
         ) {
-          result.conflicts.push({
-            desired: d,
-            reason: 'cname-conflict',
-            message: `${name}: a CNAME cannot share its name with ${others.map((r) => r.type).join(', ')}`,
-          });
+          // A CNAME must be alone at its name (RFC 1034 3.6.2), whichever side it is on.
+          const message =
+            type === 'CNAME'
+              ? `${name} already has ${others.map((r) => r.type).join(', ')} records, and a CNAME must be alone at its name`
+              : `${name} is a CNAME, which must be alone at its name: no ${type} record can be added beside it`;
+          result.conflicts.push({ desired: d, reason: 'cname-conflict', message });
           continue;
         }
         result.changes.push({ action: 'create', record: d.record, resource: d.resource });
@@ -115,7 +116,7 @@ export function plan(input: PlanInput): Plan {
           reason: owner ? 'owned-by-other' : 'unowned',
           message: owner
             ? `${name} ${type} is owned by "${owner}", not "${registry.ownerId}"`
-            : `${name} ${type} exists and is not managed by any owner`,
+            : `${name} ${type} exists without an ownership record (made by hand or by another tool), so it is left alone`,
         });
         continue;
       }
