@@ -3,9 +3,8 @@
 // of their Helm charts. An Ingress whose load balancer is 127.0.0.1 gets an A record from
 // the dns-operator; that record leads Pebble's HTTP-01 validation to the cert-operator.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ClusterIssuers, type Issuer } from '@chousei/cert-operator';
 import { Client, Secrets } from '@chousei/runtime';
 import { waitForCondition } from '@chousei/runtime/testing';
@@ -15,7 +14,6 @@ import {
   type DnsGate,
   freePort,
   type Pebble,
-  rbacObjects,
   renderChart,
   type ServerProcess,
   startBind9,
@@ -25,6 +23,7 @@ import {
   startPebble,
   type TsigAlgorithm,
 } from '@chousei/testenv';
+import { chartDir, installChart, type OperatorName, packageDir } from './charts.ts';
 import { type Steps, silentSteps } from './progress.ts';
 
 export interface StackOptions {
@@ -83,12 +82,6 @@ export interface Stack {
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
 
-type OperatorName = 'dns-operator' | 'cert-operator';
-
-const require = createRequire(import.meta.url);
-/** An operator's package directory, found through the workspace dependency on it. */
-const packageDir = (name: OperatorName) => dirname(dirname(require.resolve(`@chousei/${name}`)));
-
 const TSIG: Record<TsigAlgorithm, 'HMACSHA256' | 'HMACSHA384' | 'HMACSHA512'> = {
   'hmac-sha256': 'HMACSHA256',
   'hmac-sha384': 'HMACSHA384',
@@ -143,7 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       Promise.all(
         (['dns-operator', 'cert-operator'] as const).map(async (name) => ({
           name,
-          objects: await renderChart(join(packageDir(name), 'deploy', 'chart'), {
+          objects: await renderChart(chartDir(name), {
             release: name,
             namespace: name,
           }),
@@ -157,14 +150,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const accounts = await steps.step('charts: CRDs, ServiceAccounts, RBAC', () =>
       Promise.all(
         charts.map(async ({ name, objects }) => {
-          await cluster.ensureNamespace(name);
-          await cluster.apply(objects.filter((o) => o.kind === 'CustomResourceDefinition'));
-          const rbac = rbacObjects(objects);
-          await cluster.apply(rbac);
-          const sa = rbac.find((o) => o.kind === 'ServiceAccount')?.metadata?.name;
-          if (!sa) throw new Error(`the ${name} chart renders no ServiceAccount`);
-          const kc = await cluster.serviceAccountKubeConfig(name, sa, TOKEN_SECONDS);
-          return { name, sa, kubeconfig: await cluster.writeKubeconfig(kc, `${name}.kubeconfig`) };
+          const { serviceAccount: sa, kubeconfig } = await installChart(
+            cluster,
+            name,
+            objects,
+            TOKEN_SECONDS,
+          );
+          return { name, sa, kubeconfig };
         }),
       ),
     );

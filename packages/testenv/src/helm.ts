@@ -15,6 +15,8 @@ export interface ChartOptions {
   /** Release name, default the chart's name. */
   release?: string;
   namespace?: string;
+  /** Values files (`-f`), applied before `set`. */
+  valuesFiles?: string[];
   /** Values as `--set-json` pairs, e.g. `{ replicas: 3, 'rbac.namespaced': true }`. */
   set?: Record<string, unknown>;
 }
@@ -26,7 +28,8 @@ function valueArgs(opts: ChartOptions): string[] {
     `${k}=${JSON.stringify(v)}`,
   ]);
   const namespace = opts.namespace ? ['--namespace', opts.namespace] : [];
-  return ['--kube-version', CONTROL_PLANE_VERSIONS.kubernetes, ...namespace, ...values];
+  const files = (opts.valuesFiles ?? []).flatMap((f) => ['--values', f]);
+  return ['--kube-version', CONTROL_PLANE_VERSIONS.kubernetes, ...namespace, ...files, ...values];
 }
 
 /** Runs helm with a private home, so no user configuration or repository leaks in. */
