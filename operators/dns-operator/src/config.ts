@@ -113,7 +113,7 @@ export const FLAGS = {
     type: 'string',
     multiple: true,
     default: [],
-    help: 'Route53: only these hosted zone ids',
+    help: 'Route53: only these hosted zone ids (default: every zone the credentials list)',
   },
   'aws-endpoint': {
     type: 'string',
