@@ -279,19 +279,21 @@ describe('user paths: each operator as docs/getting-started.md installs it', () 
       await cluster.ensureNamespace(ns);
     }, 120_000);
 
+    /** A Certificate (its Secret of the same name) once Ready: its tls.crt, key checked. */
     const certificate = async (
       name: string,
       issuer: string,
       spec: Omit<CertificateSpec, 'secretName' | 'issuerRef'>,
+      namespace = ns,
     ) => {
       await client.create(Certificates, {
-        metadata: { name, namespace: ns },
+        metadata: { name, namespace },
         spec: { secretName: name, issuerRef: { name: issuer, kind: 'ClusterIssuer' }, ...spec },
       });
-      await waitForCondition(client, Certificates, { namespace: ns, name }, 'Ready', {
+      await waitForCondition(client, Certificates, { namespace, name }, 'Ready', {
         timeoutMs: 90_000,
       });
-      const secret = await client.get(Secrets, { namespace: ns, name });
+      const secret = await client.get(Secrets, { namespace, name });
       expect(keyMatchesCertificate(text(secret, 'tls.key'), text(secret, 'tls.crt'))).toBe(true);
       return text(secret, 'tls.crt');
     };
@@ -307,27 +309,11 @@ describe('user paths: each operator as docs/getting-started.md installs it', () 
 
       // cert-manager's bootstrap: a self-signed CA certificate, then a CA issuer on its Secret
       // (a ClusterIssuer's Secrets live in the cluster resource namespace).
-      await client.create(Certificates, {
-        metadata: { name: 'root', namespace: resourceNs },
-        spec: {
-          secretName: 'root-ca',
-          isCA: true,
-          commonName: 'user-path root',
-          issuerRef: { name: 'selfsigned', kind: 'ClusterIssuer' },
-        },
-      });
-      await waitForCondition(
-        client,
-        Certificates,
-        { namespace: resourceNs, name: 'root' },
-        'Ready',
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      const root = text(
-        await client.get(Secrets, { namespace: resourceNs, name: 'root-ca' }),
-        'tls.crt',
+      const root = await certificate(
+        'root-ca',
+        'selfsigned',
+        { isCA: true, commonName: 'user-path root' },
+        resourceNs,
       );
       await clusterIssuer('ca', { ca: { secretName: 'root-ca' } });
       const leaf = await certificate('leaf', 'ca', { dnsNames: ['leaf.example.org'] });
