@@ -482,6 +482,7 @@ describe('dnsEndpointEndpoints', () => {
         },
         { dnsName: 'example.com', recordType: 'MX', targets: ['10 mail.example.com'] },
         { dnsName: 'a.example.com', recordType: 'A', targets: ['2001:db8::1'] },
+        { dnsName: 'bad-', recordType: 'A', targets: ['192.0.2.1'] },
       ]),
     );
     expect(result.errors.map((e) => `${e.field}: ${e.message}`)).toEqual([
@@ -489,6 +490,8 @@ describe('dnsEndpointEndpoints', () => {
       'spec.endpoints[0].targets[1]: SRV target "10 5 x sip.example.com." must be "priority weight port target." with numbers from 0 to 65535, e.g. "10 5 443 sip.example.com."',
       'spec.endpoints[1].targets[0]: MX target exchange "mail.example.com" must be an absolute name ending in a dot',
       'spec.endpoints[2].targets[0]: A target "2001:db8::1" must be an IPv4 address',
+      // A one-label name is not named twice ("bad-" label "bad-").
+      `spec.endpoints[3].dnsName: "bad-" must consist of a-z, 0-9, '-' or '_' and must not start or end with '-'`,
     ]);
   });
 

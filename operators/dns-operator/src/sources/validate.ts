@@ -28,13 +28,15 @@ export function hostnameError(name: string, opts: { wildcard?: boolean } = {}): 
     if (opts.wildcard === false) return 'must not be a wildcard';
     labels.shift();
   }
+  // A one-label name is its label: naming it again would say the same thing twice.
+  const which = (label: string) => (labels.length > 1 ? `label "${label}" ` : '');
   for (const label of labels) {
     if (label === '') return 'must not contain empty labels';
     if (label.length > MAX_LABEL_LENGTH) {
-      return `label "${label}" is longer than ${MAX_LABEL_LENGTH} characters`;
+      return `${which(label)}is longer than ${MAX_LABEL_LENGTH} characters`;
     }
     if (!LABEL.test(label)) {
-      return `label "${label}" must consist of a-z, 0-9, '-' or '_' and must not start or end with '-'`;
+      return `${which(label)}must consist of a-z, 0-9, '-' or '_' and must not start or end with '-'`;
     }
   }
   return undefined;
