@@ -4,7 +4,6 @@
 // operator's idle RSS with its 200 certificates and again after 30000 unrelated Secrets.
 // Writes bench/results/cert.json at the repository root. The BENCH_* variables below do not
 // pass through turbo: set them on `../../pnpmw exec node --expose-gc bench/cert.ts` instead.
-import { writeFile } from 'node:fs/promises';
 import { Client, Secrets } from '@chousei/runtime';
 import {
   freePort,
@@ -63,7 +62,6 @@ const bind = await startBind9({ zones: [ZONE], records: { [ZONE]: ['* 300 IN A 1
 const solverPort = await freePort();
 const pebble = await startPebble({ httpPort: solverPort, dnsServer: bind.address });
 let operator: OperatorProcess | undefined;
-const logs: string[] = [];
 try {
   await cp.apply(CRDS);
   const client = new Client(cp.kubeConfig);
@@ -130,10 +128,11 @@ try {
     name: 'cert-operator',
     args: flags,
     extraNodeFlags: OPERATOR_NODE_FLAGS,
-    onLine: (line) => logs.push(line),
+    ...(OPERATOR_LOG ? { logFile: OPERATOR_LOG } : {}),
   });
   const { pid } = operator;
-  const metrics = () => operator!.metrics();
+  await operator.waitUntilReady(60_000);
+  const metrics = () => operator!.metricSamples();
   console.log(`operator pid ${pid} ready; ${(await operator.rssMb()).toFixed(1)} MB RSS`);
 
   /** Idle (no API or ACME request, nothing queued), then the median of RSS samples. */
@@ -284,16 +283,12 @@ try {
   );
   const stillReady = (await client.list(Certificates, { namespace: ns })).filter(isReady).length;
 
-  const exitCode = await operator.stop();
+  const { code: exitCode } = await operator.terminate(30_000);
 
-  const warnings = logs.filter((l) => /"level":"(warn|error|fatal)"/.test(l));
+  const warnings = operator.lines.filter((l) => ['warn', 'error', 'fatal'].includes(l.level));
   const messages: Record<string, number> = {};
-  for (const l of warnings) {
-    const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? l.slice(0, 120);
-    messages[msg] = (messages[msg] ?? 0) + 1;
-  }
+  for (const l of warnings) messages[l.msg] = (messages[l.msg] ?? 0) + 1;
   if (warnings.length) console.log(`operator warnings: ${JSON.stringify(messages)}`);
-  if (OPERATOR_LOG) await writeFile(OPERATOR_LOG, `${logs.join('\n')}\n`);
 
   const result = {
     certificates: CERTIFICATES,
@@ -332,7 +327,7 @@ try {
   };
   console.log(await writeBenchResult('cert', result));
 } finally {
-  await operator?.stop();
+  await operator?.terminate(30_000);
   await pebble.stop();
   await bind.stop();
   await cp.stop();

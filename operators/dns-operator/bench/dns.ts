@@ -9,11 +9,10 @@
 // Writes bench/results/dns.json at the repository root. The BENCH_* variables do not pass
 // through turbo: set them on `../../pnpmw exec node bench/dns.ts` instead.
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
-import { Client, Ingresses } from '@chousei/runtime';
+import { Client } from '@chousei/runtime';
 import {
   type OperatorProcess,
   percentile,
-  pool,
   RssSampler,
   startControlPlane,
   startMoto,
@@ -21,10 +20,14 @@ import {
   sumMetric,
   writeBenchResult,
 } from '@chousei/testenv';
+import {
+  createIngresses as createIngressesIn,
+  createLateIngress,
+  INGRESSES,
+  LATENCY_SAMPLES,
+} from './lib/workload.js';
 
-const INGRESSES = Number(process.env.BENCH_INGRESSES ?? 5000);
 const SCALE_INGRESSES = Number(process.env.BENCH_SCALE ?? 20_000);
-const LATENCY_SAMPLES = 50;
 /** The next resync comes this long after the first: long enough to converge before it. */
 const RESYNC_INTERVAL_S = 60;
 /** Node flags for the operator on top of its image's (diagnosis, e.g. `--trace-gc`). */
@@ -32,7 +35,6 @@ const EXTRA_NODE_FLAGS = (process.env.BENCH_OPERATOR_NODE_FLAGS ?? '').split(' '
 const operatorDir = new URL('..', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
-const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 const cp = await startControlPlane({
   apiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=1000'],
@@ -126,7 +128,7 @@ try {
   };
   console.log(await writeBenchResult('dns', result));
 } finally {
-  for (const op of running) await op.stop();
+  for (const op of running) await op.terminate(30_000);
   await moto.stop();
   await cp.stop();
 }
@@ -167,16 +169,17 @@ function start(kubeconfig: string, p: Phase): Promise<OperatorProcess> {
       AWS_REGION: moto.region,
     },
     extraNodeFlags: EXTRA_NODE_FLAGS,
-  }).then((op) => {
+  }).then(async (op) => {
     running.add(op);
+    await op.waitUntilReady(60_000);
     return op;
   });
 }
 
 async function stop(op: OperatorProcess): Promise<void> {
   running.delete(op);
-  const code = await op.stop();
-  if (code !== 0) throw new Error(`operator exited with ${code}: ${op.proc.tail(10)}`);
+  const { code } = await op.terminate(30_000);
+  if (code !== 0) throw new Error(`operator exited with ${code}: ${op.process.tail(10)}`);
 }
 
 /** Started over `n` existing Ingresses: seconds to converge, peak RSS, calls made. */
@@ -197,21 +200,7 @@ async function coldStart(kubeconfig: string, p: Phase, n: number) {
 async function createIngresses(namespace: string, zone: string, n: number): Promise<void> {
   console.log(`creating ${n} Ingresses in ${namespace}...`);
   const t0 = performance.now();
-  await pool(
-    Array.from({ length: n }, (_, i) => i),
-    32,
-    async (i) => {
-      await client.create(Ingresses, {
-        metadata: { name: `ing-${i}`, namespace },
-        spec: { rules: [{ host: `host-${i}.${zone}` }] },
-      });
-      await client.patchStatus(
-        Ingresses,
-        { namespace, name: `ing-${i}` },
-        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: ip(i) }] } } } },
-      );
-    },
-  );
+  await createIngressesIn(client, namespace, zone, n);
   console.log(`created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
@@ -219,7 +208,7 @@ async function createIngresses(namespace: string, zone: string, n: number): Prom
 async function converged(op: OperatorProcess, n: number): Promise<void> {
   const deadline = performance.now() + 600_000;
   for (;;) {
-    const created = sumMetric(await op.metrics(), 'chousei_dns_plan_changes_total', {
+    const created = sumMetric(await op.metricSamples(), 'chousei_dns_plan_changes_total', {
       action: 'create',
       result: 'applied',
     });
@@ -232,7 +221,7 @@ async function converged(op: OperatorProcess, n: number): Promise<void> {
 /** Route53 requests by operation, as the operator's metrics count them. */
 async function providerCalls(op: OperatorProcess): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const s of await op.metrics()) {
+  for (const s of await op.metricSamples()) {
     if (s.name !== 'chousei_dns_provider_requests_total') continue;
     const k = s.labels.operation ?? '';
     out[k] = (out[k] ?? 0) + s.value;
@@ -246,7 +235,7 @@ async function providerCalls(op: OperatorProcess): Promise<Record<string, number
  */
 async function nextResyncCalls(op: OperatorProcess): Promise<Record<string, number>> {
   const resyncs = async () =>
-    sumMetric(await op.metrics(), 'chousei_dns_resync_duration_seconds_count');
+    sumMetric(await op.metricSamples(), 'chousei_dns_resync_duration_seconds_count');
   for (;;) {
     await providerQuiet(op);
     const [count, before] = [await resyncs(), await providerCalls(op)];
@@ -282,14 +271,7 @@ async function eventToRecord(p: Phase): Promise<number[]> {
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     const name = `late-${i}.${p.zone}`;
     const t = performance.now();
-    await client.create(Ingresses, {
-      metadata: {
-        name: `late-${i}`,
-        namespace: p.namespace,
-        annotations: { 'dns.chousei.dev/target': ip(100_000 + i) },
-      },
-      spec: { rules: [{ host: name }] },
-    });
+    await createLateIngress(client, p.namespace, i, p.zone);
     for (;;) {
       const page = await moto.route53.send(
         new ListResourceRecordSetsCommand({

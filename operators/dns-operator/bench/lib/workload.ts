@@ -17,15 +17,20 @@ export const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 
 export const sum = (calls: Record<string, number>) =>
   Object.values(calls).reduce((a, b) => a + b, 0);
 
-/** INGRESSES Ingresses `ing-I` for `host-I.ZONE`, each with its load balancer address. */
-export async function createIngresses(client: Client, ns: string): Promise<void> {
+/** `n` Ingresses `ing-I` for `host-I.ZONE`, each with its load balancer address. */
+export async function createIngresses(
+  client: Client,
+  ns: string,
+  zone = ZONE,
+  n = INGRESSES,
+): Promise<void> {
   await pool(
-    Array.from({ length: INGRESSES }, (_, i) => i),
+    Array.from({ length: n }, (_, i) => i),
     32,
     async (i) => {
       await client.create(Ingresses, {
         metadata: { name: `ing-${i}`, namespace: ns },
-        spec: { rules: [{ host: `host-${i}.${ZONE}` }] },
+        spec: { rules: [{ host: `host-${i}.${zone}` }] },
       });
       await client.patchStatus(
         Ingresses,
@@ -37,14 +42,19 @@ export async function createIngresses(client: Client, ns: string): Promise<void>
 }
 
 /** Ingress `late-I` for `late-I.ZONE`, its target in an annotation: one event, one name. */
-export function createLateIngress(client: Client, ns: string, i: number): Promise<unknown> {
+export function createLateIngress(
+  client: Client,
+  ns: string,
+  i: number,
+  zone = ZONE,
+): Promise<unknown> {
   return client.create(Ingresses, {
     metadata: {
       name: `late-${i}`,
       namespace: ns,
       annotations: { 'dns.chousei.dev/target': ip(100_000 + i) },
     },
-    spec: { rules: [{ host: `late-${i}.${ZONE}` }] },
+    spec: { rules: [{ host: `late-${i}.${zone}` }] },
   });
 }
 
