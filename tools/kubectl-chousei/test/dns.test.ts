@@ -233,7 +233,7 @@ describe('dns plan and dns owners against BIND9', () => {
       [
         `dnsendpoint/${ns}/alias`,
         'loses',
-        `web.example.test already has A records from ingress/${ns}/web`,
+        `web.example.test already has A records for ingress/${ns}/web, and a CNAME must be alone at its name`,
       ],
       [
         `ingress/${other}/web`,
