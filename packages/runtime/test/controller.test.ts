@@ -1,3 +1,4 @@
+import { parseMetrics } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache/cache.js';
@@ -9,6 +10,7 @@ import { ControllerBuilder } from '../src/controller/builder.js';
 import type { Controller } from '../src/controller/controller.js';
 import { generationChanged } from '../src/controller/predicates.js';
 import { type Request, TerminalError } from '../src/controller/reconciler.js';
+import { metricsRegistry } from '../src/metrics/registry.js';
 
 interface Gadget extends KubeObject {
   spec: { size: number; mode?: string };
@@ -143,6 +145,30 @@ describe('controller', () => {
       { type: 'merge', patch: { spec: { size: 2 } } },
     );
     await expect.poll(() => calls.get('terminal')).toBe(2);
+  });
+
+  it('issue 16: counts reconciles by result and errors from 0, before any (as controller-runtime)', async () => {
+    const ns = await cluster.createNamespace('ctl');
+    const controller = new ControllerBuilder('gadget-counted')
+      .for(Gadgets, { namespace: ns })
+      .complete(async () => ({}));
+    run(controller);
+    const series = async () =>
+      parseMetrics(await metricsRegistry.metrics())
+        .filter((m) => m.labels.controller === 'gadget-counted' && m.name.endsWith('_total'))
+        .map((m) => `${m.name}${m.labels.result ? `/${m.labels.result}` : ''} ${m.value}`)
+        .sort();
+    // A rate() of a counter that appears with its first error misses that error.
+    await expect
+      .poll(series)
+      .toEqual([
+        'controller_runtime_reconcile_errors_total 0',
+        'controller_runtime_reconcile_total/error 0',
+        'controller_runtime_reconcile_total/requeue 0',
+        'controller_runtime_reconcile_total/requeue_after 0',
+        'controller_runtime_reconcile_total/success 0',
+        'controller_runtime_terminal_reconcile_errors_total 0',
+      ]);
   });
 
   it('never runs one key in two workers at once, and resyncs periodically', async () => {

@@ -142,6 +142,13 @@ export class Controller {
     }
 
     maxConcurrent.set({ controller: this.name }, this.workers);
+    // From 0, as controller-runtime's: a rate() of a series born with its first error
+    // misses that error.
+    const controller = { controller: this.name };
+    for (const result of ['success', 'error', 'requeue', 'requeue_after'])
+      reconcileTotal.inc({ ...controller, result }, 0);
+    reconcileErrors.inc(controller, 0);
+    terminalErrors.inc(controller, 0);
     this.log.info({ workers: this.workers }, 'starting workers');
     const reconcileAbort = new AbortController();
     const resync = this.opts.resyncPeriodMs
