@@ -1,11 +1,19 @@
 import { X509Certificate } from 'node:crypto';
-import { Client, Events, Ingresses, Secrets, setCondition } from '@chousei/runtime';
+import {
+  Client,
+  Events,
+  Ingresses,
+  metricsRegistry,
+  Secrets,
+  setCondition,
+} from '@chousei/runtime';
 import {
   type RunningManager,
   waitFor,
   waitForCondition,
   waitForEvent,
 } from '@chousei/runtime/testing';
+import { parseMetrics } from '@chousei/testenv';
 import { operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
@@ -313,6 +321,71 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
       spec: { selfSigned: {} },
     });
     await issued('later-tls');
+  });
+
+  it('issue 16, the series the alerts read: Ready from the start, the issuer named now, none left after deletion', async () => {
+    const series = async () =>
+      parseMetrics(await metricsRegistry.metrics())
+        .filter((m) => m.labels.namespace === ns && m.labels.name === 'watched')
+        .map(
+          (m) => `${m.name}${JSON.stringify({ ...m.labels, namespace: '', name: '' })} ${m.value}`,
+        )
+        .sort();
+    const readyStatus = (ready: boolean) => [
+      `chousei_cert_certificate_ready_status{"namespace":"","name":"","condition":"False"} ${ready ? 0 : 1}`,
+      `chousei_cert_certificate_ready_status{"namespace":"","name":"","condition":"True"} ${ready ? 1 : 0}`,
+    ];
+    await client.create(Certificates, {
+      metadata: { name: 'watched', namespace: ns },
+      spec: {
+        secretName: 'watched-tls',
+        issuerRef: { name: 'first' },
+        dnsNames: ['w.example.test'],
+      },
+    });
+    // Not Ready (its issuer is missing): the not-Ready alert must see it.
+    await waitForCondition(client, Certificates, { namespace: ns, name: 'watched' }, 'Ready', {
+      status: 'False',
+    });
+    await waitFor(async () => (await series()).join() === readyStatus(false).join(), {
+      description: 'ready_status False',
+    });
+    await client.create(Issuers, {
+      metadata: { name: 'first', namespace: ns },
+      spec: { selfSigned: {} },
+    });
+    const times = (c: Certificate, issuer: string) => [
+      `chousei_cert_certificate_expiration_timestamp_seconds{"namespace":"","name":"","issuer_name":"${issuer}","issuer_kind":"Issuer"} ${Date.parse(c.status!.notAfter!) / 1000}`,
+      `chousei_cert_certificate_renewal_timestamp_seconds{"namespace":"","name":"","issuer_name":"${issuer}","issuer_kind":"Issuer"} ${Date.parse(c.status!.renewalTime!) / 1000}`,
+    ];
+    const first = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'watched' },
+      'Ready',
+    );
+    await waitFor(
+      async () =>
+        (await series()).join() === [...times(first, 'first'), ...readyStatus(true)].sort().join(),
+      { description: 'the series of the first issuer' },
+    );
+    // Another issuer: the certificate is issued again, and the first issuer's series go.
+    await patchSpec('watched', { issuerRef: { name: 'self' } });
+    const second = await waitFor(async () => {
+      const c = await client.get(Certificates, { namespace: ns, name: 'watched' });
+      return (
+        c.status?.revision === 2 &&
+        c.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') &&
+        c
+      );
+    });
+    await waitFor(
+      async () =>
+        (await series()).join() === [...times(second, 'self'), ...readyStatus(true)].sort().join(),
+      { description: 'the series of the second issuer only' },
+    );
+    await client.delete(Certificates, { namespace: ns, name: 'watched' });
+    await waitFor(async () => (await series()).length === 0, { description: 'no series left' });
   });
 
   it('deletes the Secret with its Certificate', async () => {

@@ -8,6 +8,7 @@ import {
   createLogger,
   ForbiddenError,
   Leases,
+  metricsRegistry,
   Namespaces,
   Secrets,
   Services,
@@ -16,7 +17,7 @@ import {
   type WebhookServer,
 } from '@chousei/runtime';
 import { waitFor } from '@chousei/runtime/testing';
-import { type Cluster, freePort } from '@chousei/testenv';
+import { type Cluster, freePort, parseMetrics, sumMetric } from '@chousei/testenv';
 import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
@@ -477,6 +478,18 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
     expect(secretText(renewed, 'ca.crt')).toBe(caCert);
     expect((await configuration()).metadata?.resourceVersion).toBe(bundleVersion);
     await refusedByWebhook();
+  });
+
+  it('issue 16, the webhook certificate alert: exports when the certificate it serves expires', async () => {
+    const notAfter = inspectCertificate(secretText(await secret(), 'tls.crt')).notAfter;
+    const exported = async () =>
+      sumMetric(
+        parseMetrics(await metricsRegistry.metrics()),
+        'chousei_cert_webhook_certificate_expiration_timestamp_seconds',
+      );
+    await waitFor(async () => (await exported()) === notAfter.getTime() / 1000, {
+      description: 'the served leaf expiry exported',
+    });
   });
 
   it('puts the caBundle back when the configuration is re-applied without it', async () => {

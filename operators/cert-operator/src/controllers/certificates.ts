@@ -5,7 +5,6 @@ import {
   ConflictError,
   counter,
   type EventRecorder,
-  gauge,
   hasFinalizer,
   type InformerScope,
   isAlreadyExists,
@@ -38,6 +37,7 @@ import { IssuanceError, type IssuanceProgress, type IssuedCertificate } from '..
 import { createCsr, generatePrivateKey, inspectCertificate, keySpecOf } from '../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED, servesClusterIssuers } from '../scope.js';
 import { validateCertificate } from '../webhook/validation.js';
+import { CertificateMetrics } from './certificate-metrics.js';
 import { domainRefusal, watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder, IssuerLocation } from './issuer-builder.js';
 import {
@@ -76,21 +76,6 @@ const ISSUER_SECRETS_MAX_AGE_MS = 10_000;
  */
 const SECRET_RECHECK_MS = 5 * 60_000;
 
-const expiration = gauge(
-  'chousei_cert_certificate_expiration_timestamp_seconds',
-  'When the certificate in the Secret expires',
-  ['namespace', 'name', 'issuer_name', 'issuer_kind'],
-);
-const renewal = gauge(
-  'chousei_cert_certificate_renewal_timestamp_seconds',
-  'When the certificate will be renewed',
-  ['namespace', 'name', 'issuer_name', 'issuer_kind'],
-);
-const readyStatus = gauge(
-  'chousei_cert_certificate_ready_status',
-  'Ready condition of the Certificate (1 for the current status)',
-  ['namespace', 'name', 'condition'],
-);
 const issuances = counter(
   'chousei_cert_issuance_attempts_total',
   'Issuance attempts by issuer kind (Issuer or ClusterIssuer) and result',
@@ -173,9 +158,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       ...refusal,
     };
     const conditions = withCondition({ ...cert.status }, ready, cert);
-    const labels = { namespace: cert.metadata?.namespace ?? '', name: cert.metadata?.name ?? '' };
-    readyStatus.set({ ...labels, condition: 'True' }, 0);
-    readyStatus.set({ ...labels, condition: 'False' }, 1);
+    metrics.notReady(cert);
     if (discarded) {
       await patchStatus(cert, {
         conditions: setCondition(conditions, { ...ready, type: 'Issuing' }).conditions,
@@ -241,6 +224,7 @@ export function certificateController(opts: CertificateControllerOptions) {
   }
 
   const renewalInfo = new RenewalInfoSchedule(opts.renewalInfoIntervalMs);
+  const metrics = new CertificateMetrics();
   const issuerFor = (kind: IssuerLocation['kind'], ns: string, resource: IssuerResource) =>
     opts.issuers.build(
       {
@@ -294,11 +278,15 @@ export function certificateController(opts: CertificateControllerOptions) {
 
   async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const cert = await manager.cache.get(Certificates, req, scope).catch(notFoundIsUndefined);
-    if (!cert) return;
+    if (!cert) {
+      metrics.forget(req);
+      return;
+    }
     // Its watch event will bring this key back; the requeue covers a relist that skipped it.
     if (ownWrites.pending(cert)) return { requeueAfter: 5_000 };
     const ns = cert.metadata?.namespace ?? '';
     if (cert.metadata?.deletionTimestamp) return finalize(cert);
+    metrics.observe(cert);
     if (!hasFinalizer(cert, CERTIFICATE_FINALIZER))
       await addFinalizer(client, Certificates, cert, CERTIFICATE_FINALIZER);
     // The webhook's rules hold without the webhook too: what it refuses is never issued.
@@ -352,7 +340,7 @@ export function certificateController(opts: CertificateControllerOptions) {
         renewalDue(cert, info.notBefore, info.notAfter),
         ctx.log,
       );
-      record(cert, info.notAfter, renewAt, true);
+      metrics.issued(cert, info.notAfter, renewAt);
       const conditions = withCondition(
         status,
         {
@@ -400,6 +388,7 @@ export function certificateController(opts: CertificateControllerOptions) {
         },
         cert,
       );
+      metrics.notReady(cert);
       if (changed(cert.status, { conditions })) {
         await patchStatus(cert, { conditions });
         events.event(
@@ -549,7 +538,7 @@ export function certificateController(opts: CertificateControllerOptions) {
         nextPrivateKeySecretName: null,
       });
       issuances.inc({ issuer_kind: kind, result: 'success' });
-      record(cert, info.notAfter, renewAt, true);
+      metrics.issued(cert, info.notAfter, renewAt);
       events.event(
         cert,
         'Normal',
@@ -595,7 +584,7 @@ export function certificateController(opts: CertificateControllerOptions) {
         ...(keepOrder ? {} : { acmeOrder: null }),
       });
       issuances.inc({ issuer_kind: kind, result: 'failure' });
-      readyStatus.set({ namespace: ns, name: cert.metadata?.name ?? '', condition: 'False' }, 1);
+      metrics.notReady(cert);
       events.event(cert, 'Warning', 'Failed', 'Issue', `${failure.reason}: ${failure.message}`);
       ctx.log.warn(
         { reason: failure.reason, err: failure.message, attempts: nextAttempts, retryInMs: wait },
@@ -720,30 +709,9 @@ export function certificateController(opts: CertificateControllerOptions) {
         .delete(Secrets, { namespace: ns, name: nextKeyName(cert) })
         .catch(() => undefined);
     }
-    for (const condition of ['True', 'False']) {
-      readyStatus.remove({ namespace: ns, name: cert.metadata?.name ?? '', condition });
-    }
+    metrics.forget(key(cert));
     await removeFinalizer(client, Certificates, cert, CERTIFICATE_FINALIZER);
     return;
-  }
-
-  function record(cert: Certificate, notAfter: Date, renewAt: Date, ready: boolean) {
-    const labels = {
-      namespace: cert.metadata?.namespace ?? '',
-      name: cert.metadata?.name ?? '',
-      issuer_name: cert.spec.issuerRef.name,
-      issuer_kind: cert.spec.issuerRef.kind ?? 'Issuer',
-    };
-    expiration.set(labels, notAfter.getTime() / 1000);
-    renewal.set(labels, renewAt.getTime() / 1000);
-    readyStatus.set(
-      { namespace: labels.namespace, name: labels.name, condition: 'True' },
-      ready ? 1 : 0,
-    );
-    readyStatus.set(
-      { namespace: labels.namespace, name: labels.name, condition: 'False' },
-      ready ? 0 : 1,
-    );
   }
 
   const issuerKeyOf = (kind: string, obj: IssuerResource) =>

@@ -20,6 +20,7 @@ import { basename, join } from 'node:path';
 import {
   backoffDelay,
   type Client,
+  gauge,
   isAlreadyExists,
   isConflict,
   isNotFound,
@@ -54,6 +55,11 @@ export const WEBHOOK_LEAF_LIFETIME_MS = 365 * DAY_MS;
 export const DEFAULT_SERVING_CERT_CHECK_MS = 12 * 3_600_000;
 export const DEFAULT_CA_TRUST_DELAY_MS = 30_000;
 const CA_COMMON_NAME = 'chousei-cert-operator webhook CA';
+const servingExpiration = gauge(
+  'chousei_cert_webhook_certificate_expiration_timestamp_seconds',
+  'When the serving certificate of the validating webhook expires (the one this replica serves)',
+  [],
+);
 /** Prefix of the version directories the `..data` symlink points to. */
 const VERSION_PREFIX = '..cert-';
 
@@ -486,6 +492,7 @@ export class ServingCert {
       }
     }
     this.published = pair;
+    servingExpiration.set(inspectCertificate(pair.cert).notAfter.getTime() / 1000);
     this.log.info({ certDir: dir }, 'serving certificate files written');
   }
 
