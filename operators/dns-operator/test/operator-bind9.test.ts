@@ -1,8 +1,16 @@
 import { execFile } from 'node:child_process';
 import { RFC2136Provider } from '@chousei/dns';
-import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
+import {
+  Client,
+  createLogger,
+  Events,
+  Ingresses,
+  Manager,
+  metricsRegistry,
+  Services,
+} from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
-import { type Bind9, startBind9 } from '@chousei/testenv';
+import { type Bind9, parseMetrics, startBind9, sumMetric } from '@chousei/testenv';
 import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -152,6 +160,36 @@ describe('dns-operator against BIND9 over RFC2136', () => {
     expect(events.theirs.join()).toMatch(/owned by "other-cluster"/);
     expect(events.manual.join()).toMatch(/exists without an ownership record/);
     expect(events.app.join()).toMatch(/Normal Published: published app.example.test A/);
+    await replica.stop();
+    running.length = 0;
+  });
+
+  it('issue 16, records pending apply: chousei_dns_names{reason="Failed"} counts a name the DNS server has not taken, until it has', async () => {
+    // Process-wide, so other tests' replicas count too: compared with what it was.
+    const names = async (reason: string) =>
+      sumMetric(parseMetrics(await metricsRegistry.metrics()), 'chousei_dns_names', { reason });
+    const replica = await start('pending');
+    const failedBefore = await names('Failed');
+    await ingress('pending-before', 'pending-before.example.test', '192.0.2.21');
+    await waitFor(async () => (await answers('pending-before.example.test')).length > 0, {
+      timeoutMs: 15_000,
+    });
+    await bind.stopServer();
+    try {
+      await ingress('pending', 'pending.example.test', '192.0.2.22');
+      // The update fails, then so does every re-read of the zone before the retry.
+      await waitFor(async () => (await names('Failed')) === failedBefore + 1, {
+        timeoutMs: 15_000,
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await names('Failed')).toBe(failedBefore + 1);
+    } finally {
+      await bind.startServer();
+    }
+    await waitFor(async () => (await answers('pending.example.test')).join() === '192.0.2.22', {
+      timeoutMs: 30_000,
+    });
+    await waitFor(async () => (await names('Failed')) === failedBefore, { timeoutMs: 5_000 });
     await replica.stop();
     running.length = 0;
   });

@@ -11,7 +11,7 @@ import {
   type ZoneView,
 } from '@chousei/dns';
 import type { EventRecorder, ReconcileContext, Request, Result } from '@chousei/runtime';
-import { counter } from '@chousei/runtime';
+import { counter, gauge } from '@chousei/runtime';
 import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
 import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
@@ -50,6 +50,20 @@ const planChanges = counter(
   'Record changes planned and applied, by action and result',
   ['action', 'result'],
 );
+// By the reason DNSEndpoint status shows: Failed counts names whose records wait for the
+// provider (the alert on records pending apply), Conflict the names others hold.
+const namesByOutcome = gauge(
+  'chousei_dns_names',
+  'Claimed DNS names by the outcome of their last reconcile',
+  ['reason'],
+);
+const OUTCOME_REASONS = [
+  'Published',
+  'Conflict',
+  'NoZone',
+  'Pending',
+  'Failed',
+] as const satisfies ReadonlyArray<NameOutcome['reason']>;
 
 /**
  * Reconciles one DNS name: what its claimants ask for (merged), against what the zone
@@ -63,7 +77,10 @@ export class NameReconciler {
   /** Per name, the outcome and refusals last reported to onOutcome. */
   private readonly reported = new Map<string, string>();
 
-  constructor(private readonly opts: NameReconcilerOptions) {}
+  constructor(private readonly opts: NameReconcilerOptions) {
+    // Every reason from the start, so a rule sees 0 rather than no series.
+    for (const reason of OUTCOME_REASONS) namesByOutcome.inc({ reason }, 0);
+  }
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const { zones, registry, events } = this.opts;
@@ -82,7 +99,12 @@ export class NameReconciler {
       return;
     }
 
-    const view = await zones.view(zone, ctx.signal);
+    const view = await zones.view(zone, ctx.signal).catch((err: Error) => {
+      // The zone could not be read (again): whatever was published may be out of date.
+      const message = `reading zone ${zone.name}: ${err.message}`;
+      this.settle(name, { published: false, reason: 'Failed', message }, claimants);
+      throw err;
+    });
     const { admitted, refused } = admitClaims(
       name,
       claimants,
@@ -269,8 +291,12 @@ export class NameReconciler {
   }
 
   private settle(name: string, outcome: NameOutcome, claimants: Claimant[]): void {
-    if (claimants.length) this.outcomes.set(name, outcome);
-    else {
+    const before = this.outcomes.get(name);
+    if (before) namesByOutcome.dec({ reason: before.reason });
+    if (claimants.length) {
+      this.outcomes.set(name, outcome);
+      namesByOutcome.inc({ reason: outcome.reason });
+    } else {
       this.outcomes.delete(name);
       this.refusals.delete(name);
     }
