@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine: Debian packages (bind9,
-# bind9-dnsutils, PowerDNS with its sqlite3 backend), moto in a virtualenv, Node 24 when the
-# found Node is older, pnpm and the workspace dependencies, and the Go-built binaries
+# bind9-dnsutils, PowerDNS with its sqlite3 backend, prometheus), moto in a virtualenv, Node 24
+# when the found Node is older, pnpm and the workspace dependencies, and the Go-built binaries
 # (kube-apiserver, etcd, kubectl, helm, Pebble, external-dns and its webhook server).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,6 +11,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 python3-venv)
+# promtool checks the charts' alert rules; the e2e suite starts a Prometheus server of its own.
+packages+=(prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,10 +20,10 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# named and pdns must not run as system services: tests start their own on free ports.
-for service in named pdns; do
+# named, pdns and prometheus must not run as system services: tests start their own on free ports.
+for service in named pdns prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi

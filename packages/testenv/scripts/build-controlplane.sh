@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kubectl, etcd, helm, Pebble and external-dns (its command and a webhook
 # server in front of its own providers) from the Go module proxy through the wrapper
-# modules in ../go, into a cache keyed by version outside the work tree. Idempotent:
-# a binary already in the cache is not rebuilt.
+# modules in ../go, into a cache keyed by version outside the work tree, and takes the Prometheus
+# Operator's CRDs from its module there. Idempotent: what is in the cache is not fetched again.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go/kube/go.mod")"
@@ -10,6 +10,8 @@ etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { prin
 helm_version="$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" { print $3 }' "$here/go/helm/go.mod")"
 pebble_version="$(awk '$1 == "require" && $2 == "github.com/letsencrypt/pebble/v2" { print $3 }' "$here/go/pebble/go.mod")"
 external_dns_version="$(awk '$1 == "require" && $2 == "sigs.k8s.io/external-dns" { print $3 }' "$here/go/external-dns/go.mod")"
+po_module=github.com/prometheus-operator/prometheus-operator
+po_version="$(awk -v m="$po_module" '$1 == "require" && $2 == m { print $3 }' "$here/go/prometheus-operator/go.mod")"
 root="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
 cache="$root/controlplane/kube-${kube_version}-etcd-${etcd_version}"
 mkdir -p "$cache"
@@ -44,4 +46,20 @@ external_dns_cache="$root/tools/external-dns-${external_dns_version}-${external_
 mkdir -p "$external_dns_cache"
 build external-dns ./webhook external-dns-webhook "-s -w" "$external_dns_cache"
 build external-dns sigs.k8s.io/external-dns external-dns "-s -w -X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version=${external_dns_version}" "$external_dns_cache"
+
+# The monitoring.coreos.com CRDs the charts' ServiceMonitor and PrometheusRule dry-run against:
+# the module's own files, checked against go.sum by `go mod download`.
+crds_cache="$root/tools/prometheus-operator-crds-${po_version}"
+crds=(servicemonitors prometheusrules)
+if [ ! -f "$crds_cache/${crds[-1]}.yaml" ]; then
+  module_dir="$(cd "$here/go/prometheus-operator" && go mod download -json "$po_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  mkdir -p "$crds_cache"
+  for crd in "${crds[@]}"; do
+    install -m 0644 "$module_dir/example/prometheus-operator-crd/monitoring.coreos.com_${crd}.yaml" "$crds_cache/${crd}.yaml.tmp"
+    mv "$crds_cache/${crd}.yaml.tmp" "$crds_cache/${crd}.yaml"
+  done
+  echo "fetched the Prometheus Operator ${po_version} CRDs into $crds_cache"
+else
+  echo "cached: $crds_cache"
+fi
 echo "$cache"

@@ -4,6 +4,7 @@ import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/cl
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { lintChart, renderChart, templateChart } from './helm.js';
+import { prometheusOperatorCrds, scrapeJobOf } from './prometheus.js';
 import { sharedCluster } from './shared-cluster.js';
 
 export interface ChartSuiteOptions {
@@ -17,6 +18,9 @@ export interface ChartSuiteOptions {
   /** Values sets the chart must render, lint and dry-run with, by name. */
   variants: Record<string, Record<string, unknown>>;
 }
+
+/** The monitoring values of a chart and the Prometheus Operator kinds they turn on. */
+const MONITORING = { serviceMonitor: 'ServiceMonitor', prometheusRule: 'PrometheusRule' };
 
 const parseYaml = (text: string) =>
   parseAllDocuments(text)
@@ -96,6 +100,33 @@ export function chartSuite(opts: ChartSuiteOptions): void {
       expect(metrics).toBeDefined();
     });
 
+    it('monitors itself (ServiceMonitor, PrometheusRule) only where monitoring.coreos.com/v1 is served, or when forced', async () => {
+      const values = parseYaml(await readFile(join(chart, 'values.yaml'), 'utf8'))[0] as Record<
+        string,
+        unknown
+      >;
+      const toggles = Object.entries(MONITORING).filter(([key]) => key in values);
+      expect(toggles.map(([key]) => key)).toContain('serviceMonitor');
+      const monitoring = (objects: KubernetesObject[]) =>
+        objects.flatMap((o) => (Object.values(MONITORING).includes(o.kind ?? '') ? [o.kind] : []));
+      const enabled = Object.fromEntries(toggles.map(([key]) => [`${key}.enabled`, true]));
+      const forced = Object.fromEntries(toggles.map(([key]) => [`${key}.forceEnable`, true]));
+      const served = ['monitoring.coreos.com/v1'];
+      const renderWith = (set: Record<string, unknown>, apiVersions: string[] = []) =>
+        renderChart(chart, { release: opts.release, namespace: opts.release, set, apiVersions });
+      const all = toggles.map(([, kind]) => kind).sort();
+      expect(monitoring(await renderWith({}, served))).toEqual([]);
+      expect(monitoring(await renderWith(enabled))).toEqual([]);
+      expect(monitoring(await renderWith(enabled, served)).sort()).toEqual(all);
+      const objects = await renderWith({ ...enabled, ...forced });
+      expect(monitoring(objects).sort()).toEqual(all);
+      // It scrapes the metrics Service, and no other.
+      const metrics = objects.find(
+        (o) => o.kind === 'Service' && o.metadata?.name?.endsWith('-metrics'),
+      );
+      expect(scrapeJobOf(objects, []).job).toBe(metrics?.metadata?.name);
+    });
+
     for (const [variant, set] of Object.entries({ defaults: {}, ...opts.variants })) {
       describe(`with ${variant}`, () => {
         it('passes helm lint --strict', async () => {
@@ -117,6 +148,8 @@ export function chartSuite(opts: ChartSuiteOptions): void {
           const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
           // Custom resources in the chart need their CRDs served; the rest is only dry-run.
           await cluster.apply(crds);
+          if (objects.some((o) => o.apiVersion?.startsWith('monitoring.coreos.com/')))
+            await cluster.apply(await prometheusOperatorCrds());
           await cluster.ensureNamespace(opts.release);
           for (const o of objects.filter((o) => o.kind !== 'CustomResourceDefinition')) {
             const namespace = o.metadata?.namespace;

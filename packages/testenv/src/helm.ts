@@ -21,6 +21,14 @@ export interface ChartOptions {
   set?: Record<string, unknown>;
 }
 
+export interface TemplateOptions extends ChartOptions {
+  /**
+   * API versions the cluster serves beyond the built-in ones (`--api-versions`), as helm
+   * learns them from a live cluster, e.g. `monitoring.coreos.com/v1` where CRDs add it.
+   */
+  apiVersions?: string[];
+}
+
 // Charts are checked against the Kubernetes version the tests run (helm assumes 1.20 offline).
 function valueArgs(opts: ChartOptions): string[] {
   const values = Object.entries(opts.set ?? {}).flatMap(([k, v]) => [
@@ -53,12 +61,13 @@ async function helm(args: string[]): Promise<string> {
 }
 
 /** `helm template` of a chart directory, CRDs included, as YAML in install order. */
-export function templateChart(chartDir: string, opts: ChartOptions = {}): Promise<string> {
+export function templateChart(chartDir: string, opts: TemplateOptions = {}): Promise<string> {
   return helm([
     'template',
     opts.release ?? 'release',
     chartDir,
     '--include-crds',
+    ...(opts.apiVersions ?? []).flatMap((v) => ['--api-versions', v]),
     ...valueArgs(opts),
   ]);
 }
@@ -66,7 +75,7 @@ export function templateChart(chartDir: string, opts: ChartOptions = {}): Promis
 /** The objects `templateChart` renders. */
 export async function renderChart(
   chartDir: string,
-  opts: ChartOptions = {},
+  opts: TemplateOptions = {},
 ): Promise<KubernetesObject[]> {
   return parseAllDocuments(await templateChart(chartDir, opts))
     .map((d) => d.toJS() as KubernetesObject | null)

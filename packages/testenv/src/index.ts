@@ -42,6 +42,7 @@ export {
   helmBinary,
   lintChart,
   renderChart,
+  type TemplateOptions,
   templateChart,
 } from './helm.js';
 export {
@@ -76,6 +77,32 @@ export { createCA, issueCert, type KeyPair } from './pki.js';
 export { freePort } from './ports.js';
 export { type PowerDNS, type PowerDNSOptions, startPowerDNS } from './powerdns.js';
 export { ServerProcess, type ServerProcessOptions, waitUntilReady } from './process.js';
+export {
+  type Prometheus,
+  type PrometheusAlert,
+  type PrometheusOptions,
+  type PrometheusRuleSpec,
+  type PrometheusSample,
+  prometheusBinary,
+  prometheusOperatorCrds,
+  promtool,
+  promtoolBinary,
+  type RuleFile,
+  ruleFileOf,
+  type ScrapeJob,
+  scrapeJobOf,
+  startPrometheus,
+} from './prometheus.js';
+export {
+  dashboardQueries,
+  type MetricCheckOptions,
+  type MetricQuery,
+  missingMetrics,
+  type PromqlNames,
+  type PromqlSelector,
+  promqlNames,
+  ruleQueries,
+} from './promql.js';
 export {
   type AuditedRequest,
   auditedRequests,

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
 import { request } from 'node:https';
 import { promisify } from 'node:util';
 import {
@@ -6,14 +7,16 @@ import {
   ListHostedZonesCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
+  freePort,
   MissingDependencyError,
   startBind9,
   startDnsResponder,
   startMoto,
   startPebble,
   startPowerDNS,
+  startPrometheus,
 } from '../src/index.js';
 import { requireDebian } from '../src/tools.js';
 
@@ -189,6 +192,55 @@ describe('dns responder', () => {
       expect(stdout).toContain('status: NXDOMAIN');
     } finally {
       await responder.stop();
+describe('prometheus', () => {
+  it('scrapes a target with its labels kept, evaluates rules and fires their alerts', async () => {
+    let ready = 0;
+    const target = createServer((_, res) => {
+      res.end(`# TYPE ready gauge\nready{namespace="apps",job="theirs"} ${ready}\n`);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => target.listen(port, '127.0.0.1', resolve));
+    const prometheus = await startPrometheus({
+      jobs: [{ job: 'op', honorLabels: true, path: '/metrics', targets: [`127.0.0.1:${port}`] }],
+      rules: {
+        groups: [
+          {
+            name: 'g',
+            rules: [
+              { alert: 'NotReady', expr: 'ready == 0', for: '2s', labels: { severity: 'x' } },
+            ],
+          },
+        ],
+      },
+    });
+    try {
+      const firing = await vi.waitFor(
+        async () => {
+          const alert = (await prometheus.alerts()).find((a) => a.state === 'firing');
+          if (!alert) throw new Error('no alert firing yet');
+          return alert;
+        },
+        { timeout: 10_000, interval: 200 },
+      );
+      // honor_labels: the target's own job and namespace win over the scrape's.
+      expect(firing.labels).toEqual({
+        alertname: 'NotReady',
+        severity: 'x',
+        namespace: 'apps',
+        job: 'theirs',
+        instance: `127.0.0.1:${port}`,
+      });
+      expect(await prometheus.targets()).toEqual([{ job: 'op', health: 'up', lastError: '' }]);
+      ready = 1;
+      await vi.waitFor(async () => expect(await prometheus.alerts()).toEqual([]), {
+        timeout: 10_000,
+        interval: 200,
+      });
+      expect((await prometheus.query('ready')).map((s) => s.value[1])).toEqual(['1']);
+      await expect(prometheus.query('ready{')).rejects.toThrow(/Prometheus query.*parse error/);
+    } finally {
+      await prometheus.stop();
+      target.close();
     }
   });
 });
