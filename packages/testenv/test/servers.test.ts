@@ -192,6 +192,10 @@ describe('dns responder', () => {
       expect(stdout).toContain('status: NXDOMAIN');
     } finally {
       await responder.stop();
+    }
+  });
+});
+
 describe('prometheus', () => {
   it('scrapes a target with its labels kept, evaluates rules and fires their alerts', async () => {
     let ready = 0;
