@@ -315,6 +315,15 @@ describe('WorkQueue', () => {
   });
 
   describe('metrics', () => {
+    it('issue 16: exports adds, retries and both durations from 0, before any add (as client-go)', async () => {
+      queue('metrics-zero');
+      expect(await sample('workqueue_adds_total', 'metrics-zero')).toBe(0);
+      expect(await sample('workqueue_retries_total', 'metrics-zero')).toBe(0);
+      expect(await sample('workqueue_depth', 'metrics-zero')).toBe(0);
+      expect(await sample('workqueue_queue_duration_seconds', 'metrics-zero', '_count')).toBe(0);
+      expect(await sample('workqueue_work_duration_seconds', 'metrics-zero', '_count')).toBe(0);
+    });
+
     it('counts adds and retries and reports the depth', async () => {
       vi.useFakeTimers();
       const q = queue('metrics-counts');

@@ -49,6 +49,18 @@ describe('watcher against a restarting and stalling API server', () => {
       { type: 'merge', patch: { data: { v } } },
     );
 
+  it('issue 16: counts relists and reconnects by reason from 0, before any reconnect', async () => {
+    const reconnects = await metricsRegistry
+      .getSingleMetric('chousei_watch_reconnects_total')
+      ?.get();
+    expect(
+      reconnects?.values
+        .filter((v) => v.labels.resource === 'ConfigMap')
+        .map((v) => `${v.labels.reason} ${v.value}`)
+        .sort(),
+    ).toEqual(['closed 0', 'error 0', 'gone 0', 'stalled 0']);
+  });
+
   it('survives an API server restart without missing an update', async () => {
     await setValue('1');
     await expect.poll(valueSeen).toBe('1');

@@ -150,6 +150,11 @@ class QueueMetricsRecorder<T> implements QueueMetrics<T>, GaugeSource {
     this.#retries = m.retries.labels(name);
     this.#queueDuration = m.queueDuration.labels(name);
     this.#workDuration = m.workDuration.labels(name);
+    // Every series from the start, as client-go's: a rate() sees the first retry.
+    this.#adds.inc(0);
+    this.#retries.inc(0);
+    m.queueDuration.zero({ name });
+    m.workDuration.zero({ name });
     knownNames.add(name);
     live.add(this);
   }

@@ -60,6 +60,7 @@ const reconnects = counter('chousei_watch_reconnects_total', 'Watch connections 
   'resource',
   'reason',
 ]);
+const RECONNECT_REASONS = ['closed', 'gone', 'stalled', 'error'] as const;
 
 class StallError extends Error {
   override name = 'StallError';
@@ -81,6 +82,9 @@ export class Watcher<T extends KubeObject> {
     private readonly opts: WatcherOptions<T> = {},
   ) {
     this.label = groupKind(rt);
+    // From 0, so a rate() sees the first reconnect of each reason.
+    relists.inc({ resource: this.label }, 0);
+    for (const reason of RECONNECT_REASONS) reconnects.inc({ resource: this.label, reason }, 0);
     this.log = (opts.logger ?? silentLogger).child({
       resource: this.label,
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
@@ -132,7 +136,8 @@ export class Watcher<T extends KubeObject> {
           continue;
         }
         failures++;
-        const reason = err instanceof StallError ? 'stalled' : 'error';
+        const reason: (typeof RECONNECT_REASONS)[number] =
+          err instanceof StallError ? 'stalled' : 'error';
         reconnects.inc({ resource: this.label, reason });
         const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
         const delay = Math.max(backoffDelay(failures, this.opts.backoff), (retryAfter ?? 0) * 1000);
