@@ -14,13 +14,18 @@ import {
   type DnsGate,
   freePort,
   type Pebble,
+  type Prometheus,
+  type RuleFile,
   renderChart,
+  ruleFileOf,
   type ServerProcess,
+  scrapeJobOf,
   startBind9,
   startControlPlane,
   startDnsGate,
   startOperatorProcess,
   startPebble,
+  startPrometheus,
   type TsigAlgorithm,
 } from '@chousei/testenv';
 import { chartDir, installChart, type OperatorName, packageDir } from './charts.ts';
@@ -37,6 +42,13 @@ export interface StackOptions {
   steps?: Steps;
   /** Aborting it stops the start-up, and everything started is removed, logs too. */
   signal?: AbortSignal;
+  /**
+   * A Prometheus server scraping both operators as their charts' ServiceMonitors ask, with
+   * the charts' alert rules, each holding `for` (the charts' 10 minutes) before firing.
+   */
+  prometheus?: { for: string };
+  /** Further flags of an operator, e.g. a shorter --backoff-initial. */
+  operatorArgs?: Partial<Record<OperatorName, string[]>>;
 }
 
 /** One operator running as a process of its built command. */
@@ -74,6 +86,8 @@ export interface Stack {
   ownerId: string;
   dnsOperator: OperatorProcess;
   certOperator: OperatorProcess;
+  /** With `prometheus`: the server and the alert rules of each chart it evaluates. */
+  monitoring?: { prometheus: Prometheus; rules: Record<OperatorName, RuleFile> };
   /** Where the operators' logs are. */
   dir: string;
   /** Rejects when an operator process exits before stop(), with the end of its log. */
@@ -88,6 +102,14 @@ const TSIG: Record<TsigAlgorithm, 'HMACSHA256' | 'HMACSHA384' | 'HMACSHA512'> = 
   'hmac-sha512': 'HMACSHA512',
 };
 const OWNER_ID = 'chousei-e2e';
+/** The charts' values for kube-prometheus-stack, rendered without its CRDs in the cluster. */
+const monitoringValues = (rulesFor: string) => ({
+  'serviceMonitor.enabled': true,
+  'serviceMonitor.forceEnable': true,
+  'prometheusRule.enabled': true,
+  'prometheusRule.forceEnable': true,
+  'prometheusRule.for': rulesFor,
+});
 /** Long enough for a sandbox left running; TokenRequest's default is an hour. */
 const TOKEN_SECONDS = 7 * 24 * 3600;
 
@@ -139,6 +161,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           objects: await renderChart(chartDir(name), {
             release: name,
             namespace: name,
+            set: opts.prometheus ? monitoringValues(opts.prometheus.for) : {},
           }),
         })),
       ),
@@ -213,6 +236,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           '--leader-elect',
           `--leader-election-namespace=${name}`,
           `--log-level=${opts.logLevel ?? 'info'}`,
+          ...(opts.operatorArgs?.[name] ?? []),
         ],
         env,
         logFile,
@@ -257,7 +281,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           { CHOUSEI_DNS_RFC2136_TSIG_SECRET: bind.tsig.secret },
         ),
       ),
-      steps.step('cert-operator ready and leading', () =>
+      steps.step('cert-operator ready and leading', async () =>
         startOperator('cert-operator', [
           '--cluster-resource-namespace=cert-operator',
           // Where Pebble connects for HTTP-01 (its httpPort).
@@ -267,11 +291,31 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           // record, so Pebble is not asked (and does not fail) before the name resolves.
           `--http01-self-check-nameservers=${bind.address}`,
           `--http01-self-check-port=${solverPort}`,
+          // As the chart runs it: the webhook's serving certificate kept in a Secret. The API
+          // server is not told of the webhook (no Service reaches loopback).
+          `--webhook-port=${await freePort()}`,
+          '--webhook-secret=cert-operator-webhook-tls',
+          '--webhook-service=cert-operator-webhook',
         ]),
       ),
     ]);
 
     opts.signal?.throwIfAborted();
+    const monitoring = opts.prometheus
+      ? await steps.step('Prometheus scraping both operators, with their alert rules', async () => {
+          const target = (name: OperatorName) =>
+            new URL((name === 'dns-operator' ? dnsOperator : certOperator).metricsUrl).host;
+          const prometheus = started(
+            await startPrometheus({
+              jobs: charts.map((c) => scrapeJobOf(c.objects, [target(c.name)])),
+              rules: { groups: charts.flatMap((c) => ruleFileOf(c.objects).groups) },
+            }),
+            (p) => p.stop(),
+          );
+          const rules = Object.fromEntries(charts.map((c) => [c.name, ruleFileOf(c.objects)]));
+          return { prometheus, rules: rules as Record<OperatorName, RuleFile> };
+        })
+      : undefined;
     await steps.step(`ClusterIssuers ${Object.values(issuers).join(', ')} Ready`, () =>
       Promise.all(
         Object.values(issuers).map((name) =>
@@ -292,6 +336,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ownerId: OWNER_ID,
       dnsOperator,
       certOperator,
+      ...(monitoring ? { monitoring } : {}),
       dir,
       crashed,
       stop: (o = {}) => stopAll(!!o.keepLogs),

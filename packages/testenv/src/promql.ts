@@ -201,7 +201,7 @@ export function missingMetrics(
   samples: MetricSample[],
   opts: MetricCheckOptions,
 ): string[] {
-  const problems: string[] = [];
+  const problems = new Set<string>();
   const labelsOf = new Map<string, Set<string>>();
   for (const s of samples) {
     const set = labelsOf.get(s.name) ?? new Set<string>();
@@ -216,15 +216,15 @@ export function missingMetrics(
       if (opts.prometheusSeries?.includes(s.metric)) continue;
       const labels = labelsOf.get(s.metric);
       if (!labels) {
-        problems.push(`${q.where}: ${s.metric} is not exported`);
+        problems.add(`${q.where}: ${s.metric} is not exported`);
         continue;
       }
       for (const l of labels) read.add(l);
       for (const l of s.labels.filter((l) => !labels.has(l) && !target.has(l)))
-        problems.push(`${q.where}: ${s.metric} has no label ${l} (only ${[...labels].join(', ')})`);
+        problems.add(`${q.where}: ${s.metric} has no label ${l} (only ${[...labels].join(', ')})`);
     }
     for (const l of [...grouping, ...(q.labels ?? [])].filter((l) => !read.has(l)))
-      problems.push(`${q.where}: no metric it reads has the label ${l}`);
+      problems.add(`${q.where}: no metric it reads has the label ${l}`);
   }
-  return problems;
+  return [...problems];
 }
