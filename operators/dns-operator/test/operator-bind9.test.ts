@@ -183,12 +183,26 @@ describe('dns-operator against BIND9 over RFC2136', () => {
       });
       await new Promise((r) => setTimeout(r, 1500));
       expect(await names('Failed')).toBe(failedBefore + 1);
+      // A published name whose target changes meanwhile: the zone cannot be read (it went
+      // stale with the failed update), so its record is out of date: pending too.
+      await client.patchStatus(
+        Ingresses,
+        { namespace: ns, name: 'pending-before' },
+        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.23' }] } } } },
+      );
+      await waitFor(async () => (await names('Failed')) === failedBefore + 2, {
+        timeoutMs: 15_000,
+      });
     } finally {
       await bind.startServer();
     }
     await waitFor(async () => (await answers('pending.example.test')).join() === '192.0.2.22', {
       timeoutMs: 30_000,
     });
+    await waitFor(
+      async () => (await answers('pending-before.example.test')).join() === '192.0.2.23',
+      { timeoutMs: 30_000 },
+    );
     await waitFor(async () => (await names('Failed')) === failedBefore, { timeoutMs: 5_000 });
     await replica.stop();
     running.length = 0;
