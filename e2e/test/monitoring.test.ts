@@ -36,6 +36,36 @@ describe('issue 16: the charts’ alert rules and dashboards on a real Prometheu
     operatorArgs: { 'cert-operator': ['--backoff-initial=2s', '--backoff-max=4s'] },
   });
   let ns: string;
+  /** An Ingress for `host` whose load balancer is `ip`; with `issuer`, TLS in NAME-tls. */
+  const ingress = async (name: string, host: string, ip: string, issuer?: string) => {
+    const { client } = world();
+    await client.create(Ingresses, {
+      metadata: {
+        name,
+        namespace: ns,
+        ...(issuer ? { annotations: { 'cert-manager.io/cluster-issuer': issuer } } : {}),
+      },
+      spec: {
+        rules: [{ host }],
+        ...(issuer ? { tls: [{ hosts: [host], secretName: `${name}-tls` }] } : {}),
+      },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name },
+      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip }] } } } },
+    );
+  };
+  /** A Certificate for NAME.zone from the DNS-01 ClusterIssuer. */
+  const dns01Certificate = (name: string) =>
+    world().client.create(Certificates, {
+      metadata: { name, namespace: ns },
+      spec: {
+        secretName: `${name}-tls`,
+        issuerRef: { name: world().issuers.dns01, kind: 'ClusterIssuer' },
+        dnsNames: [`${name}.${world().zone}`],
+      },
+    });
   const firing = async (alertname: string, labels: Record<string, string> = {}) =>
     (await world().monitoring!.prometheus.alerts()).find(
       (a: PrometheusAlert) =>
@@ -65,28 +95,8 @@ describe('issue 16: the charts’ alert rules and dashboards on a real Prometheu
   it('issues through HTTP-01 and DNS-01 and publishes a record: the traffic behind every series', async () => {
     const s = world();
     ns = await s.cluster.createNamespace('monitoring');
-    const host = `web.${s.zone}`;
-    await s.client.create(Ingresses, {
-      metadata: {
-        name: 'web',
-        namespace: ns,
-        annotations: { 'cert-manager.io/cluster-issuer': s.issuers.http01 },
-      },
-      spec: { rules: [{ host }], tls: [{ hosts: [host], secretName: 'web-tls' }] },
-    });
-    await s.client.patchStatus(
-      Ingresses,
-      { namespace: ns, name: 'web' },
-      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } },
-    );
-    await s.client.create(Certificates, {
-      metadata: { name: 'api', namespace: ns },
-      spec: {
-        secretName: 'api-tls',
-        issuerRef: { name: s.issuers.dns01, kind: 'ClusterIssuer' },
-        dnsNames: [`api.${s.zone}`],
-      },
-    });
+    await ingress('web', `web.${s.zone}`, '127.0.0.1', s.issuers.http01);
+    await dns01Certificate('api');
     for (const name of ['web-tls', 'api'])
       await waitForCondition(s.client, Certificates, { namespace: ns, name }, 'Ready', {
         timeoutMs: 60_000,
@@ -125,14 +135,7 @@ describe('issue 16: the charts’ alert rules and dashboards on a real Prometheu
     const s = world();
     await s.pebble.stopServer();
     try {
-      await s.client.create(Certificates, {
-        metadata: { name: 'outage', namespace: ns },
-        spec: {
-          secretName: 'outage-tls',
-          issuerRef: { name: s.issuers.dns01, kind: 'ClusterIssuer' },
-          dnsNames: [`outage.${s.zone}`],
-        },
-      });
+      await dns01Certificate('outage');
       const alert = await waitFor(
         () => firing('ChouseiCertificateNotReady', { namespace: ns, name: 'outage' }),
         { timeoutMs: 30_000, intervalMs: 500, description: 'ChouseiCertificateNotReady firing' },
@@ -159,15 +162,7 @@ describe('issue 16: the charts’ alert rules and dashboards on a real Prometheu
     const host = `pending.${s.zone}`;
     await s.bind.stopServer();
     try {
-      await s.client.create(Ingresses, {
-        metadata: { name: 'pending', namespace: ns },
-        spec: { rules: [{ host }] },
-      });
-      await s.client.patchStatus(
-        Ingresses,
-        { namespace: ns, name: 'pending' },
-        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.30' }] } } } },
-      );
+      await ingress('pending', host, '192.0.2.30');
       const alert = await waitFor(() => firing('ChouseiDNSRecordsPending'), {
         timeoutMs: 30_000,
         intervalMs: 500,

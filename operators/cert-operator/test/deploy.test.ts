@@ -26,27 +26,6 @@ chartSuite({
         },
       },
     },
-    // As for kube-prometheus-stack, rendered where helm cannot see the CRDs (GitOps).
-    'a ServiceMonitor and alert rules into the monitoring namespace, without the CRDs (forced)': {
-      serviceMonitor: {
-        enabled: true,
-        forceEnable: true,
-        namespace: 'monitoring',
-        additionalLabels: { release: 'kube-prometheus-stack' },
-        annotations: { team: 'platform' },
-        interval: '15s',
-        scrapeTimeout: '5s',
-        relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }],
-        metricRelabelings: [{ sourceLabels: ['__name__'], regex: 'nodejs_gc_.*', action: 'drop' }],
-      },
-      prometheusRule: {
-        enabled: true,
-        forceEnable: true,
-        namespace: 'monitoring',
-        additionalLabels: { release: 'kube-prometheus-stack' },
-        for: '5m',
-      },
-    },
     'no webhook, one replica': { 'webhook.enabled': false, replicas: 1, leaderElection: false },
     'HTTP-01 self-check and DNS-01 CNAMEs through given nameservers': {
       'http01.selfCheckNameservers': ['10.96.0.53', '10.96.0.54:5353'],

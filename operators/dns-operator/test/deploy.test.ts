@@ -52,27 +52,6 @@ chartSuite({
       // The sidecar's /healthz takes 8080, the operator's default metrics port.
       ports: { metrics: 9090, health: 8081 },
     },
-    // As for kube-prometheus-stack, rendered where helm cannot see the CRDs (GitOps).
-    'a ServiceMonitor and alert rules into the monitoring namespace, without the CRDs (forced)': {
-      serviceMonitor: {
-        enabled: true,
-        forceEnable: true,
-        namespace: 'monitoring',
-        additionalLabels: { release: 'kube-prometheus-stack' },
-        annotations: { team: 'platform' },
-        interval: '15s',
-        scrapeTimeout: '5s',
-        relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }],
-        metricRelabelings: [{ sourceLabels: ['__name__'], regex: 'nodejs_gc_.*', action: 'drop' }],
-      },
-      prometheusRule: {
-        enabled: true,
-        forceEnable: true,
-        namespace: 'monitoring',
-        additionalLabels: { release: 'kube-prometheus-stack' },
-        for: '5m',
-      },
-    },
     'one namespace, one replica': { watchNamespace: 'apps', replicas: 1, leaderElection: false },
     'Route53 with static credentials': {
       'provider.route53.credentialsSecret': 'aws',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/client-node';
@@ -22,6 +23,31 @@ export interface ChartSuiteOptions {
 /** The monitoring values of a chart and the Prometheus Operator kinds they turn on. */
 const MONITORING = { serviceMonitor: 'ServiceMonitor', prometheusRule: 'PrometheusRule' };
 
+/**
+ * Every monitoring value a chart has, set as for kube-prometheus-stack into another
+ * namespace, forced (rendered where helm cannot see the CRDs, as GitOps tools do).
+ */
+const MONITORING_VARIANT: Record<keyof typeof MONITORING, Record<string, unknown>> = {
+  serviceMonitor: {
+    enabled: true,
+    forceEnable: true,
+    namespace: 'monitoring',
+    additionalLabels: { release: 'kube-prometheus-stack' },
+    annotations: { team: 'platform' },
+    interval: '15s',
+    scrapeTimeout: '5s',
+    relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }],
+    metricRelabelings: [{ sourceLabels: ['__name__'], regex: 'nodejs_gc_.*', action: 'drop' }],
+  },
+  prometheusRule: {
+    enabled: true,
+    forceEnable: true,
+    namespace: 'monitoring',
+    additionalLabels: { release: 'kube-prometheus-stack' },
+    for: '5m',
+  },
+};
+
 const parseYaml = (text: string) =>
   parseAllDocuments(text)
     .map((d) => d.toJS() as KubernetesObject | null)
@@ -41,6 +67,14 @@ const container = (objects: KubernetesObject[]): V1Container => {
  */
 export function chartSuite(opts: ChartSuiteOptions): void {
   const chart = join(opts.deployDir, 'chart');
+  const values = parseYaml(readFileSync(join(chart, 'values.yaml'), 'utf8'))[0] as Record<
+    string,
+    unknown
+  >;
+  const toggles = Object.entries(MONITORING).filter(([key]) => key in values);
+  const monitoringVariant = Object.fromEntries(
+    toggles.map(([key]) => [key, MONITORING_VARIANT[key as keyof typeof MONITORING]]),
+  );
   const render = (set: Record<string, unknown> = {}) =>
     renderChart(chart, { release: opts.release, namespace: opts.release, set });
 
@@ -101,11 +135,6 @@ export function chartSuite(opts: ChartSuiteOptions): void {
     });
 
     it('monitors itself (ServiceMonitor, PrometheusRule) only where monitoring.coreos.com/v1 is served, or when forced', async () => {
-      const values = parseYaml(await readFile(join(chart, 'values.yaml'), 'utf8'))[0] as Record<
-        string,
-        unknown
-      >;
-      const toggles = Object.entries(MONITORING).filter(([key]) => key in values);
       expect(toggles.map(([key]) => key)).toContain('serviceMonitor');
       const monitoring = (objects: KubernetesObject[]) =>
         objects.flatMap((o) => (Object.values(MONITORING).includes(o.kind ?? '') ? [o.kind] : []));
@@ -127,7 +156,13 @@ export function chartSuite(opts: ChartSuiteOptions): void {
       expect(scrapeJobOf(objects, []).job).toBe(metrics?.metadata?.name);
     });
 
-    for (const [variant, set] of Object.entries({ defaults: {}, ...opts.variants })) {
+    const variants = {
+      defaults: {},
+      ...opts.variants,
+      [`monitoring (${toggles.map(([key]) => key).join(', ')}) with every value, forced`]:
+        monitoringVariant,
+    };
+    for (const [variant, set] of Object.entries(variants)) {
       describe(`with ${variant}`, () => {
         it('passes helm lint --strict', async () => {
           await lintChart(chart, { namespace: opts.release, set });

@@ -63,11 +63,12 @@ export function promqlNames(expr: string): PromqlNames {
     if (i >= expr.length) fail('unterminated string');
     i++;
   };
-  const matchers = (): string[] => {
+  /** The label names of a list from its opening bracket to `close`, each read by `item`. */
+  const list = (close: string, item: () => void): string[] => {
     const labels: string[] = [];
     for (i++; ; ) {
       space();
-      if (expr[i] === '}') {
+      if (expr[i] === close) {
         i++;
         return labels;
       }
@@ -76,29 +77,21 @@ export function promqlNames(expr: string): PromqlNames {
         continue;
       }
       labels.push(match(IDENT) ?? fail('expected a label name'));
+      item();
+    }
+  };
+  // {name="value", ...}: the operator and the quoted value after each name.
+  const matchers = () =>
+    list('}', () => {
       space();
       if (!match(/=~|!~|!=|=/y)) fail('expected a matcher operator');
       space();
       if (!/["'`]/.test(expr[i] ?? '')) fail('expected a quoted value');
       string();
-    }
-  };
+    });
   const labelList = (): string[] => {
     space();
-    if (expr[i] !== '(') return [];
-    const labels: string[] = [];
-    for (i++; ; ) {
-      space();
-      if (expr[i] === ')') {
-        i++;
-        return labels;
-      }
-      if (expr[i] === ',') {
-        i++;
-        continue;
-      }
-      labels.push(match(IDENT) ?? fail('expected a label name'));
-    }
+    return expr[i] === '(' ? list(')', () => {}) : [];
   };
   while (i < expr.length) {
     const c = expr[i]!;
