@@ -12,7 +12,7 @@ import {
   parseMetrics,
   ruleQueries,
 } from '@chousei/testenv';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useStack } from './world.ts';
 
 const require = createRequire(import.meta.url);
@@ -36,6 +36,9 @@ describe('issue 16: the charts’ alert rules and dashboards on a real Prometheu
     operatorArgs: { 'cert-operator': ['--backoff-initial=2s', '--backoff-max=4s'] },
   });
   let ns: string;
+  beforeAll(async () => {
+    ns = await world().cluster.createNamespace('monitoring');
+  });
   /** An Ingress for `host` whose load balancer is `ip`; with `issuer`, TLS in NAME-tls. */
   const ingress = async (name: string, host: string, ip: string, issuer?: string) => {
     const { client } = world();
@@ -92,19 +95,15 @@ describe('issue 16: the charts’ alert rules and dashboards on a real Prometheu
     expect((await prometheus.alerts()).map((a) => a.labels.alertname)).toEqual([]);
   });
 
-  it('issues through HTTP-01 and DNS-01 and publishes a record: the traffic behind every series', async () => {
+  it('exports every metric its alert rules and dashboards read, with the labels they read, once it issued through HTTP-01 and DNS-01 and published a record', async () => {
     const s = world();
-    ns = await s.cluster.createNamespace('monitoring');
     await ingress('web', `web.${s.zone}`, '127.0.0.1', s.issuers.http01);
     await dns01Certificate('api');
     for (const name of ['web-tls', 'api'])
       await waitForCondition(s.client, Certificates, { namespace: ns, name }, 'Ready', {
         timeoutMs: 60_000,
       });
-  });
 
-  it('exports every metric its alert rules and dashboards read, with the labels they read', async () => {
-    const s = world();
     const { rules, prometheus } = s.monitoring!;
     const runtime = await dashboard('@chousei/runtime', 'controller-runtime.json');
     const queries = {
