@@ -86,10 +86,12 @@ export function imageBundleSuite(opts: ImageBundleSuiteOptions): void {
         '--metrics-port=0',
         '--log-level=warn',
       ]);
+      // Its logs go to stdout, failures to stderr: both, for the error message.
       let stderr = '';
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
+      for (const stream of [child.stdout, child.stderr])
+        stream?.on('data', (d: Buffer) => {
+          stderr = (stderr + d.toString()).slice(-8192);
+        });
       const exited = once(child, 'exit');
       try {
         const deadline = Date.now() + 30_000;

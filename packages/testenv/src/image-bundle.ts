@@ -160,7 +160,7 @@ export async function assembleBundle(operatorDir: string): Promise<Bundle> {
       spawn(process.execPath, [...nodeFlags, join(dir, 'dist/main.js'), ...args], {
         cwd: outside,
         env: { PATH: '/usr/bin:/bin', HOME: outside },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       }),
     remove: () => rm(tmp, { recursive: true, force: true }),
   };
