@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { InMemoryProvider, RFC2136Provider } from '@chousei/dns';
-import { metricsRegistry, silentLogger } from '@chousei/runtime';
+import { InMemoryProvider, ProviderError, RFC2136Provider, type Zone } from '@chousei/dns';
+import { metricsRegistry, silentLogger, sleep } from '@chousei/runtime';
 import {
   type Bind9,
   type DnsResponder,
@@ -187,6 +187,31 @@ describe('ACMEIssuer with DNS-01 against Pebble and BIND9', () => {
     expect(await bind.dig('_acme-challenge.example.test', 'TXT')).toEqual([FOREIGN]);
   });
 
+  it('answers 50 challenges at once on one zone, BIND9 at its default transfer limit', async () => {
+    // cert-manager's scale: 50 issuances at once. A read of the zone per challenge (AXFR) met
+    // BIND9's transfers-out limit (10) and SERVFAIL; a single value needs no read.
+    const solver50 = new DNS01Solver({ provider, selfCheck: false, nameservers: [] });
+    const challenges = Array.from({ length: 50 }, (_, i) => ({
+      identifier: `c${i}.scale.example.test`,
+      token: `s${i}`,
+      keyAuthorization: `scale-${i}`,
+    }));
+    const transfers = () => dnsRequests({ operation: 'axfr' });
+    const before = await transfers();
+    await Promise.all(challenges.map((ch) => solver50.present(ch)));
+    for (const ch of challenges) {
+      expect(await bind.dig(`_acme-challenge.${ch.identifier}`, 'TXT')).toEqual([
+        `"${ch.keyAuthorization}"`,
+      ]);
+    }
+    await Promise.all(challenges.map((ch) => solver50.cleanUp(ch)));
+    for (const ch of challenges.slice(0, 5))
+      expect(await bind.dig(`_acme-challenge.${ch.identifier}`, 'TXT')).toEqual([]);
+    console.log(
+      `50 challenges presented and cleaned up with ${(await transfers()) - before} zone reads`,
+    );
+  });
+
   it('times out the self-check when no nameserver answers the value, and cleans up', async () => {
     // The provider writes to a zone the nameserver does not serve: it never answers.
     const nowhere = new InMemoryProvider(['unserved.test']);
@@ -354,5 +379,41 @@ describe('ACMEIssuer with DNS-01 through the in-memory provider (Pebble asks a D
     for (const n of names) expect(leaf!.subjectAltName).toContain(`DNS:${n}`);
     const [zone] = await provider.zones();
     expect(await provider.records(zone!)).toEqual([]);
+  });
+});
+
+describe('DNS01Solver on a provider that must read the zone to write a value', () => {
+  it('shares zone reads between challenges at once and retries a transient refusal', async () => {
+    // As the in-memory provider, but no single-value edits and a read takes a round trip:
+    // reads counted, the first refused as a server at its transfer limit refuses (SERVFAIL).
+    const inner = new InMemoryProvider(['example.test']);
+    let reads = 0;
+    const provider = {
+      name: inner.name,
+      capabilities: inner.capabilities,
+      zones: () => inner.zones(),
+      apply: (...args: Parameters<InMemoryProvider['apply']>) => inner.apply(...args),
+      records: async (zone: Zone) => {
+        await sleep(20);
+        if (reads++ === 0) throw new ProviderError('refused', 'test', 'SERVFAIL', true);
+        return inner.records(zone);
+      },
+    };
+    const solver = new DNS01Solver({ provider, selfCheck: false });
+    const challenges = Array.from({ length: 50 }, (_, i) => ({
+      identifier: `c${i}.example.test`,
+      token: `t${i}`,
+      keyAuthorization: `v${i}`,
+    }));
+    await Promise.all(challenges.map((ch) => solver.present(ch)));
+    const [zone] = await inner.zones();
+    const sets = await inner.records(zone!);
+    for (const ch of challenges) {
+      expect(sets.find((r) => r.name === `_acme-challenge.${ch.identifier}`)?.values).toEqual([
+        ch.keyAuthorization,
+      ]);
+    }
+    // A few reads serve them all (one per challenge without sharing: 51).
+    expect(reads).toBeLessThanOrEqual(10);
   });
 });

@@ -32,5 +32,11 @@ export {
 } from './metrics/registry.js';
 export * from './queue/index.js';
 export { abortable, JointAbort, sleep, whenAborted } from './util/async.js';
+export {
+  type BackoffOptions,
+  backoffDelay,
+  type RetryOptions,
+  withRetry,
+} from './util/backoff.js';
 export * from './watch/index.js';
 export * from './webhook/index.js';

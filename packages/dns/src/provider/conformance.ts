@@ -155,5 +155,29 @@ export function providerConformance(label: string, start: () => Promise<Conforma
       expect(await find(at('a-good1'), 'TXT')).toBeDefined();
       expect(await find(at('good2'), 'A')).toBeDefined();
     });
+
+    it('edits single values without touching the others, where it can (editValue)', async (ctx) => {
+      const { editValue } = t.provider;
+      if (!editValue) return ctx.skip();
+      const edit = (op: 'add' | 'remove', value: string) =>
+        editValue.call(t.provider, t.zone, { op, name: at('edit'), type: 'TXT', ttl: 60, value });
+      await applyAll([
+        {
+          action: 'create',
+          record: { name: at('edit'), type: 'TXT', ttl: 60, values: ['theirs'] },
+        },
+      ]);
+      await Promise.all([edit('add', 'one'), edit('add', 'two')]);
+      await edit('add', 'one'); // present: nothing changes
+      expect(sorted((await find(at('edit'), 'TXT'))?.values ?? [])).toEqual([
+        'one',
+        'theirs',
+        'two',
+      ]);
+      await edit('remove', 'one');
+      await edit('remove', 'absent'); // absent: nothing changes
+      expect(sorted((await find(at('edit'), 'TXT'))?.values ?? [])).toEqual(['theirs', 'two']);
+      if (t.lookup) expect(sorted(await t.lookup(at('edit'), 'TXT'))).toEqual(['theirs', 'two']);
+    });
   });
 }

@@ -3,10 +3,9 @@
 // for what retrying can fix (the network, 5xx, 429), metrics per request, typed errors.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { type BackoffOptions, type Logger, silentLogger } from '@chousei/runtime';
+import { type BackoffOptions, type Logger, silentLogger, withRetry } from '@chousei/runtime';
 import { startRequest } from './metrics.js';
 import { ProviderError } from './provider.js';
-import { withRetry } from './retry.js';
 
 export interface HttpTlsOptions {
   /** PEM of the CAs to trust instead of the system's. */

@@ -73,6 +73,23 @@ export interface Provider {
    * not be reached at all (after its own retries), or when `signal` aborted.
    */
   apply(zone: Zone, changes: Change[], signal?: AbortSignal): Promise<ApplyResult>;
+  /**
+   * Where the service can: adds or removes one value of a record set in one request, the
+   * set's other values untouched and nothing read first (RFC2136 adds and deletes single
+   * RRs). Adding a value present, or removing one absent, changes nothing. Callers without
+   * it read the set and apply a change (DNS-01 challenges: many at once, one value each).
+   */
+  editValue?(zone: Zone, edit: ValueEdit, signal?: AbortSignal): Promise<void>;
+}
+
+/** One value of a record set, added or removed. */
+export interface ValueEdit {
+  op: 'add' | 'remove';
+  name: string;
+  type: RecordType;
+  /** For an add that creates the set. */
+  ttl: number;
+  value: string;
 }
 
 /** A provider error that carries the service's own code and whether retrying may help. */

@@ -7,7 +7,7 @@ import type { KubeObject, ObjectList } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
 import { counter } from '../metrics/registry.js';
 import { sleep } from '../util/async.js';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type BackoffOptions, backoffDelay } from '../util/backoff.js';
 
 /**
  * What a watcher reports. A `relist` carries the complete current set (after the first

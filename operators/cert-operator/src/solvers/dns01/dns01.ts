@@ -8,7 +8,7 @@ import {
   type RecordSet,
   type Zone,
 } from '@chousei/dns';
-import { type Logger, silentLogger, sleep } from '@chousei/runtime';
+import { type Logger, silentLogger, sleep, withRetry } from '@chousei/runtime';
 import { IssuanceError } from '../../issuers/issuer.js';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
 import { fixedPacing, waitForSelfCheck } from '../self-check.js';
@@ -42,6 +42,8 @@ export interface DNS01SolverOptions {
 
 /** Read-modify-write rounds before giving up on a record set other writers keep changing. */
 const MAX_WRITE_ATTEMPTS = 5;
+/** A refused zone read or write the service may accept later (SERVFAIL, 5xx, a lost reply). */
+const TRANSIENT_RETRIES = { maxRetries: 4, backoff: { initialMs: 200, maxMs: 3000 } };
 /** CNAMEs followed from `_acme-challenge.<name>` before giving up (resolvers stop near 8). */
 const MAX_CNAME_HOPS = 8;
 
@@ -71,6 +73,10 @@ export class DNS01Solver implements Solver {
   private readonly log: Logger;
   /** Serialises this solver's writes per record set; the provider's checks cover other writers. */
   private readonly locks = new Map<string, Promise<void>>();
+  /** A zone read in flight, shared by the challenges that need one meanwhile. */
+  private readonly reads = new Map<string, { startedAt: number; records: Promise<RecordSet[]> }>();
+  /** When this solver last wrote each record set: a shared read must be younger. */
+  private readonly writtenAt = new Map<string, number>();
 
   constructor(opts: DNS01SolverOptions) {
     this.provider = opts.provider;
@@ -164,9 +170,11 @@ export class DNS01Solver implements Solver {
   }
 
   /**
-   * Adds or removes one value of the TXT set at `fqdn`. Each write states the set as read
-   * (`update`/`delete` of the exact old values, `create` only when absent), so a write that
-   * raced another is refused rather than dropping its value; then we read and try again.
+   * Adds or removes one value of the TXT set at `fqdn`: in one request where the provider
+   * edits single values (RFC2136), else by reading the set and writing it back. Each such
+   * write states the set as read (`update`/`delete` of the exact old values, `create` only
+   * when absent), so a write that raced another is refused rather than dropping its value;
+   * then we read and try again. Transient refusals are retried within the attempt.
    */
   private async modify(
     zone: Zone,
@@ -174,16 +182,32 @@ export class DNS01Solver implements Solver {
     op: 'add' | 'remove',
     value: string,
   ): Promise<void> {
-    await this.locked(`${zone.id}/${fqdn}`, async () => {
+    const transient = (err: unknown) => err instanceof ProviderError && err.retryable;
+    const { editValue } = this.provider;
+    if (editValue) {
+      const edit = { op, name: fqdn, type: 'TXT' as const, ttl: this.ttl, value };
+      await withRetry(() => editValue.call(this.provider, zone, edit), {
+        ...TRANSIENT_RETRIES,
+        retryable: transient,
+      }).catch((err: unknown) => {
+        throw this.updateError(op, fqdn, zone, err);
+      });
+      return;
+    }
+    const key = `${zone.id}/${fqdn}`;
+    await this.locked(key, async () => {
       for (let attempt = 1; ; attempt++) {
         let failure: Error | undefined;
         try {
-          const current = (await this.provider.records(zone)).find(
-            (r) => r.type === 'TXT' && normalizeName(r.name) === fqdn,
-          );
+          const records = await withRetry(() => this.read(zone, this.writtenAt.get(key) ?? 0), {
+            ...TRANSIENT_RETRIES,
+            retryable: transient,
+          });
+          const current = records.find((r) => r.type === 'TXT' && normalizeName(r.name) === fqdn);
           const change = this.changeFor(fqdn, current, op, value);
           if (!change) return;
           failure = (await this.provider.apply(zone, [change])).failed[0]?.error;
+          this.writtenAt.set(key, performance.now());
         } catch (err) {
           // Thrown only when the service could not be reached (after its own retries).
           throw this.updateError(op, fqdn, zone, err);
@@ -197,6 +221,22 @@ export class DNS01Solver implements Solver {
         await sleep(50 * attempt + Math.random() * 100);
       }
     });
+  }
+
+  /**
+   * The zone's records from a read that started after `since` (the set's last write here):
+   * challenges at once share one read (a zone transfer each met BIND9's transfer limit at 50).
+   */
+  private read(zone: Zone, since: number): Promise<RecordSet[]> {
+    const shared = this.reads.get(zone.id);
+    if (shared && shared.startedAt >= since) return shared.records;
+    const entry = { startedAt: performance.now(), records: this.provider.records(zone) };
+    this.reads.set(zone.id, entry);
+    const forget = () => {
+      if (this.reads.get(zone.id) === entry) this.reads.delete(zone.id);
+    };
+    entry.records.then(forget, forget);
+    return entry.records;
   }
 
   private changeFor(

@@ -12,6 +12,7 @@ import {
   type Provider,
   type ProviderCapabilities,
   ProviderError,
+  type ValueEdit,
   WRITABLE_TYPES,
 } from '../provider.js';
 import { axfrRequest, transferEnd, transferRecords } from './axfr.js';
@@ -24,7 +25,7 @@ import {
   tsigSecretProblem,
   verifyReply,
 } from './tsig.js';
-import { buildPostcheck, buildUpdate, InvalidChangeError } from './update.js';
+import { buildPostcheck, buildUpdate, buildValueEdit, InvalidChangeError } from './update.js';
 import { rcodeName, readHeader, WireError } from './wire.js';
 
 const PROVIDER = 'rfc2136';
@@ -243,6 +244,29 @@ export class RFC2136Provider implements Provider {
       else result.applied.push(...group);
     });
     return result;
+  }
+
+  async editValue(zone: Zone, edit: ValueEdit, signal?: AbortSignal): Promise<void> {
+    const name = this.zoneName(zone);
+    let request: Buffer;
+    try {
+      request = buildValueEdit(name, edit, randomInt(0x10000), { minTTL: this.minTTL });
+    } catch (err) {
+      if (!(err instanceof InvalidChangeError)) throw err;
+      throw new ProviderError(err.message, PROVIDER, 'InvalidChange', false, { cause: err });
+    }
+    const what = `${edit.op} ${edit.name} ${edit.type} value`;
+    const { rcode } = await this.update(request, signal).catch((err: unknown) => {
+      throw signal?.aborted ? signal.reason : err;
+    });
+    if (rcode === RCODE.NOERROR) return;
+    const code = rcodeName(rcode);
+    throw new ProviderError(
+      `UPDATE in ${name} refused with ${code}: ${REFUSAL[code] ?? 'refused by the server'} [${what}]`,
+      PROVIDER,
+      code,
+      rcode === RCODE.SERVFAIL,
+    );
   }
 
   /** Sends one group as one UPDATE; throws ProviderError when it did not apply. */

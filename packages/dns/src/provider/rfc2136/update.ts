@@ -3,6 +3,7 @@
 // the whole group is refused, visibly, instead of applied half or silently ignored: BIND
 // for one drops an add that would put data next to a CNAME without saying so.
 import { type Change, inZone, type RecordSet, recordKey } from '../../records.js';
+import type { ValueEdit } from '../provider.js';
 import { encodeRdata, InvalidValueError, typeCode } from './rdata.js';
 import { CLASS, encodeMessage, encodeName, OPCODE, TYPE, type WireRecord } from './wire.js';
 
@@ -150,4 +151,32 @@ export function buildPostcheck(zone: string, changes: Change[], id: number): Buf
       : [empty(record.name, typeCode(record.type), CLASS.NONE)],
   );
   return message(zone, id, prereqs, []);
+}
+
+/**
+ * One UPDATE adding one RR to a set (RFC 2136 2.5.1) or deleting one (2.5.4), the set's other
+ * values as they are: no read first, and two writers of one set never refuse each other. An
+ * add also states that no CNAME is at the name (BIND would drop the add and say NOERROR).
+ */
+export function buildValueEdit(
+  zone: string,
+  edit: ValueEdit,
+  id: number,
+  opts: UpdateOptions = {},
+): Buffer {
+  const record: RecordSet = {
+    name: edit.name,
+    type: edit.type,
+    ttl: edit.ttl,
+    values: [edit.value],
+  };
+  check(zone, record);
+  if (edit.op === 'remove') return message(zone, id, [], valueRecords(record, CLASS.NONE, 0));
+  const prereqs = edit.type === 'CNAME' ? [] : [empty(edit.name, TYPE.CNAME, CLASS.NONE)];
+  return message(
+    zone,
+    id,
+    prereqs,
+    valueRecords(record, CLASS.IN, Math.max(edit.ttl, opts.minTTL ?? 0)),
+  );
 }

@@ -1,6 +1,6 @@
 // Route53 allows 5 API requests per second per AWS account, whatever the caller: every
 // provider instance in the process draws from one token bucket so that several zones or
-// controllers together stay under it, and retries (../retry.ts) go through the bucket too.
+// controllers together stay under it, and retries (the runtime's withRetry) go through the bucket too.
 import { BucketRateLimiter, sleep } from '@chousei/runtime';
 
 export interface RateLimitOptions {

@@ -15,6 +15,7 @@ import {
   type BucketRateLimiter,
   type Logger,
   silentLogger,
+  withRetry,
 } from '@chousei/runtime';
 import { type Change, type RecordSet, recordKey, sameRecord, type Zone } from '../../records.js';
 import { startRequest } from '../metrics.js';
@@ -26,7 +27,6 @@ import {
   resendParts,
   WRITABLE_TYPES,
 } from '../provider.js';
-import { withRetry } from '../retry.js';
 import { type ChangeGroup, groupCost, packBatches } from './batch.js';
 import { fromRoute53, toRoute53, toRoute53Changes, unescapeName } from './convert.js';
 import { CONTENT_CODES, classify, toProviderError } from './errors.js';

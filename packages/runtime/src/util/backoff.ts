@@ -1,6 +1,21 @@
-// Retries with capped exponential backoff and jitter, shared by the providers that talk to
-// an API over the network (Route53, PowerDNS, the webhook client).
-import { type BackoffOptions, backoffDelay, sleep } from '@chousei/runtime';
+import { sleep } from './async.js';
+
+export interface BackoffOptions {
+  /** First delay, default 800 ms. */
+  initialMs?: number;
+  /** Cap, default 30 s. */
+  maxMs?: number;
+  /** Random spread added, as a fraction of the delay (default 0.5). */
+  jitter?: number;
+}
+
+/** Capped exponential backoff with jitter: the delay before retry number `failures`. */
+export function backoffDelay(failures: number, opts: BackoffOptions = {}): number {
+  const initial = opts.initialMs ?? 800;
+  const max = opts.maxMs ?? 30_000;
+  const base = Math.min(max, initial * 2 ** Math.max(0, failures - 1));
+  return Math.min(max, base * (1 + Math.random() * (opts.jitter ?? 0.5)));
+}
 
 export interface RetryOptions {
   /** Retries after the first attempt. */
@@ -14,8 +29,8 @@ export interface RetryOptions {
 
 /**
  * Runs `attempt` until it succeeds, fails for a reason retrying cannot fix, or has been
- * retried `maxRetries` times, sleeping an exponential backoff with jitter in between (the
- * jitter keeps instances throttled together from retrying together). Throws the last error.
+ * retried `maxRetries` times, sleeping `backoffDelay` in between (the jitter keeps callers
+ * throttled together from retrying together). Throws the last error.
  */
 export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
   for (let retry = 1; ; retry++) {
