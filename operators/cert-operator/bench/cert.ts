@@ -1,7 +1,9 @@
 // Cert benchmark: `pnpm bench cert`. The operator as its own process (dist/main.js) against a
 // real API server, Pebble (nonce rejection at its default) and BIND9: 200 Certificates over
 // HTTP-01 (time from created to all Ready, ACME requests per certificate), then the
-// operator's idle RSS with its 200 certificates and again after 30000 unrelated Secrets.
+// operator's idle RSS with its 200 certificates and again after 30000 unrelated Secrets;
+// then, each with an operator of its own: 200 Certificates over DNS-01 on BIND9 (RFC2136) at
+// --concurrency 50, and memory per 1000 Certificates from 1000 and 3000 on a CA issuer.
 // Writes bench/results/cert.json at the repository root. The BENCH_* variables below do not
 // pass through turbo: set them on `../../pnpmw exec node --expose-gc bench/cert.ts` instead.
 import { Client, Secrets } from '@chousei/runtime';
@@ -15,16 +17,18 @@ import {
   RssSampler,
   startBind9,
   startControlPlane,
-  startOperatorProcess,
   startPebble,
   sumMetric as sum,
   writeBenchResult,
 } from '@chousei/testenv';
-import { type Certificate, Certificates, CRDS, Issuers } from '../dist/index.js';
+import { CRDS, Issuers } from '../dist/index.js';
+import { type CertPhases, certPhases } from './lib/phases.ts';
 
 const CERTIFICATES = Number(process.env.BENCH_CERTIFICATES ?? 200);
 const SECRETS = Number(process.env.BENCH_SECRETS ?? 30_000);
 const ISSUE_TIMEOUT_MS = Number(process.env.BENCH_ISSUE_TIMEOUT_MS ?? 600_000);
+/** Certificates of the CA-issuer memory run, at its two points (BENCH_CA_SCALE=0 skips it). */
+const CA_SCALE = Number(process.env.BENCH_CA_SCALE ?? 1000);
 /** Node flags for the operator process on top of its image's (diagnosis, e.g. `--trace-gc`). */
 const OPERATOR_NODE_FLAGS = (process.env.BENCH_OPERATOR_NODE_FLAGS ?? '')
   .split(' ')
@@ -105,33 +109,22 @@ try {
     ((await secretWatchEvents()) - calibrationBefore) / CALIBRATION;
 
   const kubeconfig = await cp.writeKubeconfig(cp.kubeConfig, 'cert-operator-kubeconfig');
-  const flags = [
-    '--kubeconfig',
-    kubeconfig,
-    '--cluster-resource-namespace',
-    resourceNs,
-    '--http01-solver-port',
-    String(solverPort),
-    // The self-check looks where Pebble does.
-    '--http01-self-check-port',
-    String(solverPort),
-    '--http01-self-check-nameservers',
-    bind.address,
-    '--concurrency',
-    '50',
-    '--log-level',
-    'warn',
-  ];
-  // The command of the image (its ENTRYPOINT's Node flags), so what is measured is what ships.
-  operator = await startOperatorProcess({
+  const phases: CertPhases = certPhases({
+    client,
     operatorDir,
-    name: 'cert-operator',
-    args: flags,
+    kubeconfig,
+    resourceNs,
+    solverPort,
+    bind,
+    pebble,
+    zone: ZONE,
     extraNodeFlags: OPERATOR_NODE_FLAGS,
-    ...(OPERATOR_LOG ? { logFile: OPERATOR_LOG } : {}),
+    issueTimeoutMs: ISSUE_TIMEOUT_MS,
   });
+  operator = await phases.start(OPERATOR_LOG);
+  const { flags } = phases;
+  const { nodeFlags } = operator;
   const { pid } = operator;
-  await operator.waitUntilReady(60_000);
   const metrics = () => operator!.metricSamples();
   console.log(`operator pid ${pid} ready; ${(await operator.rssMb()).toFixed(1)} MB RSS`);
 
@@ -156,61 +149,17 @@ try {
       },
     },
   });
-  const issuerDeadline = Date.now() + 60_000;
-  for (;;) {
-    const issuer = await client.get(Issuers, { namespace: ns, name: 'pebble' });
-    const ready = issuer.status?.conditions?.find((c) => c.type === 'Ready');
-    if (ready?.status === 'True') break;
-    if (Date.now() > issuerDeadline)
-      throw new Error(`Issuer not Ready: ${JSON.stringify(issuer.status)}`);
-    await sleep(100);
-  }
+  await phases.issuerReady(ns, 'pebble');
   const before = await metrics();
 
   // 200 Certificates at once; the clock starts when the last create has returned.
-  console.log(`creating ${CERTIFICATES} Certificates...`);
-  const createStart = performance.now();
-  await Promise.all(
-    Array.from({ length: CERTIFICATES }, (_, i) =>
-      client.create(Certificates, {
-        metadata: { name: `cert-${i}`, namespace: ns },
-        spec: {
-          secretName: `cert-${i}-tls`,
-          issuerRef: { name: 'pebble' },
-          dnsNames: [`c${i}.${ZONE}`],
-        },
-      } satisfies Certificate),
-    ),
+  const { createSeconds, readyCount, readyAt, issueSeconds } = await phases.issue(
+    ns,
+    'pebble',
+    CERTIFICATES,
   );
-  const issueStart = performance.now();
-  const createSeconds = (issueStart - createStart) / 1000;
-  const isReady = (c: Certificate) =>
-    c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false;
-  let readyCount = 0;
-  let lastPrint = 0;
-  const readyAt: number[] = [];
-  for (;;) {
-    const certs = await client.list(Certificates, { namespace: ns });
-    const now = performance.now();
-    const count = certs.filter(isReady).length;
-    for (let i = readyCount; i < count; i++) readyAt.push((now - issueStart) / 1000);
-    readyCount = count;
-    if (readyCount >= CERTIFICATES) break;
-    if (now - issueStart > ISSUE_TIMEOUT_MS) break;
-    if (now - lastPrint > 5000) {
-      lastPrint = now;
-      console.log(`  ${((now - issueStart) / 1000).toFixed(0)} s: ${readyCount} Ready`);
-    }
-    await sleep(200);
-  }
-  const allReady = readyCount >= CERTIFICATES;
-  const issueSeconds = (performance.now() - issueStart) / 1000;
   const rssAtReady = await operator.rssMb();
-  console.log(
-    allReady
-      ? `all ${CERTIFICATES} Ready in ${issueSeconds.toFixed(1)} s (creates took ${createSeconds.toFixed(2)} s); RSS ${rssAtReady.toFixed(1)} MB`
-      : `only ${readyCount}/${CERTIFICATES} Ready after ${issueSeconds.toFixed(0)} s`,
-  );
+  console.log(`creates took ${createSeconds} s; RSS ${rssAtReady.toFixed(1)} MB`);
 
   // Idle with its certificates; the issuance counts include what followed the last Ready.
   await sleep(3000);
@@ -281,7 +230,7 @@ try {
     byLabel(afterSecrets, 'rest_client_requests_total', 'method'),
     byLabel(beforeSecrets, 'rest_client_requests_total', 'method'),
   );
-  const stillReady = (await client.list(Certificates, { namespace: ns })).filter(isReady).length;
+  const stillReady = await phases.readyIn(ns);
 
   const { code: exitCode } = await operator.terminate(30_000);
 
@@ -290,9 +239,14 @@ try {
   for (const l of warnings) messages[l.msg] = (messages[l.msg] ?? 0) + 1;
   if (warnings.length) console.log(`operator warnings: ${JSON.stringify(messages)}`);
 
+  operator = undefined;
+  const dns01 = await phases.dns01(await cp.createNamespace('dns01'), CERTIFICATES);
+  const caScale =
+    CA_SCALE > 0 ? await phases.caScale(await cp.createNamespace('ca'), CA_SCALE) : undefined;
+
   const result = {
     certificates: CERTIFICATES,
-    issue_seconds: allReady ? round(issueSeconds, 2) : null,
+    issue_seconds: issueSeconds,
     certificates_ready: readyCount,
     certificates_ready_after_secrets: stillReady,
     certificates_create_seconds: round(createSeconds, 2),
@@ -322,8 +276,20 @@ try {
     secret_watch_events_per_secret_without_operator: eventsPerSecretWithoutOperator,
     operator_exit: exitCode,
     operator_warnings: messages,
+    dns01_certificates: CERTIFICATES,
+    dns01_certificates_ready: dns01.readyCount,
+    dns01_issue_seconds: dns01.issueSeconds,
+    dns01_zone_reads: dns01.zoneReads,
+    rss_mb_idle_with_certificates: dns01.idleMb,
+    ...(caScale
+      ? {
+          ca_certificates: [caScale.first, caScale.second],
+          rss_mb_idle_ca: [caScale.firstMb, caScale.secondMb],
+          rss_mb_per_1000_certificates: caScale.perThousandMb,
+        }
+      : {}),
     operator_flags: flags.map((f) => (f === kubeconfig ? '<admin kubeconfig>' : f)),
-    operator_node_flags: operator.nodeFlags,
+    operator_node_flags: nodeFlags,
   };
   console.log(await writeBenchResult('cert', result));
 } finally {

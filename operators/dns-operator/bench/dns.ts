@@ -25,7 +25,7 @@ import {
   createLateIngress,
   INGRESSES,
   LATENCY_SAMPLES,
-} from './lib/workload.js';
+} from './lib/workload.ts';
 
 const SCALE_INGRESSES = Number(process.env.BENCH_SCALE ?? 20_000);
 /** The next resync comes this long after the first: long enough to converge before it. */
