@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine: Debian packages (bind9,
-# bind9-dnsutils, PowerDNS with its sqlite3 backend, prometheus), moto in a virtualenv, Node 24
-# when the found Node is older, pnpm and the workspace dependencies, and the Go-built binaries
-# (kube-apiserver, etcd, kubectl, helm, Pebble, external-dns and its webhook server).
+# bind9-dnsutils, PowerDNS with its sqlite3 backend, prometheus; containerd, runc, the CNI
+# plugins, iptables and catatonit for testenv's node; buildah for the operator images), moto
+# in a virtualenv, Node 24 when the found Node is older, pnpm and the workspace dependencies,
+# and the Go-built binaries (kube-apiserver, etcd, kubectl, kubelet, kube-proxy,
+# kube-scheduler, kube-controller-manager, helm, Pebble, external-dns and its webhook server).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=toolchain.sh
@@ -10,7 +12,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 python3-venv)
+packages=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 python3-venv
+  containerd runc containernetworking-plugins iptables catatonit buildah)
 # promtool checks the charts' alert rules; the e2e suite starts a Prometheus server of its own.
 packages+=(prometheus)
 missing=()

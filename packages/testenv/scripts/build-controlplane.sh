@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl, etcd, helm, Pebble and external-dns (its command and a webhook
+# Builds kube-apiserver, kubectl, the node's binaries (kubelet, kube-proxy, kube-scheduler,
+# kube-controller-manager), etcd, helm, Pebble and external-dns (its command and a webhook
 # server in front of its own providers) from the Go module proxy through the wrapper
 # modules in ../go, into a cache keyed by version outside the work tree, and takes the Prometheus
 # Operator's CRDs from its module there. Idempotent: what is in the cache is not fetched again.
@@ -36,6 +37,10 @@ mkdir -p "$helm_cache"
 build etcd . etcd "-s -w"
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$ldflags"
 build kube k8s.io/kubernetes/cmd/kubectl kubectl "$ldflags"
+# The node and the controllers a one-node cluster needs (testenv's startNode).
+for cmd in kube-scheduler kube-controller-manager kubelet kube-proxy; do
+  build kube "k8s.io/kubernetes/cmd/$cmd" "$cmd" "$ldflags"
+done
 build helm helm.sh/helm/v3/cmd/helm helm "-s -w -X helm.sh/helm/v3/internal/version.version=${helm_version}" "$helm_cache"
 pebble_cache="$root/tools/pebble-${pebble_version}"
 mkdir -p "$pebble_cache"

@@ -13,7 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { MissingDependencyError } from './errors.js';
-import { createCA, issueCert, type KeyPair, loadKeyPair } from './pki.js';
+import { createCA, type IssueOptions, issueCert, type KeyPair, loadKeyPair } from './pki.js';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 import { cacheDir } from './tools.js';
@@ -73,11 +73,22 @@ rules:
   - level: Metadata
 `;
 
-type Binary = 'kube-apiserver' | 'etcd' | 'kubectl';
+type Binary =
+  | 'kube-apiserver'
+  | 'etcd'
+  | 'kubectl'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubelet'
+  | 'kube-proxy';
 const ASSET_ENV: Record<Binary, string> = {
   'kube-apiserver': 'TEST_ASSET_KUBE_APISERVER',
   etcd: 'TEST_ASSET_ETCD',
   kubectl: 'TEST_ASSET_KUBECTL',
+  'kube-controller-manager': 'TEST_ASSET_KUBE_CONTROLLER_MANAGER',
+  'kube-scheduler': 'TEST_ASSET_KUBE_SCHEDULER',
+  kubelet: 'TEST_ASSET_KUBELET',
+  'kube-proxy': 'TEST_ASSET_KUBE_PROXY',
 };
 
 /**
@@ -105,6 +116,60 @@ export interface ControlPlaneOptions {
   apiServerFlags?: string[];
   /** Log every request's metadata (user, verb, resource) to `auditLogPath`, as JSON lines. */
   auditLog?: boolean;
+  /** Serve a node (`startCluster`): see `NodeServing`. */
+  node?: NodeServing;
+}
+
+/**
+ * What a control plane needs to serve a node in a network namespace of its own: the address
+ * where the node reaches it (the `kubernetes` Service's endpoint, in the serving
+ * certificate), and the CONNECT proxy on a Unix socket through which it reaches the node
+ * (webhooks by Service, kubelets, Pods: kube-apiserver's `cluster` egress). Nodes are then
+ * authorized by the Node authorizer, and Pods get their ServiceAccount token mounted.
+ */
+export interface NodeServing {
+  address: string;
+  egressSocket: string;
+}
+
+/** The `cluster` egress (webhooks, kubelets, Pods) through a CONNECT proxy on a Unix socket. */
+const egressSelector = (socket: string) => `apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+  - name: cluster
+    connection:
+      proxyProtocol: HTTPConnect
+      transport:
+        uds:
+          udsName: ${socket}
+  - name: controlplane
+    connection:
+      proxyProtocol: Direct
+  - name: etcd
+    connection:
+      proxyProtocol: Direct
+`;
+
+/** kube-apiserver flags of a control plane serving a node; its files go to `dir`. */
+async function nodeServingFlags(
+  node: NodeServing,
+  dir: string,
+  ca: KeyPair,
+  admin: KeyPair,
+): Promise<string[]> {
+  const config = join(dir, 'egress-selector.yaml');
+  await writeFile(config, egressSelector(node.egressSocket));
+  return [
+    `--advertise-address=${node.address}`,
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
+    `--egress-selector-config-file=${config}`,
+    // The API server as kubelets' client (logs, exec): an admin certificate.
+    `--kubelet-client-certificate=${admin.certPath}`,
+    `--kubelet-client-key=${admin.keyPath}`,
+    `--kubelet-certificate-authority=${ca.certPath}`,
+    '--kubelet-preferred-address-types=InternalIP',
+  ];
 }
 
 /** What a test process needs to reach a running control plane: files, no processes. */
@@ -118,6 +183,9 @@ export interface ClusterHandle {
   /** Set when the control plane was started with `auditLog`. */
   auditLogPath?: string;
 }
+
+/** The Service range (ClusterIPs) of every control plane testenv starts. */
+export const SERVICE_RANGE = '10.0.0.0/24';
 
 /**
  * Access to a running control plane: admin client, kubeconfigs for any user or
@@ -184,6 +252,16 @@ export class Cluster {
       currentContext: user,
     });
     return kc;
+  }
+
+  /** A certificate signed by the cluster CA (e.g. a kubelet's serving certificate). */
+  issueCertificate(file: string, opts: IssueOptions): Promise<KeyPair> {
+    return issueCert(this.ca, this.dir, file, opts);
+  }
+
+  /** The cluster CA certificate's file. */
+  get caCertPath(): string {
+    return this.ca.certPath;
   }
 
   /** A client configuration for any user name and groups, by client certificate. */
@@ -404,7 +482,7 @@ export class ControlPlane extends Cluster {
         issueCert(ca, dir, 'apiserver', {
           commonName: 'kube-apiserver',
           dnsNames: ['localhost', 'kubernetes', 'kubernetes.default.svc'],
-          ipAddresses: ['127.0.0.1', '10.0.0.1'],
+          ipAddresses: ['127.0.0.1', '10.0.0.1', ...(opts.node ? [opts.node.address] : [])],
           usage: 'server',
         }),
         issueCert(ca, dir, 'admin', {
@@ -452,11 +530,16 @@ export class ControlPlane extends Cluster {
         `--client-ca-file=${ca.certPath}`,
         `--secure-port=${apiPort}`,
         '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-cluster-ip-range=${SERVICE_RANGE}`,
         '--allow-privileged=true',
-        '--authorization-mode=RBAC',
-        '--disable-admission-plugins=ServiceAccount',
+        // Without a node, no controller makes the ServiceAccounts that admission requires.
+        ...(opts.node
+          ? await nodeServingFlags(opts.node, dir, ca, admin)
+          : [
+              '--advertise-address=127.0.0.1',
+              '--authorization-mode=RBAC',
+              '--disable-admission-plugins=ServiceAccount',
+            ]),
         `--service-account-issuer=${url}/`,
         `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`,

@@ -60,6 +60,26 @@ export {
 } from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';
 export {
+  baseImages,
+  type ClusterOptions,
+  type LocalCluster,
+  NODE_IMAGE,
+  node24,
+  startCluster,
+} from './node/cluster.js';
+export {
+  cachedImage,
+  type ImageArchive,
+  type ImageSpec,
+  NONROOT,
+  nodeBuildImageSpec,
+  nodeImageSpec,
+  pauseImageSpec,
+} from './node/images.js';
+export { NODE_ADDRESSES, NodeNetwork } from './node/network.js';
+export { KubeNode, type NodeOptions, PAUSE_IMAGE } from './node/node.js';
+export { mountsUnder, reapOrphanedNodes } from './node/teardown.js';
+export {
   type IdleRss,
   type IdleRssOptions,
   type LogLine,

@@ -17,6 +17,8 @@ export interface ServerProcessOptions {
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** A pipe to the process's stdin (`child.stdin`), e.g. for commands; default none. */
+  stdin?: boolean;
 }
 
 /** A child process whose output is kept (bounded) for error messages. */
@@ -36,7 +38,7 @@ export class ServerProcess {
     this.child = spawn(command, args, {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-MAX_OUTPUT);
