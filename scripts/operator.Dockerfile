@@ -11,9 +11,13 @@
 # production dependencies only into /bundle. CI runs the same script
 # (operators/{{operator}}/test/image-bundle.test.ts), so what CI checks is what ships.
 # Stage 2 is distroless Node 24 (no shell, no package manager) holding only /bundle, run as
-# UID 65532. Pin both bases by digest (FROM image:tag@sha256:...) where builds must repeat.
+# UID 65532. Both bases are build arguments (BUILD_IMAGE, BASE_IMAGE): pin them by digest
+# (image:tag@sha256:...) where builds must repeat; testenv builds this file with buildah on
+# bases made locally, as nothing may come from a registry there.
+ARG BUILD_IMAGE=node:24.21.0-bookworm-slim
+ARG BASE_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
-FROM node:24.21.0-bookworm-slim AS build
+FROM ${BUILD_IMAGE} AS build
 ENV CI=true \
     DO_NOT_TRACK=1 \
     TURBO_TELEMETRY_DISABLED=1 \
@@ -27,7 +31,8 @@ RUN --mount=type=cache,id=chousei-pnpm-store,target=/pnpm/store \
     pnpm install --frozen-lockfile \
  && scripts/bundle.sh {{operator}} /bundle
 
-FROM gcr.io/distroless/nodejs24-debian12:nonroot
+FROM ${BASE_IMAGE}
+ARG BASE_IMAGE
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="chousei-{{operator}}" \
@@ -36,7 +41,7 @@ LABEL org.opencontainers.image.title="chousei-{{operator}}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/chousei-dev/chousei" \
-      org.opencontainers.image.base.name="gcr.io/distroless/nodejs24-debian12:nonroot"
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
 WORKDIR /app
 COPY --from=build /bundle /app
 ENV NODE_ENV=production

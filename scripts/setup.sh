@@ -42,6 +42,12 @@ fi
 ensure_node
 ensure_pnpm
 echo "node $(node --version), pnpm $(pnpm --version)"
+npm_dir="$CHOUSEI_CACHE/npm-$NPM_VERSION"
+if [ ! -f "$npm_dir/node_modules/npm/package.json" ]; then
+  echo "installing npm $NPM_VERSION into $npm_dir (for the image builds' local base)"
+  mkdir -p "$npm_dir"
+  npm install --silent --no-audit --no-fund --prefix "$npm_dir" "npm@$NPM_VERSION"
+fi
 (cd "$root" && pnpm install --frozen-lockfile)
 
 bash "$root/packages/testenv/scripts/build-controlplane.sh"

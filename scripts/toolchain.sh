@@ -4,6 +4,8 @@
 NODE_VERSION=24.21.0
 PNPM_VERSION=10.34.9
 MOTO_VERSION=5.2.5
+# npm in the local build image testenv builds the operators' Dockerfiles on.
+NPM_VERSION=11.21.3
 CHOUSEI_CACHE="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
 export CHOUSEI_CACHE
 

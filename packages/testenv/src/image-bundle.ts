@@ -172,17 +172,30 @@ export interface DockerfileStage {
   instructions: { keyword: string; args: string }[];
 }
 
-/** The stages of a Dockerfile: FROM lines and the instructions under each (continuations joined). */
+/**
+ * The stages of a Dockerfile: FROM lines and the instructions under each (continuations
+ * joined). A FROM names its image with the defaults of the ARGs declared before the first
+ * FROM, as a build without --build-arg does.
+ */
 export function parseDockerfile(text: string): DockerfileStage[] {
   const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
   const stages: DockerfileStage[] = [];
+  const globalArgs = new Map<string, string>();
+  const expand = (s: string) =>
+    s.replace(
+      /\$\{(\w+)\}|\$(\w+)/g,
+      (all, a?: string, b?: string) => globalArgs.get(a ?? b ?? '') ?? all,
+    );
   for (const raw of lines) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
     const kw = keyword.toUpperCase();
-    if (kw === 'FROM') {
-      const m = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(args);
+    if (kw === 'ARG' && !stages.length) {
+      const [, name = '', value = ''] = /^(\w+)(?:=(\S*))?/.exec(args) ?? [];
+      globalArgs.set(name, value.replace(/^"(.*)"$/, '$1'));
+    } else if (kw === 'FROM') {
+      const m = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(expand(args));
       stages.push({ from: m?.[1] ?? '', ...(m?.[2] ? { name: m[2] } : {}), instructions: [] });
     } else {
       stages.at(-1)?.instructions.push({ keyword: kw, args: args.replace(/\s+/g, ' ') });

@@ -60,6 +60,12 @@ export {
 } from './image-bundle.js';
 export { type Moto, startMoto } from './moto.js';
 export {
+  buildOperatorImage,
+  dockerfileBases,
+  NODE_BUILD_IMAGE,
+  type OperatorImage,
+} from './node/buildah.js';
+export {
   baseImages,
   type ClusterOptions,
   type LocalCluster,

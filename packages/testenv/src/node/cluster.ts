@@ -1,13 +1,17 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { ControlPlane, type ControlPlaneOptions } from '../controlplane.js';
+import { ControlPlane, type ControlPlaneOptions, controlPlaneBinary } from '../controlplane.js';
 import { MissingDependencyError } from '../errors.js';
 import { cacheDir, SETUP_HINT } from '../tools.js';
 import { cachedImage, type ImageArchive, nodeImageSpec, pauseImageSpec } from './images.js';
 import { NODE_ADDRESSES, NodeNetwork } from './network.js';
 import { KubeNode, PAUSE_IMAGE, waitFor } from './node.js';
 import { reapOrphanedNodes } from './teardown.js';
+
+const run = promisify(execFile);
 
 /** The local Node 24 base image's name (what distroless's nodejs24 is in production). */
 export const NODE_IMAGE = 'chousei.local/node:24';
@@ -58,6 +62,10 @@ export interface LocalCluster {
    * makes it a moment later; a Pod created before is refused).
    */
   createNamespace(prefix?: string): Promise<string>;
+  /** Runs kubectl as the admin (e.g. `logs`, through the API server to the kubelet). */
+  kubectl(...args: string[]): Promise<string>;
+  /** The admin kubeconfig file. */
+  kubeconfig: string;
   stop(): Promise<void>;
 }
 
@@ -94,12 +102,21 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     node = ready;
     const readyAfterMs = Date.now() - started;
     await ready.importImage(images.node);
+    const kubeconfig = await plane.writeKubeconfig(plane.kubeConfig, 'admin.kubeconfig');
     return {
       cp: plane,
       network,
       node: ready,
       images,
       readyAfterMs,
+      kubeconfig,
+      kubectl: async (...args) => {
+        const kubectl = controlPlaneBinary('kubectl');
+        const { stdout } = await run(kubectl, [`--kubeconfig=${kubeconfig}`, ...args], {
+          maxBuffer: 16 * 1024 * 1024,
+        });
+        return stdout;
+      },
       createNamespace: async (prefix) => {
         const namespace = await plane.createNamespace(prefix);
         const core = plane.kubeConfig.makeApiClient(CoreV1Api);

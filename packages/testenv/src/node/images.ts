@@ -12,6 +12,7 @@ import {
   lstat,
   mkdir,
   mkdtemp,
+  readdir,
   readlink,
   realpath,
   rename,
@@ -93,8 +94,10 @@ export async function sharedLibraries(executables: string[]): Promise<string[]> 
 async function canonicalPaths(path: string, into: Set<string>): Promise<void> {
   const canonical = join(await realpath(dirname(path)), basename(path));
   if (into.has(canonical)) return;
-  into.add(canonical);
   const st = await lstat(canonical);
+  // Folders come with their files; a link to one is merged /usr's (the image has its own).
+  if (st.isDirectory() || (st.isSymbolicLink() && (await stat(canonical)).isDirectory())) return;
+  into.add(canonical);
   if (st.isSymbolicLink()) {
     await canonicalPaths(resolve(dirname(canonical), await readlink(canonical)), into);
   }
@@ -127,14 +130,16 @@ async function writeLayer(spec: LayerSpec, work: string, out: string): Promise<s
   }
   const host = new Set<string>();
   for (const f of spec.hostFiles) await canonicalPaths(f, host);
-  const list = join(work, `${basename(stage)}.list`);
-  await writeFile(
-    list,
-    [...host]
-      .sort()
-      .map((p) => relative('/', p))
-      .join('\n'),
+  // A path twice in a layer is refused by containers/storage (buildah): the staged one wins.
+  const staged = new Set(
+    [
+      ...(spec.placed ?? []).map((p) => p.to),
+      ...Object.keys({ ...spec.written, ...spec.links }),
+    ].map((p) => `/${p}`),
   );
+  const paths = [...host].filter((p) => !staged.has(p)).sort();
+  const list = join(work, `${basename(stage)}.list`);
+  await writeFile(list, paths.map((p) => relative('/', p)).join('\n'));
   // Owners as on the host (root) and as staged (nonroot's home); one fixed time, so an
   // unchanged input gives the same digest.
   await run('tar', [
@@ -164,6 +169,8 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
+const EPOCH = '1970-01-01T00:00:00Z';
+
 /** Writes `spec` as an OCI archive at `out`. */
 export async function writeImage(spec: ImageSpec, out: string): Promise<ImageArchive> {
   const work = await mkdtemp(join(tmpdir(), 'chousei-image-'));
@@ -189,6 +196,9 @@ export async function writeImage(spec: ImageSpec, out: string): Promise<ImageArc
       os: 'linux',
       config: spec.config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.digest}`) },
+      // One entry per layer: builders (buildah) check that history and layers agree.
+      created: EPOCH,
+      history: layers.map((_, i) => ({ created: EPOCH, created_by: `chousei testenv layer ${i}` })),
     });
     const manifest = await blob({
       schemaVersion: 2,
@@ -233,7 +243,8 @@ export async function writeImage(spec: ImageSpec, out: string): Promise<ImageArc
  * config): an archive under that key is reused, a changed library or Node makes a new one.
  */
 export async function imageKey(spec: ImageSpec): Promise<string> {
-  const hash = createHash('sha256').update(JSON.stringify(spec));
+  // Bumped when this module writes images differently.
+  const hash = createHash('sha256').update(`format 4\n${JSON.stringify(spec)}`);
   for (const layer of spec.layers) {
     const paths = new Set<string>();
     for (const f of layer.hostFiles) await canonicalPaths(f, paths);
@@ -248,9 +259,15 @@ export async function imageKey(spec: ImageSpec): Promise<string> {
 /** The image of `spec`, from `cacheDir` when it was made before from the same files. */
 export async function cachedImage(spec: ImageSpec, cacheDir: string): Promise<ImageArchive> {
   const safe = spec.name.replace(/[^a-zA-Z0-9.-]+/g, '_');
-  const path = join(cacheDir, `${safe}-${await imageKey(spec)}.tar`);
+  const file = `${safe}-${await imageKey(spec)}.tar`;
+  const path = join(cacheDir, file);
   if (existsSync(path)) return { name: spec.name, path };
-  return writeImage(spec, path);
+  const image = await writeImage(spec, path);
+  // Older archives of the same image (made from other files) are of no more use.
+  for (const old of await readdir(cacheDir)) {
+    if (old.startsWith(`${safe}-`) && old !== file) await rm(join(cacheDir, old), { force: true });
+  }
+  return image;
 }
 
 /** The pause image every Pod's sandbox runs: catatonit -P sleeps and reaps, nothing else. */
@@ -309,8 +326,9 @@ export async function nodeImageSpec(name: string, node: string): Promise<ImageSp
 const BUILD_PACKAGES = ['dash', 'bash', 'coreutils', 'sed', 'grep', 'findutils', 'tar', 'gzip'];
 
 /**
- * A build image for the Dockerfiles' first stage, as node:24-bookworm-slim is: the runtime
- * layer, then a shell, core tools and npm (from `npmDir`, an installed npm package), as root.
+ * A build image for the Dockerfiles' first stage, laid out as node:24-bookworm-slim is: Node
+ * and npm (from `npmDir`, an installed npm package) under /usr/local, a shell and core tools
+ * from this machine's Debian, run as root.
  */
 export async function nodeBuildImageSpec(
   name: string,
@@ -318,33 +336,44 @@ export async function nodeBuildImageSpec(
   npmDir: string,
 ): Promise<ImageSpec> {
   const tools = await debianFiles(BUILD_PACKAGES);
-  const executables = tools.filter((f) => /\/s?bin\//.test(f));
-  const npmFiles = (
-    await run('find', [npmDir, '-type', 'f'], { maxBuffer: 64 * 1024 * 1024 })
-  ).stdout
-    .split('\n')
-    .filter(Boolean);
+  const executables = [node, ...tools.filter((f) => /\/s?bin\//.test(f))];
+  const { stdout } = await run('find', [npmDir, '-type', 'f'], { maxBuffer: 64 * 1024 * 1024 });
+  const npm = 'usr/local/lib/node_modules/npm';
   return {
     name,
     layers: [
-      await nodeRuntimeLayer(node),
       {
-        hostFiles: [...tools, ...(await sharedLibraries(executables))],
+        hostFiles: [
+          ...tools,
+          ...(await sharedLibraries(executables)),
+          '/etc/ssl/certs/ca-certificates.crt',
+        ],
         placed: [
           { from: node, to: 'usr/local/bin/node' },
-          ...npmFiles.map((f) => ({
-            from: f,
-            to: join('usr/local/lib/node_modules/npm', relative(npmDir, f)),
-          })),
+          ...stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((f) => ({ from: f, to: join(npm, relative(npmDir, f)) })),
         ],
+        written: { 'etc/passwd': PASSWD, 'etc/group': GROUP },
         links: {
-          'usr/bin/sh': 'dash',
+          ...MERGED_USR,
           'usr/local/bin/npm': '../lib/node_modules/npm/bin/npm-cli.js',
           'usr/local/bin/npx': '../lib/node_modules/npm/bin/npx-cli.js',
         },
-        dirs: [{ path: 'root', mode: 0o700 }],
+        dirs: [
+          { path: 'tmp', mode: 0o1777 },
+          { path: 'root', mode: 0o700 },
+        ],
       },
     ],
-    config: { User: '0', WorkingDir: '/', Env: [PATH_ENV], Cmd: ['node'] },
+    config: {
+      User: '0',
+      WorkingDir: '/',
+      // npm and pnpm trust this machine's CA bundle, as its own tools do (a TLS-inspecting
+      // proxy's CA included); Node's built-in list alone would refuse such a proxy.
+      Env: [PATH_ENV, 'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'],
+      Cmd: ['node'],
+    },
   };
 }
