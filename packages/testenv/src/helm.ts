@@ -29,15 +29,19 @@ export interface TemplateOptions extends ChartOptions {
   apiVersions?: string[];
 }
 
-// Charts are checked against the Kubernetes version the tests run (helm assumes 1.20 offline).
-function valueArgs(opts: ChartOptions): string[] {
+function setArgs(opts: ChartOptions): string[] {
   const values = Object.entries(opts.set ?? {}).flatMap(([k, v]) => [
     '--set-json',
     `${k}=${JSON.stringify(v)}`,
   ]);
   const namespace = opts.namespace ? ['--namespace', opts.namespace] : [];
   const files = (opts.valuesFiles ?? []).flatMap((f) => ['--values', f]);
-  return ['--kube-version', CONTROL_PLANE_VERSIONS.kubernetes, ...namespace, ...files, ...values];
+  return [...namespace, ...files, ...values];
+}
+
+// Charts are checked against the Kubernetes version the tests run (helm assumes 1.20 offline).
+function valueArgs(opts: ChartOptions): string[] {
+  return ['--kube-version', CONTROL_PLANE_VERSIONS.kubernetes, ...setArgs(opts)];
 }
 
 /** Runs helm with a private home, so no user configuration or repository leaks in. */
@@ -48,6 +52,8 @@ async function helm(args: string[]): Promise<string> {
       maxBuffer: 64 * 1024 * 1024,
       env: {
         PATH: process.env.PATH ?? '',
+        // Where a release's kube client caches discovery (HOME/.kube/cache).
+        HOME: home,
         HELM_CACHE_HOME: join(home, 'cache'),
         HELM_CONFIG_HOME: join(home, 'config'),
         HELM_DATA_HOME: join(home, 'data'),
@@ -85,4 +91,45 @@ export async function renderChart(
 /** `helm lint --strict`; throws with helm's findings when the chart has any error or warning. */
 export async function lintChart(chartDir: string, opts: ChartOptions = {}): Promise<string> {
   return helm(['lint', chartDir, '--strict', ...valueArgs(opts)]);
+}
+
+/** Where a release goes: a cluster's kubeconfig file. */
+export interface ReleaseOptions extends ChartOptions {
+  kubeconfig: string;
+  /** helm's --timeout for --wait, default 5m. */
+  timeout?: string;
+}
+
+/**
+ * `helm install` (or `helm upgrade` of a release already there) of a chart directory,
+ * waiting (--wait) until its Deployments are rolled out and Ready.
+ */
+export function installChart(
+  chartDir: string,
+  opts: ReleaseOptions & { upgrade?: boolean },
+): Promise<string> {
+  return helm([
+    opts.upgrade ? 'upgrade' : 'install',
+    opts.release ?? 'release',
+    chartDir,
+    `--kubeconfig=${opts.kubeconfig}`,
+    ...(opts.upgrade ? [] : ['--create-namespace']),
+    '--wait',
+    `--timeout=${opts.timeout ?? '5m'}`,
+    ...setArgs(opts),
+  ]);
+}
+
+/** `helm uninstall --wait` of a release. */
+export function uninstallChart(
+  release: string,
+  opts: { namespace: string; kubeconfig: string },
+): Promise<string> {
+  return helm([
+    'uninstall',
+    release,
+    `--namespace=${opts.namespace}`,
+    `--kubeconfig=${opts.kubeconfig}`,
+    '--wait',
+  ]);
 }

@@ -40,10 +40,13 @@ export {
 export {
   type ChartOptions,
   helmBinary,
+  installChart,
   lintChart,
+  type ReleaseOptions,
   renderChart,
   type TemplateOptions,
   templateChart,
+  uninstallChart,
 } from './helm.js';
 export {
   assembleBundle,
@@ -82,6 +85,7 @@ export {
   nodeImageSpec,
   pauseImageSpec,
 } from './node/images.js';
+export { type IngressController, routeFor, startIngressController } from './node/ingress.js';
 export { NODE_ADDRESSES, NodeNetwork } from './node/network.js';
 export { KubeNode, type NodeOptions, PAUSE_IMAGE } from './node/node.js';
 export { mountsUnder, reapOrphanedNodes } from './node/teardown.js';
@@ -98,7 +102,13 @@ export {
   startOperatorProcess,
   sumMetric,
 } from './operator-process.js';
-export { type Pebble, type PebbleOptions, pebbleBinary, startPebble } from './pebble.js';
+export {
+  type Pebble,
+  type PebbleNetwork,
+  type PebbleOptions,
+  pebbleBinary,
+  startPebble,
+} from './pebble.js';
 export { createCA, issueCert, type KeyPair } from './pki.js';
 export { freePort } from './ports.js';
 export { type PowerDNS, type PowerDNSOptions, startPowerDNS } from './powerdns.js';

@@ -22,15 +22,30 @@ export interface PebbleOptions {
   eabKeys?: Record<string, string>;
   /** Extra environment, e.g. PEBBLE_VA_ALWAYS_VALID=1 or PEBBLE_CHAIN_LENGTH. */
   env?: Record<string, string>;
+  /**
+   * Run Pebble in another network (a node's namespace: `NodeNetwork`), listening on
+   * `address` there, so that it validates challenges where that network's clients are.
+   */
+  network?: PebbleNetwork;
+}
+
+/** Another network namespace Pebble runs in, and the host's way into it. */
+export interface PebbleNetwork {
+  /** Where Pebble listens in it. */
+  address: string;
+  /** The command and arguments that run `command` in it. */
+  exec(command: string, args: string[]): { command: string; args: string[] };
+  /** A host loopback port forwarded to `target` in it. */
+  expose(target: { host: string; port: number }): Promise<number>;
 }
 
 /** A running Pebble ACME server with its own TLS certificate. */
 export interface Pebble {
-  /** ACME directory URL, `https://127.0.0.1:PORT/dir`. */
+  /** ACME directory URL, `https://127.0.0.1:PORT/dir` (in `network`: at its address). */
   directoryUrl: string;
   /** PEM of the CA that signed Pebble's TLS certificate: trust it in ACME clients. */
   tlsCaPem: string;
-  /** Management API, `https://127.0.0.1:PORT`. */
+  /** Management API, `https://127.0.0.1:PORT` (reached from the host in any case). */
   managementUrl: string;
   /** PEM of the root that issued certificates chain to (new at every Pebble start). */
   rootCertificate(): Promise<string>;
@@ -51,17 +66,18 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
   const pebbleBin = pebbleBinary();
   const dir = await mkdtemp(join(tmpdir(), 'chousei-pebble-'));
   const ca = await createCA(dir, 'pebble-tls-ca');
+  const host = opts.network?.address ?? '127.0.0.1';
   const tls = await issueCert(ca, dir, 'pebble', {
     commonName: 'pebble',
     dnsNames: ['localhost', 'pebble'],
-    ipAddresses: ['127.0.0.1'],
+    ipAddresses: [...new Set(['127.0.0.1', host])],
     usage: 'server',
   });
   const [port, mgmtPort] = [await freePort(), await freePort()];
   const config = {
     pebble: {
-      listenAddress: `127.0.0.1:${port}`,
-      managementListenAddress: `127.0.0.1:${mgmtPort}`,
+      listenAddress: `${host}:${port}`,
+      managementListenAddress: `${host}:${mgmtPort}`,
       certificate: tls.certPath,
       privateKey: tls.keyPath,
       httpPort: opts.httpPort ?? 5002,
@@ -73,7 +89,10 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
   };
   const configPath = join(dir, 'pebble-config.json');
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  const managementUrl = `https://127.0.0.1:${mgmtPort}`;
+  // From the host: the ports themselves, or forwards into Pebble's network.
+  const reach = (p: number) => opts.network?.expose({ host, port: p }) ?? Promise.resolve(p);
+  const [hostPort, hostMgmtPort] = [await reach(port), await reach(mgmtPort)];
+  const managementUrl = `https://127.0.0.1:${hostMgmtPort}`;
 
   const get = (url: string): Promise<{ status: number; body: string }> =>
     new Promise((resolve, reject) => {
@@ -102,10 +121,11 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
 
   let proc: ServerProcess | undefined;
   const startServer = async () => {
-    proc = new ServerProcess({ name: 'pebble', command: pebbleBin, args, env });
+    const cmd = opts.network?.exec(pebbleBin, args) ?? { command: pebbleBin, args };
+    proc = new ServerProcess({ name: 'pebble', ...cmd, env });
     await waitUntilReady(
       proc,
-      async () => (await get(`https://127.0.0.1:${port}/dir`)).status === 200,
+      async () => (await get(`https://127.0.0.1:${hostPort}/dir`)).status === 200,
       15_000,
     );
   };
@@ -121,7 +141,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
     throw err;
   }
   return {
-    directoryUrl: `https://127.0.0.1:${port}/dir`,
+    directoryUrl: `https://${host}:${port}/dir`,
     tlsCaPem: ca.certPem,
     managementUrl,
     rootCertificate: () => pem('/roots/0'),

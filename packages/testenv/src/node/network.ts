@@ -153,15 +153,15 @@ export class NodeNetwork {
   }
 
   /**
-   * Makes the host's `127.0.0.1:port` reachable from the node (and its Pods) at the host
-   * address, on `listenPort` (default the same port); `dns` adds UDP, asked over TCP.
-   * Answers `host:port` as Pods use it.
+   * Makes the host's `127.0.0.1:port` reachable from the node (and its Pods) at
+   * `listenHost` (default the host address) on `listenPort` (default the same port); `dns`
+   * adds UDP, asked over TCP. Answers `host:port` as Pods use it.
    */
   async forwardToHost(
     port: number,
-    opts: { dns?: boolean; listenPort?: number } = {},
+    opts: { dns?: boolean; listenPort?: number; listenHost?: string } = {},
   ): Promise<string> {
-    const listen = `${NODE_ADDRESSES.host}:${opts.listenPort ?? port}`;
+    const listen = `${opts.listenHost ?? NODE_ADDRESSES.host}:${opts.listenPort ?? port}`;
     this.allowed.add(`127.0.0.1:${port}`);
     const id = this.nextId++;
     const done = new Promise<string | undefined>((resolve) => this.replies.set(id, resolve));
