@@ -6,20 +6,40 @@ import {
   keyMatchesCertificate,
   verifyChain,
 } from '@chousei/cert-operator';
-import { Ingresses, Pods, Secrets } from '@chousei/runtime';
+import {
+  CustomResourceDefinitions,
+  Ingresses,
+  Leases,
+  Pods,
+  Secrets,
+  ValidatingWebhookConfigurations,
+} from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
+import { installChart, uninstallChart } from '@chousei/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ClusterStack,
+  chartDir,
   Deployments,
   ISSUER,
   OPERATORS,
+  type OperatorName,
   startClusterStack,
 } from '../src/cluster.ts';
 import { text } from './world.ts';
 
 describe('installed as users install it', () => {
   let stack: ClusterStack;
+
+  /** Waits until `name`'s Deployment is back to 2 Ready replicas of its current spec. */
+  const waitForReplicas = (name: OperatorName) =>
+    waitFor(
+      async () => {
+        const d = await stack.client.get(Deployments, { namespace: name, name });
+        return d.status?.readyReplicas === 2 && d.status.updatedReplicas === 2;
+      },
+      { timeoutMs: 90_000, description: `${name} 2/2 Ready` },
+    );
 
   beforeAll(async () => {
     stack = await startClusterStack();
@@ -154,5 +174,215 @@ describe('installed as users install it', () => {
     expect(verifyChain(chain, await stack.pebble.rootCertificate())).toEqual({ valid: true });
     expect(inspectCertificate(chain).dnsNames).toEqual([host]);
     expect(keyMatchesCertificate(text(secret, 'tls.key'), chain)).toBe(true);
+  });
+
+  /** An Ingress for `host` whose Certificate the shim makes, with or without its address. */
+  const ingress = async (namespace: string, name: string, host: string, address?: string) => {
+    await stack.client.create(Ingresses, {
+      metadata: { name, namespace, annotations: { 'cert-manager.io/cluster-issuer': ISSUER } },
+      spec: {
+        rules: [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'web', port: { number: 80 } } },
+                },
+              ],
+            },
+          },
+        ],
+        tls: [{ hosts: [host], secretName: `${name}-tls` }],
+      },
+    });
+    if (address) await loadBalancer(namespace, name);
+  };
+  const loadBalancer = (namespace: string, name: string) =>
+    stack.client.patchStatus(
+      Ingresses,
+      { namespace, name },
+      {
+        type: 'merge',
+        patch: { status: { loadBalancer: { ingress: [{ ip: stack.ingress.address }] } } },
+      },
+    );
+
+  /** Deletes `name`'s leader Pod as `kubectl delete pod` does; answers when another leads. */
+  const deleteLeader = async (name: OperatorName) => {
+    const old = await stack.leader(name);
+    const started = Date.now();
+    await stack.cluster.kubectl('delete', 'pod', '-n', name, old, '--wait=false');
+    const next = await waitFor(
+      async () => {
+        const now = await stack.leader(name);
+        return now !== old && now;
+      },
+      { timeoutMs: 60_000, description: `a new leader of ${name}` },
+    );
+    const ms = Date.now() - started;
+    console.log(`${name}: leader Pod deleted -> new leader in ${ms} ms`);
+    return { old, next, ms };
+  };
+
+  it('cert-operator leader deleted mid-order: the other replica leads and resumes the same ACME order', async () => {
+    const namespace = await stack.cluster.createNamespace('resume');
+    const host = `resume.${stack.zone}`;
+    // No address yet: the self-check holds the order, placed and recorded, at its challenge.
+    await ingress(namespace, 'resume', host);
+    const pending = await waitFor(
+      async () => {
+        const c = await stack.client.get(Certificates, { namespace, name: 'resume-tls' });
+        const issuing = c.status?.conditions?.find((x) => x.type === 'Issuing');
+        // The system resolver's answer for a name without a record.
+        return issuing?.message.includes('ENOTFOUND') && c.status?.acmeOrder?.url && c;
+      },
+      { timeoutMs: 60_000, description: 'the order placed, its self-check waiting' },
+    );
+    const order = pending.status?.acmeOrder?.url;
+    const orders = new Set<string>();
+    const sampling = setInterval(() => {
+      stack.client
+        .get(Certificates, { namespace, name: 'resume-tls' })
+        .then((c) => c.status?.acmeOrder?.url && orders.add(c.status.acmeOrder.url))
+        .catch(() => {});
+    }, 100);
+    try {
+      await deleteLeader('cert-operator');
+      await loadBalancer(namespace, 'resume');
+      const cert = await waitForCondition(
+        stack.client,
+        Certificates,
+        { namespace, name: 'resume-tls' },
+        'Ready',
+        { timeoutMs: 120_000, intervalMs: 200 },
+      );
+      expect(cert.status?.revision).toBe(1);
+      expect(cert.status?.failedIssuanceAttempts).toBeUndefined();
+    } finally {
+      clearInterval(sampling);
+    }
+    // Never another order: the new leader finished the one the deleted leader placed.
+    expect([...orders]).toEqual([order]);
+    await waitForReplicas('cert-operator');
+  });
+
+  it('dns-operator leader deleted as an Ingress arrives: the other replica leads and publishes it', async () => {
+    const namespace = await stack.cluster.createNamespace('handover');
+    const host = `handover.${stack.zone}`;
+    const deleting = deleteLeader('dns-operator');
+    await ingress(namespace, 'handover', host, stack.ingress.address);
+    await deleting;
+    await waitFor(async () => (await stack.bind.dig(host, 'A')).length > 0, {
+      timeoutMs: 60_000,
+      description: `A record of ${host}`,
+    });
+    expect(await stack.bind.dig(host, 'A')).toEqual([stack.ingress.address]);
+    await waitForReplicas('dns-operator');
+  });
+
+  it('the kubelet restarts a container killed with SIGKILL', async () => {
+    const [pod] = await stack.client.list(Pods, { namespace: 'dns-operator' });
+    const status = pod?.status?.containerStatuses?.[0];
+    const id = status?.containerID?.replace('containerd://', '');
+    if (!pod?.metadata?.name || !id) throw new Error('no dns-operator container running');
+    await stack.cluster.node.ctr('tasks', 'kill', '--signal', 'SIGKILL', id);
+    const restarted = await waitFor(
+      async () => {
+        const p = await stack.client.get(Pods, {
+          namespace: 'dns-operator',
+          name: pod.metadata!.name!,
+        });
+        const s = p.status?.containerStatuses?.[0];
+        return (s?.restartCount ?? 0) > (status?.restartCount ?? 0) && s?.ready && s;
+      },
+      { timeoutMs: 90_000, description: 'the container restarted and Ready' },
+    );
+    expect(restarted.lastState?.terminated?.exitCode).toBe(137);
+  });
+
+  it('helm upgrade with a changed value rolls out without a lost record or a second issuance', async () => {
+    const host = `web.${stack.zone}`;
+    const [namespace] = (await stack.client.list(Certificates, {}))
+      .filter((c) => c.metadata?.name === 'web-tls')
+      .map((c) => c.metadata?.namespace);
+    if (!namespace) throw new Error('the web Ingress of the HTTP-01 test is gone');
+    const secretBefore = await stack.client.get(Secrets, { namespace, name: 'web-tls' });
+    const answers = new Set<string>();
+    let digging = true;
+    const dig = (async () => {
+      while (digging) {
+        answers.add((await stack.bind.dig(host, 'A')).join(',') || 'none');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const podsBefore = new Set(
+      (await stack.client.list(Pods, { namespace: 'dns-operator' })).map((p) => p.metadata?.name),
+    );
+    try {
+      await Promise.all(
+        OPERATORS.map((name) =>
+          installChart(chartDir(name), {
+            release: name,
+            namespace: name,
+            kubeconfig: stack.cluster.kubeconfig,
+            set: { ...stack.values[name], logLevel: 'debug' },
+            upgrade: true,
+          }),
+        ),
+      );
+    } finally {
+      digging = false;
+      await dig;
+    }
+    const podsAfter = (await stack.client.list(Pods, { namespace: 'dns-operator' })).map(
+      (p) => p.metadata?.name,
+    );
+    expect(podsAfter.filter((p) => podsBefore.has(p))).toEqual([]);
+    expect([...answers]).toEqual([stack.ingress.address]);
+    const cert = await stack.client.get(Certificates, { namespace, name: 'web-tls' });
+    expect(cert.status?.revision).toBe(1);
+    const secretAfter = await stack.client.get(Secrets, { namespace, name: 'web-tls' });
+    expect(secretAfter.data?.['tls.crt']).toBe(secretBefore.data?.['tls.crt']);
+  });
+
+  it('helm uninstall leaves no Pod, Lease, webhook configuration or RBAC object; the CRDs stay', async () => {
+    for (const name of OPERATORS) {
+      await uninstallChart(name, { namespace: name, kubeconfig: stack.cluster.kubeconfig });
+    }
+    const left = async () => {
+      const found: string[] = [];
+      for (const name of OPERATORS) {
+        for (const p of await stack.client.list(Pods, { namespace: name })) {
+          found.push(`Pod ${name}/${p.metadata?.name}`);
+        }
+        for (const l of await stack.client.list(Leases, { namespace: name })) {
+          found.push(`Lease ${name}/${l.metadata?.name}`);
+        }
+      }
+      for (const w of await stack.client.list(ValidatingWebhookConfigurations)) {
+        found.push(`ValidatingWebhookConfiguration ${w.metadata?.name}`);
+      }
+      const rbac = await stack.cluster.kubectl(
+        'get',
+        'clusterroles,clusterrolebindings,roles,rolebindings,serviceaccounts',
+        '--all-namespaces',
+        '--selector=app.kubernetes.io/managed-by=Helm',
+        '--output=name',
+      );
+      found.push(...rbac.split('\n').filter(Boolean));
+      return found;
+    };
+    await waitFor(async () => (await left()).length === 0, {
+      timeoutMs: 60_000,
+      description: 'nothing of the releases left',
+    }).catch(() => undefined);
+    expect(await left()).toEqual([]);
+    const crds = await stack.client.list(CustomResourceDefinitions);
+    expect(crds.map((c) => c.metadata?.name)).toEqual(
+      expect.arrayContaining(['certificates.cert.chousei.dev', 'dnsendpoints.dns.chousei.dev']),
+    );
   });
 });

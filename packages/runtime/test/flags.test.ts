@@ -81,6 +81,21 @@ describe('runOperator', () => {
     });
   });
 
+  it("makes its Pod (POD_NAME, POD_UID) the Lease's owner, only in the Pod's namespace", () => {
+    const env = { POD_NAMESPACE: 'ops', POD_NAME: 'op-7d9-x2', POD_UID: '0a1b' };
+    const settings = (argv: string[]) => operatorSettings(new Flags(FLAGS, 'OP', argv, env), env);
+    expect(settings([]).leaderElectionOwner).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      name: 'op-7d9-x2',
+      uid: '0a1b',
+    });
+    // An owner in another namespace would have the garbage collector delete the Lease.
+    expect(settings(['--leader-election-namespace', 'elsewhere']).leaderElectionOwner).toBe(
+      undefined,
+    );
+  });
+
   it('reads the bind address from the flag or its variable, and refuses a non-IP', () => {
     const settings = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
       operatorSettings(new Flags(FLAGS, 'OP', argv, env), env);

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps, Leases } from '../src/client/resource.js';
+import { LeaderElector } from '../src/manager/leader-election.js';
 import { Manager, RunnableFailedError } from '../src/manager/manager.js';
 import { WebhookServer } from '../src/webhook/server.js';
 
@@ -436,5 +437,34 @@ describe('manager', () => {
     expect(handoverMs).toBeLessThan(1500);
     // The new leader reconciles what exists (level-based: nothing was handed over).
     await c.waitFor('reconcile done');
+  });
+
+  it("makes the holder's Pod the Lease's owner, so the Lease goes with the last replica", async () => {
+    const ns = await cluster.createNamespace('owned');
+    const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', name, uid: `uid-${name}` });
+    const elector = (name: string) =>
+      new LeaderElector(cluster.kubeConfig, {
+        name: 'owned',
+        namespace: ns,
+        identity: name,
+        owner: pod(name),
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryPeriodMs: 200,
+      });
+    const a = elector('a');
+    const b = elector('b');
+    const owners = async () =>
+      (await client.get(Leases, { namespace: ns, name: 'owned' })).metadata?.ownerReferences;
+    expect(await a.acquire(AbortSignal.timeout(5000))).toBe(true);
+    expect(await owners()).toEqual([pod('a')]);
+    // Handed over: the new holder's Pod owns it.
+    const stopA = new AbortController();
+    const holding = a.hold(stopA.signal);
+    stopA.abort();
+    await holding;
+    expect(await b.acquire(AbortSignal.timeout(5000))).toBe(true);
+    expect(await owners()).toEqual([pod('b')]);
+    await b.release();
   });
 });

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { OwnerReference } from '../client/types.js';
 import { KubeconfigError } from '../kubeconfig/access.js';
 import { loadKubeConfig } from '../kubeconfig/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -11,6 +12,11 @@ export interface OperatorSettings {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
+  /**
+   * The Pod this replica runs in (POD_NAME and POD_UID, from the downward API), when the
+   * Lease is in its namespace: it owns the Lease while it leads.
+   */
+  leaderElectionOwner?: OwnerReference;
   metricsPort: number;
   healthPort: number;
   /** The IP address every server of the operator listens on. */
@@ -33,16 +39,23 @@ export function operatorSettings(
       `${flags.where('bind-address')} must be an IP address, such as 127.0.0.1; got "${bindAddress}"`,
     );
   }
+  const leaderElectionNamespace =
+    flags.str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default';
+  // An owner in another namespace is no owner: the garbage collector would delete the Lease.
+  const owner =
+    env.POD_NAME && env.POD_UID && env.POD_NAMESPACE === leaderElectionNamespace
+      ? { apiVersion: 'v1', kind: 'Pod', name: env.POD_NAME, uid: env.POD_UID }
+      : undefined;
   return {
     kubeApi: {
       qps: flags.int('kube-api-qps', 1, 10_000),
       burst: flags.int('kube-api-burst', 1, 10_000),
     },
     leaderElect: flags.bool('leader-elect'),
-    leaderElectionNamespace:
-      flags.str('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionNamespace,
     // operatorFlags() gives it the operator's name as default.
     leaderElectionId: flags.str('leader-election-id') ?? '',
+    ...(owner ? { leaderElectionOwner: owner } : {}),
     metricsPort: flags.int('metrics-port', 0, 65535),
     healthPort: flags.int('health-port', 0, 65535),
     bindAddress,
@@ -77,6 +90,7 @@ export function managerFor(
           leaderElection: {
             name: settings.leaderElectionId,
             namespace: settings.leaderElectionNamespace,
+            ...(settings.leaderElectionOwner ? { owner: settings.leaderElectionOwner } : {}),
           },
         }
       : {}),

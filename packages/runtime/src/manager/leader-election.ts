@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
 import { Leases } from '../client/resource.js';
-import type { Lease } from '../client/types.js';
+import type { Lease, OwnerReference } from '../client/types.js';
 import type { ClusterAccess } from '../kubeconfig/access.js';
 import { silentLogger } from '../log/logger.js';
 import { gauge } from '../metrics/registry.js';
@@ -22,6 +22,12 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** Pause between attempts to acquire or renew. Default 2 s. */
   retryPeriodMs?: number;
+  /**
+   * This replica's Pod, in the Lease's namespace: the holder makes it the Lease's owner, so
+   * the garbage collector removes the Lease once no Pod that held it is left (after `helm
+   * uninstall`, as it removes everything else of the release).
+   */
+  owner?: OwnerReference;
 }
 
 const leaderGauge = gauge(
@@ -144,6 +150,11 @@ export class LeaderElector {
     return { namespace: this.opts.namespace, name: this.opts.name };
   }
 
+  /** The Lease's owner while this replica holds it: its Pod, when given. */
+  private owned(): { ownerReferences?: OwnerReference[] } {
+    return this.opts.owner ? { ownerReferences: [this.opts.owner] } : {};
+  }
+
   private setLeading(leading: boolean): void {
     this.leading = leading;
     leaderGauge.set({ name: this.opts.name }, leading ? 1 : 0);
@@ -162,7 +173,7 @@ export class LeaderElector {
       }
       try {
         await this.client.create(Leases, {
-          metadata: this.key(),
+          metadata: { ...this.key(), ...this.owned() },
           spec: {
             holderIdentity: this.identity,
             leaseDurationSeconds: durationSeconds,
@@ -198,6 +209,7 @@ export class LeaderElector {
     try {
       await this.client.update(Leases, {
         ...lease,
+        metadata: { ...lease.metadata, ...this.owned() },
         spec: {
           holderIdentity: this.identity,
           leaseDurationSeconds: durationSeconds,
