@@ -52,6 +52,8 @@ export interface ClusterStackOptions {
   /** The zone BIND9 serves and the dns-operator writes to. Default `chousei.test`. */
   zone?: string;
   steps?: Steps;
+  /** Aborting it stops the start-up, and everything started is removed. */
+  signal?: AbortSignal;
 }
 
 export interface ClusterStack {
@@ -134,10 +136,12 @@ export async function startClusterStack(opts: ClusterStackOptions = {}): Promise
     building.catch(() => {}); // Awaited below, once what started is registered for stop().
     const bind = await steps.step(`BIND9 serving ${zone}`, () => startBind9({ zones: [zone] }));
     undo.push(() => bind.stop());
+    opts.signal?.throwIfAborted();
     const cluster = await steps.step('cluster (control plane, node Ready)', () =>
       startCluster({ dnsPort: bind.port }),
     );
     undo.push(() => cluster.stop());
+    opts.signal?.throwIfAborted();
     const network = cluster.network;
     const [pebble, ingress] = await Promise.all([
       steps.step('Pebble in the node network', () =>
@@ -169,6 +173,7 @@ export async function startClusterStack(opts: ClusterStackOptions = {}): Promise
       stringData: { 'tsig-secret': bind.tsig.secret },
     });
     const values = chartValues(images, bind, pebble, zone);
+    opts.signal?.throwIfAborted();
     const started = Date.now();
     await steps.step('helm install dns-operator, cert-operator (Deployments Ready)', () =>
       Promise.all(

@@ -1,23 +1,37 @@
-// `pnpm sandbox`: the whole world on this machine (see stack.ts), one Ingress asking for a
-// DNS name and a certificate, and what happens to it as it happens. Then a kubeconfig to
+// `pnpm sandbox`: the whole world on this machine (see stack.ts; with --cluster, cluster.ts:
+// the operators' images installed with helm on a one-node cluster), one Ingress asking for
+// a DNS name and a certificate, and what happens to it as it happens. Then a kubeconfig to
 // look around with, until Ctrl-C.
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Certificates, inspectCertificate, verifyChain } from '@chousei/cert-operator';
-import { type Event, Events, Informer, type Ingress, Ingresses, Secrets } from '@chousei/runtime';
+import {
+  type Client,
+  type Event,
+  Events,
+  Informer,
+  type Ingress,
+  Ingresses,
+  Secrets,
+} from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
-import { controlPlaneBinary } from '@chousei/testenv';
+import { type Bind9, controlPlaneBinary, type Pebble } from '@chousei/testenv';
+import { type ClusterStack, ISSUER, OPERATORS, startClusterStack } from './cluster.ts';
 import { Progress } from './progress.ts';
 import { type Stack, startStack } from './stack.ts';
 
-const USAGE = `Usage: pnpm sandbox [--exit-after-demo] [--timeout SECONDS]
+const USAGE = `Usage: pnpm sandbox [--cluster] [--exit-after-demo] [--timeout SECONDS]
 
 Starts a control plane, BIND9, Pebble and both operators on this machine, applies an
 Ingress asking for a DNS name and a certificate, and shows what happens to it. Then keeps
 everything running for kubectl and dig until Ctrl-C, and cleans up.
 
+  --cluster           run the operators as users do: their images built from the
+                      Dockerfiles (buildah), installed with helm on a one-node cluster
+                      (containerd, kubelet; root only). Default: as processes
   --exit-after-demo   stop after the demo: exit 0 when it worked, 1 when not
-  --timeout SECONDS   fail when the demo is not done this long after start (default 120)
+  --timeout SECONDS   fail when the demo is not done this long after start (default 120;
+                      with --cluster 900, as the first run builds the images)
 `;
 
 const NAMESPACE = 'demo';
@@ -30,8 +44,9 @@ const FOREVER = { timeoutMs: 2 ** 31, intervalMs: 100 };
 
 const { values: flags } = parseArgs({
   options: {
+    cluster: { type: 'boolean', default: false },
     'exit-after-demo': { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '120' },
+    timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -39,10 +54,68 @@ if (flags.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
+flags.timeout ??= flags.cluster ? '900' : '120';
 const timeoutMs = Number(flags.timeout) * 1000;
 if (!(timeoutMs > 0)) {
   process.stderr.write(`sandbox: --timeout must be a number of seconds; got "${flags.timeout}"\n`);
   process.exit(2);
+}
+
+/** What the demo needs of the world it runs in: processes (stack.ts) or a cluster. */
+interface World {
+  client: Client;
+  ensureNamespace(name: string): Promise<void>;
+  zone: string;
+  /** The HTTP-01 ClusterIssuer. */
+  issuer: string;
+  /** The Ingress's load balancer address: where Pebble and the self-check connect. */
+  address: string;
+  bind: Bind9;
+  pebble: Pebble;
+  adminKubeconfig: string;
+  /** Rejects when an operator is gone for good (a process exits; a kubelet restarts Pods). */
+  crashed: Promise<never>;
+  /** Where to read the operators' logs. */
+  logs: string[];
+  /** The end of each operator's log, for a failure's message. */
+  tails(): Promise<string>;
+  stop(opts?: { keepLogs?: boolean }): Promise<void>;
+}
+
+function processWorld(s: Stack): World {
+  return {
+    ...s,
+    ensureNamespace: (name) => s.cluster.ensureNamespace(name),
+    issuer: s.issuers.http01,
+    address: '127.0.0.1',
+    logs: [s.dnsOperator.logFile, s.certOperator.logFile],
+    tails: async () =>
+      [s.dnsOperator, s.certOperator]
+        .map((op) => `--- ${op.name}, last lines (${op.logFile}):\n${op.process.tail(15)}`)
+        .concat(`Operator logs kept in ${s.dir}`)
+        .join('\n'),
+  };
+}
+
+function clusterWorld(s: ClusterStack): World {
+  const logs = (name: string) => `kubectl -n ${name} logs deployment/${name}`;
+  return {
+    ...s,
+    ensureNamespace: (name) => s.cluster.cp.ensureNamespace(name),
+    issuer: ISSUER,
+    address: s.ingress.address,
+    adminKubeconfig: s.cluster.kubeconfig,
+    crashed: new Promise<never>(() => {}),
+    logs: OPERATORS.map(logs),
+    tails: async () => {
+      const tail = (name: string) =>
+        s.cluster
+          .kubectl('logs', '-n', name, `deployment/${name}`, '--tail=15')
+          .catch((err: Error) => err.message);
+      const out = await Promise.all(OPERATORS.map(async (n) => `--- ${logs(n)}\n${await tail(n)}`));
+      return out.join('\n');
+    },
+  };
 }
 
 const t0 = performance.now();
@@ -51,11 +124,11 @@ const progress = new Progress();
 const say = (line = '') => progress.log(line);
 /** Aborted once the sandbox is to stop: a start-up under way stops and cleans up. */
 const stopping = new AbortController();
-let stack: Stack | undefined;
+let stack: World | undefined;
 let demoDone = false;
 
 /** The start-up under way or done: once aborted, it removes what it started itself. */
-let starting: Promise<Stack> | undefined;
+let starting: Promise<World> | undefined;
 let exiting: Promise<never> | undefined;
 /** Stops everything started, then exits; once, whoever asks first. */
 function exit(code: number, opts: { keepLogs?: boolean } = {}): Promise<never> {
@@ -104,14 +177,14 @@ const deadline = new Promise<never>((_, reject) => {
 });
 deadline.catch(() => {}); // Only the waits that race it care.
 
-async function demo(s: Stack): Promise<void> {
+async function demo(s: World): Promise<void> {
   const host = `${INGRESS}.${s.zone}`;
   const { client } = s;
-  await s.cluster.ensureNamespace(NAMESPACE);
+  await s.ensureNamespace(NAMESPACE);
   const shown = watchEvents(s);
 
   await progress.step(
-    `Ingress ${NAMESPACE}/${INGRESS}: host ${host}, TLS ${SECRET}, cert-manager.io/cluster-issuer ${s.issuers.http01}`,
+    `Ingress ${NAMESPACE}/${INGRESS}: host ${host}, TLS ${SECRET}, cert-manager.io/cluster-issuer ${s.issuer}`,
     async () => {
       const ingress: Ingress = {
         apiVersion: 'networking.k8s.io/v1',
@@ -120,7 +193,7 @@ async function demo(s: Stack): Promise<void> {
           name: INGRESS,
           namespace: NAMESPACE,
           // cert-manager's annotation: the cert-operator reads it as its own.
-          annotations: { 'cert-manager.io/cluster-issuer': s.issuers.http01 },
+          annotations: { 'cert-manager.io/cluster-issuer': s.issuer },
         },
         spec: {
           rules: [{ host, http: { paths: [backend()] } }],
@@ -132,7 +205,7 @@ async function demo(s: Stack): Promise<void> {
       await client.patchStatus(
         Ingresses,
         { namespace: NAMESPACE, name: INGRESS },
-        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } },
+        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: s.address }] } } } },
       );
     },
   );
@@ -141,12 +214,12 @@ async function demo(s: Stack): Promise<void> {
   const race = <T>(p: Promise<T>) => Promise.race([p, s.crashed, deadline]);
   // Each step ends once its Event is shown too: Events are written after the state they tell of.
   const [dns] = await Promise.all([
-    progress.step(`dns-operator: A record ${host} -> 127.0.0.1 in BIND9`, () =>
+    progress.step(`dns-operator: A record ${host} -> ${s.address} in BIND9`, () =>
       race(
         (async () => {
           const a = await waitFor(async () => {
             const answer = await s.bind.dig(host, 'A');
-            return answer.includes('127.0.0.1') && answer;
+            return answer.includes(s.address) && answer;
           }, FOREVER);
           await shown('Ingress', INGRESS, 'Published');
           return a;
@@ -197,7 +270,7 @@ async function demo(s: Stack): Promise<void> {
  * Prints the Events of the demo namespace's Ingresses and Certificates as they arrive;
  * the function returned resolves once one of that kind, name and reason was printed.
  */
-function watchEvents(s: Stack): (kind: string, name: string, reason: string) => Promise<void> {
+function watchEvents(s: World): (kind: string, name: string, reason: string) => Promise<void> {
   const informer = new Informer(s.client.transport, Events, { namespace: NAMESPACE });
   const seen = new Map<string, number>();
   const printed = new Set<string>();
@@ -233,7 +306,7 @@ function backend() {
   };
 }
 
-function howToLookAround(s: Stack): void {
+function howToLookAround(s: World): void {
   const kubectl = controlPlaneBinary('kubectl');
   const dig = `dig @${s.bind.host} -p ${s.bind.port} +short`;
   const host = `${INGRESS}.${s.zone}`;
@@ -250,19 +323,23 @@ function howToLookAround(s: Stack): void {
   say(`  ${dig} ${host} A`);
   say('Another Ingress, DNS name and certificate:');
   say(
-    `  kubectl -n ${NAMESPACE} create ingress other --rule='${another}/*=${INGRESS}:80,tls=other-tls' --annotation=cert-manager.io/cluster-issuer=${s.issuers.http01}`,
+    `  kubectl -n ${NAMESPACE} create ingress other --rule='${another}/*=${INGRESS}:80,tls=other-tls' --annotation=cert-manager.io/cluster-issuer=${s.issuer}`,
   );
   say(
-    `  kubectl -n ${NAMESPACE} patch ingress other --subresource=status --type=merge -p '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}'`,
+    `  kubectl -n ${NAMESPACE} patch ingress other --subresource=status --type=merge -p '{"status":{"loadBalancer":{"ingress":[{"ip":"${s.address}"}]}}}'`,
   );
   say(`  ${dig} ${another} A`);
-  say(`Operator logs: ${s.dnsOperator.logFile}`);
-  say(`               ${s.certOperator.logFile}`);
+  for (const [i, log] of s.logs.entries()) say(`${i ? ' '.repeat(14) : 'Operator logs:'} ${log}`);
 }
 
 try {
-  say('chousei sandbox: a control plane, BIND9, Pebble and both operators on this machine');
-  starting = startStack({ steps: progress, signal: stopping.signal });
+  if (flags.cluster) {
+    say('chousei sandbox: both operators installed with helm on a one-node cluster');
+    starting = startClusterStack({ steps: progress, signal: stopping.signal }).then(clusterWorld);
+  } else {
+    say('chousei sandbox: a control plane, BIND9, Pebble and both operators on this machine');
+    starting = startStack({ steps: progress, signal: stopping.signal }).then(processWorld);
+  }
   stack = await Promise.race([starting, deadline]);
   if (stopping.signal.aborted) await exit(130);
   await demo(stack);
@@ -272,8 +349,9 @@ try {
   say();
   howToLookAround(stack);
   say('\nPress Ctrl-C to stop everything and remove the temporary files.');
-  stack.crashed.catch((err: unknown) => {
-    process.stderr.write(`\nsandbox: ${(err as Error).message}\nlogs kept in ${stack?.dir}\n`);
+  const world = stack;
+  world.crashed.catch(async (err: unknown) => {
+    process.stderr.write(`\nsandbox: ${(err as Error).message}\n${await world.tails()}\n`);
     void exit(1, { keepLogs: true });
   });
 } catch (err) {
@@ -281,12 +359,6 @@ try {
   if (stopping.signal.aborted) await new Promise(() => {});
   progress.close();
   process.stderr.write(`\nsandbox: failed after ${elapsed()}: ${(err as Error).message}\n`);
-  if (stack) {
-    for (const op of [stack.dnsOperator, stack.certOperator]) {
-      const tail = op.process.tail(15);
-      process.stderr.write(`\n--- ${op.name}, last lines (${op.logFile}):\n${tail}\n`);
-    }
-    process.stderr.write(`\nOperator logs kept in ${stack.dir}\n`);
-  }
+  if (stack) process.stderr.write(`\n${await stack.tails()}\n`);
   await exit(1, { keepLogs: true });
 }

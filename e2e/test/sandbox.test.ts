@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { waitFor } from '@chousei/runtime/testing';
 import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 
@@ -84,4 +85,23 @@ describe('pnpm sandbox', () => {
     expect(existsSync(dirname(kubeconfig!))).toBe(false);
     expect(existsSync(dirname(log!))).toBe(false);
   });
+
+  it('--cluster --exit-after-demo: the images installed with helm on a cluster, and nothing of it left after', async () => {
+    run = start(['--cluster', '--exit-after-demo']);
+    const { code, ms } = await run.exited;
+    const out = run.output();
+    console.log(
+      `sandbox --cluster --exit-after-demo: exit ${code} after ${(ms / 1000).toFixed(1)} s`,
+    );
+    expect(code).toBe(0);
+    expect(out).toMatch(/^✔ cert-operator image \(buildah, its Dockerfile\) \(\d+\.\d s\)$/m);
+    expect(out).toMatch(/^✔ helm install dns-operator, cert-operator \(Deployments Ready\) /m);
+    expect(out).toMatch(/^ {2}event .* Certificate\/web-tls {2}Normal Issued {2}cert-operator: /m);
+    expect(out).toMatch(/^ {2}chain verified against Pebble root \(CN=Pebble Root CA/m);
+    expect(out).toMatch(/^ {2}web\.chousei\.test\. A 10\.88\.0\.80$/m);
+    // The node's network namespace is named after the sandbox's process: gone with it.
+    const { stdout } = await promisify(execFile)('ip', ['netns', 'list']);
+    expect(stdout).not.toContain(`chousei-${run.child.pid}-`);
+    // Building the images (when the cluster e2e has not) takes minutes.
+  }, 900_000);
 });
