@@ -4,8 +4,7 @@
 // the host's loopback (the node reaches it at 10.88.0.1:53); Pebble runs in the node's
 // network, as a CA on the internet reaches a cluster's load balancer, and validates HTTP-01
 // through the ingress controller's address, like the operators' self-check.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ClusterIssuers } from '@chousei/cert-operator';
 import { Client, type KubeObject, Leases, Pods, resourceType, Secrets } from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
@@ -24,14 +23,10 @@ import {
   startPebble,
 } from '@chousei/testenv';
 import { type Steps, silentSteps } from './progress.ts';
+import { type OperatorName, packageDir } from './stack.ts';
 
-export type OperatorName = 'dns-operator' | 'cert-operator';
 export const OPERATORS: readonly OperatorName[] = ['dns-operator', 'cert-operator'];
-
-const require = createRequire(import.meta.url);
-/** An operator's package directory, found through the workspace dependency on it. */
-export const packageDir = (name: OperatorName) =>
-  dirname(dirname(require.resolve(`@chousei/${name}`)));
+export type { OperatorName };
 export const chartDir = (name: OperatorName) => join(packageDir(name), 'deploy', 'chart');
 
 /** The Deployments the charts make (a type the runtime does not carry). */

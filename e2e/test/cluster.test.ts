@@ -333,14 +333,18 @@ describe('installed as users install it', () => {
           }),
         ),
       );
+      // Rolled out: helm's --wait ends once the new Pods are Ready; the old ones then go.
+      await waitFor(
+        async () =>
+          !(await stack.client.list(Pods, { namespace: 'dns-operator' })).some((p) =>
+            podsBefore.has(p.metadata?.name),
+          ),
+        { timeoutMs: 60_000, description: 'the Pods from before the upgrade gone' },
+      );
     } finally {
       digging = false;
       await dig;
     }
-    const podsAfter = (await stack.client.list(Pods, { namespace: 'dns-operator' })).map(
-      (p) => p.metadata?.name,
-    );
-    expect(podsAfter.filter((p) => podsBefore.has(p))).toEqual([]);
     expect([...answers]).toEqual([stack.ingress.address]);
     const cert = await stack.client.get(Certificates, { namespace, name: 'web-tls' });
     expect(cert.status?.revision).toBe(1);

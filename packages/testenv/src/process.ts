@@ -96,22 +96,32 @@ export class ServerProcess {
 }
 
 /**
- * Polls `ready` every `intervalMs` until it resolves true; fails early if the process
- * exits, and after `timeoutMs` with the process output in the error.
+ * Polls `ready` every `intervalMs` until it resolves true; fails early if a process exits
+ * (one, or any of several started together), and after `timeoutMs` with their output in
+ * the error, naming `what` (default: the process).
  */
 export async function waitUntilReady(
-  proc: ServerProcess,
+  procs: ServerProcess | ServerProcess[],
   ready: () => Promise<boolean>,
   timeoutMs: number,
   intervalMs = 100,
+  what?: string,
 ): Promise<void> {
+  const list = Array.isArray(procs) ? procs : [procs];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!proc.running) {
-      throw new Error(`${proc.name} exited during start; last output:\n${proc.tail()}`);
+    const exited = list.find((p) => !p.running);
+    if (exited) {
+      throw new Error(`${exited.name} exited during start; last output:\n${exited.tail()}`);
     }
     if (await ready().catch(() => false)) return;
-    if (Date.now() > deadline) throw new StartTimeoutError(proc.name, timeoutMs, proc.tail());
+    if (Date.now() > deadline) {
+      const output =
+        list.length === 1
+          ? (list[0]?.tail() ?? '')
+          : list.map((p) => `--- ${p.name}\n${p.tail(15)}`).join('\n');
+      throw new StartTimeoutError(what ?? list.map((p) => p.name).join(', '), timeoutMs, output);
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -124,10 +124,11 @@ export async function buildOperatorImage(
     const code = await new Promise<number | null>((resolve) => bud.once('exit', resolve));
     if (code !== 0) throw new Error(`buildah bud ${operator} failed (${code}):\n${output}`);
     await mkdir(dir, { recursive: true });
-    await run(buildah, [...global, 'push', name, `docker-archive:${path}.tmp:${name}`], { env });
-    await rename(`${path}.tmp`, path);
+    const tmp = `${path}.${process.pid}.tmp`;
+    await run(buildah, [...global, 'push', name, `docker-archive:${tmp}:${name}`], { env });
+    await rename(tmp, path);
     for (const old of await readdir(dir)) {
-      if (old.startsWith(`${operator}-`) && old !== basename(path)) {
+      if (old.startsWith(`${operator}-`) && old.endsWith('.tar') && old !== basename(path)) {
         await rm(join(dir, old), { force: true });
       }
     }

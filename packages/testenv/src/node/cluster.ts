@@ -5,10 +5,11 @@ import { promisify } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions, controlPlaneBinary } from '../controlplane.js';
 import { MissingDependencyError } from '../errors.js';
+import { waitUntilReady } from '../process.js';
 import { cacheDir, SETUP_HINT } from '../tools.js';
 import { cachedImage, type ImageArchive, nodeImageSpec, pauseImageSpec } from './images.js';
 import { NODE_ADDRESSES, NodeNetwork } from './network.js';
-import { KubeNode, PAUSE_IMAGE, waitFor } from './node.js';
+import { KubeNode, PAUSE_IMAGE } from './node.js';
 import { reapOrphanedNodes } from './teardown.js';
 
 const run = promisify(execFile);
@@ -120,10 +121,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
       createNamespace: async (prefix) => {
         const namespace = await plane.createNamespace(prefix);
         const core = plane.kubeConfig.makeApiClient(CoreV1Api);
-        await waitFor(
+        await waitUntilReady(
           [],
           async () => !!(await core.readNamespacedServiceAccount({ namespace, name: 'default' })),
           30_000,
+          100,
           `ServiceAccount ${namespace}/default`,
         );
         return namespace;

@@ -230,8 +230,10 @@ export async function writeImage(spec: ImageSpec, out: string): Promise<ImageArc
       }),
     );
     await mkdir(dirname(out), { recursive: true });
-    await run('tar', ['--create', `--file=${out}.tmp`, `--directory=${layout}`, '.']);
-    await rename(`${out}.tmp`, out);
+    // Another test process may write the same image at the same time: its own file first.
+    const tmp = `${out}.${process.pid}.tmp`;
+    await run('tar', ['--create', `--file=${tmp}`, `--directory=${layout}`, '.']);
+    await rename(tmp, out);
     return { name: spec.name, path: out };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -265,7 +267,8 @@ export async function cachedImage(spec: ImageSpec, cacheDir: string): Promise<Im
   const image = await writeImage(spec, path);
   // Older archives of the same image (made from other files) are of no more use.
   for (const old of await readdir(cacheDir)) {
-    if (old.startsWith(`${safe}-`) && old !== file) await rm(join(cacheDir, old), { force: true });
+    if (old.startsWith(`${safe}-`) && old.endsWith('.tar') && old !== file)
+      await rm(join(cacheDir, old), { force: true });
   }
   return image;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, controlPlaneBinary, SERVICE_RANGE } from '../controlplane.js';
-import { ServerProcess } from '../process.js';
+import { ServerProcess, waitUntilReady } from '../process.js';
 import { requireDebian } from '../tools.js';
 import type { ImageArchive } from './images.js';
 import { NODE_ADDRESSES, type NodeNetwork } from './network.js';
@@ -130,7 +130,7 @@ export class KubeNode {
     await writeFile(config, containerdConfig(dir, cniDir));
     const containerd = requireDebian('containerd', 'containerd');
     const proc = this.start('containerd', containerd, ['--config', config], true);
-    await waitFor(proc, () => existsSync(this.containerdSocket), 20_000);
+    await waitUntilReady(proc, async () => existsSync(this.containerdSocket), 20_000);
   }
 
   /** Imports an image archive into containerd's k8s.io namespace, where kubelet finds it. */
@@ -204,13 +204,14 @@ export class KubeNode {
 
   private async waitReady(timeoutMs: number): Promise<void> {
     const core = this.cp.kubeConfig.makeApiClient(CoreV1Api);
-    await waitFor(
+    await waitUntilReady(
       this.processes,
       async () => {
         const node = await core.readNode({ name: this.name });
         return !!node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
       },
       timeoutMs,
+      200,
       `node ${this.name} Ready`,
     );
   }
@@ -228,30 +229,6 @@ export class KubeNode {
   async stop(): Promise<void> {
     for (const p of this.processes.splice(0).reverse()) await p.stop();
     await removeNodeLeftovers(this.dir, this.cgroupRoot);
-  }
-}
-
-/**
- * Polls `ready` until true, for at most `timeoutMs` (the error names `what`); fails early
- * when one of `procs` exits, with its output.
- */
-export async function waitFor(
-  procs: ServerProcess | ServerProcess[],
-  ready: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what = 'start',
-): Promise<void> {
-  const list = Array.isArray(procs) ? procs : [procs];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const exited = list.find((p) => !p.running);
-    if (exited) throw new Error(`${exited.name} exited; last output:\n${exited.tail()}`);
-    if (await Promise.resolve(ready()).catch(() => false)) return;
-    if (Date.now() > deadline) {
-      const tails = list.map((p) => `--- ${p.name}\n${p.tail(15)}`).join('\n');
-      throw new Error(`${what}: not done after ${timeoutMs} ms\n${tails}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
