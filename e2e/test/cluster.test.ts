@@ -26,7 +26,7 @@ import {
   type OperatorName,
   startClusterStack,
 } from '../src/cluster.ts';
-import { text } from './world.ts';
+import { certifiedIngress, text } from './world.ts';
 
 describe('installed as users install it', () => {
   let stack: ClusterStack;
@@ -39,6 +39,22 @@ describe('installed as users install it', () => {
         return d.status?.readyReplicas === 2 && d.status.updatedReplicas === 2;
       },
       { timeoutMs: 90_000, description: `${name} 2/2 Ready` },
+    );
+  /** A Certificate Ready: issued (by Pebble, for the ClusterIssuer of the chart's values). */
+  const issued = (namespace: string, name: string) =>
+    waitForCondition(stack.client, Certificates, { namespace, name }, 'Ready', {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
+  /** The ingress controller's part: its load balancer's address in the Ingress's status. */
+  const loadBalancer = (namespace: string, name: string) =>
+    stack.client.patchStatus(
+      Ingresses,
+      { namespace, name },
+      {
+        type: 'merge',
+        patch: { status: { loadBalancer: { ingress: [{ ip: stack.ingress.address }] } } },
+      },
     );
 
   beforeAll(async () => {
@@ -122,52 +138,15 @@ describe('installed as users install it', () => {
   it('an Ingress gets its A record in BIND9 and a certificate from Pebble, HTTP-01 reached through the ingress controller', async () => {
     const namespace = await stack.cluster.createNamespace('http01');
     const host = `web.${stack.zone}`;
-    await stack.client.create(Ingresses, {
-      metadata: {
-        name: 'web',
-        namespace,
-        annotations: { 'cert-manager.io/cluster-issuer': ISSUER },
-      },
-      spec: {
-        rules: [
-          {
-            host,
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: 'web', port: { number: 80 } } },
-                },
-              ],
-            },
-          },
-        ],
-        tls: [{ hosts: [host], secretName: 'web-tls' }],
-      },
-    });
-    // The ingress controller's part: its load balancer's address.
-    await stack.client.patchStatus(
-      Ingresses,
-      { namespace, name: 'web' },
-      {
-        type: 'merge',
-        patch: { status: { loadBalancer: { ingress: [{ ip: stack.ingress.address }] } } },
-      },
-    );
+    await stack.client.create(Ingresses, certifiedIngress(namespace, 'web', host, ISSUER));
+    await loadBalancer(namespace, 'web');
     await waitFor(async () => (await stack.bind.dig(host, 'A')).length > 0, {
       timeoutMs: 30_000,
       description: `A record of ${host}`,
     });
     expect(await stack.bind.dig(host, 'A')).toEqual([stack.ingress.address]);
 
-    const cert = await waitForCondition(
-      stack.client,
-      Certificates,
-      { namespace, name: 'web-tls' },
-      'Ready',
-      { timeoutMs: 120_000, intervalMs: 200 },
-    );
+    const cert = await issued(namespace, 'web-tls');
     expect(cert.status?.revision).toBe(1);
     const secret = await stack.client.get(Secrets, { namespace, name: 'web-tls' });
     const chain = text(secret, 'tls.crt');
@@ -175,40 +154,6 @@ describe('installed as users install it', () => {
     expect(inspectCertificate(chain).dnsNames).toEqual([host]);
     expect(keyMatchesCertificate(text(secret, 'tls.key'), chain)).toBe(true);
   });
-
-  /** An Ingress for `host` whose Certificate the shim makes, with or without its address. */
-  const ingress = async (namespace: string, name: string, host: string, address?: string) => {
-    await stack.client.create(Ingresses, {
-      metadata: { name, namespace, annotations: { 'cert-manager.io/cluster-issuer': ISSUER } },
-      spec: {
-        rules: [
-          {
-            host,
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: 'web', port: { number: 80 } } },
-                },
-              ],
-            },
-          },
-        ],
-        tls: [{ hosts: [host], secretName: `${name}-tls` }],
-      },
-    });
-    if (address) await loadBalancer(namespace, name);
-  };
-  const loadBalancer = (namespace: string, name: string) =>
-    stack.client.patchStatus(
-      Ingresses,
-      { namespace, name },
-      {
-        type: 'merge',
-        patch: { status: { loadBalancer: { ingress: [{ ip: stack.ingress.address }] } } },
-      },
-    );
 
   /** Deletes `name`'s leader Pod as `kubectl delete pod` does; answers when another leads. */
   const deleteLeader = async (name: OperatorName) => {
@@ -231,7 +176,7 @@ describe('installed as users install it', () => {
     const namespace = await stack.cluster.createNamespace('resume');
     const host = `resume.${stack.zone}`;
     // No address yet: the self-check holds the order, placed and recorded, at its challenge.
-    await ingress(namespace, 'resume', host);
+    await stack.client.create(Ingresses, certifiedIngress(namespace, 'resume', host, ISSUER));
     const pending = await waitFor(
       async () => {
         const c = await stack.client.get(Certificates, { namespace, name: 'resume-tls' });
@@ -252,13 +197,7 @@ describe('installed as users install it', () => {
     try {
       await deleteLeader('cert-operator');
       await loadBalancer(namespace, 'resume');
-      const cert = await waitForCondition(
-        stack.client,
-        Certificates,
-        { namespace, name: 'resume-tls' },
-        'Ready',
-        { timeoutMs: 120_000, intervalMs: 200 },
-      );
+      const cert = await issued(namespace, 'resume-tls');
       expect(cert.status?.revision).toBe(1);
       expect(cert.status?.failedIssuanceAttempts).toBeUndefined();
     } finally {
@@ -273,7 +212,8 @@ describe('installed as users install it', () => {
     const namespace = await stack.cluster.createNamespace('handover');
     const host = `handover.${stack.zone}`;
     const deleting = deleteLeader('dns-operator');
-    await ingress(namespace, 'handover', host, stack.ingress.address);
+    await stack.client.create(Ingresses, certifiedIngress(namespace, 'handover', host, ISSUER));
+    await loadBalancer(namespace, 'handover');
     await deleting;
     await waitFor(async () => (await stack.bind.dig(host, 'A')).length > 0, {
       timeoutMs: 60_000,

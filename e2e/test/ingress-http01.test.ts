@@ -7,7 +7,7 @@ import {
 import { Events, Ingresses, Secrets } from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { describe, expect, it } from 'vitest';
-import { text, useStack } from './world.ts';
+import { certifiedIngress, text, useStack } from './world.ts';
 
 describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
   const world = useStack();
@@ -18,31 +18,7 @@ describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
     const s = world();
     ns = await s.cluster.createNamespace('http01');
     host = `web.${s.zone}`;
-    await s.client.create(Ingresses, {
-      metadata: {
-        name: 'web',
-        namespace: ns,
-        // cert-manager's annotation, unchanged: migrating is a no-op.
-        annotations: { 'cert-manager.io/cluster-issuer': s.issuers.http01 },
-      },
-      spec: {
-        rules: [
-          {
-            host,
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: 'web', port: { number: 80 } } },
-                },
-              ],
-            },
-          },
-        ],
-        tls: [{ hosts: [host], secretName: 'web-tls' }],
-      },
-    });
+    await s.client.create(Ingresses, certifiedIngress(ns, 'web', host, s.issuers.http01));
     // No load balancer yet, so no A record: the cert-operator's self-check holds the challenge
     // back and says why, rather than have Pebble fail it (and the Certificate back off).
     const waiting = await waitFor(

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Secret } from '@chousei/runtime';
+import type { Ingress, Secret } from '@chousei/runtime';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Stack, type StackOptions, startStack } from '../src/stack.ts';
 
@@ -37,3 +37,35 @@ export function useStack(opts: StackOptions = {}): () => Stack {
 /** A Secret's value as text. */
 export const text = (s: Secret, key: string) =>
   Buffer.from(s.data?.[key] ?? '', 'base64').toString('utf8');
+
+/**
+ * An Ingress for `host` (backend Service web:80) with a TLS entry in Secret `NAME-tls`, and
+ * cert-manager's annotation naming the ClusterIssuer `issuer`, unchanged: migrating is a no-op.
+ */
+export function certifiedIngress(
+  namespace: string,
+  name: string,
+  host: string,
+  issuer: string,
+): Ingress {
+  return {
+    metadata: { name, namespace, annotations: { 'cert-manager.io/cluster-issuer': issuer } },
+    spec: {
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: 'web', port: { number: 80 } } },
+              },
+            ],
+          },
+        },
+      ],
+      tls: [{ hosts: [host], secretName: `${name}-tls` }],
+    },
+  };
+}
