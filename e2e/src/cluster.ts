@@ -1,10 +1,3 @@
-// Both operators installed as users install them: images built from the shipped
-// Dockerfiles, `helm install` of each chart with its default values but for the image and
-// the servers' endpoints, Pods on a one-node cluster (testenv's startCluster). BIND9 runs on
-// the host's loopback (the node reaches it at 10.88.0.1:53); Pebble runs in the node's
-// network, as a CA on the internet reaches a cluster's load balancer, and validates HTTP-01
-// through the ingress controller's address, like the operators' self-check.
-import { join } from 'node:path';
 import { ClusterIssuers } from '@chousei/cert-operator';
 import { Client, type KubeObject, Leases, Pods, resourceType, Secrets } from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
@@ -22,12 +15,11 @@ import {
   startIngressController,
   startPebble,
 } from '@chousei/testenv';
+import { chartDir, type OperatorName, packageDir } from './charts.ts';
 import { type Steps, silentSteps } from './progress.ts';
-import { type OperatorName, packageDir } from './stack.ts';
 
 export const OPERATORS: readonly OperatorName[] = ['dns-operator', 'cert-operator'];
 export type { OperatorName };
-export const chartDir = (name: OperatorName) => join(packageDir(name), 'deploy', 'chart');
 
 /** The Deployments the charts make (a type the runtime does not carry). */
 export interface Deployment extends KubeObject {

@@ -17,9 +17,9 @@ import {
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { installChart, uninstallChart } from '@chousei/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chartDir } from '../src/charts.ts';
 import {
   type ClusterStack,
-  chartDir,
   Deployments,
   ISSUER,
   OPERATORS,
