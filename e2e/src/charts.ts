@@ -56,7 +56,8 @@ interface Container {
 /**
  * The arguments and environment of the operator container of a rendered chart's Deployment,
  * resolved as the kubelet does: `metadata.namespace` field references, and Secrets (by
- * key, or all their keys with envFrom) read from the cluster.
+ * key, or all their keys with envFrom) read from the cluster. The Pod's own name and uid
+ * stay unset: there is no Pod (the operator then runs as it does outside a cluster).
  */
 export async function deploymentCommand(
   objects: KubernetesObject[],
@@ -82,6 +83,7 @@ export async function deploymentCommand(
     const ref = v.valueFrom;
     if (v.value !== undefined) env[v.name] = v.value;
     else if (ref?.fieldRef?.fieldPath === 'metadata.namespace') env[v.name] = namespace;
+    else if (['metadata.name', 'metadata.uid'].includes(ref?.fieldRef?.fieldPath ?? '')) continue;
     else if (ref?.secretKeyRef) {
       const value = (await secret(ref.secretKeyRef.name))[ref.secretKeyRef.key];
       if (value === undefined)
