@@ -35,7 +35,7 @@ export { abortable, JointAbort, sleep, whenAborted } from './util/async.js';
 export {
   type BackoffOptions,
   backoffDelay,
-  type RetryOptions,
+  type WithRetryOptions,
   withRetry,
 } from './util/backoff.js';
 export * from './watch/index.js';

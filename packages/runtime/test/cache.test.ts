@@ -28,9 +28,17 @@ describe('cache', () => {
     expect(cache.informer(ConfigMaps, { namespace: ns, metadataOnly: true })).not.toBe(a);
   });
 
-  it('serves reads from the store, without managedFields, frozen', async () => {
+  it("serves reads from the store, without managedFields and kubectl's last-applied copy, frozen", async () => {
     await client.create(ConfigMaps, {
-      metadata: { name: 'one', namespace: ns, labels: { app: 'a' } },
+      metadata: {
+        name: 'one',
+        namespace: ns,
+        labels: { app: 'a' },
+        annotations: {
+          'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"ConfigMap"}',
+          kept: 'yes',
+        },
+      },
     });
     await client.create(ConfigMaps, {
       metadata: { name: 'two', namespace: ns, labels: { app: 'b' } },
@@ -39,6 +47,7 @@ describe('cache', () => {
     await expect.poll(async () => (await cache.list(ConfigMaps, {}, scope)).length).toBe(2);
     const one = await cache.get(ConfigMaps, { namespace: ns, name: 'one' }, scope);
     expect(one.metadata?.managedFields).toBeUndefined();
+    expect(one.metadata?.annotations).toEqual({ kept: 'yes' });
     expect(Object.isFrozen(one.metadata)).toBe(true);
     expect(
       (await cache.list(ConfigMaps, { labelSelector: 'app=b' }, scope)).map(

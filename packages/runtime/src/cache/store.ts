@@ -150,13 +150,26 @@ export const byNamespace: IndexFunc<KubeObject> = (obj) => [obj.metadata?.namesp
 export const byOwnerUid: IndexFunc<KubeObject> = (obj) =>
   (obj.metadata?.ownerReferences ?? []).map((ref) => ref.uid);
 
-/** Drops managedFields, the largest part of most objects, which controllers never read. */
+/** kubectl's copy of the last applied manifest: read by kubectl alone. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Drops what controllers never read and what is often the largest part of an object:
+ * managedFields, and kubectl's last-applied annotation (a second copy of the object for
+ * everything created with `kubectl apply`).
+ */
 export function dropManagedFields<T extends KubeObject>(obj: T): T {
-  if (obj.metadata?.managedFields) {
+  const metadata = obj.metadata;
+  const lastApplied = metadata?.annotations?.[LAST_APPLIED_ANNOTATION] !== undefined;
+  if (metadata && (metadata.managedFields || lastApplied)) {
     // Rebuilt rather than `delete`d: deleting a property turns a V8 object into a hash
     // table several times its size, which for 10000 objects is megabytes.
-    const { managedFields: _, ...metadata } = obj.metadata;
-    obj.metadata = metadata;
+    const { managedFields: _, ...rest } = metadata;
+    if (lastApplied) {
+      const { [LAST_APPLIED_ANNOTATION]: __, ...annotations } = metadata.annotations!;
+      rest.annotations = annotations;
+    }
+    obj.metadata = rest;
   }
   return obj;
 }

@@ -17,7 +17,7 @@ export function backoffDelay(failures: number, opts: BackoffOptions = {}): numbe
   return Math.min(max, base * (1 + Math.random() * (opts.jitter ?? 0.5)));
 }
 
-export interface RetryOptions {
+export interface WithRetryOptions {
   /** Retries after the first attempt. */
   maxRetries: number;
   backoff?: BackoffOptions;
@@ -32,7 +32,10 @@ export interface RetryOptions {
  * retried `maxRetries` times, sleeping `backoffDelay` in between (the jitter keeps callers
  * throttled together from retrying together). Throws the last error.
  */
-export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+export async function withRetry<T>(
+  attempt: () => Promise<T>,
+  options: WithRetryOptions,
+): Promise<T> {
   for (let retry = 1; ; retry++) {
     try {
       return await attempt();
