@@ -28,6 +28,26 @@ describe('store', () => {
     expect(() => store.byIndex('nope', 'x')).toThrow(/no index named "nope"/);
   });
 
+  it('keeps an index right when one object yields a value twice and others join and leave it', () => {
+    const store = new Store<KubeObject>({
+      host: (o) => [o.metadata?.labels?.host ?? '', o.metadata?.labels?.host ?? ''],
+    });
+    const names = () => store.byIndex('host', 'h').map((o) => o.metadata?.name);
+    store.upsert(obj('a', '1', { labels: { host: 'h' } }));
+    expect(names()).toEqual(['a']);
+    store.upsert(obj('b', '1', { labels: { host: 'h' } }));
+    store.upsert(obj('c', '1', { labels: { host: 'h' } }));
+    expect(names()).toEqual(['a', 'b', 'c']);
+    store.remove('ns/a');
+    store.remove('ns/b');
+    expect(names()).toEqual(['c']);
+    store.upsert(obj('a', '2', { labels: { host: 'h' } }));
+    expect(names()).toEqual(['c', 'a']);
+    store.remove('ns/c');
+    store.remove('ns/a');
+    expect(store.keysByIndex('host', 'h')).toEqual([]);
+  });
+
   it('hands out frozen objects', () => {
     const store = new Store<KubeObject>();
     store.upsert(obj('a', '1', { labels: { x: '1' } }));

@@ -133,6 +133,8 @@ export function imageBundleSuite(opts: ImageBundleSuiteOptions): void {
       expect(docker.user).toMatch(/^[1-9][0-9]*(:[1-9][0-9]*)?$/);
       expect(docker.entrypoint?.at(-1)).toBe(join(docker.copyFrom?.dest ?? '?', 'dist/main.js'));
       expect(docker.labels).toContain('org.opencontainers.image.source=');
+      // What startOperatorProcess and the bundle's runs above start the operator with.
+      expect(docker.env).toMatchObject({ NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' });
     });
   });
 }

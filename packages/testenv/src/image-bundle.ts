@@ -144,6 +144,7 @@ export async function assembleBundle(operatorDir: string): Promise<Bundle> {
   }
   const outside = await mkdtemp(join(tmp, 'cwd-'));
   const nodeFlags = await imageNodeFlags(operatorDir);
+  const imageVars = await imageEnv(operatorDir);
   return {
     dir,
     bytes,
@@ -153,13 +154,13 @@ export async function assembleBundle(operatorDir: string): Promise<Bundle> {
     run: (args) =>
       exec(process.execPath, [...nodeFlags, join(dir, 'dist/main.js'), ...args], {
         cwd: outside,
-        env: { PATH: '/usr/bin:/bin', HOME: outside },
+        env: { ...imageVars, PATH: '/usr/bin:/bin', HOME: outside },
         timeout: 30_000,
       }),
     start: (args) =>
       spawn(process.execPath, [...nodeFlags, join(dir, 'dist/main.js'), ...args], {
         cwd: outside,
-        env: { PATH: '/usr/bin:/bin', HOME: outside },
+        env: { ...imageVars, PATH: '/usr/bin:/bin', HOME: outside },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     remove: () => rm(tmp, { recursive: true, force: true }),
@@ -217,6 +218,8 @@ export interface DockerfileFacts {
   user: string | undefined;
   workdir: string | undefined;
   entrypoint: string[] | undefined;
+  /** The final stage's ENV, as the operator's process sees it. */
+  env: Record<string, string>;
   labels: string;
 }
 
@@ -248,6 +251,23 @@ export async function imageNodeFlags(operatorDir: string): Promise<string[]> {
   return entrypoint.slice(1, -1);
 }
 
+/** The environment the operator's image sets (its Dockerfile's ENV). */
+export async function imageEnv(operatorDir: string): Promise<Record<string, string>> {
+  return (await dockerfileFacts(operatorDir)).env;
+}
+
+/** `KEY=value KEY2=value2`, or the legacy `KEY value`. */
+function envPairs(args: string): Array<[string, string]> {
+  if (!/^\S+=/.test(args)) {
+    const [key, ...value] = args.split(/\s+/);
+    return [[key!, value.join(' ')]];
+  }
+  return [...args.matchAll(/(\S+?)=("[^"]*"|\S*)/g)].map(([, key, value]) => [
+    key!,
+    value!.replace(/^"|"$/g, ''),
+  ]);
+}
+
 /** The arguments of `node` that run the operator in `operatorDir` as its image does. */
 export async function operatorCommand(operatorDir: string, args: string[] = []): Promise<string[]> {
   return [...(await imageNodeFlags(operatorDir)), join(operatorDir, 'dist', 'main.js'), ...args];
@@ -277,6 +297,7 @@ export async function dockerfileFacts(operatorDir: string): Promise<DockerfileFa
     user: of(final, 'USER').at(-1)?.args,
     workdir: of(final, 'WORKDIR').at(-1)?.args,
     entrypoint: entry?.startsWith('[') ? (JSON.parse(entry) as string[]) : entry?.split(' '),
+    env: Object.fromEntries(of(final, 'ENV').flatMap((i) => envPairs(i.args))),
     labels: of(final, 'LABEL')
       .map((i) => i.args)
       .join(' '),

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { operatorCommand } from './image-bundle.js';
+import { imageEnv, operatorCommand } from './image-bundle.js';
 import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 
@@ -85,7 +85,8 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
     name,
     command: process.execPath,
     args: [...nodeFlags, ...command.slice(script)],
-    ...(opts.env ? { env: opts.env } : {}),
+    // The image's ENV first, as the container starts with it; the caller's on top.
+    env: { ...(await imageEnv(opts.operatorDir)), ...opts.env },
   });
   // setpriv execs the operator in place: the child's pid is the operator's.
   const pid = proc.child.pid ?? -1;

@@ -138,6 +138,7 @@ export class ChangeBatcher {
     } catch (err) {
       for (const p of batch) p.reject(err);
     } finally {
+      joint.close();
       q.busy = false;
       this.schedule(q);
     }

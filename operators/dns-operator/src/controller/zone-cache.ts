@@ -53,6 +53,7 @@ export class ZoneCache {
     if (!this.loading) {
       const joint = new JointAbort();
       const done = this.readAll(joint.signal).finally(() => {
+        joint.close();
         this.loading = undefined;
       });
       this.loading = { done, joint };

@@ -4,7 +4,13 @@ import type { Transport } from '../client/transport.js';
 import { type KubeObject, objectKey } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
 import { Watcher, type WatcherOptions } from '../watch/watcher.js';
-import { byNamespace, dropManagedFields, type IndexFunc, Store } from './store.js';
+import {
+  byNamespace,
+  dropManagedFields,
+  type IndexFunc,
+  Store,
+  shareCommonStrings,
+} from './store.js';
 
 /** Callbacks for store changes. `onUpdate` gets the previous and the current object. */
 export interface EventHandler<T> {
@@ -40,10 +46,11 @@ export class Informer<T extends KubeObject> {
     this.log = (opts.logger ?? silentLogger).child({ informer: groupKind(resource) });
     this.store = new Store<T>({ namespace: byNamespace, ...opts.indexers });
     const userTransform = opts.transform;
+    const compact = (obj: T) => shareCommonStrings(dropManagedFields(obj));
     this.watcher = new Watcher(transport, resource, {
       ...opts,
       logger: this.log,
-      transform: userTransform ? (obj) => userTransform(dropManagedFields(obj)) : dropManagedFields,
+      transform: userTransform ? (obj) => userTransform(compact(obj)) : compact,
     });
   }
 

@@ -26,8 +26,9 @@ function deepFreeze<T>(value: T): T {
 export class Store<T extends KubeObject> {
   private readonly objects = new Map<string, T>();
   private readonly indexers = new Map<string, IndexFunc<T>>();
-  // index name -> index value -> keys
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  // index name -> index value -> keys; one key is held as itself, since most values (a DNS
+  // name, an owner uid) index one object and a Set each would be most of the index's size.
+  private readonly indices = new Map<string, Map<string, string | Set<string>>>();
 
   constructor(indexers: Record<string, IndexFunc<T>> = {}) {
     for (const [name, fn] of Object.entries(indexers)) this.addIndex(name, fn);
@@ -53,10 +54,8 @@ export class Store<T extends KubeObject> {
   byIndex(name: string, value: string): T[] {
     const index = this.indices.get(name);
     if (!index) throw new Error(`store has no index named "${name}"`);
-    const keys = index.get(value);
-    if (!keys) return [];
     const out: T[] = [];
-    for (const key of keys) {
+    for (const key of keysOf(index.get(value))) {
       const obj = this.objects.get(key);
       if (obj) out.push(obj);
     }
@@ -65,7 +64,7 @@ export class Store<T extends KubeObject> {
 
   /** Keys of objects whose index `name` yields `value`. */
   keysByIndex(name: string, value: string): string[] {
-    return [...(this.indices.get(name)?.get(value) ?? [])];
+    return [...keysOf(this.indices.get(name)?.get(value))];
   }
 
   hasIndex(name: string): boolean {
@@ -126,8 +125,9 @@ export class Store<T extends KubeObject> {
     const index = this.indices.get(name)!;
     for (const value of fn(obj)) {
       const keys = index.get(value);
-      if (keys) keys.add(key);
-      else index.set(value, new Set([key]));
+      if (keys === undefined || keys === key) index.set(value, key);
+      else if (typeof keys === 'string') index.set(value, new Set([keys, key]));
+      else keys.add(key);
     }
   }
 
@@ -136,11 +136,18 @@ export class Store<T extends KubeObject> {
       const index = this.indices.get(name)!;
       for (const value of fn(obj)) {
         const keys = index.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) index.delete(value);
+        if (keys === key) index.delete(value);
+        else if (typeof keys === 'object') {
+          keys.delete(key);
+          if (keys.size === 1) index.set(value, keys.values().next().value!);
+        }
       }
     }
   }
+}
+
+function keysOf(entry: string | Set<string> | undefined): Iterable<string> {
+  return entry === undefined ? [] : typeof entry === 'string' ? [entry] : entry;
 }
 
 /** Index by namespace (cluster-scoped objects under ""). */
@@ -171,5 +178,29 @@ export function dropManagedFields<T extends KubeObject>(obj: T): T {
     }
     obj.metadata = rest;
   }
+  return obj;
+}
+
+// One copy of each string many cached objects repeat: JSON.parse makes a new one per object
+// (apiVersion, kind, namespace and finalizers are 100-150 bytes of every object). Bounded,
+// so namespaces that come and go cannot grow it for ever.
+const shared = new Map<string, string>();
+const SHARED_LIMIT = 4096;
+
+function share(value: string): string {
+  const known = shared.get(value);
+  if (known !== undefined) return known;
+  if (shared.size >= SHARED_LIMIT) shared.clear();
+  shared.set(value, value);
+  return value;
+}
+
+/** Replaces the strings objects of a kind have in common with one shared copy of each. */
+export function shareCommonStrings<T extends KubeObject>(obj: T): T {
+  if (obj.apiVersion !== undefined) obj.apiVersion = share(obj.apiVersion);
+  if (obj.kind !== undefined) obj.kind = share(obj.kind);
+  const metadata = obj.metadata;
+  if (metadata?.namespace !== undefined) metadata.namespace = share(metadata.namespace);
+  if (metadata?.finalizers) metadata.finalizers = metadata.finalizers.map(share);
   return obj;
 }

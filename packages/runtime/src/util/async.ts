@@ -46,10 +46,12 @@ export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise
 /**
  * The signal of work shared by several callers (one zone read, one batched call): it
  * aborts once every caller that joined has given up, and never if one joined without a
- * signal.
+ * signal. `close()` once the work settled: a caller's signal often outlives the work (the
+ * manager's, for the whole run), and a listener left on it would be one more per call.
  */
 export class JointAbort {
   private readonly controller = new AbortController();
+  private readonly listeners = new Map<AbortSignal, () => void>();
   private waiting = 0;
   private forever = false;
 
@@ -66,15 +68,21 @@ export class JointAbort {
       this.check(signal);
       return;
     }
+    if (this.listeners.has(signal)) return;
     this.waiting++;
-    signal.addEventListener(
-      'abort',
-      () => {
-        this.waiting--;
-        this.check(signal);
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      this.listeners.delete(signal);
+      this.waiting--;
+      this.check(signal);
+    };
+    this.listeners.set(signal, onAbort);
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  /** Stops listening to the callers' signals. */
+  close(): void {
+    for (const [signal, onAbort] of this.listeners) signal.removeEventListener('abort', onAbort);
+    this.listeners.clear();
   }
 
   private check(last: AbortSignal): void {
