@@ -1,6 +1,7 @@
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RecordSet } from '../src/records.js';
-import { TxtRegistry } from '../src/registry/txt-registry.js';
+import { type Change, type RecordSet, recordKey, sameRecord } from '../src/records.js';
+import { TxtRegistry, type ZoneView } from '../src/registry/txt-registry.js';
 
 const zone = 'example.com';
 const reg = new TxtRegistry({ ownerId: 'cluster-a' });
@@ -122,5 +123,77 @@ describe('TXT registry', () => {
       'delete legacy.example.com A',
       'delete legacy.example.com TXT',
     ]);
+  });
+});
+
+describe('TXT registry: a view kept up to date by applied changes', () => {
+  const names = ['example.com', 'www.example.com', 'api.example.com', '*.apps.example.com'];
+  const types = ['A', 'AAAA', 'CNAME', 'MX', 'TXT'] as const;
+  const registries = [
+    reg,
+    new TxtRegistry({ ownerId: 'cluster-a', prefix: '%{record_type}-reg.' }),
+    new TxtRegistry({ ownerId: 'cluster-a', suffix: '-own', wildcardReplacement: 'star' }),
+  ];
+  // Any record of the universe: a data record, or an ownership TXT (typed or legacy) for one.
+  const recordArb = (r: TxtRegistry) =>
+    fc.oneof(
+      fc
+        .record({ name: fc.constantFrom(...names), type: fc.constantFrom(...types), v: fc.nat(3) })
+        .map(
+          ({ name, type, v }): RecordSet => ({ name, type, ttl: 300, values: [`${type}-${v}`] }),
+        ),
+      fc
+        .record({
+          name: fc.constantFrom(...names),
+          type: fc.option(fc.constantFrom(...types)),
+          owner: fc.constantFrom('cluster-a', 'cluster-b'),
+          resource: fc.option(fc.constantFrom('ingress/ns/a', 'service/ns/b')),
+        })
+        .map(
+          ({ name, type, owner, resource }): RecordSet =>
+            txt(type ? r.txtName(name, type, zone) : name, r.encode(resource ?? undefined, owner)),
+        ),
+    );
+  const snapshot = (view: ZoneView) => ({
+    records: [...view.records.entries()]
+      .map(([key, o]) => [
+        key,
+        o.record.values,
+        o.ownership && [o.ownership.owner, o.ownership.resource, recordKey(o.ownership.txt)],
+      ])
+      .sort(),
+    registry: [...view.registry.keys()].sort(),
+  });
+
+  it('equals the view read from the zone after the changes, for any changes', () => {
+    for (const r of registries) {
+      fc.assert(
+        fc.property(
+          fc.array(recordArb(r), { maxLength: 12 }),
+          fc.array(recordArb(r), { maxLength: 10 }),
+          (before, touched) => {
+            const zoneNow = new Map(before.map((x) => [recordKey(x), x]));
+            const view = r.read(zone, [...zoneNow.values()]);
+            const changes: Change[] = touched.map((x) => {
+              const old = zoneNow.get(recordKey(x));
+              if (!old) return { action: 'create', record: x };
+              return sameRecord(old, x)
+                ? { action: 'delete', record: old }
+                : { action: 'update', old, record: x };
+            });
+            for (const c of changes) {
+              if (c.action === 'delete') zoneNow.delete(recordKey(c.record));
+              else zoneNow.set(recordKey(c.record), c.record);
+            }
+            // Sequential changes to one key would not come in one apply: keep the first.
+            const keys = changes.map((c) => recordKey(c.record));
+            if (new Set(keys).size !== keys.length) return;
+            r.update(view, changes);
+            expect(snapshot(view)).toEqual(snapshot(r.read(zone, [...zoneNow.values()])));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    }
   });
 });

@@ -1,10 +1,7 @@
 import {
   type ApplyResult,
-  type Change,
   inZone,
   type Provider,
-  type RecordSet,
-  recordKey,
   type TxtRegistry,
   type Zone,
   type ZoneView,
@@ -22,8 +19,8 @@ const managedZones = gauge(
 
 interface ZoneState {
   zone: Zone;
-  records: Map<string, RecordSet>;
-  view: ZoneView | undefined;
+  /** Every record of the zone, split by the registry, kept up to date by applied changes. */
+  view: ZoneView;
   /** A failed apply left the cache unsure: read the zone again before trusting it. */
   stale: boolean;
 }
@@ -84,19 +81,18 @@ export class ZoneCache {
       return;
     }
     this.log.info(
-      { zones: zones.map((z) => z.name), records: states.reduce((n, s) => n + s.records.size, 0) },
+      {
+        zones: zones.map((z) => z.name),
+        records: states.reduce((n, s) => n + s.view.records.size + s.view.registry.size, 0),
+      },
       'read zones',
     );
   }
 
   private async read(zone: Zone, signal?: AbortSignal): Promise<ZoneState> {
-    const listing = await this.provider.records(zone, signal);
-    return {
-      zone,
-      records: new Map(listing.map((r) => [recordKey(r), r])),
-      view: undefined,
-      stale: false,
-    };
+    const view = this.registry.read(zone.name, await this.provider.records(zone, signal));
+    countOwned(view, this.registry);
+    return { zone, view, stale: false };
   }
 
   /** Whether the zones were read at least once (finding none counts). */
@@ -133,16 +129,6 @@ export class ZoneCache {
       this.zones = this.zones.map((z) => (z === state ? fresh : z));
       state = fresh;
     }
-    return this.viewOf(state);
-  }
-
-  private viewOf(state: ZoneState): ZoneView {
-    if (!state.view) {
-      state.view = this.registry.read(state.zone.name, [...state.records.values()]);
-      let owned = 0;
-      for (const r of state.view.records.values()) if (this.registry.owns(r)) owned++;
-      managedRecords.set({ zone: state.zone.name }, owned);
-    }
     return state.view;
   }
 
@@ -150,7 +136,7 @@ export class ZoneCache {
   ownedNames(): Set<string> {
     const names = new Set<string>();
     for (const z of this.zones) {
-      for (const owned of this.viewOf(z).records.values()) {
+      for (const owned of z.view.records.values()) {
         if (this.registry.owns(owned)) names.add(owned.record.name);
       }
     }
@@ -160,8 +146,10 @@ export class ZoneCache {
   /** Folds an apply's outcome into the cache; failures mark the zone for a re-read. */
   record(zone: Zone, result: ApplyResult): void {
     const state = this.state(zone);
-    for (const c of result.applied) applyTo(state.records, c);
-    if (result.applied.length) state.view = undefined;
+    if (result.applied.length) {
+      this.registry.update(state.view, result.applied);
+      countOwned(state.view, this.registry);
+    }
     if (result.failed.length) state.stale = true;
   }
 
@@ -187,8 +175,8 @@ export function zoneOf(name: string, zones: Zone[]): Zone | undefined {
   return mostSpecificFirst(zones).find((z) => inZone(name, z.name));
 }
 
-function applyTo(records: Map<string, RecordSet>, c: Change): void {
-  if (c.action === 'update') records.delete(recordKey(c.old));
-  if (c.action === 'delete') records.delete(recordKey(c.record));
-  else records.set(recordKey(c.record), c.record);
+function countOwned(view: ZoneView, registry: TxtRegistry): void {
+  let owned = 0;
+  for (const r of view.records.values()) if (registry.owns(r)) owned++;
+  managedRecords.set({ zone: view.zone }, owned);
 }

@@ -19,7 +19,7 @@ export interface Ownership {
 /** A managed record with its ownership, if any TXT claims it. */
 export interface OwnedRecord {
   record: RecordSet;
-  ownership?: Ownership;
+  ownership?: Ownership | undefined;
 }
 
 /** A zone's records split into the records themselves and the ownership TXT records. */
@@ -114,30 +114,76 @@ export class TxtRegistry {
   /** Splits a zone listing into records with their ownership, and the ownership TXTs. */
   read(zone: string, listing: RecordSet[]): ZoneView {
     const view: ZoneView = { zone, records: new Map(), registry: new Map() };
-    const parsed = new Map<string, { owner: string; resource?: string }>();
-    for (const r of listing) {
-      const label =
-        r.type === 'TXT' ? r.values.map((v) => this.decode(v)).find(Boolean) : undefined;
-      if (label) {
-        view.registry.set(recordKey(r), r);
-        parsed.set(r.name, label);
-      } else {
-        view.records.set(recordKey(r), { record: r });
-      }
-    }
-    for (const owned of view.records.values()) {
-      const { name, type } = owned.record;
-      const txtName = this.txtName(name, type, zone);
-      const fresh = parsed.get(txtName);
-      if (fresh) {
-        owned.ownership = { ...fresh, txt: view.registry.get(`${txtName}/TXT`)! };
-        continue;
-      }
-      // Legacy format: one TXT at the record's own name (never beside a CNAME).
-      const legacy = type !== 'TXT' && type !== 'CNAME' ? parsed.get(name) : undefined;
-      if (legacy) owned.ownership = { ...legacy, txt: view.registry.get(`${name}/TXT`)! };
-    }
+    for (const r of listing) this.place(view, r);
+    for (const owned of view.records.values()) this.label(view, owned);
     return view;
+  }
+
+  /**
+   * Folds applied changes into `view`, as read() would see the zone after them, without
+   * splitting the whole zone again: only the changed records are labelled again, unless
+   * an ownership TXT changed apart from its record (then every record is).
+   */
+  update(view: ZoneView, applied: Change[]): void {
+    const placed: OwnedRecord[] = [];
+    const marks = new Set<string>();
+    const covered = new Set<string>();
+    const cover = (r: RecordSet) => covered.add(`${this.txtName(r.name, r.type, view.zone)}/TXT`);
+    for (const c of applied) {
+      const gone = c.action === 'update' ? c.old : c.action === 'delete' ? c.record : undefined;
+      if (gone) {
+        const key = recordKey(gone);
+        if (view.registry.delete(key)) marks.add(key);
+        else if (view.records.delete(key)) cover(gone);
+      }
+      if (c.action === 'delete') continue;
+      const owned = this.place(view, c.record);
+      if (owned) {
+        placed.push(owned);
+        cover(c.record);
+      } else marks.add(recordKey(c.record));
+    }
+    // A legacy mark (at the record's own name) vouches for every type there: all again.
+    const everyRecord = [...marks].some((key) => !covered.has(key));
+    for (const owned of everyRecord ? view.records.values() : placed) this.label(view, owned);
+  }
+
+  /** Files a record under the ownership TXTs or the records; the latter are returned. */
+  private place(view: ZoneView, record: RecordSet): OwnedRecord | undefined {
+    if (this.labelOf(record)) {
+      view.registry.set(recordKey(record), record);
+      return undefined;
+    }
+    const owned: OwnedRecord = { record };
+    view.records.set(recordKey(record), owned);
+    return owned;
+  }
+
+  /** Sets a record's ownership from the TXT of its type, or the legacy one at its name. */
+  private label(view: ZoneView, owned: OwnedRecord): void {
+    const { name, type } = owned.record;
+    const ownership =
+      this.markAt(view, this.txtName(name, type, view.zone)) ??
+      // Legacy format: one TXT at the record's own name (never beside a CNAME).
+      (type !== 'TXT' && type !== 'CNAME' ? this.markAt(view, name) : undefined);
+    if (ownership) owned.ownership = ownership;
+    else if (owned.ownership) owned.ownership = undefined;
+  }
+
+  private markAt(view: ZoneView, txtName: string): Ownership | undefined {
+    const txt = view.registry.get(`${txtName}/TXT`);
+    const label = txt && this.labelOf(txt);
+    return label && { ...label, txt };
+  }
+
+  /** The ownership a TXT record states, if it is an ownership record. */
+  private labelOf(record: RecordSet): { owner: string; resource?: string } | undefined {
+    if (record.type !== 'TXT') return undefined;
+    for (const value of record.values) {
+      const label = this.decode(value);
+      if (label) return label;
+    }
+    return undefined;
   }
 
   /** Whether a record is ours: its ownership TXT names our owner id. */
