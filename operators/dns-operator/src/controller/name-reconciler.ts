@@ -74,8 +74,8 @@ export class NameReconciler {
   readonly outcomes = new Map<string, NameOutcome>();
   /** Per name, the namespaces whose claims were refused, and why. */
   private readonly refusals = new Map<string, Map<string, NameOutcome>>();
-  /** Per name, the outcome and refusals last reported to onOutcome. */
-  private readonly reported = new Map<string, string>();
+  /** Per name, the outcome and refusals last reported to onOutcome (the objects above). */
+  private readonly reported = new Map<string, Report>();
 
   constructor(private readonly opts: NameReconcilerOptions) {
     // Every reason from the start, so a rule sees 0 rather than no series.
@@ -300,12 +300,32 @@ export class NameReconciler {
       this.outcomes.delete(name);
       this.refusals.delete(name);
     }
-    const now = JSON.stringify([outcome, [...(this.refusals.get(name) ?? [])]]);
-    if (this.reported.get(name) === now) return;
+    const now: Report = { outcome, refusals: this.refusals.get(name) };
+    const last = this.reported.get(name);
+    if (last && sameReport(last, now)) return;
     if (claimants.length) this.reported.set(name, now);
     else this.reported.delete(name);
     this.opts.onOutcome?.(name, outcome, claimants);
   }
+}
+
+interface Report {
+  outcome: NameOutcome;
+  refusals: Map<string, NameOutcome> | undefined;
+}
+
+function sameReport(a: Report, b: Report): boolean {
+  if (!sameOutcome(a.outcome, b.outcome) || (a.refusals?.size ?? 0) !== (b.refusals?.size ?? 0))
+    return false;
+  for (const [namespace, refused] of a.refusals ?? []) {
+    const other = b.refusals?.get(namespace);
+    if (!other || !sameOutcome(refused, other)) return false;
+  }
+  return true;
+}
+
+function sameOutcome(a: NameOutcome, b: NameOutcome): boolean {
+  return a.published === b.published && a.reason === b.reason && a.message === b.message;
 }
 
 /** Namespaces of the objects our ownership records of `name` were published for. */
