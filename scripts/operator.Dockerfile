@@ -45,9 +45,13 @@ LABEL org.opencontainers.image.title="chousei-{{operator}}" \
 WORKDIR /app
 COPY --from=build /bundle /app
 ENV NODE_ENV=production
+# At most two malloc arenas: glibc otherwise gives each of node's threads its own, and the
+# dns-operator's RSS after 5000 Ingresses was 3-6 MB higher (its peak 6-10 MB).
+ENV MALLOC_ARENA_MAX=2
 # Numeric, so that runAsNonRoot can verify it.
 USER 65532:65532
-# A young generation of at most 2 x 16 MB: by default V8 grows it to 128 MB on a big node
-# and keeps it committed while idle (the cert-operator's idle RSS with 200 certificates:
-# 274 -> 174 MB, issuance as fast). The benchmarks and e2e suites run this same command.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=16", "/app/dist/main.js"]
+# V8 sized for a small steady heap: a young generation of at most 2 x 4 MB (V8 otherwise
+# grows it to 128 MB on a big node and keeps it committed while idle) and
+# --optimize-for-size. Chosen by measurement, docs/benchmarks.md "Node flags"; the
+# benchmarks and e2e suites run this same command and environment.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--optimize-for-size", "/app/dist/main.js"]
