@@ -2,19 +2,21 @@ import { parseMetrics } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache/cache.js';
+import { Informer } from '../src/cache/informer.js';
 import { Client } from '../src/client/client.js';
-import { isNotFound } from '../src/client/errors.js';
+import { isNotFound, notFoundIsUndefined } from '../src/client/errors.js';
 import { ConfigMaps, resourceType } from '../src/client/resource.js';
-import type { KubeObject } from '../src/client/types.js';
+import { type KubeObject, objectKey } from '../src/client/types.js';
 import { ControllerBuilder } from '../src/controller/builder.js';
 import type { Controller } from '../src/controller/controller.js';
 import { generationChanged } from '../src/controller/predicates.js';
 import { type Request, TerminalError } from '../src/controller/reconciler.js';
+import { namedRequests, objectRequests } from '../src/controller/requests.js';
 import { metricsRegistry } from '../src/metrics/registry.js';
 
 interface Gadget extends KubeObject {
   spec: { size: number; mode?: string };
-  status?: { seen?: number };
+  status?: { seen?: number; mode?: string };
 }
 const Gadgets = resourceType<Gadget>('ctl.test.chousei.dev/v1', 'Gadget', 'gadgets', true);
 const CRD = `
@@ -50,7 +52,7 @@ describe('controller', () => {
     for (const s of stops) s.abort();
   });
 
-  function run(controller: Controller): Cache {
+  function run<Req>(controller: Controller<Req>): Cache {
     const stop = new AbortController();
     stops.push(stop);
     const cache = new Cache(client.transport);
@@ -196,5 +198,186 @@ describe('controller', () => {
     await expect.poll(() => total).toBeGreaterThan(3); // resync keeps reconciling it
     expect(maxInFlightPerKey).toBe(1);
     expect(inFlight).toBeLessThanOrEqual(1);
+  });
+  describe('reconcileObjects: the runtime reads the object and writes the status it returns', () => {
+    const objects = (name: string) => new ControllerBuilder(name, objectRequests, { client });
+    const get = (ns: string, name: string) =>
+      client.get(Gadgets, { namespace: ns, name }).catch(notFoundIsUndefined);
+
+    it('writes the status once per reconcile and only when it changed; its own write wakes nobody', async () => {
+      const ns = await cluster.createNamespace('ctl');
+      const handed: string[] = []; // resourceVersions the reconciler was handed
+      const controller = objects('gadget-status')
+        .for(Gadgets, { namespace: ns })
+        .reconcileObjects({
+          reconcile: (g) => {
+            handed.push(g.metadata?.resourceVersion ?? '');
+            return { status: { seen: g.spec.size, mode: g.spec.mode ?? 'none' } };
+          },
+        });
+      const cache = run(controller);
+      // Every status the object goes through, as a watch of the API server sees it.
+      const history: NonNullable<Gadget['status']>[] = [];
+      const stop = new AbortController();
+      stops.push(stop);
+      const watch = new Informer(client.transport, Gadgets, { namespace: ns });
+      watch.addHandler({
+        onUpdate: (old, g) => {
+          if (JSON.stringify(old.status) !== JSON.stringify(g.status)) history.push(g.status ?? {});
+        },
+      });
+      void watch.start(stop.signal);
+      await watch.waitForSync(stop.signal);
+
+      await client.create(Gadgets, {
+        metadata: { name: 'g', namespace: ns },
+        spec: { size: 1, mode: 'a' },
+      });
+      await expect.poll(async () => (await get(ns, 'g'))?.status?.seen).toBe(1);
+      const written = (await get(ns, 'g'))?.metadata?.resourceVersion;
+      // Once the controller's cache holds its own status write, nothing reconciles it.
+      const cached = cache.informer(Gadgets, { namespace: ns });
+      await expect.poll(() => cached.store.get(`${ns}/g`)?.metadata?.resourceVersion).toBe(written);
+
+      // A change that leaves the status as it is: reconciled, nothing written.
+      const labelled = await client.patch(
+        Gadgets,
+        { namespace: ns, name: 'g' },
+        { type: 'merge', patch: { metadata: { labels: { touched: 'yes' } } } },
+      );
+      await expect.poll(() => handed.at(-1)).toBe(labelled.metadata?.resourceVersion);
+      // Both status members change in one write: no state with one of them only.
+      await client.patch(
+        Gadgets,
+        { namespace: ns, name: 'g' },
+        { type: 'merge', patch: { spec: { size: 2, mode: 'b' } } },
+      );
+      await expect.poll(async () => (await get(ns, 'g'))?.status?.seen).toBe(2);
+
+      expect(handed).not.toContain(written);
+      expect(handed.length).toBe(3);
+      await expect
+        .poll(() => history)
+        .toEqual([
+          { seen: 1, mode: 'a' },
+          { seen: 2, mode: 'b' },
+        ]);
+    });
+
+    it('tells a deleted object by its key and never hands over a missing one', async () => {
+      const ns = await cluster.createNamespace('ctl');
+      const handed: string[] = [];
+      const deleted: string[] = [];
+      const controller = objects('gadget-deleted')
+        .for(Gadgets, { namespace: ns })
+        .reconcileObjects({
+          reconcile: (g) => {
+            handed.push(g.metadata?.name ?? '');
+          },
+          deleted: (key) => {
+            deleted.push(objectKey(key));
+          },
+        });
+      run(controller);
+      await client.create(Gadgets, {
+        metadata: { name: 'short', namespace: ns },
+        spec: { size: 1 },
+      });
+      await expect.poll(() => handed).toEqual(['short']);
+      await client.delete(Gadgets, { namespace: ns, name: 'short' });
+      await expect.poll(() => deleted).toEqual([`${ns}/short`]);
+      controller.enqueue({ namespace: ns, name: 'never-made' });
+      await expect.poll(() => deleted).toEqual([`${ns}/short`, `${ns}/never-made`]);
+      expect(handed).toEqual(['short']);
+    });
+
+    it('adds the finalizer before the first reconcile, keeps it while cleanup is not done, then removes it', async () => {
+      const ns = await cluster.createNamespace('ctl');
+      const FINALIZER = 'ctl.test.chousei.dev/cleanup';
+      const handedFinalizers: string[][] = [];
+      let cleanups = 0;
+      let released = false;
+      const controller = objects('gadget-finalizer')
+        .for(Gadgets, { namespace: ns })
+        .reconcileObjects({
+          reconcile: (g) => {
+            handedFinalizers.push([...(g.metadata?.finalizers ?? [])]);
+            return { status: { seen: g.spec.size } };
+          },
+          finalizer: {
+            name: FINALIZER,
+            cleanup: () => {
+              cleanups++;
+              // Not done until released: the finalizer stays, the status says so.
+              return released ? {} : { requeueAfter: 50, status: { seen: -1 } };
+            },
+          },
+        });
+      run(controller);
+      await client.create(Gadgets, {
+        metadata: { name: 'held', namespace: ns },
+        spec: { size: 1 },
+      });
+      await expect.poll(async () => (await get(ns, 'held'))?.status?.seen).toBe(1);
+      expect(handedFinalizers[0]).toEqual([FINALIZER]);
+      expect((await get(ns, 'held'))?.metadata?.finalizers).toEqual([FINALIZER]);
+
+      await client.delete(Gadgets, { namespace: ns, name: 'held' });
+      await expect.poll(async () => (await get(ns, 'held'))?.status?.seen).toBe(-1);
+      const deleting = await get(ns, 'held');
+      expect(deleting?.metadata?.deletionTimestamp).toBeDefined();
+      expect(deleting?.metadata?.finalizers).toEqual([FINALIZER]);
+      await expect.poll(() => cleanups).toBeGreaterThan(1);
+      released = true;
+      await expect.poll(() => get(ns, 'held')).toBeUndefined();
+    });
+
+    it('requeues after the time asked, and retries a returned error with backoff after writing the status', async () => {
+      const ns = await cluster.createNamespace('ctl');
+      const calls = new Map<string, number>();
+      const controller = objects('gadget-results')
+        .for(Gadgets, { namespace: ns })
+        .reconcileObjects({
+          reconcile: (g) => {
+            const name = g.metadata?.name ?? '';
+            const n = (calls.get(name) ?? 0) + 1;
+            calls.set(name, n);
+            if (name === 'failing') return { status: { seen: -1 }, error: new Error('boom') };
+            return n < 3 ? { requeueAfter: 50, status: { seen: n } } : { status: { seen: n } };
+          },
+        });
+      run(controller);
+      for (const name of ['requeued', 'failing']) {
+        await client.create(Gadgets, { metadata: { name, namespace: ns }, spec: { size: 0 } });
+      }
+      await expect.poll(async () => (await get(ns, 'requeued'))?.status?.seen).toBe(3);
+      expect(calls.get('requeued')).toBe(3);
+      await expect.poll(async () => (await get(ns, 'failing'))?.status?.seen).toBe(-1);
+      await expect.poll(() => controller.queue.numRequeues(`${ns}/failing`)).toBeGreaterThan(2);
+      expect(calls.get('failing')).toBeGreaterThan(2);
+    });
+  });
+
+  it('reconciles requests of its own type: a controller of label values, not of objects', async () => {
+    const ns = await cluster.createNamespace('ctl');
+    const handed: string[] = [];
+    const controller = new ControllerBuilder('gadget-colors', namedRequests('color'))
+      .watches(Gadgets, (g) => [g.metadata?.labels?.color ?? 'none'], { namespace: ns })
+      .complete(async (color) => {
+        handed.push(color);
+      });
+    run(controller);
+    for (const [name, color] of [
+      ['one', 'red'],
+      ['two', 'blue'],
+    ]) {
+      await client.create(Gadgets, {
+        metadata: { name: name!, namespace: ns, labels: { color: color! } },
+        spec: { size: 0 },
+      });
+    }
+    await expect.poll(() => [...new Set(handed)].sort()).toEqual(['blue', 'red']);
+    controller.enqueue('green');
+    await expect.poll(() => handed).toContain('green');
   });
 });

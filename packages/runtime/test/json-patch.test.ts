@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diff, escapePointerToken, type JsonPatchOp } from '../src/webhook/json-patch.js';
+import { diff, escapePointerToken, type JsonPatchOp, mergePatch } from '../src/util/json-patch.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -153,5 +153,20 @@ describe('diff', () => {
       expect(applyPatch(from, sent), `seed ${seed}`).toEqual(to);
       if (JSON.stringify(from) === JSON.stringify(to)) expect(ops, `seed ${seed}`).toEqual([]);
     }
+  });
+});
+
+describe('mergePatch', () => {
+  it('is undefined for equal values, and otherwise the RFC 7386 patch from one to the other', () => {
+    expect(mergePatch({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 })).toBeUndefined();
+    expect(
+      mergePatch({ a: 1, b: { c: 2, d: 3 }, f: [1] }, { b: { c: 2 }, e: [1], f: [1, 2] }),
+    ).toEqual({
+      a: null,
+      b: { d: null },
+      e: [1],
+      f: [1, 2],
+    });
+    expect(mergePatch(undefined, { seen: 1 })).toEqual({ seen: 1 });
   });
 });

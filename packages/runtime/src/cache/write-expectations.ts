@@ -14,6 +14,8 @@ export interface WriteExpectationsOptions {
    * again. Default 30 s.
    */
   timeoutMs?: number;
+  /** Told the key of an object once the cache shows the version written: look at it again. */
+  onObserved?: (key: string) => void;
   /** For tests. */
   now?: () => number;
 }
@@ -30,6 +32,7 @@ export class WriteExpectations<T extends KubeObject> {
   private readonly unseen = new Map<string, { resourceVersion: string; at: number }>();
   private readonly timeoutMs: number;
   private readonly now: () => number;
+  private readonly onObserved: ((key: string) => void) | undefined;
 
   constructor(
     private readonly cache: ObservedCache<T>,
@@ -37,6 +40,7 @@ export class WriteExpectations<T extends KubeObject> {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.now = opts.now ?? Date.now;
+    this.onObserved = opts.onObserved;
     cache.addHandler({
       onAdd: (obj) => this.observed(obj),
       onUpdate: (_, obj) => this.observed(obj),
@@ -67,9 +71,16 @@ export class WriteExpectations<T extends KubeObject> {
     return false;
   }
 
+  /** Whether `obj` is, as the cache is about to show it, a version one of our writes returned. */
+  awaits(obj: T): boolean {
+    const version = obj.metadata?.resourceVersion;
+    return version !== undefined && this.unseen.get(objectKey(obj))?.resourceVersion === version;
+  }
+
   private observed(obj: T): void {
     const key = objectKey(obj);
-    if (this.unseen.get(key)?.resourceVersion === obj.metadata?.resourceVersion)
-      this.unseen.delete(key);
+    if (this.unseen.get(key)?.resourceVersion !== obj.metadata?.resourceVersion) return;
+    this.unseen.delete(key);
+    this.onObserved?.(key);
   }
 }

@@ -1,7 +1,7 @@
 import type { ClusterAccess } from '../kubeconfig/access.js';
 import { type ResourceType, resourcePath } from './resource.js';
 import { Transport, type TransportOptions } from './transport.js';
-import type { KubeObject, ObjectKey, ObjectList } from './types.js';
+import { type KubeObject, keyOf, type ObjectKey, type ObjectList } from './types.js';
 
 export interface ListOptions {
   namespace?: string;
@@ -86,12 +86,6 @@ export interface StatusWriter {
     opts?: WriteOptions,
   ): Promise<T>;
   applyStatus<T extends KubeObject>(rt: ResourceType<T>, obj: T, opts: ApplyOptions): Promise<T>;
-}
-
-function keyOf(obj: KubeObject, what: string): ObjectKey {
-  const name = obj.metadata?.name;
-  if (!name) throw new Error(`${what}: metadata.name is required`);
-  return obj.metadata?.namespace ? { namespace: obj.metadata.namespace, name } : { name };
 }
 
 /**

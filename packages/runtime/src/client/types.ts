@@ -102,6 +102,18 @@ export function objectKey(obj: KubeObject | ObjectKey): string {
   return meta.namespace ? `${meta.namespace}/${meta.name}` : (meta.name ?? '');
 }
 
+/**
+ * The ObjectKey naming `obj` (no namespace for a cluster-scoped one): the request of an
+ * object controller, the key of a get or a patch. Given `what` (the operation, for the
+ * message), an object without metadata.name is an error rather than an empty name.
+ */
+export function keyOf(obj: KubeObject, what?: string): ObjectKey {
+  const name = obj.metadata?.name ?? '';
+  if (!name && what !== undefined) throw new Error(`${what}: metadata.name is required`);
+  const namespace = obj.metadata?.namespace;
+  return namespace ? { namespace, name } : { name };
+}
+
 /** Parses a `namespace/name` key. */
 export function parseObjectKey(key: string): ObjectKey {
   const slash = key.indexOf('/');

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Cache, InformerScope } from '../cache/cache.js';
 import type { Informer } from '../cache/informer.js';
 import type { ResourceType } from '../client/resource.js';
-import { type KubeObject, objectKey, parseObjectKey } from '../client/types.js';
+import type { KubeObject } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
 import { counter, exponentialBuckets, gauge, histogram } from '../metrics/registry.js';
 import type { RateLimiter } from '../queue/rate-limiter.js';
@@ -11,14 +11,17 @@ import { WorkQueue } from '../queue/work-queue.js';
 import { whenAborted } from '../util/async.js';
 import { admits, type Predicate } from './predicates.js';
 import { type Reconciler, type Request, TerminalError } from './reconciler.js';
+import type { RequestKind } from './requests.js';
 
 /** Where a controller's requests come from: a kind, which of its objects, and how to map. */
-export interface Source<T extends KubeObject = KubeObject> {
+export interface Source<T extends KubeObject = KubeObject, Req = Request> {
   resource: ResourceType<T>;
   scope?: InformerScope;
   predicates?: Predicate<T>[];
   /** The requests an event on `obj` causes. */
-  map(obj: T): Request[];
+  map(obj: T): Req[];
+  /** The kind the controller is for: what a periodic resync goes over. */
+  primary?: boolean;
 }
 
 export interface ControllerOptions {
@@ -79,8 +82,9 @@ const reconcileStartLatency = histogram(
 /**
  * Runs a Reconciler over a work queue fed by informer events: deduplicated keys, never one
  * key in two workers, per-key backoff on errors, requeue on request, periodic resync.
+ * Requests are of any type `Req` its RequestKind turns into queue keys and back.
  */
-export class Controller {
+export class Controller<Req = Request> {
   readonly queue: WorkQueue<string>;
   private readonly log: Logger;
   private readonly workers: number;
@@ -90,8 +94,9 @@ export class Controller {
 
   constructor(
     readonly name: string,
-    private readonly reconciler: Reconciler,
-    private readonly sources: Source[],
+    private readonly requests: RequestKind<Req>,
+    private readonly reconciler: Reconciler<Req>,
+    private readonly sources: Source<KubeObject, Req>[],
     private readonly opts: ControllerOptions = {},
   ) {
     this.workers = opts.maxConcurrentReconciles ?? 1;
@@ -103,8 +108,8 @@ export class Controller {
   }
 
   /** Queues a reconcile of `request` (deduplicated with any already waiting). */
-  enqueue(request: Request): void {
-    const key = objectKey(request);
+  enqueue(request: Req): void {
+    const key = this.requests.key(request);
     if (!this.eventTimes.has(key)) this.eventTimes.set(key, performance.now());
     this.queue.add(key);
   }
@@ -121,6 +126,7 @@ export class Controller {
       this.unsubscribe.push(informer.addHandler(this.handlerFor(source)));
       return informer;
     });
+    this.reconciler.attach?.({ informers: this.informers, enqueue: (r) => this.enqueue(r) });
     return this.informers;
   }
 
@@ -171,7 +177,7 @@ export class Controller {
     this.log.info('stopped');
   }
 
-  private handlerFor(source: Source) {
+  private handlerFor(source: Source<KubeObject, Req>) {
     const predicates = source.predicates ?? [];
     const push = (obj: KubeObject) => {
       for (const req of source.map(obj)) this.enqueue(req);
@@ -181,6 +187,7 @@ export class Controller {
         if (admits(predicates, 'create', obj)) push(obj);
       },
       onUpdate: (old: KubeObject, current: KubeObject) => {
+        if (source.primary && this.reconciler.wroteItself?.(old, current)) return;
         if (admits(predicates, 'update', old, current)) push(current);
       },
       onDelete: (obj: KubeObject) => {
@@ -189,11 +196,17 @@ export class Controller {
     };
   }
 
+  /** Maps every object of the primary kind again (of every kind, without one). */
   private resync(): void {
-    const primary = this.informers?.[0];
-    if (!primary) return;
-    this.log.debug({ objects: primary.store.size }, 'periodic resync');
-    for (const key of primary.store.keys()) this.enqueue(parseObjectKey(key));
+    const informers = this.informers;
+    if (!informers) return;
+    const hasPrimary = this.sources.some((s) => s.primary);
+    this.sources.forEach((source, i) => {
+      if (hasPrimary && !source.primary) return;
+      const store = informers[i]!.store;
+      this.log.debug({ kind: source.resource.kind, objects: store.size }, 'periodic resync');
+      for (const obj of store.list()) for (const req of source.map(obj)) this.enqueue(req);
+    });
   }
 
   private async work(signal: AbortSignal): Promise<void> {
@@ -209,13 +222,9 @@ export class Controller {
   }
 
   private async reconcileKey(key: string, signal: AbortSignal): Promise<void> {
-    const request = parseObjectKey(key);
+    const request = this.requests.parse(key);
     const reconcileID = randomUUID();
-    const log = this.log.child({
-      ...(request.namespace ? { namespace: request.namespace } : {}),
-      name: request.name,
-      reconcileID,
-    });
+    const log = this.log.child({ ...this.requests.logFields(request), reconcileID });
     const queuedAt = this.eventTimes.get(key);
     this.eventTimes.delete(key);
     if (queuedAt !== undefined) {

@@ -1,5 +1,11 @@
-export { ControllerBuilder, type WatchOptions } from './builder.js';
+export { ControllerBuilder, type ControllerBuilderOptions, type WatchOptions } from './builder.js';
 export { Controller, type ControllerOptions, ownerRequests, type Source } from './controller.js';
+export {
+  type ObjectClient,
+  ObjectReconcile,
+  type ObjectReconciler,
+  type ObjectResult,
+} from './objects.js';
 export {
   and,
   annotationsChanged,
@@ -15,7 +21,9 @@ export {
   type ReconcileContext,
   type ReconcileFunc,
   type Reconciler,
+  type ReconcilerBinding,
   type Request,
   type Result,
   TerminalError,
 } from './reconciler.js';
+export { namedRequests, objectRequests, type RequestKind } from './requests.js';

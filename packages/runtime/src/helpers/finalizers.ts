@@ -1,7 +1,7 @@
 import type { JsonPatchOperation, Reader, Writer } from '../client/client.js';
 import { isConflict, isNotFound } from '../client/errors.js';
 import type { ResourceType } from '../client/resource.js';
-import type { KubeObject, ObjectKey } from '../client/types.js';
+import { type KubeObject, keyOf } from '../client/types.js';
 
 /** What the finalizer helpers need of a client: read the live object, patch it. */
 export type FinalizerClient = Pick<Reader, 'get'> & Pick<Writer, 'patch'>;
@@ -53,7 +53,7 @@ async function writeFinalizers<T extends KubeObject>(
   obj: T,
   change: (current: readonly string[]) => string[] | undefined,
 ): Promise<T> {
-  const key = keyOf(obj, rt);
+  const key = keyOf(obj, `finalizer on ${rt.kind}`);
   // Without a resourceVersion there is nothing to guard the write with: start from the live object.
   let current = obj.metadata?.resourceVersion ? obj : await client.get(rt, key);
   for (let attempt = 1; ; attempt++) {
@@ -82,18 +82,16 @@ async function writeFinalizers<T extends KubeObject>(
   }
 }
 
-function keyOf(obj: KubeObject, rt: ResourceType): ObjectKey {
-  const name = obj.metadata?.name;
-  if (!name) throw new Error(`finalizer on ${rt.kind}: metadata.name is required`);
-  const namespace = obj.metadata?.namespace;
-  return namespace ? { namespace, name } : { name };
-}
-
 export interface FinalizeHandlers<T extends KubeObject, R> {
   /** Converges the object; runs only once our finalizer is on it. */
   apply(obj: T): R | Promise<R>;
   /** Releases what apply set up; the finalizer comes off only after this resolves. */
   cleanup(obj: T): R | Promise<R>;
+  /**
+   * Whether what cleanup returned means it is not done yet (waiting for something to go):
+   * the finalizer then stays, as when cleanup throws. Default: done once it resolves.
+   */
+  cleanupPending?(result: R): boolean;
 }
 
 /**
@@ -119,6 +117,7 @@ export async function finalize<T extends KubeObject, R>(
   if (obj.metadata?.deletionTimestamp) {
     if (!hasFinalizer(obj, name)) return undefined;
     const result = await handlers.cleanup(obj);
+    if (handlers.cleanupPending?.(result)) return result;
     try {
       await removeFinalizer(client, rt, obj, name);
     } catch (err) {

@@ -43,3 +43,4 @@ export {
   OwnerReferenceError,
   setControllerReference,
 } from './owners.js';
+export { patchStatusIfChanged, type StatusOf } from './status.js';

@@ -4,6 +4,7 @@ import { Client } from '../client/client.js';
 import type { TransportOptions } from '../client/transport.js';
 import { ControllerBuilder } from '../controller/builder.js';
 import type { Controller } from '../controller/controller.js';
+import type { RequestKind } from '../controller/requests.js';
 import { EventRecorder } from '../helpers/events.js';
 import type { ClusterAccess } from '../kubeconfig/access.js';
 import { silentLogger } from '../log/logger.js';
@@ -117,9 +118,19 @@ export class Manager {
     }
   }
 
-  /** Starts declaring a controller; `complete(reconciler)` registers it here. */
-  controller(name: string): ControllerBuilder {
-    const builder = new ControllerBuilder(name, (c) => this.controllers.push(c), this.log);
+  /**
+   * Starts declaring a controller; `complete(reconciler)` or `reconcileObjects(...)`
+   * registers it here. Its requests are ObjectKeys, or of the kind `requests` describes
+   * (e.g. `namedRequests('dnsName')` for a controller of DNS names).
+   */
+  controller(name: string): ControllerBuilder;
+  controller<Req>(name: string, requests: RequestKind<Req>): ControllerBuilder<Req>;
+  controller<Req>(name: string, requests?: RequestKind<Req>): ControllerBuilder<Req> {
+    const builder = new ControllerBuilder<Req>(name, requests, {
+      register: (c) => this.controllers.push(c as unknown as Controller),
+      logger: this.log,
+      client: this.client,
+    });
     // In-flight reconciles get the manager's grace period but its closing time, unless the
     // controller sets its own.
     const grace = this.grace();

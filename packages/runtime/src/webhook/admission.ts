@@ -1,6 +1,6 @@
 import type { StatusCause } from '../client/errors.js';
 import type { KubeObject } from '../client/types.js';
-import { diff } from './json-patch.js';
+import { diff } from '../util/json-patch.js';
 
 /** The only AdmissionReview version served; v1beta1 left Kubernetes in 1.22. */
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';

@@ -1,4 +1,11 @@
 export {
+  diff,
+  escapePointerToken,
+  type JsonPatchOp,
+  jsonEqual,
+  mergePatch,
+} from '../util/json-patch.js';
+export {
   ADMISSION_API_VERSION,
   type AdmissionHandler,
   type AdmissionRequest,
@@ -19,5 +26,4 @@ export {
   type ValidationResult,
   validatingHandler,
 } from './admission.js';
-export { diff, escapePointerToken, type JsonPatchOp, jsonEqual } from './json-patch.js';
 export { WebhookServer, type WebhookServerOptions } from './server.js';

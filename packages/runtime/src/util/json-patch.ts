@@ -1,6 +1,6 @@
 /**
- * RFC 6902 JSON Patch generation: the minimal machinery a mutating webhook needs to tell
- * the API server how its copy of an object changed.
+ * JSON comparison and patch generation: RFC 6902 JSON Patch (what a mutating webhook tells
+ * the API server) and RFC 7386 merge patch (what a controller writes as status).
  */
 
 /** One RFC 6902 operation; only the kinds `diff` emits. */
@@ -79,4 +79,21 @@ export function diff(from: unknown, to: unknown): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
   diffInto(from, to, '', ops);
   return ops;
+}
+
+/**
+ * The RFC 7386 merge patch that turns `from` into `to`, as controller-runtime's
+ * `MergeFrom`: members of `to` that differ, recursively for objects; members only in `from`
+ * as null (removed); arrays and scalars whole. Undefined when they are equal.
+ */
+export function mergePatch(from: unknown, to: unknown): unknown {
+  if (jsonEqual(from, to)) return undefined;
+  if (!isObject(from) || !isObject(to)) return to === undefined ? null : to;
+  const patch: JsonObject = {};
+  for (const key of definedKeys(from)) if (to[key] === undefined) patch[key] = null;
+  for (const key of definedKeys(to)) {
+    const member = mergePatch(from[key], to[key]);
+    if (member !== undefined) patch[key] = member;
+  }
+  return patch;
 }
