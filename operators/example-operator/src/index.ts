@@ -10,11 +10,12 @@ export {
   VERSION,
 } from './api/secretmirror.js';
 export { ConfigError, FLAGS, helpText, type OperatorConfig, parseConfig } from './config.js';
+export { type SecretMirrorOptions, setupSecretMirror } from './operator.js';
 export {
   FINALIZER,
+  type MirrorView,
   OPERATOR,
   OWNER_ANNOTATION,
   OWNER_LABEL,
-  type SecretMirrorOptions,
-  setupSecretMirror,
-} from './operator.js';
+  SecretMirrorReconciler,
+} from './reconciler.js';

@@ -45,7 +45,8 @@ export class ControllerBuilder<Req = Request, T extends KubeObject = KubeObject>
   for<P extends KubeObject>(
     this: ControllerBuilder<Request, KubeObject>,
     rt: ResourceType<P>,
-    opts: WatchOptions<P> = {},
+    // Not inferred from: a predicate of any object (generationChanged) keeps P the kind's.
+    opts: WatchOptions<NoInfer<P>> = {},
   ): ControllerBuilder<Request, P> {
     if (this.primary) throw new Error(`controller ${this.name}: for() called twice`);
     this.primary = rt;
