@@ -4,6 +4,8 @@ export {
   type LabelSelector,
   type LabelSelectorRequirement,
   labelSelectorMatches,
+  labelSelectorProblems,
+  type SelectorProblem,
 } from './selector.js';
 export {
   byNamespace,

@@ -26,4 +26,10 @@ export {
   type ValidationResult,
   validatingHandler,
 } from './admission.js';
+export { type IssueOptions, issueCertificate, type KeyPair } from './pki.js';
 export { WebhookServer, type WebhookServerOptions } from './server.js';
+export {
+  ServingCert,
+  type ServingCertOptions,
+  type WebhookConfigurationRef,
+} from './serving-cert.js';
