@@ -9,7 +9,14 @@ export {
   secretMirrorCRD,
   VERSION,
 } from './api/secretmirror.js';
-export { ConfigError, FLAGS, helpText, type OperatorConfig, parseConfig } from './config.js';
+export {
+  ConfigError,
+  FLAGS,
+  helpText,
+  type OperatorConfig,
+  parseConfig,
+  type WebhookConfig,
+} from './config.js';
 export { type SecretMirrorOptions, setupSecretMirror } from './operator.js';
 export {
   FINALIZER,
@@ -19,3 +26,13 @@ export {
   OWNER_LABEL,
   SecretMirrorReconciler,
 } from './reconciler.js';
+export {
+  type AdmissionOptions,
+  DEFAULTING_PATH,
+  defaulting,
+  setupAdmission,
+  VALIDATING_PATH,
+  validating,
+  type WebhookConfigurationOptions,
+  webhookConfigurations,
+} from './webhook.js';

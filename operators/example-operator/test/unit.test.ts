@@ -27,4 +27,25 @@ describe('configuration', () => {
     );
     expect(helpText()).toContain('--leader-elect');
   });
+
+  it('serves the admission webhooks with --webhook-service and --webhook-configuration, naming what is missing', () => {
+    const args = ['--webhook-service', 'example-operator-webhook'];
+    expect(
+      parseConfig([...args, '--webhook-configuration', 'example-operator'], {
+        POD_NAMESPACE: 'ops',
+      }).webhook,
+    ).toEqual({
+      port: 9443,
+      serviceName: 'example-operator-webhook',
+      namespace: 'ops',
+      configurationName: 'example-operator',
+    });
+    expect(parseConfig([], {}).webhook).toBeUndefined();
+    expect(() => parseConfig(args, {})).toThrow(
+      '--webhook-service (CHOUSEI_EXAMPLE_WEBHOOK_SERVICE) needs --webhook-configuration (CHOUSEI_EXAMPLE_WEBHOOK_CONFIGURATION)',
+    );
+    expect(() =>
+      parseConfig(['--webhook-service', 'Bad_Name', '--webhook-configuration', 'x'], {}),
+    ).toThrow('must be a Service name (a DNS label); got "Bad_Name"');
+  });
 });
