@@ -9,7 +9,6 @@ import {
   type KubeObject,
   Manager,
   type ManagerOptions,
-  notFoundIsUndefined,
   resourceType,
   setCondition,
 } from '@chousei/runtime';
@@ -62,7 +61,9 @@ export const greetingCRD = {
   },
 };
 
-// 2. The controller: level-based, it reads the Greeting and converges its ConfigMap.
+// 2. The controller: level-based. The runtime reads each Greeting from its cache and hands
+// it over; the reconcile converges the ConfigMap and returns the status, which the runtime
+// writes once, and only when it changed.
 export function greeterManager(options: ManagerOptions): Manager {
   const manager = new Manager(options);
   const { client } = manager;
@@ -72,39 +73,35 @@ export function greeterManager(options: ManagerOptions): Manager {
     .controller('greeter')
     .for(Greetings)
     .owns(ConfigMaps)
-    .complete(async (req, ctx) => {
-      const greeting = await manager.cache.get(Greetings, req).catch(notFoundIsUndefined);
-      if (!greeting) return; // deleted: the ConfigMap goes with its owner
-
-      const text = `${greeting.spec.greeting ?? 'Hello'}, ${greeting.spec.name}!`;
-      await client.apply(
-        ConfigMaps,
-        {
-          metadata: {
-            name: `${req.name}-greeting`,
-            namespace: req.namespace,
-            ownerReferences: [controllerReference(greeting, Greetings)],
+    .reconcileObjects({
+      async reconcile(greeting, ctx) {
+        const text = `${greeting.spec.greeting ?? 'Hello'}, ${greeting.spec.name}!`;
+        await client.apply(
+          ConfigMaps,
+          {
+            metadata: {
+              name: `${greeting.metadata?.name}-greeting`,
+              namespace: greeting.metadata?.namespace,
+              ownerReferences: [controllerReference(greeting, Greetings)],
+            },
+            data: { text },
           },
-          data: { text },
-        },
-        { fieldManager: 'greeter', force: true },
-      );
-
-      const { conditions, changed } = setCondition(greeting.status?.conditions, {
-        type: 'Ready',
-        status: 'True',
-        reason: 'Greeted',
-        message: text,
-        observedGeneration: greeting.metadata?.generation,
-      });
-      if (changed) {
-        await client.patchStatus(Greetings, req, {
-          type: 'merge',
-          patch: { status: { conditions } },
+          { fieldManager: 'greeter', force: true },
+        );
+        const { conditions, changed } = setCondition(greeting.status?.conditions, {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Greeted',
+          message: text,
+          observedGeneration: greeting.metadata?.generation,
         });
-        events.event(greeting, 'Normal', 'Greeted', 'Reconcile', text);
-        ctx.log.info({ text }, 'greeted');
-      }
+        if (changed) {
+          events.event(greeting, 'Normal', 'Greeted', 'Reconcile', text);
+          ctx.log.info({ text }, 'greeted');
+        }
+        return { status: { conditions } };
+      },
+      // No finalizer, no deleted(): the ConfigMap goes with its owner (garbage collection).
     });
   return manager;
 }
