@@ -18,14 +18,7 @@ export {
   type WebhookConfig,
 } from './config.js';
 export { type SecretMirrorOptions, setupSecretMirror } from './operator.js';
-export {
-  FINALIZER,
-  type MirrorView,
-  OPERATOR,
-  OWNER_ANNOTATION,
-  OWNER_LABEL,
-  SecretMirrorReconciler,
-} from './reconciler.js';
+export * from './reconciler.js';
 export {
   type AdmissionOptions,
   DEFAULTING_PATH,

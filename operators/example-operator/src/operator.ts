@@ -21,8 +21,6 @@ import {
   SecretMirrorReconciler,
 } from './reconciler.js';
 
-export { FINALIZER, OPERATOR, OWNER_ANNOTATION, OWNER_LABEL } from './reconciler.js';
-
 export interface SecretMirrorOptions {
   /** SecretMirrors reconciled at once (never one in two workers). Default 4. */
   concurrency?: number;

@@ -26,13 +26,8 @@ import { freePort } from '@chousei/testenv';
 import { operatorKubeConfig, operatorServiceAccount, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS, Reason, type SecretMirror, SecretMirrors } from '../src/api/secretmirror.js';
-import {
-  FINALIZER,
-  OPERATOR,
-  OWNER_ANNOTATION,
-  OWNER_LABEL,
-  setupSecretMirror,
-} from '../src/operator.js';
+import { setupSecretMirror } from '../src/operator.js';
+import { FINALIZER, OPERATOR, OWNER_ANNOTATION, OWNER_LABEL } from '../src/reconciler.js';
 
 const logLevel = process.env.TEST_LOG ?? 'silent';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
