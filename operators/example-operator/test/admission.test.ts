@@ -108,7 +108,7 @@ const whenServed = (name: string, spec: unknown) =>
     { timeoutMs: 20_000, description: 'the webhooks answering' },
   );
 
-describe('SecretMirror admission webhooks', () => {
+describe('issue 12: SecretMirror admission webhooks', () => {
   it('defaults spec.sourceRef.name to the name of the SecretMirror on create', async () => {
     const stored = await whenServed('registry-credentials', { namespaceSelector: {} });
     expect(typeof stored).not.toBe('string');

@@ -199,7 +199,7 @@ describe('controller', () => {
     expect(maxInFlightPerKey).toBe(1);
     expect(inFlight).toBeLessThanOrEqual(1);
   });
-  describe('reconcileObjects: the runtime reads the object and writes the status it returns', () => {
+  describe('issue 12: reconcileObjects, the runtime reads the object and writes the status it returns', () => {
     const objects = (name: string) => new ControllerBuilder(name, objectRequests, { client });
     const get = (ns: string, name: string) =>
       client.get(Gadgets, { namespace: ns, name }).catch(notFoundIsUndefined);
@@ -358,7 +358,7 @@ describe('controller', () => {
     });
   });
 
-  it('reconciles requests of its own type: a controller of label values, not of objects', async () => {
+  it('issue 12: reconciles requests of its own type, a controller of label values, not of objects', async () => {
     const ns = await cluster.createNamespace('ctl');
     const handed: string[] = [];
     const controller = new ControllerBuilder('gadget-colors', namedRequests('color'))

@@ -51,7 +51,7 @@ describe('webhook serving pki', () => {
   });
 });
 
-describe('ServingCert, behind a real kube-apiserver', () => {
+describe('issue 12: ServingCert, behind a real kube-apiserver', () => {
   const name = `serving-${Math.random().toString(36).slice(2, 8)}`;
   let client: Client;
   let ns: string;

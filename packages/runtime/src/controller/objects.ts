@@ -56,7 +56,10 @@ export interface ObjectReconciler<T extends KubeObject> {
     name: string;
     cleanup(obj: T, ctx: ReconcileContext): Outcome<T> | Promise<Outcome<T>>;
   };
-  /** Told once the object is gone from the cache (nothing to hand over any more). */
+  /**
+   * Told of a request whose object the cache does not hold: deleted (after its finalizer,
+   * if any, came off), or never made. For what is keyed by name outside the object.
+   */
   deleted?(key: ObjectKey, ctx: ReconcileContext): void | Promise<void>;
 }
 
