@@ -170,7 +170,12 @@ export class ServingCert {
     }
   }
 
-  /** A leaf signed by `ca`, or by a new CA when none is given. */
+  /**
+   * A leaf signed by `ca`, or by a new CA when none is given. A new CA comes with its leaf
+   * at once (a due one every 6.7 years): an API server that has not yet seen the new
+   * caBundle refuses calls for the seconds its watch takes. (The cert-operator's own
+   * serving certificate bridges that with a trust delay: to move here with it.)
+   */
   private issue(ca: KeyPair | undefined, now: Date): StoredPair {
     const notBefore = new Date(now.getTime() - BACKDATE_MS);
     const signer =
