@@ -13,17 +13,25 @@ export * from './provider/provider.js';
 export {
   type RFC2136Options,
   RFC2136Provider,
+  TSIG_ALGORITHMS,
+  type TsigAlgorithm,
   TsigError,
   type TsigKey,
   tsigSecretProblem,
+  weakTsigAlgorithm,
 } from './provider/rfc2136/index.js';
 export {
   ALIAS_TTL,
+  type AliasAsk,
+  type AliasPolicy,
+  type AliasPolicyOptions,
+  type AliasRecords,
   aliasFor,
   Route53Provider,
   type Route53ProviderOptions,
   type Route53Stats,
   type Route53ZoneFilter,
+  route53Aliases,
 } from './provider/route53/index.js';
 export * from './provider/webhook/index.js';
 export * from './records.js';

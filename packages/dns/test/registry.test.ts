@@ -151,7 +151,10 @@ describe('TXT registry: a view kept up to date by applied changes', () => {
         })
         .map(
           ({ name, type, owner, resource }): RecordSet =>
-            txt(type ? r.txtName(name, type, zone) : name, r.encode(resource ?? undefined, owner)),
+            txt(
+              type ? r.txtName(name, type, zone) : r.legacyTxtName(name),
+              r.encode(resource ?? undefined, owner),
+            ),
         ),
     );
   const snapshot = (view: ZoneView) => ({
@@ -195,5 +198,62 @@ describe('TXT registry: a view kept up to date by applied changes', () => {
         { numRuns: 300 },
       );
     }
+  });
+});
+
+describe('difference 3: ownership TXT names as external-dns v0.22 names them, for every template', () => {
+  // The cases of external-dns v0.22's registry/mapper/mapper_test.go (ToTXTName), and more.
+  it.each([
+    ['%{record_type}-', '', '', 'foo.example.com', 'AAAA', 'aaaa-foo.example.com'],
+    ['', '-%{record_type}', '', 'foo.example.com', 'A', 'foo-a.example.com'],
+    ['', '-%{record_type}', '', 'foo.example.com', 'CNAME', 'foo-cname.example.com'],
+    ['', '.%{record_type}', '', 'www.example.com', 'A', 'www.a.example.com'],
+    ['txt-', '', 'wild', '*.example.com', 'A', 'txt-a-wild.example.com'],
+    ['txt.', '', '', 'www.example.com', 'A', 'txt.a-www.example.com'],
+    ['TXT-%{record_type}.', '', '', 'www.example.com', 'A', 'txt-a.www.example.com'],
+    ['', '-owner', '', 'www.example.com', 'A', 'a-www-owner.example.com'],
+    ['', '', '', 'foo.example.com', 'MX', 'mx-foo.example.com'],
+  ])(
+    'prefix "%s" suffix "%s" wildcard "%s": %s %s -> %s',
+    (prefix, suffix, wild, name, type, want) => {
+      const r = new TxtRegistry({
+        ownerId: 'x',
+        ...(prefix ? { prefix } : {}),
+        ...(suffix ? { suffix } : {}),
+        ...(wild ? { wildcardReplacement: wild } : {}),
+      });
+      expect(r.txtName(name, type as RecordSet['type'], zone)).toBe(want);
+    },
+  );
+
+  it('finds external-dns marks: of a suffix template, a legacy affixed one, an alias A of old', () => {
+    const suffixed = new TxtRegistry({ ownerId: 'x', suffix: '-%{record_type}' });
+    const value = suffixed.encode('ingress/ns/web');
+    const alias = {
+      ...a('lb.example.com'),
+      values: [],
+      alias: { hostedZoneId: 'Z', dnsName: 'x.y' },
+    };
+    const view = suffixed.read(zone, [
+      a('www.example.com'),
+      txt('www-a.example.com', value),
+      a('old.example.com'),
+      // external-dns before v0.12: one typeless mark, affixed without the template.
+      txt('old-.example.com', value),
+      { ...a('old.example.com'), type: 'AAAA', values: ['2001:db8::1'] },
+      alias,
+      txt('lb-cname.example.com', value),
+    ]);
+    expect(suffixed.owns(view.records.get('www.example.com/A'))).toBe(true);
+    expect(suffixed.owns(view.records.get('old.example.com/A'))).toBe(true);
+    // As in external-dns, a legacy mark never vouches for AAAA.
+    expect(suffixed.owns(view.records.get('old.example.com/AAAA'))).toBe(false);
+    expect(view.records.get('lb.example.com/A')?.ownership?.txt.name).toBe('lb-cname.example.com');
+  });
+
+  it('refuses a prefix and a suffix together, as external-dns does', () => {
+    expect(() => new TxtRegistry({ ownerId: 'x', prefix: 'p-', suffix: '-s' })).toThrow(
+      /exclude each other/,
+    );
   });
 });

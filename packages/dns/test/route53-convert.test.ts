@@ -11,6 +11,7 @@ import {
   quoteTxt,
   ROUTE53_LIMITS,
   Route53Provider,
+  route53Aliases,
   toRoute53,
   toRoute53Changes,
   unescapeName,
@@ -213,7 +214,47 @@ describe('aliasFor', () => {
     expect(aliasFor('example.com')).toBeUndefined();
     expect(aliasFor('elb.amazonaws.com')).toBeUndefined();
     expect(aliasFor('app.xx-nowhere-1.elb.amazonaws.com')).toBeUndefined();
-    expect(aliasFor('d111111abcdef8.cloudfront.net')).toBeUndefined();
+    // S3 website endpoints are not in external-dns v0.22's table either.
+    expect(aliasFor('bucket.s3-website-us-east-1.amazonaws.com')).toBeUndefined();
+  });
+});
+
+describe('difference 2: alias records as external-dns v0.22 makes them', () => {
+  const zone = { id: 'Z0ZONE', name: 'example.com' };
+  // external-dns v0.22 provider/aws/aws.go canonicalHostedZones, one of each kind.
+  it.each([
+    ['ALB/CLB', 'dualstack.web-1.eu-west-1.elb.amazonaws.com', 'Z32O12XQLNTSW2'],
+    ['NLB', 'web-1.elb.ap-southeast-6.amazonaws.com', 'Z01392953RKV2Q3RBP0KU'],
+    ['CloudFront', 'd111111abcdef8.cloudfront.net', 'Z2FDTNDATAQYW2'],
+    ['API Gateway (regional)', 'abc123.execute-api.eu-west-1.amazonaws.com', 'ZLY8HYME6SFDD'],
+    ['Global Accelerator', 'a1234567890abcdef.awsglobalaccelerator.com', 'Z2BJ6XQ5FK7U4H'],
+    ['VPC endpoint', 'vpce-1-abc.vpce-svc-1.us-east-1.vpce.amazonaws.com', 'Z7HUB22UULQXV'],
+  ])('makes an A and an AAAA alias of a CNAME to %s by default', (_kind, target, id) => {
+    expect(route53Aliases()(target, undefined, zone)).toEqual({
+      types: ['A', 'AAAA'],
+      target: { hostedZoneId: id, dnsName: target, evaluateTargetHealth: true },
+    });
+  });
+
+  it('keeps CNAMEs to other targets, and every CNAME with --aws-prefer-cname', () => {
+    const target = 'web-1.us-east-1.elb.amazonaws.com';
+    expect(route53Aliases()('www.example.net', undefined, zone)).toBeUndefined();
+    expect(route53Aliases({ preferCname: true })(target, undefined, zone)).toBeUndefined();
+    expect(route53Aliases()(target, false, zone)).toBeUndefined();
+  });
+
+  it('makes what an endpoint asks for: one type, an alias despite prefer-cname, in-zone targets', () => {
+    const target = 'web-1.us-east-1.elb.amazonaws.com';
+    const preferCname = route53Aliases({ preferCname: true, evaluateTargetHealth: false });
+    expect(preferCname(target, 'AAAA', zone)).toEqual({
+      types: ['AAAA'],
+      target: { hostedZoneId: 'Z35SXDOTRQ7X7K', dnsName: target, evaluateTargetHealth: false },
+    });
+    expect(route53Aliases()('apex-target.example.com', true, zone)?.target.hostedZoneId).toBe(
+      'Z0ZONE',
+    );
+    // external-dns would send an alias into its own zone for a target elsewhere: Route53 refuses.
+    expect(route53Aliases()('www.example.net', true, zone)).toBeUndefined();
   });
 });
 

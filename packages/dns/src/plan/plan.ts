@@ -1,6 +1,6 @@
 import type { Change, RecordSet, RecordType } from '../records.js';
 import { sameRecord } from '../records.js';
-import type { TxtRegistry, ZoneView } from '../registry/txt-registry.js';
+import { sameResource, type TxtRegistry, type ZoneView } from '../registry/txt-registry.js';
 
 /** What the planner may do: external-dns's policies. */
 export type Policy = 'sync' | 'upsert-only' | 'create-only';
@@ -120,7 +120,7 @@ export function plan(input: PlanInput): Plan {
         });
         continue;
       }
-      const resourceChanged = owned.ownership?.resource !== d.resource;
+      const resourceChanged = !sameResource(owned.ownership?.resource, d.resource);
       if (sameRecord(owned.record, d.record) && !resourceChanged) continue;
       if (policy === 'create-only') {
         result.conflicts.push({

@@ -45,6 +45,21 @@ export interface TxtRegistryOptions {
 }
 
 const HERITAGE = 'heritage=external-dns';
+const RECORD_TYPE = '%{record_type}';
+
+/**
+ * Whether two ownership resources name the same object: external-dns labels DNSEndpoint
+ * records `crd/NS/NAME`, the dns-operator `dnsendpoint/NS/NAME`, and taking a record over
+ * must not rewrite its mark for that alone.
+ */
+export function sameResource(a: string | undefined, b: string | undefined): boolean {
+  const canonical = (r: string | undefined) => r?.replace(/^crd\//, 'dnsendpoint/');
+  return canonical(a) === canonical(b);
+}
+
+function fillType(affix: string, type: string): string {
+  return affix.replaceAll(RECORD_TYPE, type);
+}
 
 /**
  * Ownership in TXT records, in the format external-dns reads and writes: beside each
@@ -56,35 +71,59 @@ const HERITAGE = 'heritage=external-dns';
 export class TxtRegistry {
   readonly ownerId: string;
   private readonly ttl: number;
+  // external-dns lower-cases the affixes (names are read lower-case) and refuses both at once.
+  private readonly prefix: string;
+  private readonly suffix: string;
+  private readonly wildcardReplacement: string;
+  private readonly typeInAffix: boolean;
 
-  constructor(private readonly opts: TxtRegistryOptions) {
+  constructor(opts: TxtRegistryOptions) {
     if (!opts.ownerId || /[,=\s"]/.test(opts.ownerId)) {
       throw new Error(
         `ownerId "${opts.ownerId}" must be non-empty without commas, '=', quotes or spaces`,
       );
     }
+    if (opts.prefix && opts.suffix)
+      throw new Error('prefix and suffix exclude each other (as --txt-prefix and --txt-suffix)');
     this.ownerId = opts.ownerId;
     this.ttl = opts.ttl ?? 300;
+    this.prefix = (opts.prefix ?? '').toLowerCase();
+    this.suffix = (opts.suffix ?? '').toLowerCase();
+    this.wildcardReplacement = (opts.wildcardReplacement ?? '').toLowerCase();
+    this.typeInAffix = `${this.prefix}${this.suffix}`.includes(RECORD_TYPE);
   }
 
-  /** The name of the ownership TXT for a record (new format). */
+  /**
+   * The name of the ownership TXT for a record (new format), as external-dns v0.22's
+   * AffixNameMapper.ToTXTName names it: `<prefix><type>-<first label><suffix>.<rest>`, the
+   * `<type>-` left out when either affix holds `%{record_type}`. At a zone apex that name
+   * would fall outside the zone, so the type goes into a label of its own there
+   * (`a-.example.com`), where external-dns writes nothing it could read back.
+   */
   txtName(name: string, type: RecordType, zone: string): string {
     const t = type.toLowerCase();
-    const fill = (s: string) => s.replaceAll('%{record_type}', t);
-    let host = name;
-    if (host.startsWith('*') && this.opts.wildcardReplacement !== undefined) {
-      host = this.opts.wildcardReplacement + host.slice(1);
-    }
-    const dot = host.indexOf('.');
-    const [first, rest] = dot < 0 ? [host, ''] : [host.slice(0, dot), host.slice(dot)];
-    const prefix = this.opts.prefix ? fill(this.opts.prefix) : '';
-    const suffix = this.opts.suffix ? fill(this.opts.suffix) : '';
-    const typed = this.opts.prefix?.includes('%{record_type}') ? '' : `${t}-`;
-    const candidate = `${prefix}${typed}${first}${suffix}${rest}`;
-    // At the apex `a-example.com` would fall outside the zone: keep it inside as a label.
-    return inZone(candidate, zone)
-      ? candidate
-      : `${prefix}${typed}${suffix}.${host}`.replace(/\.\./g, '.');
+    const typed = this.typeInAffix ? '' : `${t}-`;
+    const candidate = this.affixed(name, t, typed);
+    if (inZone(candidate, zone)) return candidate;
+    const prefix = fillType(this.prefix, t);
+    return `${prefix}${typed}${fillType(this.suffix, t)}.${name}`.replace(/\.\./g, '.');
+  }
+
+  /**
+   * The legacy (typeless) ownership TXT name of a record: what external-dns before v0.12
+   * wrote, read by its AffixNameMapper.ToEndpointName as a mark for every type but AAAA
+   * (the affixes without `%{record_type}`; without affixes, the record's own name).
+   */
+  legacyTxtName(name: string): string {
+    return this.affixed(name, '', '');
+  }
+
+  /** `<prefix><typed><first label><suffix>.<rest>`, `%{record_type}` filled with `t`. */
+  private affixed(name: string, t: string, typed: string): string {
+    const dot = name.indexOf('.');
+    let [first, rest] = dot < 0 ? [name, ''] : [name.slice(0, dot), name.slice(dot)];
+    if (first === '*' && this.wildcardReplacement) first = this.wildcardReplacement;
+    return `${fillType(this.prefix, t)}${typed}${first}${fillType(this.suffix, t)}${rest}`;
   }
 
   /** The TXT value for an owner and resource. */
@@ -143,7 +182,8 @@ export class TxtRegistry {
         cover(c.record);
       } else marks.add(recordKey(c.record));
     }
-    // A legacy mark (at the record's own name) vouches for every type there: all again.
+    // A mark of another name than the changed records' own (a legacy or an alias's `cname-`
+    // one) may vouch for other records: all again.
     const everyRecord = [...marks].some((key) => !covered.has(key));
     for (const owned of everyRecord ? view.records.values() : placed) this.label(view, owned);
   }
@@ -159,13 +199,20 @@ export class TxtRegistry {
     return owned;
   }
 
-  /** Sets a record's ownership from the TXT of its type, or the legacy one at its name. */
+  /**
+   * Sets a record's ownership as external-dns v0.22's TXTRegistry.Records finds it: the TXT
+   * of its type; for an alias A record, failing that, the `cname-` TXT older releases wrote
+   * for aliases; failing that (not for AAAA), the legacy typeless TXT.
+   */
   private label(view: ZoneView, owned: OwnedRecord): void {
     const { name, type } = owned.record;
-    const ownership =
-      this.markAt(view, this.txtName(name, type, view.zone)) ??
-      // Legacy format: one TXT at the record's own name (never beside a CNAME).
-      (type !== 'TXT' && type !== 'CNAME' ? this.markAt(view, name) : undefined);
+    const names = [this.txtName(name, type, view.zone)];
+    if (type === 'A' && owned.record.alias) names.push(this.txtName(name, 'CNAME', view.zone));
+    const legacy = this.legacyTxtName(name);
+    // A typeless mark at a TXT record's own name would be that record itself.
+    if (type !== 'AAAA' && !(type === 'TXT' && legacy === name)) names.push(legacy);
+    let ownership: Ownership | undefined;
+    for (const txtName of names) ownership ??= this.markAt(view, txtName);
     if (ownership) owned.ownership = ownership;
     else if (owned.ownership) owned.ownership = undefined;
   }
@@ -230,13 +277,13 @@ export class TxtRegistry {
         out.push({ ...strip(c), group });
         if (existingTxt) out.push({ action: 'delete', record: existingTxt, group });
         else {
-          // A legacy same-name mark may vouch for other records at the name: keep it then.
+          // An older mark (legacy, or an alias's `cname-`) may vouch for other records at
+          // the name: keep it then.
           const legacy = view.records.get(recordKey(c.record))?.ownership?.txt;
           const others = [...view.records.values()].some(
             (o) => o.record.name === name && o.record.type !== type && o.ownership?.txt === legacy,
           );
-          if (legacy && legacy.name === name && !others)
-            out.push({ action: 'delete', record: legacy, group });
+          if (legacy && !others) out.push({ action: 'delete', record: legacy, group });
         }
       }
     }

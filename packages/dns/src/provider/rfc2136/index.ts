@@ -32,6 +32,7 @@ export {
   tsigErrorName,
   tsigSecretProblem,
   verifyReply,
+  weakTsigAlgorithm,
 } from './tsig.js';
 export { buildPostcheck, buildUpdate, InvalidChangeError, type UpdateOptions } from './update.js';
 export { rcodeName, WireError } from './wire.js';

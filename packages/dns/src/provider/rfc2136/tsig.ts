@@ -13,15 +13,32 @@ import {
   WireError,
 } from './wire.js';
 
-const HASHES = {
-  'hmac-sha256': 'sha256',
-  'hmac-sha384': 'sha384',
-  'hmac-sha512': 'sha512',
+/** Each algorithm's hash, and its name on the wire where that differs (RFC 8945 6). */
+const ALGORITHMS = {
+  'hmac-md5': { hash: 'md5', wire: 'hmac-md5.sig-alg.reg.int' },
+  'hmac-sha1': { hash: 'sha1', wire: 'hmac-sha1' },
+  'hmac-sha224': { hash: 'sha224', wire: 'hmac-sha224' },
+  'hmac-sha256': { hash: 'sha256', wire: 'hmac-sha256' },
+  'hmac-sha384': { hash: 'sha384', wire: 'hmac-sha384' },
+  'hmac-sha512': { hash: 'sha512', wire: 'hmac-sha512' },
 } as const;
 
-export type TsigAlgorithm = keyof typeof HASHES;
+export type TsigAlgorithm = keyof typeof ALGORITHMS;
 
-export const TSIG_ALGORITHMS = Object.keys(HASHES) as TsigAlgorithm[];
+export const TSIG_ALGORITHMS = Object.keys(ALGORITHMS) as TsigAlgorithm[];
+
+/**
+ * Why an algorithm should not be used any more, or undefined: RFC 8945 6 deprecates MD5 and
+ * recommends against SHA-1 and SHA-224. They are accepted for the servers and keys that
+ * external-dns and cert-manager users have (cert-manager's default is MD5), with a warning.
+ */
+export function weakTsigAlgorithm(algorithm: TsigAlgorithm): string | undefined {
+  const { hash } = ALGORITHMS[algorithm];
+  if (hash === 'md5') return `${algorithm} is deprecated (RFC 8945 6): MD5 is broken`;
+  if (hash === 'sha1' || hash === 'sha224')
+    return `${algorithm} is not recommended (RFC 8945 6): use hmac-sha256 or stronger`;
+  return undefined;
+}
 
 export interface TsigKey {
   /** Key name as configured on the server (`key "NAME" { ... }`). */
@@ -110,11 +127,16 @@ export interface Signed {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 function hashLength(algorithm: TsigAlgorithm): number {
-  return createHmac(HASHES[algorithm], Buffer.alloc(1)).digest().length;
+  return createHmac(ALGORITHMS[algorithm].hash, Buffer.alloc(1)).digest().length;
+}
+
+/** The algorithm's name in TSIG records. */
+function wireName(algorithm: TsigAlgorithm): string {
+  return ALGORITHMS[algorithm].wire;
 }
 
 function hmac(key: TsigKey, parts: Buffer[]): Buffer {
-  const h = createHmac(HASHES[key.algorithm], Buffer.from(key.secret, 'base64'));
+  const h = createHmac(ALGORITHMS[key.algorithm].hash, Buffer.from(key.secret, 'base64'));
   for (const p of parts) h.update(p);
   return h.digest();
 }
@@ -184,7 +206,7 @@ function appendRecord(message: Buffer, rec: TsigRecord): Buffer {
 export function sign(message: Buffer, key: TsigKey, opts: SignOptions = {}): Signed {
   const rec: TsigRecord = {
     keyName: key.name,
-    algorithm: key.algorithm,
+    algorithm: wireName(key.algorithm),
     timeSigned: opts.now ?? nowSeconds(),
     fudge: opts.fudge ?? DEFAULT_FUDGE,
     mac: Buffer.alloc(0),
@@ -225,7 +247,7 @@ export function signStream(
     }
     const rec: TsigRecord = {
       keyName: key.name,
-      algorithm: key.algorithm,
+      algorithm: wireName(key.algorithm),
       timeSigned: now,
       fudge,
       mac: Buffer.alloc(0),
@@ -381,7 +403,7 @@ export class TsigVerifier {
         false,
       );
     }
-    if (record.algorithm !== this.key.algorithm) {
+    if (record.algorithm !== wireName(this.key.algorithm)) {
       throw new TsigError(
         `reply signed with ${record.algorithm}, not ${this.key.algorithm}${claims}`,
         'BADKEY',

@@ -1,4 +1,12 @@
-export { ALIAS_TTL, aliasFor } from './alias.js';
+export {
+  ALIAS_TTL,
+  type AliasAsk,
+  type AliasPolicy,
+  type AliasPolicyOptions,
+  type AliasRecords,
+  aliasFor,
+  route53Aliases,
+} from './alias.js';
 export { packBatches, ROUTE53_LIMITS, type Route53Limits, wireCost } from './batch.js';
 export { canonicalHostedZoneId, ELB_CANONICAL_ZONES } from './canonical-zones.js';
 export {
