@@ -1,4 +1,10 @@
-import { type Policy, type RecordType, tsigSecretProblem } from '@chousei/dns';
+import {
+  type Policy,
+  type RecordType,
+  TSIG_ALGORITHMS,
+  type TsigAlgorithm,
+  tsigSecretProblem,
+} from '@chousei/dns';
 import {
   ConfigError,
   type FlagSpec,
@@ -38,7 +44,7 @@ export const FLAGS = {
   },
   'txt-suffix': {
     type: 'string',
-    help: 'Suffix of ownership TXT names (may contain %{record_type})',
+    help: 'Suffix of ownership TXT names (may contain %{record_type}); not with --txt-prefix',
   },
   'txt-wildcard-replacement': {
     type: 'string',
@@ -81,6 +87,15 @@ export const FLAGS = {
     type: 'string',
     help: 'Annotation selector the watched objects must match, e.g. dns=public',
   },
+  'annotation-prefix': {
+    type: 'string',
+    help: "Read annotations under this prefix only, as external-dns's --annotation-prefix (e.g. internal.example.com/); default dns.chousei.dev/, then external-dns.kubernetes.io/, then external-dns.alpha.kubernetes.io/",
+  },
+  'ignore-ingress-tls-spec': {
+    type: 'boolean',
+    default: false,
+    help: "Ignore the hosts of Ingresses' spec.tls (as external-dns's flag: by default they publish, as rules' hosts do)",
+  },
   'ingress-class': {
     type: 'string',
     multiple: true,
@@ -115,6 +130,16 @@ export const FLAGS = {
     default: [],
     help: 'Route53: only these hosted zone ids (default: every zone the credentials list)',
   },
+  'aws-prefer-cname': {
+    type: 'boolean',
+    default: false,
+    help: 'Route53: CNAMEs to AWS endpoints stay CNAMEs, instead of A and AAAA alias records (unless an alias is asked for)',
+  },
+  'aws-evaluate-target-health': {
+    type: 'string',
+    default: 'true',
+    help: 'Route53: true | false: alias records evaluate the target health',
+  },
   'aws-endpoint': {
     type: 'string',
     help: 'Route53: API endpoint override (also AWS_ENDPOINT_URL)',
@@ -126,7 +151,9 @@ export const FLAGS = {
   },
   'rfc2136-host': {
     type: 'string',
-    help: 'RFC2136: DNS server host (required with --provider rfc2136)',
+    multiple: true,
+    default: [],
+    help: 'RFC2136: DNS server host (required with --provider rfc2136; one: external-dns fails over between several, the dns-operator does not)',
   },
   'rfc2136-port': { type: 'string', default: '53', help: 'RFC2136: DNS server port' },
   'rfc2136-zone': {
@@ -143,7 +170,7 @@ export const FLAGS = {
   'rfc2136-tsig-secret-alg': {
     type: 'string',
     default: 'hmac-sha256',
-    help: 'RFC2136: hmac-sha256 | hmac-sha384 | hmac-sha512',
+    help: 'RFC2136: hmac-sha256 | hmac-sha384 | hmac-sha512; weak, with a warning: hmac-md5 | hmac-sha1 | hmac-sha224',
   },
   'pdns-server': {
     type: 'string',
@@ -227,6 +254,9 @@ export interface DnsOperatorConfig extends OperatorSettings {
   crossNamespaceClaims: CrossNamespaceClaims;
   labelFilter?: string;
   annotationFilter?: string;
+  /** external-dns's --annotation-prefix: the one prefix annotations are read under. */
+  annotationPrefix?: string;
+  ignoreIngressTlsSpec: boolean;
   ingressClasses: string[];
   defaultTTL: number;
   resyncIntervalMs: number;
@@ -237,16 +267,14 @@ export interface DnsOperatorConfig extends OperatorSettings {
     zoneIds: string[];
     endpoint?: string;
     qps: number;
+    preferCname: boolean;
+    evaluateTargetHealth: boolean;
   };
   rfc2136: {
     host?: string;
     port: number;
     zones: string[];
-    tsig?: {
-      name: string;
-      secret: string;
-      algorithm: 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
-    };
+    tsig?: { name: string; secret: string; algorithm: TsigAlgorithm };
   };
   pdns: {
     server?: string;
@@ -326,38 +354,18 @@ export function configFromFlags(
     if (!['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX'].includes(t))
       throw new ConfigError(`${where('managed-record-types')}: unsupported type "${t}"`);
   }
-  const zoneType = str('aws-zone-type');
-  if (zoneType !== undefined && zoneType !== 'public' && zoneType !== 'private')
-    throw new ConfigError(`${where('aws-zone-type')} must be public or private`);
-  const zoneTags: Record<string, string> = {};
-  for (const kv of list('aws-zone-tags')) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`${where('aws-zone-tags')}: "${kv}" is not key=value`);
-    zoneTags[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const rfc2136Zones = list('rfc2136-zone').map((z) => z.toLowerCase().replace(/\.$/, ''));
-  const host = str('rfc2136-host');
-  if (provider === 'rfc2136' && !host)
-    throw new ConfigError(`${where('rfc2136-host')} is required with --provider rfc2136`);
-  if (provider === 'rfc2136' && !rfc2136Zones.length)
-    throw new ConfigError(`${where('rfc2136-zone')} is required with --provider rfc2136`);
-  const keyName = str('rfc2136-tsig-keyname');
-  const secret = str('rfc2136-tsig-secret');
-  // Given but blank (an empty variable from a missing Secret key) is not "unsigned".
-  if (flags.given('rfc2136-tsig-keyname') && !keyName?.trim())
-    throw new ConfigError(`${where('rfc2136-tsig-keyname')} is set but blank`);
-  const secretProblem = flags.given('rfc2136-tsig-secret') && tsigSecretProblem(secret ?? '');
-  if (secretProblem) throw new ConfigError(`${where('rfc2136-tsig-secret')} ${secretProblem}`);
-  if (!!keyName !== !!secret)
-    throw new ConfigError(
-      `${where('rfc2136-tsig-keyname')} and ${where('rfc2136-tsig-secret')} go together`,
-    );
-  const algorithm = oneOf('rfc2136-tsig-secret-alg', [
-    'hmac-sha256',
-    'hmac-sha384',
-    'hmac-sha512',
-  ] as const);
   const pdns = pdnsConfig(flags, provider === 'pdns');
+  const txtPrefix = str('txt-prefix');
+  const txtSuffix = str('txt-suffix');
+  if (txtPrefix && txtSuffix)
+    throw new ConfigError(
+      `${where('txt-prefix')} and ${where('txt-suffix')} exclude each other (as in external-dns)`,
+    );
+  const annotationPrefix = str('annotation-prefix');
+  if (annotationPrefix !== undefined && !/^[a-z0-9.-]+\/$/.test(annotationPrefix))
+    throw new ConfigError(
+      `${where('annotation-prefix')} must be a domain followed by a slash, e.g. internal.example.com/; got "${annotationPrefix}"`,
+    );
   const ownerId = str('txt-owner-id') ?? '';
   if (!ownerId || /[,=\s"]/.test(ownerId))
     throw new ConfigError(
@@ -370,8 +378,8 @@ export function configFromFlags(
     ...(provider ? { provider } : {}),
     sources: sources as SourceKind[],
     ownerId,
-    ...optional('txtPrefix', str('txt-prefix')),
-    ...optional('txtSuffix', str('txt-suffix')),
+    ...optional('txtPrefix', txtPrefix),
+    ...optional('txtSuffix', txtSuffix),
     ...optional('txtWildcardReplacement', str('txt-wildcard-replacement')),
     policy: oneOf('policy', ['sync', 'upsert-only', 'create-only'] as const),
     managedTypes: types as RecordType[],
@@ -381,23 +389,14 @@ export function configFromFlags(
     crossNamespaceClaims: oneOf('cross-namespace-claims', ['refuse', 'merge'] as const),
     ...optional('labelFilter', str('label-filter')),
     ...optional('annotationFilter', str('annotation-filter')),
+    ...optional('annotationPrefix', annotationPrefix),
+    ignoreIngressTlsSpec: bool('ignore-ingress-tls-spec'),
     ingressClasses: list('ingress-class'),
     defaultTTL: int('default-ttl', 1, 2_147_483_647),
     resyncIntervalMs: duration('resync-interval'),
     concurrency: int('concurrency', 1, 10_000),
-    route53: {
-      ...(zoneType ? { zoneType: zoneType as 'public' | 'private' } : {}),
-      zoneTags,
-      zoneIds: list('zone-id-filter'),
-      ...optional('endpoint', str('aws-endpoint')),
-      qps: int('aws-qps', 1, 100),
-    },
-    rfc2136: {
-      ...(host ? { host } : {}),
-      port: int('rfc2136-port', 1, 65535),
-      zones: rfc2136Zones,
-      ...(keyName && secret ? { tsig: { name: keyName, secret, algorithm } } : {}),
-    },
+    route53: route53Config(flags),
+    rfc2136: rfc2136Config(flags, provider === 'rfc2136'),
     pdns,
     webhook: webhookConfig(flags),
     inmemoryZones: list('inmemory-zone').map((z) => z.toLowerCase().replace(/\.$/, '')),
@@ -405,6 +404,66 @@ export function configFromFlags(
     once: bool('once'),
     ...operatorSettings(flags, env),
     help: false,
+  };
+}
+
+/** Route53 settings: zone filters, endpoint, rate, and how aliases are made. */
+function route53Config(flags: Flags<typeof FLAGS>): DnsOperatorConfig['route53'] {
+  const zoneType = flags.str('aws-zone-type');
+  if (zoneType !== undefined && zoneType !== 'public' && zoneType !== 'private')
+    throw new ConfigError(`${flags.where('aws-zone-type')} must be public or private`);
+  const zoneTags: Record<string, string> = {};
+  for (const kv of flags.list('aws-zone-tags')) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${flags.where('aws-zone-tags')}: "${kv}" is not key=value`);
+    zoneTags[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const endpoint = flags.str('aws-endpoint');
+  return {
+    ...(zoneType ? { zoneType } : {}),
+    zoneTags,
+    zoneIds: flags.list('zone-id-filter'),
+    ...(endpoint ? { endpoint } : {}),
+    qps: flags.int('aws-qps', 1, 100),
+    preferCname: flags.bool('aws-prefer-cname'),
+    evaluateTargetHealth: flags.oneOf('aws-evaluate-target-health', ['true', 'false']) === 'true',
+  };
+}
+
+/** RFC2136 settings: server and zones required when it is the provider. */
+function rfc2136Config(
+  flags: Flags<typeof FLAGS>,
+  required: boolean,
+): DnsOperatorConfig['rfc2136'] {
+  const where = (f: FlagName) => flags.where(f);
+  const zones = flags.list('rfc2136-zone').map((z) => z.toLowerCase().replace(/\.$/, ''));
+  const hosts = flags.list('rfc2136-host');
+  if (hosts.length > 1)
+    throw new ConfigError(
+      `${where('rfc2136-host')} is given ${hosts.length} times: the dns-operator sends to one server (external-dns fails over between several); give the primary`,
+    );
+  const host = hosts[0];
+  if (required && !host)
+    throw new ConfigError(`${where('rfc2136-host')} is required with --provider rfc2136`);
+  if (required && !zones.length)
+    throw new ConfigError(`${where('rfc2136-zone')} is required with --provider rfc2136`);
+  const keyName = flags.str('rfc2136-tsig-keyname');
+  const secret = flags.str('rfc2136-tsig-secret');
+  // Given but blank (an empty variable from a missing Secret key) is not "unsigned".
+  if (flags.given('rfc2136-tsig-keyname') && !keyName?.trim())
+    throw new ConfigError(`${where('rfc2136-tsig-keyname')} is set but blank`);
+  const secretProblem = flags.given('rfc2136-tsig-secret') && tsigSecretProblem(secret ?? '');
+  if (secretProblem) throw new ConfigError(`${where('rfc2136-tsig-secret')} ${secretProblem}`);
+  if (!!keyName !== !!secret)
+    throw new ConfigError(
+      `${where('rfc2136-tsig-keyname')} and ${where('rfc2136-tsig-secret')} go together`,
+    );
+  const algorithm = flags.oneOf('rfc2136-tsig-secret-alg', TSIG_ALGORITHMS);
+  return {
+    ...(host ? { host } : {}),
+    port: flags.int('rfc2136-port', 1, 65535),
+    zones,
+    ...(keyName && secret ? { tsig: { name: keyName, secret, algorithm } } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { type Claimant, resourceLabel } from './controller/claims.js';
 import type { SourceResult } from './sources/endpoint.js';
 import {
   annotationFilter,
+  annotationPrefixes,
   dnsEndpointEndpoints,
   domainFilter,
   ingressClassMatches,
@@ -36,6 +37,10 @@ export interface SourceOptions {
   excludeDomains?: string[];
   /** Types written; endpoints of others are set apart as `unmanaged`. Default A, AAAA, CNAME. */
   managedTypes?: readonly RecordType[];
+  /** external-dns's --annotation-prefix: annotations are read under it alone. */
+  annotationPrefix?: string;
+  /** external-dns's --ignore-ingress-tls-spec. */
+  ignoreIngressTlsSpec?: boolean;
 }
 
 /** The source kinds in use and what each object claims, within the managed domains. */
@@ -61,6 +66,10 @@ export function sourcesFor(opts: SourceOptions): Sources {
     : () => true;
   const classes = opts.ingressClasses ?? [];
   const managed = new Set(opts.managedTypes ?? DEFAULT_MANAGED_TYPES);
+  const read = {
+    annotationPrefixes: annotationPrefixes(opts.annotationPrefix),
+    ...(opts.ignoreIngressTlsSpec ? { ignoreIngressTlsSpec: true } : {}),
+  };
 
   // Source results are computed once per object version: stored objects are frozen and
   // replaced on change, so the object itself is the cache key.
@@ -90,14 +99,14 @@ export function sourcesFor(opts: SourceOptions): Sources {
     kind: 'ingress',
     label: 'Ingress',
     resource: Ingresses,
-    read: (o) => ingressEndpoints(o),
+    read: (o) => ingressEndpoints(o, read),
     admits: (o) => ingressClassMatches(o, classes) && annotationsOk(o),
   });
   add({
     kind: 'service',
     label: 'Service',
     resource: Services,
-    read: (o) => serviceEndpoints(o),
+    read: (o) => serviceEndpoints(o, read),
     admits: (o) => annotationsOk(o),
   });
   add({

@@ -1,11 +1,12 @@
 import {
-  type AliasTarget,
+  type AliasPolicy,
   DEFAULT_MANAGED_TYPES,
   DomainPolicyCache,
   normalizeName,
   type Policy,
   type Provider,
   type RecordType,
+  sameResource,
   touchedBy,
 } from '@chousei/dns';
 import {
@@ -55,13 +56,18 @@ export interface DnsOperatorOptions {
   crossNamespaceClaims?: CrossNamespaceClaims;
   labelFilter?: string;
   annotationFilter?: string;
+  /** external-dns's --annotation-prefix: annotations are read under it alone. */
+  annotationPrefix?: string;
+  /** external-dns's --ignore-ingress-tls-spec: Ingresses' spec.tls hosts claim no name. */
+  ignoreIngressTlsSpec?: boolean;
   ingressClasses?: string[];
   defaultTTL?: number;
   /** Full resync: re-read every zone and look at every name. Default 10 minutes. */
   resyncIntervalMs?: number;
   /** Names reconciled at once; high, so their changes fill provider calls. Default 1000. */
   concurrency?: number;
-  aliasFor?: (hostname: string) => AliasTarget | undefined;
+  /** Which CNAMEs become alias records (Route53: route53Aliases). */
+  aliases?: AliasPolicy;
   /**
    * Hold claiming objects with a finalizer until their records are gone (default true).
    * Off for one-shot runs: nothing would be left running to release it.
@@ -187,7 +193,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     managedTypes: new Set(managedTypes),
     defaultTTL: opts.defaultTTL ?? 300,
     events,
-    ...(opts.aliasFor ? { aliasFor: opts.aliasFor } : {}),
+    ...(opts.aliases ? { aliases: opts.aliases } : {}),
     onOutcome,
   });
 
@@ -232,7 +238,10 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     for (const zoneName of zones.zoneNames()) {
       const zone = zones.zoneFor(zoneName)!;
       for (const owned of (await zones.view(zone, signal)).records.values()) {
-        if (owned.ownership?.owner === registry.ownerId && owned.ownership.resource === resource)
+        if (
+          owned.ownership?.owner === registry.ownerId &&
+          sameResource(owned.ownership.resource, resource)
+        )
           return true;
       }
     }

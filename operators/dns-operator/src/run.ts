@@ -3,13 +3,14 @@
 // provider).
 import { readFileSync } from 'node:fs';
 import {
-  aliasFor,
   InMemoryProvider,
   PowerDNSProvider,
   type Provider,
   RFC2136Provider,
   Route53Provider,
+  route53Aliases,
   WebhookProvider,
+  weakTsigAlgorithm,
 } from '@chousei/dns';
 import type { Logger, Manager } from '@chousei/runtime';
 import type { DnsOperatorConfig, DnsSourceConfig } from './config.js';
@@ -33,7 +34,15 @@ export function buildProvider(config: DnsOperatorConfig, logger: Logger): Provid
         rateLimit: { qps: config.route53.qps },
         logger,
       });
-    case 'rfc2136':
+    case 'rfc2136': {
+      const weak = config.rfc2136.tsig && weakTsigAlgorithm(config.rfc2136.tsig.algorithm);
+      if (weak)
+        logger.warn(
+          {
+            hint: 'give the key hmac-sha256 or stronger at the server and in --rfc2136-tsig-secret-alg',
+          },
+          `weak TSIG algorithm: ${weak}`,
+        );
       return new RFC2136Provider({
         host: config.rfc2136.host!,
         port: config.rfc2136.port,
@@ -41,6 +50,7 @@ export function buildProvider(config: DnsOperatorConfig, logger: Logger): Provid
         ...(config.rfc2136.tsig ? { tsig: config.rfc2136.tsig } : {}),
         logger,
       });
+    }
     case 'pdns':
       return powerDNS(config, logger);
     case 'webhook':
@@ -96,11 +106,13 @@ export function operatorOptions(
     crossNamespaceClaims: config.crossNamespaceClaims,
     ...(config.labelFilter ? { labelFilter: config.labelFilter } : {}),
     ...(config.annotationFilter ? { annotationFilter: config.annotationFilter } : {}),
+    ...(config.annotationPrefix ? { annotationPrefix: config.annotationPrefix } : {}),
+    ...(config.ignoreIngressTlsSpec ? { ignoreIngressTlsSpec: true } : {}),
     ingressClasses: config.ingressClasses,
     defaultTTL: config.defaultTTL,
     resyncIntervalMs: config.resyncIntervalMs,
     concurrency: config.concurrency,
-    ...(config.provider === 'route53' ? { aliasFor } : {}),
+    ...(config.provider === 'route53' ? { aliases: route53Aliases(config.route53) } : {}),
     finalizers: !config.once,
     // A dry run changes nothing anywhere: no finalizers, statuses or Events either.
     ...(config.dryRun ? { readOnly: true } : {}),

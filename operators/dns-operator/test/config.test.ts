@@ -137,3 +137,35 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('difference 4: the external-dns flags the guide did not cover', () => {
+  const rfc2136 = ['--provider', 'rfc2136', '--rfc2136-zone', 'example.com'];
+  const tsig = {
+    CHOUSEI_DNS_RFC2136_TSIG_KEYNAME: 'k',
+    CHOUSEI_DNS_RFC2136_TSIG_SECRET: 'c2VjcmV0',
+  };
+
+  it('takes hmac-sha1 and hmac-sha224, which external-dns accepts, besides the strong ones', () => {
+    for (const algorithm of ['hmac-sha1', 'hmac-sha224', 'hmac-sha512']) {
+      const c = parse(
+        [...rfc2136, '--rfc2136-host', 'ns1', '--rfc2136-tsig-secret-alg', algorithm],
+        tsig,
+      );
+      expect(c.rfc2136.tsig?.algorithm).toBe(algorithm);
+    }
+  });
+
+  it('refuses a repeated --rfc2136-host, which external-dns fails over between, instead of keeping the last', () => {
+    expect(() => parse([...rfc2136, '--rfc2136-host', 'ns1', '--rfc2136-host', 'ns2'])).toThrow(
+      /--rfc2136-host \(CHOUSEI_DNS_RFC2136_HOST\) is given 2 times: the dns-operator sends to one server/,
+    );
+  });
+
+  it('takes --annotation-prefix, a domain and a slash', () => {
+    const c = parse(['--provider', 'inmemory', '--annotation-prefix', 'internal.example.com/']);
+    expect(c.annotationPrefix).toBe('internal.example.com/');
+    expect(() => parse(['--provider', 'inmemory', '--annotation-prefix', 'internal'])).toThrow(
+      ConfigError,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { aliasFor, Route53Provider } from '@chousei/dns';
+import { Route53Provider, route53Aliases } from '@chousei/dns';
 import { Client, createLogger, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
 import {
@@ -64,7 +64,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
       sources: ['ingress', 'service'],
       ownerId: 'r53-test',
       namespace: ns,
-      aliasFor,
+      aliases: route53Aliases(),
       logger: createLogger({ level: logLevel }),
     });
     running = await startManager(manager);

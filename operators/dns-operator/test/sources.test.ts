@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { DNSEndpoint, DNSEndpointRecord } from '../src/api/dnsendpoint.js';
 import {
   annotationFilter,
+  annotationPrefixes,
   dnsEndpointEndpoints,
   domainFilter,
   findAnnotation,
@@ -122,7 +123,7 @@ describe('annotations', () => {
         'external-dns.kubernetes.io/alias': 'yes',
       }),
     );
-    expect(values).toMatchObject({ hostnameSource: 'all', alias: false });
+    expect(values).toEqual({ hostnameSource: 'all' });
     expect(errors.map((e) => e.field)).toEqual([
       'metadata.annotations[dns.chousei.dev/ingress-hostname-source]',
       'metadata.annotations[external-dns.kubernetes.io/alias]',
@@ -356,6 +357,64 @@ describe('ingressEndpoints', () => {
     expect(fromAnnotation.endpoints).toEqual([
       { name: 'www.example.com', type: 'A', targets: ['192.0.2.1'] },
     ]);
+  });
+});
+
+describe('difference 1: Ingress spec.tls hosts publish, as external-dns reads them', () => {
+  const withTls = (annotations: Record<string, string> = {}): Ingress => ({
+    ...ingress(['www.example.com'], [{ ip: '192.0.2.10' }], annotations),
+    spec: {
+      rules: [{ host: 'www.example.com' }],
+      tls: [
+        { hosts: ['www.example.com', 'secure.example.com'], secretName: 'a' },
+        { hosts: ['', '*.apps.example.com', 'bad..example.com'], secretName: 'b' },
+      ],
+    },
+  });
+
+  it('publishes the TLS hosts beside the rules, at the same targets', () => {
+    const result = ingressEndpoints(withTls());
+    expect(result.names).toEqual(['www.example.com', 'secure.example.com', '*.apps.example.com']);
+    expect(result.endpoints.map((e) => `${e.name} ${e.type}`)).toEqual([
+      'www.example.com A',
+      'secure.example.com A',
+      '*.apps.example.com A',
+    ]);
+    expect(result.errors.map((e) => e.field)).toEqual(['spec.tls[1].hosts[2]']);
+  });
+
+  it('counts them as defined hosts (ingress-hostname-source), and leaves them with --ignore-ingress-tls-spec', () => {
+    const annotationOnly = withTls({
+      'external-dns.kubernetes.io/ingress-hostname-source': 'annotation-only',
+    });
+    expect(ingressEndpoints(annotationOnly).names).toEqual([]);
+    expect(ingressEndpoints(withTls(), { ignoreIngressTlsSpec: true }).names).toEqual([
+      'www.example.com',
+    ]);
+  });
+});
+
+describe('difference 4: --annotation-prefix, the one prefix external-dns then reads', () => {
+  const annotated = ingress([], [{ ip: '192.0.2.10' }], {
+    'internal.example.com/hostname': 'internal.example.com',
+    'external-dns.kubernetes.io/hostname': 'public.example.com',
+    'dns.chousei.dev/ttl': '90',
+  });
+
+  it("reads only that prefix, so operators split by prefix never read each other's", () => {
+    const result = ingressEndpoints(annotated, {
+      annotationPrefixes: annotationPrefixes('internal.example.com/'),
+    });
+    expect(result.names).toEqual(['internal.example.com']);
+    expect(result.endpoints).toEqual([
+      { name: 'internal.example.com', type: 'A', targets: ['192.0.2.10'] },
+    ]);
+  });
+
+  it('reads ours, then external-dns.kubernetes.io/, then the alpha prefix without it', () => {
+    const result = ingressEndpoints(annotated);
+    expect(result.names).toEqual(['public.example.com']);
+    expect(result.endpoints[0]?.ttl).toBe(90);
   });
 });
 

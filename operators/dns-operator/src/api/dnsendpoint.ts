@@ -139,7 +139,8 @@ const recordSchema: JSONSchemaProps = {
     },
     providerSpecific: {
       type: 'array',
-      description: 'Accepted as external-dns has it; not used.',
+      description:
+        'As external-dns has it. `alias` (for a CNAME, with Route53): `true` for an A and an AAAA alias record instead of the CNAME, `A` or `AAAA` for one of them, `false` for the CNAME whatever its target; unset: aliases for AWS targets unless --aws-prefer-cname. Other properties are accepted and not used.',
       items: {
         type: 'object',
         required: ['name'],

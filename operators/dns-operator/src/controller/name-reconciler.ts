@@ -1,17 +1,20 @@
 import {
   ALIAS_TTL,
-  type AliasTarget,
+  type AliasPolicy,
   type DesiredRecord,
   type Policy,
   plan,
   type RecordSet,
   type RecordType,
   recordKey,
+  sameResource,
   type TxtRegistry,
+  type Zone,
   type ZoneView,
 } from '@chousei/dns';
 import type { EventRecorder, ReconcileContext, Request, Result } from '@chousei/runtime';
 import { counter, gauge } from '@chousei/runtime';
+import type { Endpoint } from '../sources/endpoint.js';
 import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
 import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
@@ -39,8 +42,8 @@ export interface NameReconcilerOptions {
   managedTypes: ReadonlySet<RecordType>;
   defaultTTL: number;
   events: EventSink;
-  /** Alias target for a hostname, when the provider supports aliases (Route53). */
-  aliasFor?: (hostname: string) => AliasTarget | undefined;
+  /** Which CNAMEs become alias records, when the provider has them (Route53). */
+  aliases?: AliasPolicy;
   /** Told when a name's outcome changes, with its claimants (to refresh their status). */
   onOutcome?: (name: string, outcome: NameOutcome, claimants: Claimant[]) => void;
 }
@@ -116,16 +119,9 @@ export class NameReconciler {
     for (const { claimant, reason } of merged.losers) {
       events.event(claimant.obj, 'Warning', 'Conflict', 'Publish', `not published: ${reason}`);
     }
-    const desired: DesiredRecord[] = merged.endpoints.map(({ endpoint, claimant }) => ({
-      record: this.toRecord(
-        endpoint.name,
-        endpoint.type,
-        endpoint.targets,
-        endpoint.ttl,
-        endpoint.alias,
-      ),
-      resource: claimant.resource,
-    }));
+    const desired: DesiredRecord[] = merged.endpoints.flatMap(({ endpoint, claimant }) =>
+      this.toRecords(endpoint, zone).map((record) => ({ record, resource: claimant.resource })),
+    );
     // An empty load-balancer status never deletes by itself: keep what this claimant
     // published until it is deleted or stops claiming the name.
     const wanted = new Set(desired.map((d) => d.record.type));
@@ -136,7 +132,11 @@ export class NameReconciler {
       if (c.result.unmanaged?.some(asks)) continue;
       for (const owned of view.records.values()) {
         const r = owned.record;
-        if (r.name !== name || wanted.has(r.type) || owned.ownership?.resource !== c.resource)
+        if (
+          r.name !== name ||
+          wanted.has(r.type) ||
+          !sameResource(owned.ownership?.resource, c.resource)
+        )
           continue;
         if (!registry.owns(owned)) continue;
         desired.push({ record: r, resource: c.resource });
@@ -219,25 +219,22 @@ export class NameReconciler {
     return;
   }
 
-  private toRecord(
-    name: string,
-    type: RecordType,
-    targets: string[],
-    ttl?: number,
-    alias?: boolean,
-  ): RecordSet {
-    const record: RecordSet = {
-      name,
-      type,
-      ttl: ttl ?? this.opts.defaultTTL,
-      values: [...targets].sort(),
-    };
-    if (alias && type === 'CNAME' && targets.length === 1 && this.opts.aliasFor) {
-      const target = this.opts.aliasFor(targets[0]!);
+  /** The record sets of an endpoint: itself, or the alias records a CNAME becomes. */
+  private toRecords(endpoint: Endpoint, zone: Zone): RecordSet[] {
+    const { name, type, targets } = endpoint;
+    if (type === 'CNAME' && targets.length === 1 && this.opts.aliases) {
+      const alias = this.opts.aliases(targets[0]!, endpoint.alias, zone);
       // Route53 reads aliases back with ALIAS_TTL: use it, or every pass would differ.
-      if (target) return { name, type: 'A', ttl: ALIAS_TTL, values: [], alias: target };
+      if (alias)
+        return alias.types.map((t) => ({
+          name,
+          type: t,
+          ttl: ALIAS_TTL,
+          values: [],
+          alias: alias.target,
+        }));
     }
-    return record;
+    return [{ name, type, ttl: endpoint.ttl ?? this.opts.defaultTTL, values: [...targets].sort() }];
   }
 
   private settleFromPlan(

@@ -4,14 +4,23 @@ import type { FieldError } from './endpoint.js';
 import { hostnameError, parseTTL } from './validate.js';
 
 /**
- * Annotation prefixes, first found wins: ours, then both external-dns spellings, so
- * objects annotated for external-dns move over without a change.
+ * Annotation prefixes, first found wins: ours, then external-dns's (v0.22 reads only
+ * `external-dns.kubernetes.io/`; older releases read the `alpha` one too).
  */
-export const ANNOTATION_PREFIXES = [
+export const ANNOTATION_PREFIXES: readonly string[] = [
   'dns.chousei.dev/',
   'external-dns.kubernetes.io/',
   'external-dns.alpha.kubernetes.io/',
-] as const;
+];
+
+/**
+ * The prefixes to read: the defaults, or with external-dns's --annotation-prefix that one
+ * alone, as external-dns reads it, so that operators split by prefix never read each
+ * other's annotations.
+ */
+export function annotationPrefixes(annotationPrefix: string | undefined): readonly string[] {
+  return annotationPrefix ? [annotationPrefix] : ANNOTATION_PREFIXES;
+}
 
 /** The field path of an annotation, as FieldErrors name it. */
 export function annotationField(key: string): string {
@@ -27,10 +36,14 @@ export interface FoundAnnotation {
 }
 
 /** The first annotation `name` under the prefixes in their order of precedence. */
-export function findAnnotation(obj: KubeObject, name: string): FoundAnnotation | undefined {
+export function findAnnotation(
+  obj: KubeObject,
+  name: string,
+  prefixes: readonly string[] = ANNOTATION_PREFIXES,
+): FoundAnnotation | undefined {
   const annotations = obj.metadata?.annotations;
   if (!annotations) return undefined;
-  for (const prefix of ANNOTATION_PREFIXES) {
+  for (const prefix of prefixes) {
     const key = `${prefix}${name}`;
     const value = annotations[key];
     if (value !== undefined) return { key, value, field: annotationField(key) };
@@ -42,6 +55,10 @@ export function findAnnotation(obj: KubeObject, name: string): FoundAnnotation |
 export interface SourceOptions {
   /** Ignore the hostname annotation, as external-dns's --ignore-hostname-annotation does. */
   ignoreHostnameAnnotation?: boolean;
+  /** Ignore Ingresses' spec.tls hosts, as external-dns's --ignore-ingress-tls-spec does. */
+  ignoreIngressTlsSpec?: boolean;
+  /** Where annotations are read (annotationPrefixes()); default ANNOTATION_PREFIXES. */
+  annotationPrefixes?: readonly string[];
 }
 
 /** Which Ingress names count: the rules' hosts, the hostname annotation, or both. */
@@ -52,7 +69,8 @@ export interface DnsAnnotations {
   /** Targets overriding the load balancer status, with the annotation they came from. */
   targets?: { values: string[]; field: string };
   hostnameSource: HostnameSource;
-  alias: boolean;
+  /** The alias annotation is "true". */
+  alias?: true;
 }
 
 /**
@@ -85,8 +103,11 @@ function commaList(found: FoundAnnotation | undefined, errors: FieldError[]): st
  * invalid ones are reported. Separate from readAnnotations because sources that ignore
  * the annotation must not report its errors either.
  */
-export function annotationHostnames(obj: KubeObject): { names: string[]; errors: FieldError[] } {
-  const found = findAnnotation(obj, 'hostname');
+export function annotationHostnames(
+  obj: KubeObject,
+  prefixes?: readonly string[],
+): { names: string[]; errors: FieldError[] } {
+  const found = findAnnotation(obj, 'hostname', prefixes);
   const names = new Set<string>();
   const errors: FieldError[] = [];
   for (const raw of commaList(found, errors)) {
@@ -103,25 +124,29 @@ export function annotationHostnames(obj: KubeObject): { names: string[]; errors:
  * and ignored so the rest of the object still publishes: an invalid TTL falls back to
  * the default TTL.
  */
-export function readAnnotations(obj: KubeObject): { values: DnsAnnotations; errors: FieldError[] } {
+export function readAnnotations(
+  obj: KubeObject,
+  prefixes?: readonly string[],
+): { values: DnsAnnotations; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const values: DnsAnnotations = { hostnameSource: 'all', alias: false };
+  const values: DnsAnnotations = { hostnameSource: 'all' };
+  const find = (name: string) => findAnnotation(obj, name, prefixes);
 
-  const ttl = findAnnotation(obj, 'ttl');
+  const ttl = find('ttl');
   if (ttl) {
     const parsed = parseTTL(ttl.value);
     if ('ttl' in parsed) values.ttl = parsed.ttl;
     else errors.push({ field: ttl.field, message: `TTL ${parsed.error}` });
   }
 
-  const target = findAnnotation(obj, 'target');
+  const target = find('target');
   if (target) {
     const list = commaList(target, errors);
     // An empty target annotation overrides nothing rather than withdrawing every record.
     if (list.length) values.targets = { values: list, field: target.field };
   }
 
-  const source = findAnnotation(obj, 'ingress-hostname-source');
+  const source = find('ingress-hostname-source');
   if (source) {
     const mode = source.value.trim();
     if (mode === 'defined-hosts-only' || mode === 'annotation-only') values.hostnameSource = mode;
@@ -133,7 +158,9 @@ export function readAnnotations(obj: KubeObject): { values: DnsAnnotations; erro
     }
   }
 
-  const alias = findAnnotation(obj, 'alias');
+  // "true" asks for an alias; anything else leaves it to the provider, as in external-dns
+  // (Route53: an alias for AWS targets unless --aws-prefer-cname).
+  const alias = find('alias');
   if (alias) {
     const flag = alias.value.trim().toLowerCase();
     if (flag === 'true') values.alias = true;

@@ -1,4 +1,4 @@
-import { normalizeName, type RecordType } from '@chousei/dns';
+import { type AliasAsk, normalizeName, type RecordType } from '@chousei/dns';
 import {
   DNS_ENDPOINT_RECORD_TYPES,
   type DNSEndpoint,
@@ -125,7 +125,18 @@ function recordEndpoint(
   if (errors.length) return nameErr ? { errors } : { name, errors };
   const endpoint: Endpoint = { name, type: type satisfies RecordType, targets: values };
   if (record.recordTTL !== undefined) endpoint.ttl = record.recordTTL;
+  const alias = aliasProperty(record);
+  if (alias !== undefined) endpoint.alias = alias;
   return { endpoint, name, errors };
+}
+
+/** The providerSpecific `alias` property, read as external-dns's GetAliasProperty reads it. */
+function aliasProperty(record: DNSEndpointRecord): AliasAsk | undefined {
+  const props = Array.isArray(record.providerSpecific) ? record.providerSpecific : [];
+  const value = props.find((p) => p?.name === 'alias')?.value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return value === 'A' || value === 'AAAA' ? value : undefined;
 }
 
 /**

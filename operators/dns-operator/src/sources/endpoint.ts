@@ -1,4 +1,4 @@
-import type { RecordType } from '@chousei/dns';
+import type { AliasAsk, RecordType } from '@chousei/dns';
 
 /**
  * One record set an object asks for, before zones and ownership: the unit sources
@@ -11,8 +11,12 @@ export interface Endpoint {
   targets: string[];
   /** Seconds; unset means the operator's default TTL. */
   ttl?: number;
-  /** Asked for a provider alias (Route53) instead of a CNAME for hostname targets. */
-  alias?: boolean;
+  /**
+   * A CNAME's alias property, as external-dns's (the `alias: "true"` annotation, a
+   * DNSEndpoint's providerSpecific `alias`); unset: the provider's default (Route53: see
+   * route53Aliases).
+   */
+  alias?: AliasAsk;
 }
 
 /** Input that cannot be published, naming the field that holds it. */

@@ -11,10 +11,11 @@ import { loadBalancerResult } from './loadbalancer.js';
 export function serviceEndpoints(service: Service, opts: SourceOptions = {}): SourceResult {
   if (service.spec?.type !== 'LoadBalancer') return { endpoints: [], errors: [], names: [] };
   // Without the annotation a Service has no names (no FQDN templates here).
+  const prefixes = opts.annotationPrefixes;
   const hostnames = opts.ignoreHostnameAnnotation
     ? { names: [], errors: [] }
-    : annotationHostnames(service);
-  const { values, errors } = readAnnotations(service);
+    : annotationHostnames(service, prefixes);
+  const { values, errors } = readAnnotations(service, prefixes);
   return loadBalancerResult(hostnames.names, values, service.status?.loadBalancer, [
     ...hostnames.errors,
     ...errors,
