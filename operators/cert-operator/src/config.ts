@@ -28,8 +28,8 @@ export const FLAGS = {
   },
   'default-issuer-kind': {
     type: 'string',
-    default: 'ClusterIssuer',
-    help: 'Issuer or ClusterIssuer (with --namespace: Issuer)',
+    default: 'Issuer',
+    help: "Issuer or ClusterIssuer (as cert-manager's, default Issuer; with --namespace: Issuer)",
   },
   'http01-solver-service': {
     type: 'string',
@@ -253,7 +253,6 @@ function defaultIssuerKind(
   flags: Flags<typeof FLAGS>,
   namespace: string | undefined,
 ): 'Issuer' | 'ClusterIssuer' {
-  if (namespace && !flags.given('default-issuer-kind')) return 'Issuer';
   const kind = flags.oneOf('default-issuer-kind', ['Issuer', 'ClusterIssuer'] as const);
   if (namespace && kind === 'ClusterIssuer') {
     throw new ConfigError(

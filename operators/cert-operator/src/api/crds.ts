@@ -10,7 +10,7 @@ import {
 import { KEY_USAGES } from '../issuers/issuer.js';
 import { MAX_COMMON_NAME } from '../webhook/validation.js';
 import { DURATION_PATTERN } from './duration.js';
-import { GROUP, VERSION } from './types.js';
+import { DEFAULT_TSIG_ALGORITHM, GROUP, TSIG_ALGORITHM_NAMES, VERSION } from './types.js';
 
 /** An OpenAPI v3 schema node as the API server reads it (the runtime's, under its old name). */
 export type Schema = JSONSchemaProps;
@@ -237,9 +237,10 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
             { minLength: 1 },
           ),
           tsigKeyName: str('TSIG key name; with tsigSecretSecretRef.'),
-          tsigAlgorithm: str('HMACSHA256, HMACSHA384 or HMACSHA512. Default: HMACSHA256.', {
-            enum: ['HMACSHA256', 'HMACSHA384', 'HMACSHA512'],
-          }),
+          tsigAlgorithm: str(
+            `${TSIG_ALGORITHM_NAMES.join(', ')} (upper case). Default: ${DEFAULT_TSIG_ALGORITHM}, as cert-manager's; HMACMD5, HMACSHA1 and HMACSHA224 are weak (RFC 8945), kept for servers that know no other, with a Warning Event on the issuer.`,
+            { enum: [...TSIG_ALGORITHM_NAMES] },
+          ),
           tsigSecretSecretRef: secretRef('The TSIG secret, base64.', 'secret'),
         },
         { required: ['nameserver'] },

@@ -71,7 +71,7 @@ export interface ACMESolver {
     rfc2136?: {
       nameserver: string;
       tsigKeyName?: string;
-      tsigAlgorithm?: 'HMACSHA256' | 'HMACSHA384' | 'HMACSHA512';
+      tsigAlgorithm?: TsigAlgorithmName;
       tsigSecretSecretRef?: SecretKeySelector;
     };
     route53?: {
@@ -146,6 +146,19 @@ export const ClusterIssuers = resourceType<Issuer>(
 
 /** Labels and annotations the operator puts on what it writes. */
 export const LABEL_MANAGED = `${GROUP}/managed`;
+/** RFC2136 TSIG algorithms, as cert-manager names them (it knows MD5, SHA1, SHA256, SHA512). */
+export const TSIG_ALGORITHM_NAMES = [
+  'HMACMD5',
+  'HMACSHA1',
+  'HMACSHA224',
+  'HMACSHA256',
+  'HMACSHA384',
+  'HMACSHA512',
+] as const;
+export type TsigAlgorithmName = (typeof TSIG_ALGORITHM_NAMES)[number];
+/** cert-manager's default, kept so that an Issuer copied without the field signs alike. */
+export const DEFAULT_TSIG_ALGORITHM: TsigAlgorithmName = 'HMACMD5';
+
 export const ANNOTATION_CERTIFICATE = `${GROUP}/certificate-name`;
 export const ANNOTATION_ISSUER = `${GROUP}/issuer-name`;
 export const ANNOTATION_ISSUER_KIND = `${GROUP}/issuer-kind`;

@@ -176,8 +176,9 @@ export function certificateController(opts: CertificateControllerOptions) {
 
   /**
    * The Secret `cert` may write, and whether it is known (cached, or read): else the first
-   * write finds out whether one is in the way (see writeSecret), so an absent Secret costs no
-   * read. A refused Secret outside the cache is read again, as it may be gone or handed over.
+   * write finds out whether one is in the way (see writeSecret). A Secret outside the cache
+   * is read before a Certificate's first issuance (it may be taken over without one), and
+   * when it was refused, as it may be gone or handed over since.
    */
   async function secretAccess(
     cert: Certificate,
@@ -189,7 +190,10 @@ export function certificateController(opts: CertificateControllerOptions) {
     let secret = secrets.store.get(`${key.namespace}/${key.name}`);
     const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
     const refusedBefore = (SECRET_READ_REFUSALS as readonly string[]).includes(ready?.reason ?? '');
-    if (!secret && ready?.status === 'False' && refusedBefore) {
+    // Never issued here: a Secret already there (cert-manager's, handed over) may be taken
+    // as it is, without an issuance.
+    const neverIssued = cert.status?.revision === undefined;
+    if (!secret && (neverIssued || (ready?.status === 'False' && refusedBefore))) {
       secret = await client.get(Secrets, key).catch(notFoundIsUndefined);
     }
     if (!secret) return { known: false };

@@ -55,11 +55,20 @@ export function issuerOf(ing: Ingress, defaultIssuer?: IssuerRef): IssuerRef | u
   return undefined;
 }
 
-/** The Certificates an Ingress asks for, and the input problems (naming the field). */
+/**
+ * The Certificates an Ingress asks for, and the input problems (naming the field). `refused`:
+ * the issuer annotations contradict each other, and cert-manager refuses such an Ingress
+ * whole: nothing is made, and the Certificates it has are left as they are.
+ */
 export function desiredCertificates(
   ing: Ingress,
   defaultIssuer?: IssuerRef,
-): { certificates: Certificate[]; errors: string[] } {
+): { certificates: Certificate[]; errors: string[]; refused?: true } {
+  const [issuer, cluster] = [annotation(ing, 'issuer'), annotation(ing, 'cluster-issuer')];
+  if (issuer && cluster) {
+    const error = `metadata.annotations: both ${issuer.key} and ${cluster.key} may not be set (cert-manager refuses such an Ingress too): no Certificate is made or changed`;
+    return { certificates: [], errors: [error], refused: true };
+  }
   const issuerRef = issuerOf(ing, defaultIssuer);
   const errors: string[] = [];
   if (!issuerRef) return { certificates: [], errors };
@@ -82,16 +91,16 @@ export function desiredCertificates(
   const algo = annotation(ing, 'private-key-algorithm');
   const size = annotation(ing, 'private-key-size');
   if (algo || size) {
-    const algorithm = algo?.value as NonNullable<CertificateSpec['privateKey']>['algorithm'];
+    // A size alone is an RSA size, as cert-manager reads it.
+    const algorithm = (algo?.value ?? 'RSA') as NonNullable<
+      CertificateSpec['privateKey']
+    >['algorithm'];
     if (algo && !['ECDSA', 'RSA', 'Ed25519'].includes(algo.value)) {
       errors.push(
         `metadata.annotations[${algo.key}]: "${algo.value}" is not ECDSA, RSA or Ed25519`,
       );
     } else {
-      extra.privateKey = {
-        ...(algorithm ? { algorithm } : {}),
-        ...(size ? { size: Number(size.value) } : {}),
-      };
+      extra.privateKey = { algorithm, ...(size ? { size: Number(size.value) } : {}) };
     }
   }
 
@@ -160,11 +169,12 @@ export function ingressShim(opts: IngressShimOptions) {
             getControllerOf(c)?.name === req.name &&
             (!ing || getControllerOf(c)?.uid === ing.metadata?.uid),
         );
-      const { certificates, errors } =
+      const { certificates, errors, refused } =
         ing && !ing.metadata?.deletionTimestamp
           ? desiredCertificates(ing, opts.defaultIssuer)
           : { certificates: [], errors: [] };
       for (const e of errors) events.event(ing!, 'Warning', 'BadConfig', 'CreateCertificate', e);
+      if (refused) return;
 
       for (const want of certificates) {
         const name = want.metadata?.name ?? '';

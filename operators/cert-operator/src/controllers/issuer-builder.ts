@@ -6,6 +6,7 @@ import {
   type TsigKey,
   tsigSecretProblem,
   WebhookProvider,
+  weakTsigAlgorithm,
 } from '@chousei/dns';
 import {
   type Client,
@@ -15,7 +16,12 @@ import {
   type Secret,
   Secrets,
 } from '@chousei/runtime';
-import type { ACMESolver, Issuer as IssuerResource } from '../api/types.js';
+import {
+  type ACMESolver,
+  DEFAULT_TSIG_ALGORITHM,
+  type Issuer as IssuerResource,
+  type TsigAlgorithmName,
+} from '../api/types.js';
 import { ACMEIssuer } from '../issuers/acme/index.js';
 import { CAIssuer } from '../issuers/ca.js';
 import { IssuanceError, type Issuer } from '../issuers/issuer.js';
@@ -54,10 +60,30 @@ export interface IssuerBuilderOptions {
 }
 
 const TSIG_ALGORITHMS = {
+  HMACMD5: 'hmac-md5',
+  HMACSHA1: 'hmac-sha1',
+  HMACSHA224: 'hmac-sha224',
   HMACSHA256: 'hmac-sha256',
   HMACSHA384: 'hmac-sha384',
   HMACSHA512: 'hmac-sha512',
-} as const;
+} as const satisfies Record<TsigAlgorithmName, TsigKey['algorithm']>;
+
+/**
+ * A warning for each RFC2136 solver of an issuer signing with a weak TSIG algorithm (MD5,
+ * cert-manager's default, included when tsigAlgorithm is unset), naming its field.
+ */
+export function weakTsigWarnings(spec: IssuerResource['spec']): string[] {
+  return (spec.acme?.solvers ?? []).flatMap((s, i) => {
+    const rfc = s.dns01?.rfc2136;
+    if (!rfc?.tsigKeyName) return [];
+    const name = rfc.tsigAlgorithm ?? DEFAULT_TSIG_ALGORITHM;
+    const weak = weakTsigAlgorithm(TSIG_ALGORITHMS[name]);
+    const unset = rfc.tsigAlgorithm ? '' : ' (the default when unset, as in cert-manager)';
+    return weak
+      ? [`spec.acme.solvers[${i}].dns01.rfc2136.tsigAlgorithm: ${name}${unset}: ${weak}`]
+      : [];
+  });
+}
 
 /**
  * Builds the signer an Issuer resource describes, reading the Secrets it names, and keeps
@@ -258,7 +284,7 @@ export class IssuerBuilder {
     return {
       name: rfc.tsigKeyName,
       secret,
-      algorithm: TSIG_ALGORITHMS[rfc.tsigAlgorithm ?? 'HMACSHA256'],
+      algorithm: TSIG_ALGORITHMS[rfc.tsigAlgorithm ?? DEFAULT_TSIG_ALGORITHM],
     };
   }
 

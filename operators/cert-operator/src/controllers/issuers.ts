@@ -12,7 +12,7 @@ import { ClusterIssuers, type Issuer as IssuerResource, Issuers } from '../api/t
 import { ACMEIssuer } from '../issuers/acme/index.js';
 import { IssuanceError } from '../issuers/issuer.js';
 import { servesClusterIssuers } from '../scope.js';
-import type { IssuerBuilder } from './issuer-builder.js';
+import { type IssuerBuilder, weakTsigWarnings } from './issuer-builder.js';
 
 export interface IssuerControllerOptions {
   manager: Manager;
@@ -94,6 +94,8 @@ export function issuerControllers(opts: IssuerControllerOptions) {
           'Check',
           ready.message,
         );
+        for (const warning of weakTsigWarnings(issuer.spec))
+          events.event(issuer, 'Warning', 'WeakTSIGAlgorithm', 'Check', warning);
       }
       // Not ready: look again later (a Secret may appear); ready: only when it changes.
       return ready.status === 'False' ? { requeueAfter: 30_000 } : undefined;

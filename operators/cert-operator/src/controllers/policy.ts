@@ -94,6 +94,20 @@ export function renewalDue(cert: Certificate, notBefore: Date, notAfter: Date): 
 }
 
 /**
+ * The issuer a Secret's annotations name: the operator's, else cert-manager's for its own
+ * issuer kinds (a Secret taken over was issued by the issuer of that name and kind, which
+ * the migration converts under the same name).
+ */
+function secretIssuer(secret: Secret): { name?: string; kind: string } {
+  const a = secret.metadata?.annotations ?? {};
+  if (a[ANNOTATION_ISSUER] !== undefined)
+    return { name: a[ANNOTATION_ISSUER], kind: a[ANNOTATION_ISSUER_KIND] ?? 'Issuer' };
+  const group = a['cert-manager.io/issuer-group'];
+  const name = group && group !== 'cert-manager.io' ? undefined : a['cert-manager.io/issuer-name'];
+  return { ...(name ? { name } : {}), kind: a['cert-manager.io/issuer-kind'] ?? 'Issuer' };
+}
+
+/**
  * Compares the Secret with the spec: missing, unreadable, edited, for other names, another
  * key type or issuer, or due for renewal -> a reason to issue; else undefined.
  */
@@ -149,22 +163,22 @@ export function issuanceNeed(
       message: `the common name is ${info.commonName ?? '(none)'}, the spec asks for ${spec.commonName}`,
     };
   }
+  // A spec naming no key type asks nothing of the key there (cert-manager's RSA 2048 in a
+  // Secret taken over): the next issuance makes the default one.
   const want = keySpec(cert);
-  if (!sameKeySpec(keySpecOf(keyPem), want)) {
+  const asked = spec.privateKey?.algorithm !== undefined || spec.privateKey?.size !== undefined;
+  if (asked && !sameKeySpec(keySpecOf(keyPem), want)) {
     return {
       reason: 'IncorrectKeyType',
       message: `the key is not ${want.algorithm}${want.size ? ` ${want.size}` : ''}`,
     };
   }
-  const annotations = secret.metadata?.annotations ?? {};
+  const issuer = secretIssuer(secret);
   const kind = spec.issuerRef.kind ?? 'Issuer';
-  if (
-    annotations[ANNOTATION_ISSUER] !== spec.issuerRef.name ||
-    (annotations[ANNOTATION_ISSUER_KIND] ?? 'Issuer') !== kind
-  ) {
+  if (issuer.name !== spec.issuerRef.name || issuer.kind !== kind) {
     return {
       reason: 'IncorrectIssuer',
-      message: `the certificate was issued by ${annotations[ANNOTATION_ISSUER_KIND] ?? 'Issuer'} ${annotations[ANNOTATION_ISSUER] ?? '(unknown)'}`,
+      message: `the certificate was issued by ${issuer.kind} ${issuer.name ?? '(unknown)'}`,
     };
   }
   const renewAt = renewalDue(cert, info.notBefore, info.notAfter);
