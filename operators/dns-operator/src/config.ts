@@ -223,6 +223,11 @@ export const FLAGS = {
     default: [],
     help: 'inmemory: zones to hold (tests and demos)',
   },
+  'first-sync-delete-limit': {
+    type: 'string',
+    default: '10%',
+    help: "Share of the records it owns a zone's first sync (and one after a change of owner id or TXT naming) may delete; more wait for a confirmation (0% to 100%; 100%: never wait)",
+  },
   'dry-run': {
     type: 'boolean',
     default: false,
@@ -284,6 +289,12 @@ export interface DnsOperatorConfig extends OperatorSettings {
   };
   webhook: { url: string; timeoutMs: number };
   inmemoryZones: string[];
+  firstSync: {
+    /** --first-sync-delete-limit, as a share (0..1). */
+    deleteLimit: number;
+    /** Where the guard's state is kept: with the Lease, when its namespace is known. */
+    configMap?: { namespace: string; name: string };
+  };
   dryRun: boolean;
   once: boolean;
   help: boolean;
@@ -400,10 +411,34 @@ export function configFromFlags(
     pdns,
     webhook: webhookConfig(flags),
     inmemoryZones: list('inmemory-zone').map((z) => z.toLowerCase().replace(/\.$/, '')),
+    firstSync: firstSyncConfig(flags, env),
     dryRun: bool('dry-run'),
     once: bool('once'),
     ...operatorSettings(flags, env),
     help: false,
+  };
+}
+
+/**
+ * The first-sync guard's limit, and its ConfigMap `<leader-election-id>-first-sync` in the
+ * Lease's namespace when that is known (POD_NAMESPACE, as the chart sets it, or the flag);
+ * else its state lasts as long as the process.
+ */
+function firstSyncConfig(
+  flags: Flags<typeof FLAGS>,
+  env: NodeJS.ProcessEnv,
+): DnsOperatorConfig['firstSync'] {
+  const raw = flags.str('first-sync-delete-limit') ?? '';
+  const percent = /^(\d{1,3})%$/.exec(raw);
+  if (!percent || Number(percent[1]) > 100)
+    throw new ConfigError(
+      `${flags.where('first-sync-delete-limit')} must be a percentage from 0% to 100%; got "${raw}"`,
+    );
+  const namespace = flags.str('leader-election-namespace') ?? env.POD_NAMESPACE;
+  const name = `${flags.str('leader-election-id')}-first-sync`;
+  return {
+    deleteLimit: Number(percent[1]) / 100,
+    ...(namespace ? { configMap: { namespace, name } } : {}),
   };
 }
 

@@ -28,6 +28,12 @@ import {
 import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dnsendpoint.js';
 import { ChangeBatcher } from './controller/batcher.js';
 import { type Claimant, resourceLabel } from './controller/claims.js';
+import { FirstSyncGuard } from './controller/first-sync-guard.js';
+import {
+  ConfigMapFirstSyncState,
+  type FirstSyncState,
+  MemoryFirstSyncState,
+} from './controller/first-sync-state.js';
 import { type EventSink, type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
 import type { CrossNamespaceClaims } from './controller/tenancy.js';
 import { ZoneCache } from './controller/zone-cache.js';
@@ -68,6 +74,17 @@ export interface DnsOperatorOptions {
   concurrency?: number;
   /** Which CNAMEs become alias records (Route53: route53Aliases). */
   aliases?: AliasPolicy;
+  /**
+   * The first-sync guard: the share of a zone's owned records its first sync may delete
+   * (default 0.1; 1 turns it off), and the ConfigMap keeping which zones were synced under
+   * which settings (none: each start is a first sync).
+   */
+  firstSync?: {
+    deleteLimit?: number;
+    configMap?: { namespace: string; name: string };
+    /** How often held deletes look for a confirmation (default 30 s). */
+    confirmPollMs?: number;
+  };
   /**
    * Hold claiming objects with a finalizer until their records are gone (default true).
    * Off for one-shot runs: nothing would be left running to release it.
@@ -178,6 +195,28 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
         });
     }
   };
+  const stateMap = opts.firstSync?.configMap;
+  const firstSyncState: FirstSyncState = stateMap
+    ? new ConfigMapFirstSyncState(
+        manager.client,
+        stateMap.namespace,
+        stateMap.name,
+        log,
+        opts.readOnly,
+      )
+    : new MemoryFirstSyncState();
+  const guard = new FirstSyncGuard({
+    deleteLimit: opts.firstSync?.deleteLimit ?? 0.1,
+    settings: opts,
+    state: firstSyncState,
+    mode: opts.readOnly ? 'report' : 'hold',
+    events,
+    log,
+    requeue: (held) => {
+      for (const name of held) namesController.enqueue({ name });
+    },
+    ...(opts.firstSync?.confirmPollMs ? { confirmPollMs: opts.firstSync.confirmPollMs } : {}),
+  });
   // Who may claim which names: read only when serving every namespace.
   const policies = opts.namespace ? undefined : new DomainPolicyCache(manager.cache);
   const names = new NameReconciler({
@@ -194,6 +233,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     defaultTTL: opts.defaultTTL ?? 300,
     events,
     ...(opts.aliases ? { aliases: opts.aliases } : {}),
+    guard,
     onOutcome,
   });
 
@@ -232,7 +272,18 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
       return [...claimed].map((name) => ({ name }));
     },
   });
-  const namesController = namesBuilder.complete((req, ctx) => names.reconcile(req, ctx));
+  // Each name looked at moves the guard's pass on; one failing leaves its zone unjudged.
+  const namesController = namesBuilder.complete(async (req, ctx) => {
+    const zone = () => zones.zoneFor(req.name)?.name;
+    try {
+      const result = await names.reconcile(req, ctx);
+      guard.reconciled(req.name, zone(), names.outcomes.get(req.name)?.reason === 'Failed');
+      return result;
+    } catch (err) {
+      guard.reconciled(req.name, zone(), true);
+      throw err;
+    }
+  });
 
   const ownedBy = async (resource: string, signal: AbortSignal): Promise<boolean> => {
     for (const zoneName of zones.zoneNames()) {
@@ -377,6 +428,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     await zones.load(signal);
     const all = claimedNames();
     for (const name of zones.ownedNames()) all.add(name);
+    await guard.startPass(zones.ownedCounts(), all);
     for (const name of all) namesController.enqueue({ name });
     resyncDuration.observe((performance.now() - started) / 1000);
     lastResync.set(Date.now() / 1000);
@@ -401,6 +453,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     name: 'dns-resync',
     needsLeaderElection: true,
     start: async (signal) => {
+      signal.addEventListener('abort', () => guard.stop(), { once: true });
       await manager.cache.waitForSync(signal);
       while (!signal.aborted) {
         try {

@@ -113,6 +113,7 @@ export function operatorOptions(
     resyncIntervalMs: config.resyncIntervalMs,
     concurrency: config.concurrency,
     ...(config.provider === 'route53' ? { aliases: route53Aliases(config.route53) } : {}),
+    firstSync: config.firstSync,
     finalizers: !config.once,
     // A dry run changes nothing anywhere: no finalizers, statuses or Events either.
     ...(config.dryRun ? { readOnly: true } : {}),

@@ -59,6 +59,14 @@ describe('dns-operator against BIND9 over RFC2136', () => {
       sources: ['ingress', 'service', 'dnsendpoint'],
       ownerId: 'chousei-test',
       namespace: ns,
+      // As the chart runs it: the first-sync state beside the Lease, so a restart is no
+      // first sync (its deletes are not held).
+      firstSync: {
+        configMap: {
+          namespace: operatorServiceAccount().namespace,
+          name: 'chousei-dns-operator-first-sync',
+        },
+      },
       logger: createLogger({ level: logLevel }),
     });
     return manager;

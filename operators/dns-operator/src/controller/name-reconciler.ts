@@ -2,6 +2,7 @@ import {
   ALIAS_TTL,
   type AliasPolicy,
   type DesiredRecord,
+  type PlannedChange,
   type Policy,
   plan,
   type RecordSet,
@@ -17,6 +18,7 @@ import { counter, gauge } from '@chousei/runtime';
 import type { Endpoint } from '../sources/endpoint.js';
 import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
+import type { FirstSyncGuard } from './first-sync-guard.js';
 import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
 import type { ZoneCache } from './zone-cache.js';
 
@@ -44,6 +46,8 @@ export interface NameReconcilerOptions {
   events: EventSink;
   /** Which CNAMEs become alias records, when the provider has them (Route53). */
   aliases?: AliasPolicy;
+  /** Holds deletes of a zone's first sync (see FirstSyncGuard). */
+  guard?: FirstSyncGuard;
   /** Told when a name's outcome changes, with its claimants (to refresh their status). */
   onOutcome?: (name: string, outcome: NameOutcome, claimants: Claimant[]) => void;
 }
@@ -157,6 +161,7 @@ export class NameReconciler {
       if (c)
         events.event(c.obj, 'Warning', 'Conflict', 'Publish', `not published: ${conflict.message}`);
     }
+    if (this.held(zone, name, planned.changes, claimants)) return;
     const changes = registry.withOwnership(zone.name, planned.changes, view);
     if (!changes.length) {
       this.settleFromPlan(
@@ -217,6 +222,19 @@ export class NameReconciler {
       merged.losers.length > 0,
     );
     return;
+  }
+
+  /**
+   * Whether the guard holds this name's changes: its deletes wait for the zone's first sync
+   * to be judged or confirmed, and the rest of the name with them (a type change is a
+   * delete and a create in one group).
+   */
+  private held(zone: Zone, name: string, changes: PlannedChange[], claimants: Claimant[]): boolean {
+    const deletes = changes.filter((c) => c.action === 'delete').map((c) => c.record);
+    if (!this.opts.guard || this.opts.guard.admits(zone.name, name, deletes)) return false;
+    const message = `deletes of ${deletes.map((r) => `${r.name} ${r.type}`).join(', ')} held: first sync of zone ${zone.name} (see the DeletesHeld Event)`;
+    this.settle(name, { published: false, reason: 'Pending', message }, claimants);
+    return true;
   }
 
   /** The record sets of an endpoint: itself, or the alias records a CNAME becomes. */

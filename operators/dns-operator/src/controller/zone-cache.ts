@@ -143,6 +143,13 @@ export class ZoneCache {
     return names;
   }
 
+  /** Per managed zone, how many records this owner id owns there. */
+  ownedCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const z of this.zones) counts.set(z.zone.name, ownedIn(z.view, this.registry));
+    return counts;
+  }
+
   /** Folds an apply's outcome into the cache; failures mark the zone for a re-read. */
   record(zone: Zone, result: ApplyResult): void {
     const state = this.state(zone);
@@ -175,8 +182,12 @@ export function zoneOf(name: string, zones: Zone[]): Zone | undefined {
   return mostSpecificFirst(zones).find((z) => inZone(name, z.name));
 }
 
-function countOwned(view: ZoneView, registry: TxtRegistry): void {
+function ownedIn(view: ZoneView, registry: TxtRegistry): number {
   let owned = 0;
   for (const r of view.records.values()) if (registry.owns(r)) owned++;
-  managedRecords.set({ zone: view.zone }, owned);
+  return owned;
+}
+
+function countOwned(view: ZoneView, registry: TxtRegistry): void {
+  managedRecords.set({ zone: view.zone }, ownedIn(view, registry));
 }
