@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kubectl, the node's binaries (kubelet, kube-proxy, kube-scheduler,
-# kube-controller-manager), etcd, helm, Pebble and external-dns (its command and a webhook
-# server in front of its own providers) from the Go module proxy through the wrapper
-# modules in ../go, into a cache keyed by version outside the work tree, and takes the Prometheus
-# Operator's CRDs from its module there. Idempotent: what is in the cache is not fetched again.
+# kube-controller-manager), etcd, helm, Pebble, external-dns (its command and a webhook
+# server in front of its own providers) and cert-manager's controller from the Go module proxy
+# through the wrapper modules in ../go, into a cache keyed by version outside the work tree,
+# and takes the Prometheus Operator's and cert-manager's CRDs from their modules there.
+# Idempotent: what is in the cache is not fetched again.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go/kube/go.mod")"
@@ -11,6 +12,8 @@ etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { prin
 helm_version="$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" { print $3 }' "$here/go/helm/go.mod")"
 pebble_version="$(awk '$1 == "require" && $2 == "github.com/letsencrypt/pebble/v2" { print $3 }' "$here/go/pebble/go.mod")"
 external_dns_version="$(awk '$1 == "require" && $2 == "sigs.k8s.io/external-dns" { print $3 }' "$here/go/external-dns/go.mod")"
+cm_module=github.com/cert-manager/cert-manager
+cert_manager_version="$(awk -v m="$cm_module" '$1 == "require" && $2 == m { print $3 }' "$here/go/cert-manager/go.mod")"
 po_module=github.com/prometheus-operator/prometheus-operator
 po_version="$(awk -v m="$po_module" '$1 == "require" && $2 == m { print $3 }' "$here/go/prometheus-operator/go.mod")"
 root="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
@@ -51,6 +54,19 @@ external_dns_cache="$root/tools/external-dns-${external_dns_version}-${external_
 mkdir -p "$external_dns_cache"
 build external-dns ./webhook external-dns-webhook "-s -w" "$external_dns_cache"
 build external-dns sigs.k8s.io/external-dns external-dns "-s -w -X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version=${external_dns_version}" "$external_dns_cache"
+
+# cert-manager's controller (the peer of the migration tests), keyed by our main.go too, with
+# its CRDs from the module it is built from.
+cert_manager_hash="$(cat "$here/go/cert-manager/go.mod" "$here/go/cert-manager/go.sum" "$here/go/cert-manager/main.go" | sha256sum | cut -c1-8)"
+cert_manager_cache="$root/tools/cert-manager-${cert_manager_version}-${cert_manager_hash}"
+mkdir -p "$cert_manager_cache"
+build cert-manager . cert-manager-controller "-s -w" "$cert_manager_cache"
+if [ ! -f "$cert_manager_cache/crds.yaml" ]; then
+  cm_dir="$(cd "$here/go/cert-manager" && go mod download -json "$cm_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  cat "$cm_dir"/deploy/crds/*.yaml > "$cert_manager_cache/crds.yaml.tmp"
+  mv "$cert_manager_cache/crds.yaml.tmp" "$cert_manager_cache/crds.yaml"
+  echo "took cert-manager ${cert_manager_version}'s CRDs into $cert_manager_cache"
+fi
 
 # The monitoring.coreos.com CRDs the charts' ServiceMonitor and PrometheusRule dry-run against:
 # the module's own files, checked against go.sum by `go mod download`.

@@ -37,7 +37,7 @@ export function pinnedVersion(module: string, gomod: string): string {
  * the module has sources of its own). Throws with the build command when missing.
  */
 export function goBuiltTool(
-  name: 'helm' | 'pebble' | 'external-dns',
+  name: 'helm' | 'pebble' | 'external-dns' | 'cert-manager',
   module: string,
   envVar: string,
   opts: { binary?: string; hashed?: string[] } = {},

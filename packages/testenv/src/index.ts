@@ -6,6 +6,13 @@ export {
   type TsigAlgorithm,
   type TsigKey,
 } from './bind9.js';
+export {
+  type CertManager,
+  type CertManagerOptions,
+  certManagerBinary,
+  certManagerCrds,
+  startCertManager,
+} from './cert-manager.js';
 export { type ConnectProxy, startConnectProxy } from './connect-proxy.js';
 export {
   Cluster,
