@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClusterIssuers, type Issuer } from '@chousei/cert-operator';
+import { ClusterIssuers, type Issuer, type TsigAlgorithmName } from '@chousei/cert-operator';
 import { Client, Secrets } from '@chousei/runtime';
 import { waitForCondition } from '@chousei/runtime/testing';
 import {
@@ -96,7 +96,10 @@ export interface Stack {
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
 
-const TSIG: Record<TsigAlgorithm, 'HMACSHA256' | 'HMACSHA384' | 'HMACSHA512'> = {
+const TSIG: Record<TsigAlgorithm, TsigAlgorithmName> = {
+  'hmac-md5': 'HMACMD5',
+  'hmac-sha1': 'HMACSHA1',
+  'hmac-sha224': 'HMACSHA224',
   'hmac-sha256': 'HMACSHA256',
   'hmac-sha384': 'HMACSHA384',
   'hmac-sha512': 'HMACSHA512',

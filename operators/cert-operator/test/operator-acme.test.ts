@@ -209,6 +209,8 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
                 rfc2136: {
                   nameserver: bind.address,
                   tsigKeyName: bind.tsig.name,
+                  // Unset, it would be HMACMD5, cert-manager's default; this server's is SHA-256.
+                  tsigAlgorithm: 'HMACSHA256',
                   tsigSecretSecretRef: { name: 'tsig' },
                 },
               },

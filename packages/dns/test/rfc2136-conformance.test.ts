@@ -51,3 +51,27 @@ describe('rfc2136 (BIND9, hmac-sha512)', () => {
     expect(await digValues(bind, 'www.example.test', 'TXT')).toEqual(['owner=chousei']);
   });
 });
+
+describe("difference 7: TSIG with the peers' weak algorithms, against BIND9", () => {
+  // external-dns takes hmac-sha1 and hmac-sha224; cert-manager signs with MD5 by default.
+  it.each(['hmac-md5', 'hmac-sha1', 'hmac-sha224'] as const)(
+    'updates and transfers the zone signed with %s',
+    async (algorithm) => {
+      const { bind, provider, zone } = await start(algorithm);
+      try {
+        const record: RecordSet = {
+          name: 'weak.example.test',
+          type: 'A',
+          ttl: 60,
+          values: ['192.0.2.7'],
+        };
+        const result = await provider.apply(zone, [{ action: 'create', record }]);
+        expect(result.failed).toEqual([]);
+        expect(await digValues(bind, 'weak.example.test', 'A')).toEqual(['192.0.2.7']);
+        expect((await provider.records(zone)).find((r) => r.name === record.name)).toEqual(record);
+      } finally {
+        await bind.stop();
+      }
+    },
+  );
+});

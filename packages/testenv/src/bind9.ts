@@ -7,7 +7,14 @@ import { freePort } from './ports.js';
 import { ServerProcess, waitUntilReady } from './process.js';
 import { requireDebian } from './tools.js';
 
-export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
+/** BIND9's names; MD5, SHA-1 and SHA-224 for peers' old defaults (cert-manager's is MD5). */
+export type TsigAlgorithm =
+  | 'hmac-md5'
+  | 'hmac-sha1'
+  | 'hmac-sha224'
+  | 'hmac-sha256'
+  | 'hmac-sha384'
+  | 'hmac-sha512';
 
 export interface TsigKey {
   name: string;
