@@ -105,7 +105,7 @@ export const FLAGS = {
   'default-ttl': {
     type: 'string',
     default: '300',
-    help: 'TTL in seconds of records without a ttl annotation',
+    help: 'TTL in seconds of new records without a ttl annotation (a record that exists keeps its TTL, as external-dns leaves it)',
   },
   'resync-interval': {
     type: 'string',

@@ -136,3 +136,31 @@ describe('plan', () => {
     ]);
   });
 });
+
+describe('TTLs and resources as external-dns leaves them', () => {
+  // external-dns's RFC2136 provider writes TTL 0 where none is configured, and labels
+  // DNSEndpoint records crd/NS/NAME: neither is a reason to write on taking a zone over.
+  const view = registry.read(zone, [
+    rec('zero.example.com', 'A', ['192.0.2.1'], 0),
+    mark('zero.example.com', 'A', 'me', 'crd/ns/records'),
+  ]);
+
+  it('keeps the TTL of a record when none is asked for, and follows one that is', () => {
+    const unset = {
+      ...want(rec('zero.example.com', 'A', ['192.0.2.1']), 'dnsendpoint/ns/records'),
+      keepTtl: true,
+    };
+    expect(plan({ desired: [unset], view, registry }).changes).toEqual([]);
+    const changed = { ...unset, record: rec('zero.example.com', 'A', ['192.0.2.2']) };
+    expect(plan({ desired: [changed], view, registry }).changes).toEqual([
+      expect.objectContaining({
+        action: 'update',
+        record: rec('zero.example.com', 'A', ['192.0.2.2'], 0),
+      }),
+    ]);
+    const asked = want(rec('zero.example.com', 'A', ['192.0.2.1'], 60), 'dnsendpoint/ns/records');
+    expect(summary(plan({ desired: [asked], view, registry }).changes)).toEqual([
+      'update zero.example.com A 192.0.2.1',
+    ]);
+  });
+});

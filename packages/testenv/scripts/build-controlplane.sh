@@ -54,6 +54,12 @@ external_dns_cache="$root/tools/external-dns-${external_dns_version}-${external_
 mkdir -p "$external_dns_cache"
 build external-dns ./webhook external-dns-webhook "-s -w" "$external_dns_cache"
 build external-dns sigs.k8s.io/external-dns external-dns "-s -w -X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version=${external_dns_version}" "$external_dns_cache"
+# Its DNSEndpoint CRD (--source=crd), from the module it is built from.
+if [ ! -f "$external_dns_cache/dnsendpoints.yaml" ]; then
+  ed_dir="$(cd "$here/go/external-dns" && go mod download -json sigs.k8s.io/external-dns | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  install -m 0644 "$ed_dir/config/crd/standard/dnsendpoints.externaldns.k8s.io.yaml" "$external_dns_cache/dnsendpoints.yaml.tmp"
+  mv "$external_dns_cache/dnsendpoints.yaml.tmp" "$external_dns_cache/dnsendpoints.yaml"
+fi
 
 # cert-manager's controller (the peer of the migration tests), keyed by our main.go too, with
 # its CRDs from the module it is built from.

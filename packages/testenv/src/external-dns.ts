@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import type { TsigKey } from './bind9.js';
 import { goBuiltTool } from './controlplane.js';
 import { freePort } from './ports.js';
@@ -18,6 +23,35 @@ export const externalDnsWebhookBinary = () =>
     binary: 'external-dns-webhook',
     hashed: HASHED,
   });
+
+/** external-dns's DNSEndpoint CRD (externaldns.k8s.io/v1alpha1), from its module. */
+export async function externalDnsCrd(): Promise<KubernetesObject> {
+  return parse(
+    await readFile(join(dirname(externalDnsBinary()), 'dnsendpoints.yaml'), 'utf8'),
+  ) as KubernetesObject;
+}
+
+/**
+ * One sync of external-dns itself (`--once`) with `args`: no Events, and no metrics port to
+ * collide with a parallel run. Resolves with its exit code and everything it logged.
+ */
+export function externalDnsOnce(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      externalDnsBinary(),
+      [...args, '--once', '--log-level=debug', '--metrics-address=127.0.0.1:0'],
+      { timeout: 60_000, env: { ...process.env, ...env } },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          output: stdout + stderr,
+        }),
+    );
+  });
+}
 
 /** Which of external-dns's providers serves the webhook API. */
 export type ExternalDnsBackend =

@@ -32,6 +32,8 @@ export {
   type ExternalDnsWebhook,
   type ExternalDnsWebhookOptions,
   externalDnsBinary,
+  externalDnsCrd,
+  externalDnsOnce,
   externalDnsWebhookBinary,
   startExternalDnsWebhook,
 } from './external-dns.js';

@@ -1,13 +1,12 @@
 // external-dns v0.22 itself (built from the Go module proxy) as the client of the built
 // chousei-dns-webhook command: external-dns reads an Ingress from a real API server and
 // writes its records through the webhook; they are read back from the server behind it.
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, Ingresses } from '@chousei/runtime';
 import {
   type Bind9,
   type Dig,
-  externalDnsBinary,
+  externalDnsOnce,
   freePort,
   type PowerDNS,
   ServerProcess,
@@ -43,31 +42,16 @@ async function startWebhook(args: string[], env: Record<string, string> = {}) {
 }
 
 /** One sync of external-dns --provider=webhook over the Ingresses of `namespace`. */
-function externalDnsOnce(url: string, kubeconfig: string, namespace: string) {
-  return new Promise<{ code: number; output: string }>((resolve) => {
-    execFile(
-      externalDnsBinary(),
-      [
-        '--provider=webhook',
-        `--webhook-provider-url=${url}`,
-        '--source=ingress',
-        `--namespace=${namespace}`,
-        `--kubeconfig=${kubeconfig}`,
-        '--txt-owner-id=extdns',
-        '--policy=sync',
-        '--once',
-        '--log-level=debug',
-        // No Events, and no metrics port to collide with a parallel run.
-        '--metrics-address=127.0.0.1:0',
-      ],
-      { timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({
-          code: err ? ((err as { code?: number }).code ?? 1) : 0,
-          output: stdout + stderr,
-        }),
-    );
-  });
+function externalDnsWebhookOnce(url: string, kubeconfig: string, namespace: string) {
+  return externalDnsOnce([
+    '--provider=webhook',
+    `--webhook-provider-url=${url}`,
+    '--source=ingress',
+    `--namespace=${namespace}`,
+    `--kubeconfig=${kubeconfig}`,
+    '--txt-owner-id=extdns',
+    '--policy=sync',
+  ]);
 }
 
 let client: Client;
@@ -100,19 +84,19 @@ async function publishesAndRemoves(prefix: string, url: string, dig: Dig) {
     { namespace: ns, name: 'web' },
     { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.70' }] } } } },
   );
-  const first = await externalDnsOnce(url, kubeconfig, ns);
+  const first = await externalDnsWebhookOnce(url, kubeconfig, ns);
   expect(first.code, first.output).toBe(0);
   expect(await dig(host, 'A')).toEqual(['192.0.2.70']);
   expect(await dig(`a-${host}`, 'TXT')).toEqual([
     `"heritage=external-dns,external-dns/owner=extdns,external-dns/resource=ingress/${ns}/web"`,
   ]);
   // A second sync with nothing changed writes nothing.
-  const again = await externalDnsOnce(url, kubeconfig, ns);
+  const again = await externalDnsWebhookOnce(url, kubeconfig, ns);
   expect(again.code, again.output).toBe(0);
   expect(again.output).toContain('All records are already up to date');
 
   await client.delete(Ingresses, { namespace: ns, name: 'web' });
-  const after = await externalDnsOnce(url, kubeconfig, ns);
+  const after = await externalDnsWebhookOnce(url, kubeconfig, ns);
   expect(after.code, after.output).toBe(0);
   expect(await dig(host, 'A')).toEqual([]);
   expect(await dig(`a-${host}`, 'TXT')).toEqual([]);

@@ -124,7 +124,11 @@ export class NameReconciler {
       events.event(claimant.obj, 'Warning', 'Conflict', 'Publish', `not published: ${reason}`);
     }
     const desired: DesiredRecord[] = merged.endpoints.flatMap(({ endpoint, claimant }) =>
-      this.toRecords(endpoint, zone).map((record) => ({ record, resource: claimant.resource })),
+      this.toRecords(endpoint, zone).map((record) => ({
+        record,
+        resource: claimant.resource,
+        ...(endpoint.ttl === undefined && !record.alias ? { keepTtl: true } : {}),
+      })),
     );
     // An empty load-balancer status never deletes by itself: keep what this claimant
     // published until it is deleted or stops claiming the name.

@@ -10,6 +10,11 @@ export interface DesiredRecord {
   record: RecordSet;
   /** `kind/namespace/name` of the object asking, written into the ownership TXT. */
   resource: string;
+  /**
+   * No TTL was asked for (record.ttl is the default): a record that exists keeps its TTL, as
+   * external-dns changes a TTL only when one is configured (its RFC2136 provider writes 0).
+   */
+  keepTtl?: boolean;
 }
 
 /** A record change with the resource that caused it (for the ownership TXT). */
@@ -121,7 +126,8 @@ export function plan(input: PlanInput): Plan {
         continue;
       }
       const resourceChanged = !sameResource(owned.ownership?.resource, d.resource);
-      if (sameRecord(owned.record, d.record) && !resourceChanged) continue;
+      const record = d.keepTtl ? { ...d.record, ttl: owned.record.ttl } : d.record;
+      if (sameRecord(owned.record, record) && !resourceChanged) continue;
       if (policy === 'create-only') {
         result.conflicts.push({
           desired: d,
@@ -130,12 +136,7 @@ export function plan(input: PlanInput): Plan {
         });
         continue;
       }
-      result.changes.push({
-        action: 'update',
-        old: owned.record,
-        record: d.record,
-        resource: d.resource,
-      });
+      result.changes.push({ action: 'update', old: owned.record, record, resource: d.resource });
     }
   }
   return result;
