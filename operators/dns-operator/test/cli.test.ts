@@ -10,8 +10,8 @@ import {
 } from '@chousei/testenv';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
-import { runOperator as run } from './command.js';
+import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
+import { runOperator as run, runOperator } from './command.js';
 
 const operatorDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -183,5 +183,113 @@ describe('finding 1: --provider route53 without --zone-id-filter', () => {
     expect(ready.body).toContain(
       '[+]dns-zones ok: no zone managed: nothing will be published (see the log)',
     );
+  });
+});
+
+describe('difference 2: Route53 aliases as external-dns v0.22 makes them, A and AAAA, from every source', () => {
+  let moto: Moto;
+  let zoneId: string;
+  let client: Client;
+  let ns: string;
+  let args: string[];
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    zoneId = await moto.createHostedZone('alias.test');
+    const cluster = await sharedCluster();
+    await cluster.apply([dnsEndpointCRD]);
+    ns = await cluster.createNamespace('alias');
+    client = new Client(cluster.kubeConfig);
+    const kubeconfig = await cluster.writeKubeconfig(
+      await operatorKubeConfig(),
+      `kubeconfig-${ns}`,
+    );
+    args = [
+      '--provider=route53',
+      `--aws-endpoint=${moto.endpoint}`,
+      `--kubeconfig=${kubeconfig}`,
+      `--namespace=${ns}`,
+      '--txt-owner-id=alias',
+      '--once',
+    ];
+    env = {
+      AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey,
+      AWS_REGION: moto.region,
+    };
+    // An Ingress on a load balancer, no annotation: external-dns makes it an alias anyway.
+    await client.create(Ingresses, {
+      metadata: { name: 'shop', namespace: ns },
+      spec: { rules: [{ host: 'shop.alias.test' }] },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name: 'shop' },
+      {
+        type: 'merge',
+        patch: {
+          status: {
+            loadBalancer: { ingress: [{ hostname: 'shop-1.eu-west-1.elb.amazonaws.com' }] },
+          },
+        },
+      },
+    );
+    await client.create(DNSEndpoints, {
+      metadata: { name: 'records', namespace: ns },
+      spec: {
+        endpoints: [
+          { dnsName: 'cdn.alias.test', recordType: 'CNAME', targets: ['d1.cloudfront.net'] },
+          {
+            dnsName: 'api.alias.test',
+            recordType: 'CNAME',
+            targets: ['abc.execute-api.us-east-1.amazonaws.com'],
+          },
+          {
+            dnsName: 'plain.alias.test',
+            recordType: 'CNAME',
+            targets: ['d2.cloudfront.net'],
+            providerSpecific: [{ name: 'alias', value: 'false' }],
+          },
+        ],
+      },
+    });
+  });
+  afterAll(() => moto?.stop());
+
+  const published = async () =>
+    (await moto.listRecords(zoneId))
+      .filter((r) => r.Type !== 'TXT' && r.Type !== 'NS' && r.Type !== 'SOA')
+      .map(
+        (r) =>
+          `${r.Name} ${r.Type} ${r.AliasTarget ? `alias ${r.AliasTarget.HostedZoneId} ${r.AliasTarget.DNSName}` : r.ResourceRecords?.map((v) => v.Value).join()}`,
+      )
+      .sort();
+
+  it('makes an A and an AAAA alias of each CNAME to an AWS endpoint, each with its ownership TXT', async () => {
+    const r = await runOperator(args, env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await published()).toEqual([
+      'api.alias.test. A alias Z1UJRXOUMOOFQ8 abc.execute-api.us-east-1.amazonaws.com.',
+      'api.alias.test. AAAA alias Z1UJRXOUMOOFQ8 abc.execute-api.us-east-1.amazonaws.com.',
+      'cdn.alias.test. A alias Z2FDTNDATAQYW2 d1.cloudfront.net.',
+      'cdn.alias.test. AAAA alias Z2FDTNDATAQYW2 d1.cloudfront.net.',
+      'plain.alias.test. CNAME d2.cloudfront.net.',
+      'shop.alias.test. A alias Z32O12XQLNTSW2 shop-1.eu-west-1.elb.amazonaws.com.',
+      'shop.alias.test. AAAA alias Z32O12XQLNTSW2 shop-1.eu-west-1.elb.amazonaws.com.',
+    ]);
+    const marks = (await moto.listRecords(zoneId))
+      .filter((r) => r.Type === 'TXT')
+      .map((r) => r.Name);
+    expect(marks).toEqual(
+      expect.arrayContaining(['aaaa-shop.alias.test.', 'aaaa-cdn.alias.test.']),
+    );
+  });
+
+  it('keeps CNAMEs with --aws-prefer-cname (a dry run: it would replace the aliases)', async () => {
+    const r = await runOperator([...args, '--aws-prefer-cname', '--dry-run'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const planned = r.stdout.split('\n').filter((l) => l.includes('dry run: would change'));
+    expect(planned.join('\n')).toMatch(/"name":"shop\.alias\.test","type":"CNAME"/);
   });
 });
