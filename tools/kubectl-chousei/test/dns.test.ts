@@ -278,6 +278,20 @@ describe('dns plan and dns owners against BIND9', () => {
     });
   });
 
+  it("lists the deletes of a source left out, and warns that the operator's first sync would hold them", async () => {
+    const plan = await json<PlanReport>(['dns', 'plan', ...provider, '--source', 'ingress'], env);
+    expect(plan.changes).toContainEqual(
+      expect.objectContaining({ action: 'delete', name: 'api.example.test', type: 'A' }),
+    );
+    expect(plan.warnings).toContainEqual({
+      object: 'ConfigMap chousei-dns-operator-first-sync',
+      reason: 'DeletesHeld',
+      message: expect.stringContaining(
+        'first sync of zone example.test under these settings: deletes of 1 of the 2 records owned there (over --first-sync-delete-limit 10%) would be held by the operator',
+      ),
+    });
+  });
+
   it('names the owner id the ownership TXT records hold, with the provider flags', async () => {
     const r = await chousei(['dns', 'owners', 'web.example.test', ...provider], env);
     expect(r.code).toBe(0);

@@ -13,6 +13,13 @@ const deletesHeld = gauge(
   ['zone'],
 );
 
+/** What a plan's DeletesHeld warning is about when no state is kept. */
+const PLAN_SUBJECT = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'chousei-dns-operator-first-sync' },
+};
+
 /** The settings a zone's sync is remembered under: a change of any is a first sync again. */
 export interface GuardSettings {
   ownerId: string;
@@ -186,8 +193,10 @@ export class FirstSyncGuard {
     if (pass.announced === key) return;
     pass.announced = key;
     this.opts.log.warn({ zone, held, owned: pass.owned, records }, message);
-    if (this.opts.state.object)
-      this.opts.events.event(this.opts.state.object, 'Warning', 'DeletesHeld', 'Sync', message);
+    // A plan reports it whether or not a state is kept; a running operator about its state.
+    const about =
+      this.opts.state.object ?? (this.opts.mode === 'report' ? PLAN_SUBJECT : undefined);
+    if (about) this.opts.events.event(about, 'Warning', 'DeletesHeld', 'Sync', message);
   }
 
   private release(zone: string, confirmed: boolean): void {

@@ -148,7 +148,7 @@ export function readAnnotations(
 
   const source = find('ingress-hostname-source');
   if (source) {
-    const mode = source.value.trim();
+    const mode = source.value.trim().toLowerCase();
     if (mode === 'defined-hosts-only' || mode === 'annotation-only') values.hostnameSource = mode;
     else if (mode !== '') {
       errors.push({
