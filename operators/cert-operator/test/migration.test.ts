@@ -59,8 +59,8 @@ describe('switching over from cert-manager v1.21.2', () => {
   let dir: string;
   let certManager: CertManager | undefined;
   let running: RunningManager | undefined;
-  /** Each Secret's tls.crt as cert-manager left it. */
-  const issuedByCertManager = new Map<string, string>();
+  /** Each Secret's tls.crt and tls.key as cert-manager left them. */
+  const issuedByCertManager = new Map<string, { crt?: string; key?: string }>();
 
   const secret = (name: string) => client.get(Secrets, { namespace: ns, name });
 
@@ -110,7 +110,11 @@ describe('switching over from cert-manager v1.21.2', () => {
       await waitForCondition(client, CertManagerCertificates, { namespace: ns, name }, 'Ready', {
         timeoutMs: 30_000,
       });
-      issuedByCertManager.set(name, secretText(await secret(name), 'tls.crt') ?? '');
+      const s = await secret(name);
+      issuedByCertManager.set(name, {
+        crt: secretText(s, 'tls.crt'),
+        key: secretText(s, 'tls.key'),
+      });
     }
     // The guide's step 3: cert-manager's controller stops before the operator starts.
     await certManager.stop();
@@ -136,6 +140,11 @@ describe('switching over from cert-manager v1.21.2', () => {
     await expect(
       client.get(CertManagerCertificates, { namespace: ns, name: 'both-tls' }),
     ).rejects.toThrow();
+    // cert-manager says why with a BadConfig Warning, as the guide says both do.
+    const refusals = (await client.list(Events, { namespace: ns })).filter(
+      (e) => e.regarding?.name === 'both' && e.reason === 'BadConfig',
+    );
+    expect(refusals.map((e) => e.type)).toContain('Warning');
   });
 
   it('the cert-operator takes every Certificate over with the guide flags, without issuing again', async () => {
@@ -153,7 +162,7 @@ describe('switching over from cert-manager v1.21.2', () => {
       http01SolverPort: 0,
       http01SolverHost: '127.0.0.1',
     }));
-    for (const [name, pem] of issuedByCertManager) {
+    for (const [name, issued] of issuedByCertManager) {
       await waitForCondition(client, Certificates, { namespace: ns, name }, 'Ready', {
         timeoutMs: 30_000,
       });
@@ -162,17 +171,22 @@ describe('switching over from cert-manager v1.21.2', () => {
         return s.metadata?.labels?.[LABEL_MANAGED] === 'true' && s;
       });
       expect(secretText(taken, 'tls.crt'), `${name}: the certificate cert-manager issued`).toBe(
-        pem,
+        issued.crt,
       );
+      // The key too, in cert-manager's encoding (PKCS#1), until the operator's next issuance.
+      expect(secretText(taken, 'tls.key'), `${name}: cert-manager's key`).toBe(issued.key);
     }
     const issuing = (await client.list(Events, { namespace: ns })).filter(
       (e) => e.regarding?.apiVersion === Certificates.apiVersion && e.reason === 'Issuing',
     );
     expect(issuing.map((e) => `${e.regarding?.name}: ${e.note}`)).toEqual([]);
-    // Nothing for the Ingress naming both issuers, and it is told why.
+    // Nothing for the Ingress naming both issuers, and it is told why, by the operator too.
     await waitFor(async () =>
       (await client.list(Events, { namespace: ns })).some(
-        (e) => e.regarding?.name === 'both' && e.reason === 'BadConfig',
+        (e) =>
+          e.regarding?.name === 'both' &&
+          e.reason === 'BadConfig' &&
+          e.reportingController === 'chousei-cert-operator',
       ),
     );
     await expect(client.get(Certificates, { namespace: ns, name: 'both-tls' })).rejects.toThrow();
