@@ -7,6 +7,7 @@ import {
   Client,
   ConfigMaps,
   createLogger,
+  type Event,
   type Ingress,
   Ingresses,
   Manager,
@@ -15,6 +16,7 @@ import {
 import { type RunningManager, startManager, waitFor, waitForEvent } from '@chousei/runtime/testing';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
 import { CONFIRM_ANNOTATION } from '../src/controller/first-sync-state.js';
 import { setupDnsOperator } from '../src/operator.js';
 
@@ -32,11 +34,27 @@ afterEach(async () => {
   running = undefined;
 });
 
+/** TXT naming the operator runs with: a change of it is a first sync again. */
+interface Naming {
+  txtPrefix?: string;
+  txtSuffix?: string;
+}
+
 /** A zone holding `owned` A records, each with the ownership TXT of `owner`. */
-async function seededZone(name: string, owner: string, ns: string, hosts: string[]) {
+async function seededZone(
+  name: string,
+  owner: string,
+  ns: string,
+  hosts: string[],
+  naming: Naming = {},
+) {
   const zone: Zone = { id: name, name };
   const provider = new InMemoryProvider([name]);
-  const registry = new TxtRegistry({ ownerId: owner });
+  const registry = new TxtRegistry({
+    ownerId: owner,
+    ...(naming.txtPrefix ? { prefix: naming.txtPrefix } : {}),
+    ...(naming.txtSuffix ? { suffix: naming.txtSuffix } : {}),
+  });
   await provider.apply(
     zone,
     hosts.flatMap((host, i) => [
@@ -76,20 +94,39 @@ async function claim(ns: string, zone: string, hosts: string[], offset = 0) {
   }
 }
 
-async function start(provider: InMemoryProvider, ownerId: string, namespace: string) {
+interface StartOptions extends Naming {
+  /** The operator's flags the guard's limit is read from (default 10%). */
+  flags?: string[];
+  /** Where its log lines go, besides TEST_LOG's level. */
+  logs?: string[];
+}
+
+async function start(
+  provider: InMemoryProvider,
+  ownerId: string,
+  namespace: string,
+  opts: StartOptions = {},
+) {
   const manager = new Manager({
     kubeConfig: await operatorKubeConfig(),
     healthProbePort: false,
     metricsPort: false,
     logger: createLogger({ level: logLevel }),
   });
+  const { deleteLimit } = parseConfig(['--provider=inmemory', ...(opts.flags ?? [])], {}).firstSync;
+  const logs = opts.logs;
   setupDnsOperator(manager, {
     provider,
     sources: ['ingress'],
     ownerId,
     namespace,
-    firstSync: { deleteLimit: 0.1, configMap: STATE, confirmPollMs: 200 },
-    logger: createLogger({ level: logLevel }),
+    ...(opts.txtPrefix ? { txtPrefix: opts.txtPrefix } : {}),
+    ...(opts.txtSuffix ? { txtSuffix: opts.txtSuffix } : {}),
+    firstSync: { deleteLimit, configMap: STATE, confirmPollMs: 200 },
+    logger: createLogger({
+      level: logs ? 'info' : logLevel,
+      ...(logs ? { destination: { write: (line: string) => void logs.push(line) } } : {}),
+    }),
   });
   running = await startManager(manager);
 }
@@ -97,12 +134,11 @@ async function start(provider: InMemoryProvider, ownerId: string, namespace: str
 const names = async (provider: InMemoryProvider, zone: Zone) =>
   (await provider.records(zone)).filter((r: RecordSet) => r.type === 'A').map((r) => r.name);
 const state = () => client.get(ConfigMaps, STATE).catch(notFoundIsUndefined);
-const heldEvent = (zone: string) =>
-  waitForEvent(
-    client,
-    { kind: 'ConfigMap', ...STATE },
-    (e) => e.reason === 'DeletesHeld' && !!e.note?.includes(`zone ${zone} `),
-  );
+/** The DeletesHeld Events of `zone`, once there is one: other files' zones share the ConfigMap. */
+const heldEvent = async (zone: string) => {
+  const held = (e: Event) => e.reason === 'DeletesHeld' && !!e.note?.includes(`zone ${zone} `);
+  return (await waitForEvent(client, { kind: 'ConfigMap', ...STATE }, held)).filter(held);
+};
 
 /** Deleted while the operator is down: the finalizer it left goes by hand. */
 async function deleteWhileDown(ns: string, name: string) {
@@ -123,15 +159,22 @@ describe('first-sync guard', () => {
     const { zone, provider } = await seededZone(zoneName, 'guard', ns, hosts);
     // 7 of the 10 records asked for: 3 deletes, 30% of what it owns.
     await claim(ns, zoneName, hosts.slice(0, 7));
-    await start(provider, 'guard', ns);
+    const logs: string[] = [];
+    await start(provider, 'guard', ns, { logs });
 
-    const [event] = (await heldEvent(zoneName)).filter((e) => e.reason === 'DeletesHeld');
+    const [event] = await heldEvent(zoneName);
     expect(event?.type).toBe('Warning');
     expect(event?.note).toContain('deletes of 3 of the 10 records owned there');
+    expect(event?.note).toContain('no watched object asks for them');
     expect(event?.note).toContain(`n7.${zoneName} A`);
     expect(event?.note).toContain(
       `kubectl -n ${STATE.namespace} annotate configmap ${STATE.name} ${CONFIRM_ANNOTATION}=${zoneName}`,
     );
+    // The log line says the same, naming every record held.
+    const line = logs.map((l) => JSON.parse(l)).find((l) => l.zone === zoneName && l.held);
+    expect(line).toMatchObject({ level: 'warn', held: 3, owned: 10 });
+    expect(line?.msg).toBe(event?.note);
+    expect(line?.records.sort()).toEqual(hosts.slice(7).map((h) => `${h}.${zoneName} A`));
     expect(await names(provider, zone)).toHaveLength(10);
     expect((await state())?.data?.[zoneName]).toBeUndefined();
 
@@ -188,4 +231,50 @@ describe('first-sync guard', () => {
     expect(events.some((e) => e.note?.includes('deletes of 3 of the 10 records'))).toBe(true);
     expect((await names(provider, zone)).filter((n) => n.startsWith('y'))).toHaveLength(10);
   });
+
+  it('lets held deletes go when the operator restarts with --first-sync-delete-limit=100%', async () => {
+    const cluster = await sharedCluster();
+    const ns = await cluster.createNamespace('guard');
+    const zoneName = `flag-${suffix}.test`;
+    const hosts = Array.from({ length: 10 }, (_, i) => `f${i}`);
+    const { zone, provider } = await seededZone(zoneName, 'guard', ns, hosts);
+    await claim(ns, zoneName, hosts.slice(0, 5));
+    await start(provider, 'guard', ns);
+    await heldEvent(zoneName);
+    expect(await names(provider, zone)).toHaveLength(10);
+    await running?.stop();
+
+    // The confirmation the held Event offers without a ConfigMap: the limit raised to 100%.
+    await start(provider, 'guard', ns, { flags: ['--first-sync-delete-limit=100%'] });
+    await waitFor(async () => (await names(provider, zone)).length === 5, { timeoutMs: 15_000 });
+  });
+
+  for (const naming of [{ txtPrefix: 'own-' }, { txtSuffix: '-own' }] satisfies Naming[]) {
+    it(`holds again after a change of TXT naming (${JSON.stringify(naming)})`, async () => {
+      const cluster = await sharedCluster();
+      const ns = await cluster.createNamespace('guard');
+      const zoneName = `renamed-${Object.keys(naming)[0]?.toLowerCase()}-${suffix}.test`;
+      const hosts = Array.from({ length: 10 }, (_, i) => `r${i}`);
+      // Owned under both namings: the one the operator syncs under first, and the new one.
+      const { zone, provider } = await seededZone(zoneName, 'guard', ns, hosts);
+      const renamed = await seededZone(zoneName, 'guard', ns, hosts, naming);
+      await provider.apply(
+        zone,
+        (await renamed.provider.records(zone))
+          .filter((r) => r.type === 'TXT')
+          .map((record) => ({ action: 'create', record })),
+      );
+      await claim(ns, zoneName, hosts);
+      await start(provider, 'guard', ns);
+      await waitFor(async () => (await state())?.data?.[zoneName] !== undefined);
+      await running?.stop();
+
+      // Under the new naming, 3 of the 10 no longer asked for: a first sync, held.
+      for (const host of hosts.slice(7)) await deleteWhileDown(ns, host);
+      await start(provider, 'guard', ns, naming);
+      const events = await heldEvent(zoneName);
+      expect(events.some((e) => e.note?.includes('deletes of 3 of the 10 records'))).toBe(true);
+      expect(await names(provider, zone)).toHaveLength(10);
+    });
+  }
 });
