@@ -5,8 +5,9 @@
 # in a virtualenv, Node 24 (for the images, and to run when the found Node is older), pnpm and
 # the workspace dependencies, and the Go-built binaries (kube-apiserver, etcd, kubectl,
 # kubelet, kube-proxy, kube-scheduler, kube-controller-manager, helm, Pebble, external-dns and
-# its webhook server). What is there already is skipped. `./pnpmw sandbox` and `./pnpmw test`
-# run it when its stamps (written last) are missing for its inputs.
+# its webhook server, cert-manager's controller). What is there already is skipped.
+# `./pnpmw sandbox` and `./pnpmw test` run it when its stamps (written last) are missing for
+# its inputs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=toolchain.sh
