@@ -76,8 +76,14 @@ describe('cert-operator chart with watchNamespace', () => {
     await expect(
       render({ watchNamespace: 'apps', clusterIssuers: { le: { selfSigned: {} } } }),
     ).rejects.toThrow(/ClusterIssuers are not served with watchNamespace/);
-    await expect(render({ watchNamespace: 'apps', 'defaultIssuer.name': 'le' })).rejects.toThrow(
-      /defaultIssuer.kind must be Issuer with watchNamespace/,
-    );
+    await expect(
+      render({
+        watchNamespace: 'apps',
+        'defaultIssuer.name': 'le',
+        'defaultIssuer.kind': 'ClusterIssuer',
+      }),
+    ).rejects.toThrow(/defaultIssuer.kind must be Issuer with watchNamespace/);
+    // The name alone is an Issuer's, as in cert-manager's chart: it renders.
+    await render({ watchNamespace: 'apps', 'defaultIssuer.name': 'le' });
   });
 });

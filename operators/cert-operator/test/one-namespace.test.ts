@@ -76,7 +76,11 @@ describe('--namespace', () => {
       name: 'le',
       kind: 'Issuer',
     });
-    expect(parse('--default-issuer-name', 'le').defaultIssuer?.kind).toBe('ClusterIssuer');
+    // Without --namespace a ClusterIssuer may be the default (asked for: Issuer is the default).
+    expect(
+      parse('--default-issuer-name', 'le', '--default-issuer-kind', 'ClusterIssuer').defaultIssuer
+        ?.kind,
+    ).toBe('ClusterIssuer');
     expect(() =>
       parse(
         '--namespace',
