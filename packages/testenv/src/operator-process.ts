@@ -117,10 +117,10 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const healthUrl = `http://127.0.0.1:${healthPort}`;
   const readyz = async () => {
-    const res = await fetch(`${healthUrl}/readyz`);
+    const res = await fetchAgainIfReset(`${healthUrl}/readyz`);
     return { status: res.status, body: await res.text() };
   };
-  const metrics = async () => (await fetch(metricsUrl)).text();
+  const metrics = async () => (await fetchAgainIfReset(metricsUrl)).text();
   const metricSamples = async () => parseMetrics(await metrics());
   return {
     process: proc,
@@ -287,4 +287,19 @@ export function sumMetric(
   return samples
     .filter((x) => x.name === name && Object.entries(match).every(([k, v]) => x.labels[k] === v))
     .reduce((a, x) => a + x.value, 0);
+}
+
+/**
+ * `fetch`, sent again once when the connection was reset: a kept-alive socket the operator's
+ * server closed (its keep-alive timeout) just as the request went out, likelier while a busy
+ * event loop answers late (a cold start over 20000 Ingresses). A scraper retries the same way.
+ */
+async function fetchAgainIfReset(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw err;
+    return fetch(url);
+  }
 }
