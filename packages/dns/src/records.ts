@@ -1,5 +1,6 @@
 /** Record types this package can read and write. */
-export type RecordType = 'A' | 'AAAA' | 'CNAME' | 'TXT' | 'SRV' | 'MX' | 'NS' | 'SOA';
+export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'NS', 'SOA'] as const;
+export type RecordType = (typeof RECORD_TYPES)[number];
 
 /**
  * One record set: all values of one type at one name. Names are lower-case, absolute,

@@ -8,6 +8,7 @@ import {
   type RecordSet,
   type RecordType,
   recordKey,
+  recordsAt,
   sameResource,
   type TxtRegistry,
   type Zone,
@@ -138,14 +139,9 @@ export class NameReconciler {
       // Asking for an unmanaged type is asking: not an empty load-balancer status.
       if (!c.result.names.includes(name) || c.result.endpoints.some(asks)) continue;
       if (c.result.unmanaged?.some(asks)) continue;
-      for (const owned of view.records.values()) {
+      for (const owned of recordsAt(view, name)) {
         const r = owned.record;
-        if (
-          r.name !== name ||
-          wanted.has(r.type) ||
-          !sameResource(owned.ownership?.resource, c.resource)
-        )
-          continue;
+        if (wanted.has(r.type) || !sameResource(owned.ownership?.resource, c.resource)) continue;
         if (!registry.owns(owned)) continue;
         desired.push({ record: r, resource: c.resource });
         wanted.add(r.type);

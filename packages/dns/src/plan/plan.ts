@@ -1,6 +1,11 @@
 import type { Change, RecordSet, RecordType } from '../records.js';
 import { sameRecord } from '../records.js';
-import { sameResource, type TxtRegistry, type ZoneView } from '../registry/txt-registry.js';
+import {
+  recordsAt,
+  sameResource,
+  type TxtRegistry,
+  type ZoneView,
+} from '../registry/txt-registry.js';
 
 /** What the planner may do: external-dns's policies. */
 export type Policy = 'sync' | 'upsert-only' | 'create-only';
@@ -63,10 +68,19 @@ export function plan(input: PlanInput): Plan {
     else desiredByName.set(d.record.name, [d]);
   }
   const currentByName = new Map<string, RecordSet[]>();
-  for (const { record } of view.records.values()) {
-    const list = currentByName.get(record.name);
-    if (list) list.push(record);
-    else currentByName.set(record.name, [record]);
+  if (input.names) {
+    // An incremental reconcile: the names in scope looked up, not the zone scanned per name.
+    for (const name of input.names)
+      currentByName.set(
+        name,
+        recordsAt(view, name).map((o) => o.record),
+      );
+  } else {
+    for (const { record } of view.records.values()) {
+      const list = currentByName.get(record.name);
+      if (list) list.push(record);
+      else currentByName.set(record.name, [record]);
+    }
   }
   const names = input.names
     ? new Set(input.names)

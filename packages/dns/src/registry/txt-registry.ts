@@ -1,6 +1,7 @@
 import {
   type Change,
   inZone,
+  RECORD_TYPES,
   type RecordSet,
   type RecordType,
   recordKey,
@@ -29,6 +30,16 @@ export interface ZoneView {
   records: Map<string, OwnedRecord>;
   /** Ownership TXT records, by `name/TXT`. */
   registry: Map<string, RecordSet>;
+}
+
+/** The records at one name (ownership TXTs aside), found by key rather than by a scan. */
+export function recordsAt(view: ZoneView, name: string): OwnedRecord[] {
+  const out: OwnedRecord[] = [];
+  for (const type of RECORD_TYPES) {
+    const owned = view.records.get(`${name}/${type}`);
+    if (owned) out.push(owned);
+  }
+  return out;
 }
 
 export interface TxtRegistryOptions {
@@ -280,8 +291,8 @@ export class TxtRegistry {
           // An older mark (legacy, or an alias's `cname-`) may vouch for other records at
           // the name: keep it then.
           const legacy = view.records.get(recordKey(c.record))?.ownership?.txt;
-          const others = [...view.records.values()].some(
-            (o) => o.record.name === name && o.record.type !== type && o.ownership?.txt === legacy,
+          const others = recordsAt(view, name).some(
+            (o) => o.record.type !== type && o.ownership?.txt === legacy,
           );
           if (legacy && !others) out.push({ action: 'delete', record: legacy, group });
         }
