@@ -24,7 +24,7 @@ export interface IssueOptions {
   commonName?: string;
   notBefore: Date;
   notAfter: Date;
-  /** Signs the certificate; unset: self-signed (a CA). */
+  /** Signs the certificate (the first of a bundle); unset: self-signed (a CA). */
   issuer?: KeyPair;
 }
 
@@ -91,9 +91,11 @@ function extensions(isCA: boolean, dnsNames: string[]): Buffer {
 export function issueCertificate(opts: IssueOptions): KeyPair {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const isCA = !opts.issuer;
-  const issuerName = opts.issuer
-    ? name(new X509Certificate(opts.issuer.cert).subject.replace(/^CN=/, ''))
-    : name(opts.commonName);
+  const issuer = opts.issuer && new X509Certificate(opts.issuer.cert);
+  const issuerName = issuer ? name(issuer.subject.replace(/^CN=/, '')) : name(opts.commonName);
+  // A leaf outliving its CA would not verify for its last part: it ends with the CA.
+  const until =
+    issuer && new Date(issuer.validTo) < opts.notAfter ? new Date(issuer.validTo) : opts.notAfter;
   // A positive 16-byte serial: the top bit clear, so DER needs no sign byte.
   const serial = randomBytes(16);
   serial[0] = (serial[0] ?? 0) & 0x7f;
@@ -102,7 +104,7 @@ export function issueCertificate(opts: IssueOptions): KeyPair {
     tlv(0x02, serial),
     ECDSA_SHA256,
     issuerName,
-    seq(time(opts.notBefore), time(opts.notAfter)),
+    seq(time(opts.notBefore), time(until)),
     name(opts.commonName),
     publicKey.export({ type: 'spki', format: 'der' }),
     extensions(isCA, opts.dnsNames ?? []),
@@ -117,41 +119,131 @@ export function issueCertificate(opts: IssueOptions): KeyPair {
 }
 
 /**
- * Why `leaf` must be replaced to serve `dnsNames` under `ca` at `now`: it does not verify,
- * lacks a name, or is past two thirds of its life. Undefined when it serves on.
+ * A serving pair as its Secret keeps it. `ca.cert` may hold several CAs: the one `ca.key`
+ * belongs to (it signs) first, then previous ones, trusted until they expire, so that a CA is
+ * replaced without a moment when the API server cannot verify the leaf it is served.
  */
-export function leafProblem(
-  leaf: KeyPair,
-  ca: KeyPair,
-  dnsNames: string[],
-  now: Date,
-): string | undefined {
-  let cert: X509Certificate;
-  let issuer: X509Certificate;
-  try {
-    cert = new X509Certificate(leaf.cert);
-    issuer = new X509Certificate(ca.cert);
-    if (!cert.checkPrivateKey(createPrivateKey(leaf.key)))
-      return 'tls.key does not belong to tls.crt';
-  } catch (err) {
-    return `the pair cannot be read: ${(err as Error).message}`;
-  }
-  if (!cert.verify(issuer.publicKey)) return 'tls.crt was not signed by ca.crt';
-  const missing = dnsNames.filter((n) => !cert.subjectAltName?.split(', ').includes(`DNS:${n}`));
-  if (missing.length) return `tls.crt is not for ${missing.join(', ')}`;
-  return renewalProblem(cert, now, 'tls.crt');
+export interface ServingPair {
+  ca: KeyPair;
+  leaf: KeyPair;
 }
 
-/** Why the CA must be replaced at `now` (unreadable, not a CA, key not its own, due). */
-export function caProblem(ca: KeyPair, now: Date): string | undefined {
+/** What is wrong with a stored pair; empty when it serves until the next check. */
+export interface PairProblems {
+  /** Why the signing CA must be replaced. */
+  ca?: string;
+  /** With `ca`: the CA is sound, only due. It stays in ca.crt, behind the next one. */
+  caDue?: boolean;
+  /** Why the leaf must be replaced. */
+  leaf?: string;
+  /**
+   * With `leaf`: it still verifies and has the right names and key; only its age or its
+   * signer (a previous CA) calls for a new one. It may serve while a next CA becomes trusted.
+   */
+  leafServes?: boolean;
+  /** With `leaf`: it was signed by a previous CA in ca.crt. */
+  leafFromPreviousCA?: boolean;
+}
+
+/** The Secret's keys, by the part of the pair they hold. */
+export const PAIR_KEYS = [
+  ['ca.crt', (p: ServingPair) => p.ca.cert],
+  ['ca.key', (p: ServingPair) => p.ca.key],
+  ['tls.crt', (p: ServingPair) => p.leaf.cert],
+  ['tls.key', (p: ServingPair) => p.leaf.key],
+] as const;
+
+/**
+ * Why `pair` must be replaced to serve `dnsNames` at `now` (`leaf`), and whether its CA must
+ * go too (`ca`). Each part is due at two thirds of its life. A CA that cannot sign takes its
+ * leaf with it: the leaf would not verify either.
+ */
+export function pairProblems(pair: ServingPair, dnsNames: string[], now: Date): PairProblems {
+  const missing = PAIR_KEYS.filter(([, part]) => !part(pair)).map(([key]) => key);
+  if (missing.length) {
+    const reason = `the Secret has no ${missing.join(', ')}`;
+    return missing.some((k) => k.startsWith('ca.'))
+      ? { ca: reason, leaf: reason }
+      : { leaf: reason };
+  }
+  const cas = splitPem(pair.ca.cert);
+  const ca = caProblem({ cert: cas[0] ?? '', key: pair.ca.key }, now);
+  if (ca && !ca.due) return { ca: ca.reason, leaf: ca.reason };
+  return {
+    ...(ca ? { ca: ca.reason, caDue: true } : {}),
+    ...leafProblem(pair.leaf, cas, dnsNames, now),
+  };
+}
+
+/** Why the CA must be replaced at `now`: unreadable, not a CA, key not its own (not `due`), or due. */
+function caProblem(ca: KeyPair, now: Date): { reason: string; due: boolean } | undefined {
   try {
     const cert = new X509Certificate(ca.cert);
-    if (!cert.ca) return 'ca.crt is not a CA';
-    if (!cert.checkPrivateKey(createPrivateKey(ca.key))) return 'ca.key does not belong to ca.crt';
-    return renewalProblem(cert, now, 'ca.crt');
+    if (!cert.ca) return { reason: 'ca.crt is not a CA', due: false };
+    if (!cert.checkPrivateKey(createPrivateKey(ca.key))) {
+      return { reason: 'ca.key does not belong to ca.crt', due: false };
+    }
+    const due = renewalProblem(cert, now, 'the CA');
+    // An expired CA signs nothing the API server accepts: as bad as an unusable one.
+    return due ? { reason: due, due: new Date(cert.validTo) > now } : undefined;
   } catch (err) {
-    return `the CA cannot be read: ${(err as Error).message}`;
+    return { reason: `the CA cannot be read: ${(err as Error).message}`, due: false };
   }
+}
+
+function leafProblem(
+  leaf: KeyPair,
+  cas: string[],
+  dnsNames: string[],
+  now: Date,
+): Omit<PairProblems, 'ca' | 'caDue'> {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(leaf.cert);
+    const want = [...dnsNames].sort().join(', ');
+    const has = (cert.subjectAltName ?? '')
+      .split(', ')
+      .filter((n) => n.startsWith('DNS:'))
+      .map((n) => n.slice(4).toLowerCase())
+      .sort()
+      .join(', ');
+    if (has !== want) return { leaf: `tls.crt is for ${has || 'no DNS name'}, not ${want}` };
+    if (!cert.checkPrivateKey(createPrivateKey(leaf.key))) {
+      return { leaf: 'tls.key does not belong to tls.crt' };
+    }
+  } catch (err) {
+    return { leaf: `tls.crt cannot be read: ${(err as Error).message}` };
+  }
+  const signer = cas.findIndex((ca) => signedBy(cert, ca));
+  const invalid =
+    signer < 0
+      ? 'it was not signed by ca.crt'
+      : (outsideValidity(cert, now, 'it') ??
+        outsideValidity(new X509Certificate(cas[signer]!), now, 'its CA'));
+  if (invalid) return { leaf: `tls.crt does not verify against ca.crt: ${invalid}` };
+  const previous = signer > 0 ? { leafFromPreviousCA: true } : {};
+  const due = renewalProblem(cert, now, 'tls.crt');
+  if (due) return { leaf: due, leafServes: true, ...previous };
+  if (signer > 0)
+    return { leaf: 'tls.crt was signed by a previous CA', leafServes: true, ...previous };
+  return {};
+}
+
+function signedBy(cert: X509Certificate, caPem: string): boolean {
+  try {
+    const ca = new X509Certificate(caPem);
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function outsideValidity(cert: X509Certificate, now: Date, what: string): string | undefined {
+  const from = new Date(cert.validFrom);
+  const to = new Date(cert.validTo);
+  if (now < from) return `${what} is not valid before ${from.toISOString()}`;
+  if (now >= to) return `${what} expired at ${to.toISOString()}`;
+  return undefined;
 }
 
 /** Due at two thirds of its life, as cert-manager renews by default. */
@@ -160,6 +252,24 @@ function renewalProblem(cert: X509Certificate, now: Date, what: string): string 
   const to = new Date(cert.validTo).getTime();
   if (now.getTime() < from + ((to - from) * 2) / 3) return undefined;
   return `${what} is due for renewal: it expires at ${new Date(to).toISOString()}`;
+}
+
+/** The certificates of a PEM bundle, each as its own PEM, in order. */
+export function splitPem(bundle: string): string[] {
+  return (
+    bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? []
+  ).map((pem) => (pem.endsWith('\n') ? pem : `${pem}\n`));
+}
+
+/** The certificates of `cas` still valid at `now`, in order. */
+export function unexpired(cas: string[], now: Date): string[] {
+  return cas.filter((ca) => {
+    try {
+      return new Date(new X509Certificate(ca).validTo) > now;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** When the certificate expires. */

@@ -2,12 +2,22 @@
  * A webhook's serving certificate, managed by the operator itself: a CA and a leaf for the
  * webhook's Service kept in one Secret the replicas share, written where the WebhookServer
  * reads (and reloads) it, and the CA put into the caBundle of the webhook configurations.
- * Runs on every replica, as webhooks do.
+ * Runs on every replica, as webhooks do. A CA that is due is replaced without a moment the
+ * API server cannot verify the leaf: its successor is trusted first, then signs.
  */
 import { mkdtempSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, notFoundIsUndefined } from '../client/errors.js';
@@ -26,13 +36,29 @@ import { gauge } from '../metrics/registry.js';
 import { sleep, whenAborted } from '../util/async.js';
 import { backoffDelay } from '../util/backoff.js';
 import { Watcher } from '../watch/watcher.js';
-import { caProblem, issueCertificate, type KeyPair, leafProblem, notAfter } from './pki.js';
+import {
+  issueCertificate,
+  type KeyPair,
+  notAfter,
+  PAIR_KEYS,
+  type PairProblems,
+  pairProblems,
+  type ServingPair,
+  splitPem,
+  unexpired,
+} from './pki.js';
 
 const DAY_MS = 86_400_000;
 const CA_LIFETIME_MS = 3650 * DAY_MS;
 const LEAF_LIFETIME_MS = 365 * DAY_MS;
 /** Validity starts this early, so an API server whose clock lags a little accepts it. */
 const BACKDATE_MS = 60_000;
+const DEFAULT_CHECK_INTERVAL_MS = 3_600_000;
+const DEFAULT_CA_TRUST_DELAY_MS = 30_000;
+/** A Secret value over this is read as missing (and replaced): a pair is a few KB. */
+const MAX_VALUE_BYTES = 256 * 1024;
+/** Prefix of the version directories the `..data` symlink points to. */
+const VERSION_PREFIX = '..cert-';
 
 const expiration = gauge(
   'chousei_webhook_certificate_expiration_timestamp_seconds',
@@ -58,8 +84,15 @@ export interface ServingCertOptions {
   certDir?: string;
   /** How often to check beside the watches on the Secret and configurations. Default 1 h. */
   checkIntervalMs?: number;
+  /**
+   * How long a new CA must have been in every caBundle before a leaf it signs is served
+   * (API servers see the configurations through a watch of their own). Default 30 s.
+   */
+  caTrustDelayMs?: number;
   /** Default `chousei webhook CA`. */
   caCommonName?: string;
+  /** Labels of the Secret when it is created. */
+  labels?: Record<string, string>;
   logger: Logger;
 }
 
@@ -68,12 +101,6 @@ const KINDS: Record<WebhookConfigurationRef['kind'], ResourceType<Configuration>
   ValidatingWebhookConfiguration: ValidatingWebhookConfigurations,
   MutatingWebhookConfiguration: MutatingWebhookConfigurations,
 };
-
-/** The Secret's keys: the CA and its key (it signs the next leaf), and the serving pair. */
-interface StoredPair {
-  ca: KeyPair;
-  leaf: KeyPair;
-}
 
 /**
  * Keeps the serving pair: `run` on every replica, give the WebhookServer `certDir`, and
@@ -90,8 +117,20 @@ export class ServingCert {
   });
   private served: KeyPair | undefined;
   private wake = new AbortController();
+  private readonly trustDelayMs: number;
+  /** When a check is due sooner than the interval: a CA on its way to being trusted. */
+  private recheckAt: number | undefined;
+  /** When this replica first saw each CA (PEM) in every caBundle. */
+  private readonly trustedSince = new Map<string, number>();
 
   constructor(private readonly opts: ServingCertOptions) {
+    if (opts.checkIntervalMs !== undefined && !(opts.checkIntervalMs > 0)) {
+      throw new Error(`checkIntervalMs must be positive, got ${opts.checkIntervalMs}`);
+    }
+    if (opts.caTrustDelayMs !== undefined && !(opts.caTrustDelayMs >= 0)) {
+      throw new Error(`caTrustDelayMs must not be negative, got ${opts.caTrustDelayMs}`);
+    }
+    this.trustDelayMs = opts.caTrustDelayMs ?? DEFAULT_CA_TRUST_DELAY_MS;
     // Synchronously: the webhook server is given the directory when it is built.
     this.certDir = opts.certDir ?? mkdtempSync(join(tmpdir(), 'chousei-webhook-'));
     this.dnsNames = [
@@ -117,12 +156,15 @@ export class ServingCert {
         this.follow(KINDS[c.kind], c.name, signal),
       ),
     ];
+    const interval = this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
     for (let failures = 0; !signal.aborted; ) {
       const nap = this.wake.signal;
       try {
         await this.check();
         failures = 0;
-        await sleep(this.opts.checkIntervalMs ?? 3_600_000, AbortSignal.any([signal, nap]));
+        const soon = this.recheckAt === undefined ? interval : this.recheckAt - Date.now();
+        this.recheckAt = undefined;
+        await sleep(Math.max(0, Math.min(interval, soon)), AbortSignal.any([signal, nap]));
       } catch (err) {
         failures++;
         const retryInMs = Math.round(backoffDelay(failures, { initialMs: 1000, maxMs: 300_000 }));
@@ -144,21 +186,32 @@ export class ServingCert {
     }
   }
 
-  private async ensureSecret(): Promise<StoredPair> {
+  private async ensureSecret(): Promise<ServingPair> {
     const key = { namespace: this.opts.namespace, name: this.opts.secretName };
     for (let attempt = 1; ; attempt++) {
       const secret = await this.opts.client.get(Secrets, key).catch(notFoundIsUndefined);
       const stored = secret && pairOf(secret);
       const now = new Date();
-      const caDue = stored ? caProblem(stored.ca, now) : 'no Secret';
-      const leafDue =
-        stored && !caDue ? leafProblem(stored.leaf, stored.ca, this.dnsNames, now) : caDue;
-      if (stored && !leafDue) return stored;
-      const next = this.issue(caDue ? undefined : stored?.ca, now);
+      const due: PairProblems = stored
+        ? pairProblems(stored, this.dnsNames, now)
+        : { ca: 'no Secret', leaf: 'no Secret' };
+      if (stored && !due.ca && !due.leaf) return stored;
+      // A leaf of a previous CA is replaced once the API servers trust the current one.
+      if (stored && due.leafFromPreviousCA && !(await this.trusted(stored.ca.cert))) {
+        return stored;
+      }
+      const next = this.next(stored, due, now);
       try {
         await this.write(secret, next);
+        // A new CA beside a leaf it did not sign: the leaf follows once the CA is trusted.
+        if (next.leaf === stored?.leaf) this.recheckIn(this.trustDelayMs);
         this.log.info(
-          { reason: leafDue, newCA: !!caDue, notAfter: notAfter(next.leaf.cert).toISOString() },
+          {
+            reason: due.ca ?? due.leaf,
+            newCA: !!due.ca,
+            newLeaf: next.leaf !== stored?.leaf,
+            notAfter: notAfter(next.leaf.cert).toISOString(),
+          },
           'wrote a new webhook serving certificate',
         );
         return next;
@@ -171,12 +224,28 @@ export class ServingCert {
   }
 
   /**
-   * A leaf signed by `ca`, or by a new CA when none is given. A new CA comes with its leaf
-   * at once (a due one every 6.7 years): an API server that has not yet seen the new
-   * caBundle refuses calls for the seconds its watch takes. (The cert-operator's own
-   * serving certificate bridges that with a trust delay: to move here with it.)
+   * What replaces a stored pair. A CA that is only due gets a successor in front of it in
+   * ca.crt, and a leaf that still serves stays until the successor is trusted (then
+   * `leafFromPreviousCA` replaces it); a missing or unusable CA is replaced with its leaf at
+   * once. Expired previous CAs are dropped on the way.
    */
-  private issue(ca: KeyPair | undefined, now: Date): StoredPair {
+  private next(stored: ServingPair | undefined, due: PairProblems, now: Date): ServingPair {
+    const previous = unexpired(splitPem(stored?.ca.cert ?? ''), now);
+    if (!stored || (due.ca && !due.caDue)) return this.issue(undefined, now);
+    if (due.ca) {
+      const fresh = this.issue(undefined, now);
+      const ca = { cert: fresh.ca.cert + previous.join(''), key: fresh.ca.key };
+      return { ca, leaf: due.leaf && !due.leafServes ? fresh.leaf : stored.leaf };
+    }
+    const signer = { cert: previous[0] ?? '', key: stored.ca.key };
+    return {
+      ca: { cert: previous.join(''), key: stored.ca.key },
+      leaf: this.issue(signer, now).leaf,
+    };
+  }
+
+  /** A leaf signed by `ca`, or by a new CA when none is given. */
+  private issue(ca: KeyPair | undefined, now: Date): ServingPair {
     const notBefore = new Date(now.getTime() - BACKDATE_MS);
     const signer =
       ca ??
@@ -194,11 +263,51 @@ export class ServingCert {
     return { ca: signer, leaf };
   }
 
-  private async write(secret: Secret | undefined, pair: StoredPair): Promise<void> {
-    const data = dataOf(pair);
+  /**
+   * Whether every webhook's caBundle has held the bundle's first CA for the trust delay, as
+   * this replica saw it; if not yet, a check is due when it may have. The delay covers the
+   * API servers' own watch of the configurations.
+   */
+  private async trusted(caBundle: string): Promise<boolean> {
+    const ca = splitPem(caBundle)[0] ?? '';
+    for (const ref of this.opts.webhookConfigurations ?? []) {
+      const config = await this.opts.client
+        .get(KINDS[ref.kind], { name: ref.name })
+        .catch(notFoundIsUndefined);
+      const holds = (config?.webhooks ?? []).every((w) =>
+        splitPem(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8')).includes(
+          ca,
+        ),
+      );
+      if (!holds) {
+        // The injection after this check puts it there: look again once it may be trusted.
+        this.trustedSince.delete(ca);
+        this.recheckIn(this.trustDelayMs);
+        return false;
+      }
+    }
+    const since = this.trustedSince.get(ca) ?? Date.now();
+    this.trustedSince.set(ca, since);
+    const wait = since + this.trustDelayMs - Date.now();
+    if (wait <= 0) return true;
+    this.recheckIn(wait);
+    return false;
+  }
+
+  private recheckIn(ms: number): void {
+    const at = Date.now() + ms;
+    this.recheckAt = Math.min(this.recheckAt ?? at, at);
+  }
+
+  private async write(secret: Secret | undefined, pair: ServingPair): Promise<void> {
+    const data = Object.fromEntries(PAIR_KEYS.map(([key, part]) => [key, base64(part(pair))]));
     if (!secret) {
       await this.opts.client.create(Secrets, {
-        metadata: { namespace: this.opts.namespace, name: this.opts.secretName },
+        metadata: {
+          namespace: this.opts.namespace,
+          name: this.opts.secretName,
+          ...(this.opts.labels ? { labels: this.opts.labels } : {}),
+        },
         type: 'kubernetes.io/tls',
         data,
       });
@@ -217,23 +326,31 @@ export class ServingCert {
   }
 
   /**
-   * Writes tls.key, then tls.crt, each by rename: the WebhookServer refuses a certificate
-   * and key that do not match, keeping the pair it serves, and reloads once both are new.
+   * Writes the pair as the kubelet updates a Secret volume: the files go to a fresh
+   * directory and the `..data` symlink is swapped to it by rename, so the WebhookServer
+   * reads the old pair or the new, never half of each.
    */
   private async publish(leaf: KeyPair): Promise<void> {
     if (this.served?.cert === leaf.cert && this.served.key === leaf.key) return;
-    await mkdir(this.certDir, { recursive: true });
-    for (const [file, content, mode] of [
-      ['tls.key', leaf.key, 0o600],
-      ['tls.crt', leaf.cert, 0o644],
-    ] as const) {
-      const temporary = join(this.certDir, `.${file}.tmp`);
-      await writeFile(temporary, content, { mode });
-      await rename(temporary, join(this.certDir, file));
+    const dir = this.certDir;
+    await mkdir(dir, { recursive: true });
+    const version = await mkdtemp(join(dir, VERSION_PREFIX));
+    await writeFile(join(version, 'tls.crt'), leaf.cert, { mode: 0o644 });
+    await writeFile(join(version, 'tls.key'), leaf.key, { mode: 0o600 });
+    await swapSymlink(dir, '..data', basename(version));
+    for (const file of ['tls.crt', 'tls.key']) {
+      const target = join('..data', file);
+      const current = await readlink(join(dir, file)).catch(() => undefined);
+      if (current !== target) await swapSymlink(dir, file, target);
+    }
+    for (const entry of await readdir(dir)) {
+      if (entry.startsWith(VERSION_PREFIX) && entry !== basename(version)) {
+        await rm(join(dir, entry), { recursive: true, force: true });
+      }
     }
     this.served = leaf;
     expiration.set(notAfter(leaf.cert).getTime() / 1000);
-    this.log.info({ certDir: this.certDir }, 'serving certificate files written');
+    this.log.info({ certDir: dir }, 'serving certificate files written');
   }
 
   /** Sets every webhook's caBundle to the CA, patching only those that differ. */
@@ -242,7 +359,7 @@ export class ServingCert {
     const config = await this.opts.client.get(rt, { name: ref.name }).catch(notFoundIsUndefined);
     // Its creation is watched for: no error, no retry storm.
     if (!config) return this.log.warn({ configuration: ref.name }, `${ref.kind} not found`);
-    const caBundle = Buffer.from(caPem).toString('base64');
+    const caBundle = base64(caPem);
     // Each write tests the name at its index, in case the list changed since the read.
     const patch = (config.webhooks ?? []).flatMap((w, i) =>
       w.clientConfig.caBundle === caBundle
@@ -279,21 +396,24 @@ export class ServingCert {
 }
 
 const base64 = (s: string) => Buffer.from(s).toString('base64');
-const text = (secret: Secret, key: string) =>
-  Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
 
-function dataOf(pair: StoredPair): Record<string, string> {
+/** The pair a Secret holds; a value over MAX_VALUE_BYTES reads as missing. */
+function pairOf(secret: Secret): ServingPair {
+  const text = (key: string) => {
+    const value = secret.data?.[key] ?? '';
+    if (Buffer.byteLength(value, 'base64') > MAX_VALUE_BYTES) return '';
+    return Buffer.from(value, 'base64').toString('utf8');
+  };
   return {
-    'ca.crt': base64(pair.ca.cert),
-    'ca.key': base64(pair.ca.key),
-    'tls.crt': base64(pair.leaf.cert),
-    'tls.key': base64(pair.leaf.key),
+    ca: { cert: text('ca.crt'), key: text('ca.key') },
+    leaf: { cert: text('tls.crt'), key: text('tls.key') },
   };
 }
 
-function pairOf(secret: Secret): StoredPair {
-  return {
-    ca: { cert: text(secret, 'ca.crt'), key: text(secret, 'ca.key') },
-    leaf: { cert: text(secret, 'tls.crt'), key: text(secret, 'tls.key') },
-  };
+/** Points `dir/name` at `target` in one rename, replacing whatever was there. */
+async function swapSymlink(dir: string, name: string, target: string): Promise<void> {
+  const temporary = join(dir, `${name}_tmp`);
+  await rm(temporary, { force: true });
+  await symlink(target, temporary);
+  await rename(temporary, join(dir, name));
 }
