@@ -1,5 +1,5 @@
 import { DomainPolicyCache } from '@chousei/dns';
-import { type Logger, type Manager, whenAborted } from '@chousei/runtime';
+import { type Logger, type Manager, ServingCert, whenAborted } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
 import type { ServingCertConfig } from './config.js';
 import { certificateController } from './controllers/certificates.js';
@@ -16,7 +16,6 @@ import type { HTTP01SelfCheckOptions } from './solvers/http01/self-check.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
 import type { Nameserver } from './solvers/resolver.js';
 import { certWebhook } from './webhook/server.js';
-import { ServingCert } from './webhook/serving-cert.js';
 
 export interface CertOperatorOptions {
   /**
@@ -140,15 +139,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   if (selfManaged && (opts.webhook?.certFile || opts.webhook?.keyFile)) {
     throw new Error('webhook.servingCert writes certDir; certFile and keyFile do not go with it');
   }
-  const servingCert = selfManaged
-    ? new ServingCert({
-        ...selfManaged,
-        client: manager.client,
-        namespace: opts.clusterResourceNamespace,
-        ...(opts.webhook?.certDir ? { certDir: opts.webhook.certDir } : {}),
-        logger: opts.logger,
-      })
-    : undefined;
+  const servingCert = selfManaged && servingCertOf(manager, selfManaged, opts);
   const webhook = opts.webhook
     ? certWebhook({
         ...opts.webhook,
@@ -174,4 +165,27 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     );
   }
   return { certificates, http01, events, webhook, servingCert };
+}
+
+/** The runtime's ServingCert, for the operator's ValidatingWebhookConfiguration. */
+function servingCertOf(
+  manager: Manager,
+  {
+    webhookConfigurationName,
+    ...config
+  }: NonNullable<NonNullable<CertOperatorOptions['webhook']>['servingCert']>,
+  opts: CertOperatorOptions,
+): ServingCert {
+  return new ServingCert({
+    ...config,
+    client: manager.client,
+    namespace: opts.clusterResourceNamespace,
+    webhookConfigurations: webhookConfigurationName
+      ? [{ kind: 'ValidatingWebhookConfiguration', name: webhookConfigurationName }]
+      : [],
+    ...(opts.webhook?.certDir ? { certDir: opts.webhook.certDir } : {}),
+    caCommonName: 'chousei-cert-operator webhook CA',
+    labels: { 'app.kubernetes.io/managed-by': 'chousei-cert-operator' },
+    logger: opts.logger,
+  });
 }

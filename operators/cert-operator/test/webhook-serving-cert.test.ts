@@ -12,6 +12,7 @@ import {
   Namespaces,
   Secrets,
   Services,
+  ServingCert,
   type ValidatingWebhookConfiguration,
   ValidatingWebhookConfigurations,
   type WebhookServer,
@@ -30,13 +31,7 @@ import {
   signCertificate,
   verifyChain,
 } from '../src/pki/index.js';
-import {
-  issueServingKeyPair,
-  ServingCert,
-  serviceDnsNames,
-  servingKeyPairProblems,
-  webhookConfiguration,
-} from '../src/webhook/index.js';
+import { webhookConfiguration } from '../src/webhook/index.js';
 import { startCertOperator } from './operator.js';
 import { secretText } from './secret-text.js';
 
@@ -108,89 +103,6 @@ describe('self-managed webhook serving certificate: flags', () => {
   });
 });
 
-describe('serving key pairs', () => {
-  const names = serviceDnsNames('hook', 'ops');
-
-  it('are a 10-year CA and a 1-year leaf for the Service names, due at two thirds of life', () => {
-    const pair = issueServingKeyPair(names);
-    const ca = inspectCertificate(pair.caCert);
-    const leaf = inspectCertificate(pair.cert);
-    expect(ca).toMatchObject({ isCA: true, keyAlgorithm: { algorithm: 'ECDSA', size: 256 } });
-    expect(leaf).toMatchObject({
-      isCA: false,
-      dnsNames: ['hook.ops.svc', 'hook.ops.svc.cluster.local'],
-      usages: ['digital signature', 'server auth'],
-    });
-    expect((ca.notAfter.getTime() - Date.now()) / DAY).toBeCloseTo(3650, 0);
-    expect((leaf.notAfter.getTime() - Date.now()) / DAY).toBeCloseTo(365, 0);
-    expect(verifyChain(pair.cert, pair.caCert).valid).toBe(true);
-
-    expect(servingKeyPairProblems(pair, names)).toEqual({});
-    const later = (days: number) => new Date(Date.now() + days * DAY);
-    expect(servingKeyPairProblems(pair, names, later(250)).leaf).toMatch(
-      /^tls\.crt is due for renewal: it expires at/,
-    );
-    expect(servingKeyPairProblems(pair, names, later(250)).ca).toBeUndefined();
-    // The CA is only due; the leaf it signed a year after it has expired long since.
-    expect(servingKeyPairProblems(pair, names, later(2440))).toEqual({
-      ca: expect.stringMatching(/^the CA is due for renewal: it expires at/),
-      caDue: true,
-      leaf: expect.stringMatching(/^tls\.crt does not verify against ca\.crt: .* expired/),
-    });
-    expect(servingKeyPairProblems(pair, names, later(3651)).leaf).toMatch(
-      /^the CA is due for renewal/,
-    );
-  });
-
-  it('replace a CA that is due behind its successor, its leaf serving until then', () => {
-    const old = issueServingKeyPair(names, backdatedCA(3500 * DAY, 3650 * DAY));
-    expect(servingKeyPairProblems(old, names)).toEqual({
-      ca: expect.stringMatching(/^the CA is due for renewal/),
-      caDue: true,
-    });
-    // The successor signs and comes first; the leaf is from the previous CA, and still sound.
-    const next = issueServingKeyPair(names);
-    const rotating = { ...next, caCert: next.caCert + old.caCert, cert: old.cert, key: old.key };
-    expect(servingKeyPairProblems(rotating, names)).toEqual({
-      leaf: 'tls.crt was signed by a previous CA',
-      leafServes: true,
-      leafFromPreviousCA: true,
-    });
-    const done = issueServingKeyPair(names, rotating);
-    expect(done.caCert).toBe(rotating.caCert);
-    expect(verifyChain(done.cert, next.caCert).valid).toBe(true);
-    expect(servingKeyPairProblems(done, names)).toEqual({});
-    // Once the previous CA expired, it is only dead weight in ca.crt.
-    expect(servingKeyPairProblems(done, names, new Date(Date.now() + 200 * DAY))).toEqual({});
-  });
-
-  it('reuse the CA for a new leaf, and are replaced when names, keys or parts are wrong', () => {
-    const pair = issueServingKeyPair(names);
-    const renewed = issueServingKeyPair(names, pair);
-    expect(renewed.caCert).toBe(pair.caCert);
-    expect(renewed.cert).not.toBe(pair.cert);
-    expect(servingKeyPairProblems(pair, serviceDnsNames('other', 'ops'))).toEqual({
-      leaf: 'tls.crt is for hook.ops.svc, hook.ops.svc.cluster.local, not other.ops.svc, other.ops.svc.cluster.local',
-    });
-    expect(servingKeyPairProblems({ ...pair, key: renewed.key }, names)).toEqual({
-      leaf: 'tls.key does not belong to tls.crt',
-    });
-    expect(servingKeyPairProblems({ ...pair, cert: '' }, names)).toEqual({
-      leaf: 'the Secret has no tls.crt',
-    });
-    expect(servingKeyPairProblems({ ...pair, caKey: undefined }, names).ca).toBe(
-      'the Secret has no ca.key',
-    );
-    const strange = issueServingKeyPair(names);
-    expect(servingKeyPairProblems({ ...pair, caCert: strange.caCert }, names).ca).toBe(
-      'ca.key does not belong to ca.crt',
-    );
-    expect(servingKeyPairProblems({ ...strange, cert: pair.cert, key: pair.key }, names)).toEqual({
-      leaf: expect.stringMatching(/^tls\.crt does not verify against ca\.crt/),
-    });
-  });
-});
-
 /** A webhook CA as the operator makes one, `ageMs` old, living `lifetimeMs` in all. */
 function backdatedCA(ageMs: number, lifetimeMs: number) {
   const caKey = generatePrivateKey();
@@ -211,6 +123,31 @@ function backdatedCA(ageMs: number, lifetimeMs: number) {
     now,
   });
   return { caCert, caKey };
+}
+
+/** The names the operator's serving certificate is for: the Service's in-cluster names. */
+const serviceDnsNames = (service: string, namespace: string) => [
+  `${service}.${namespace}.svc`,
+  `${service}.${namespace}.svc.cluster.local`,
+];
+
+/** A serving certificate for the Service, signed by `ca` (ending with it at the latest). */
+function leafFrom(
+  ca: { caCert: string; caKey: string },
+  names: string[],
+  durationMs = 365 * DAY,
+  now = new Date(),
+) {
+  const key = generatePrivateKey();
+  const cert = signCertificate({
+    csrPem: createCsr({ privateKeyPem: key, dnsNames: names, ipAddresses: [] }),
+    issuerCertPem: ca.caCert,
+    issuerKeyPem: ca.caKey,
+    durationMs,
+    usages: [],
+    now,
+  });
+  return { ...ca, cert, key };
 }
 
 const LABEL = 'cert.chousei.dev/serving-cert-test';
@@ -378,6 +315,15 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
     ]);
     const leaf = inspectCertificate(secretText(stored, 'tls.crt'));
     expect(leaf.dnsNames).toEqual(serviceDnsNames(SERVICE, ns));
+    // A 10-year CA and a 1-year leaf, as the operator's own pki reads them.
+    const ca = inspectCertificate(secretText(stored, 'ca.crt'));
+    expect(ca).toMatchObject({ isCA: true, keyAlgorithm: { algorithm: 'ECDSA', size: 256 } });
+    expect(leaf).toMatchObject({ isCA: false, usages: ['digital signature', 'server auth'] });
+    expect((ca.notAfter.getTime() - Date.now()) / DAY).toBeCloseTo(3650, 0);
+    expect((leaf.notAfter.getTime() - Date.now()) / DAY).toBeCloseTo(365, 0);
+    expect(stored.metadata?.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'chousei-cert-operator',
+    });
     expect(verifyChain(secretText(stored, 'tls.crt'), secretText(stored, 'ca.crt')).valid).toBe(
       true,
     );
@@ -443,19 +389,12 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
   it('renews an expired leaf with the same CA, leaving the caBundle alone', async () => {
     const current = await secret();
     const caCert = secretText(current, 'ca.crt');
-    const key = generatePrivateKey();
-    const expired = signCertificate({
-      csrPem: createCsr({
-        privateKeyPem: key,
-        dnsNames: serviceDnsNames(SERVICE, ns),
-        ipAddresses: [],
-      }),
-      issuerCertPem: caCert,
-      issuerKeyPem: secretText(current, 'ca.key'),
-      durationMs: DAY,
-      usages: [],
-      now: new Date(Date.now() - 2 * DAY),
-    });
+    const { cert: expired, key } = leafFrom(
+      { caCert, caKey: secretText(current, 'ca.key') },
+      serviceDnsNames(SERVICE, ns),
+      DAY,
+      new Date(Date.now() - 2 * DAY),
+    );
     const bundleVersion = (await configuration()).metadata?.resourceVersion;
     await client.update(Secrets, {
       ...current,
@@ -485,7 +424,7 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
     const exported = async () =>
       sumMetric(
         parseMetrics(await metricsRegistry.metrics()),
-        'chousei_cert_webhook_certificate_expiration_timestamp_seconds',
+        'chousei_webhook_certificate_expiration_timestamp_seconds',
       );
     await waitFor(async () => (await exported()) === notAfter.getTime() / 1000, {
       description: 'the served leaf expiry exported',
@@ -510,7 +449,7 @@ describe('the operator keeps its webhook serving certificate, behind a real kube
   it('replaces a CA that is due without a request the API server cannot verify', async () => {
     // A CA due in about 15 s (validity starts a minute early), and a leaf from it: served,
     // trusted and answering before it is due.
-    const short = issueServingKeyPair(serviceDnsNames(SERVICE, ns), backdatedCA(0, 52_500));
+    const short = leafFrom(backdatedCA(0, 52_500), serviceDnsNames(SERVICE, ns));
     const due = inspectCertificate(short.caCert);
     const current = await secret();
     await client.update(Secrets, {
@@ -622,7 +561,7 @@ describe('the serving certificate under the RBAC of the chart', () => {
       namespace: ns,
       secretName: SECRET,
       serviceName: SERVICE,
-      webhookConfigurationName: configName,
+      webhookConfigurations: [{ kind: 'ValidatingWebhookConfiguration', name: configName }],
       // Only the watches can notice a change within this test.
       checkIntervalMs: 3_600_000,
       logger: createLogger({

@@ -11,20 +11,6 @@ export {
   webhookConfiguration,
 } from './server.js';
 export {
-  DEFAULT_CA_TRUST_DELAY_MS,
-  DEFAULT_SERVING_CERT_CHECK_MS,
-  issueServingKeyPair,
-  SERVING_CERT_KEYS,
-  ServingCert,
-  type ServingCertOptions,
-  type ServingKeyPair,
-  type ServingKeyPairProblems,
-  serviceDnsNames,
-  servingKeyPairProblems,
-  WEBHOOK_CA_LIFETIME_MS,
-  WEBHOOK_LEAF_LIFETIME_MS,
-} from './serving-cert.js';
-export {
   type CertificateValidation,
   type FieldError,
   ISSUER_GROUPS,
