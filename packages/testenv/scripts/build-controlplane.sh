@@ -3,8 +3,8 @@
 # kube-controller-manager), etcd, helm, Pebble, external-dns (its command and a webhook
 # server in front of its own providers) and cert-manager's controller from the Go module proxy
 # through the wrapper modules in ../go, into a cache keyed by version outside the work tree,
-# and takes the Prometheus Operator's and cert-manager's CRDs from their modules there.
-# Idempotent: what is in the cache is not fetched again.
+# and takes the Prometheus Operator's, cert-manager's and Gateway API's CRDs from their modules
+# there. Idempotent: what is in the cache is not fetched again.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go/kube/go.mod")"
@@ -16,6 +16,8 @@ cm_module=github.com/cert-manager/cert-manager
 cert_manager_version="$(awk -v m="$cm_module" '$1 == "require" && $2 == m { print $3 }' "$here/go/cert-manager/go.mod")"
 po_module=github.com/prometheus-operator/prometheus-operator
 po_version="$(awk -v m="$po_module" '$1 == "require" && $2 == m { print $3 }' "$here/go/prometheus-operator/go.mod")"
+gw_module=sigs.k8s.io/gateway-api
+gw_version="$(awk -v m="$gw_module" '$1 == "require" && $2 == m { print $3 }' "$here/go/gateway-api/go.mod")"
 root="${CHOUSEI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chousei}"
 cache="$root/controlplane/kube-${kube_version}-etcd-${etcd_version}"
 mkdir -p "$cache"
@@ -88,5 +90,24 @@ if [ ! -f "$crds_cache/${crds[-1]}.yaml" ]; then
   echo "fetched the Prometheus Operator ${po_version} CRDs into $crds_cache"
 else
   echo "cached: $crds_cache"
+fi
+
+# Gateway API's CRDs, both channels, for the operators' Gateway sources and shims: the module's
+# own files (config/crd/<channel>), checked against go.sum. Its ValidatingAdmissionPolicy (which
+# refuses switching channels) is left out: tests install either channel on one cluster.
+gw_cache="$root/tools/gateway-api-crds-${gw_version}"
+if [ ! -f "$gw_cache/complete" ]; then
+  module_dir="$(cd "$here/go/gateway-api" && go mod download -json "$gw_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  for channel in standard experimental; do
+    mkdir -p "$gw_cache/$channel"
+    for f in "$module_dir/config/crd/$channel"/*.yaml; do
+      case "$(basename "$f")" in kustomization.yaml | *_vap_*) continue ;; esac
+      install -m 0644 "$f" "$gw_cache/$channel/$(basename "$f")"
+    done
+  done
+  touch "$gw_cache/complete"
+  echo "fetched the Gateway API ${gw_version} CRDs into $gw_cache"
+else
+  echo "cached: $gw_cache"
 fi
 echo "$cache"

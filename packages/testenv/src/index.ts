@@ -47,6 +47,12 @@ export {
   startFaultProxy,
 } from './fault-proxy.js';
 export {
+  type GatewayApiChannel,
+  gatewayApiCrds,
+  gatewayApiVersion,
+  installGatewayApi,
+} from './gateway-api.js';
+export {
   type ChartOptions,
   helmBinary,
   installChart,

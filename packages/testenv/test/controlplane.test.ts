@@ -4,11 +4,19 @@ import { createInterface } from 'node:readline';
 import {
   CoreV1Api,
   CustomObjectsApi,
+  PatchStrategy,
   RbacAuthorizationV1Api,
+  setHeaderOptions,
   VersionApi,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROL_PLANE_VERSIONS, type ControlPlane, startControlPlane } from '../src/index.js';
+import {
+  CONTROL_PLANE_VERSIONS,
+  type ControlPlane,
+  gatewayApiVersion,
+  installGatewayApi,
+  startControlPlane,
+} from '../src/index.js';
 
 const CRD = `
 apiVersion: apiextensions.k8s.io/v1
@@ -102,6 +110,57 @@ describe('control plane', () => {
     const first = await events!.next();
     expect(first.value).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'w1' } } });
     await events!.return(undefined);
+  });
+
+  it("installs Gateway API's CRDs of either channel from its module, and takes status as a controller sets it", async () => {
+    const crds = await installGatewayApi(cp, 'standard');
+    const kinds = crds.map((c) => (c as { spec: { names: { kind: string } } }).spec.names.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining(['Gateway', 'ListenerSet', 'HTTPRoute', 'GRPCRoute', 'TLSRoute']),
+    );
+    expect(kinds).toEqual(expect.arrayContaining(['TCPRoute', 'UDPRoute']));
+    expect(crds[0]?.metadata?.annotations?.['gateway.networking.k8s.io/bundle-version']).toBe(
+      gatewayApiVersion(),
+    );
+    const ns = await cp.createNamespace();
+    const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+    const gw = {
+      group: 'gateway.networking.k8s.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'gateways',
+    };
+    await custom.createNamespacedCustomObject({
+      ...gw,
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'gw' },
+        spec: {
+          gatewayClassName: 'none',
+          listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }],
+        },
+      },
+    });
+    await custom.patchNamespacedCustomObjectStatus(
+      {
+        ...gw,
+        name: 'gw',
+        body: { status: { addresses: [{ type: 'IPAddress', value: '192.0.2.1' }] } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const read = (await custom.getNamespacedCustomObject({ ...gw, name: 'gw' })) as {
+      status: { addresses: Array<{ value: string }> };
+    };
+    expect(read.status.addresses).toEqual([{ type: 'IPAddress', value: '192.0.2.1' }]);
+
+    // The experimental channel over it: the alpha TCPRoute version is served too.
+    const experimental = await installGatewayApi(cp, 'experimental');
+    expect(experimental.map((c) => c.metadata?.name)).toContain(
+      'xbackendtrafficpolicies.gateway.networking.x-k8s.io',
+    );
+    await custom.listNamespacedCustomObject({ ...gw, version: 'v1alpha2', plural: 'tcproutes' });
   });
 
   it('denies a ServiceAccount without a RoleBinding and allows it with one', async () => {
