@@ -16,7 +16,7 @@ import {
   envName as prefixedEnvName,
 } from '@chousei/runtime';
 import type { CrossNamespaceClaims } from './controller/tenancy.js';
-import type { SourceKind } from './operator.js';
+import { SOURCE_KINDS, type SourceKind } from './definitions.js';
 
 /**
  * Every flag, its environment variable (CHOUSEI_DNS_ + upper snake case) and its help:
@@ -31,7 +31,7 @@ export const FLAGS = {
     type: 'string',
     multiple: true,
     default: ['ingress', 'service', 'dnsendpoint'],
-    help: 'Sources to watch: ingress, service, dnsendpoint (repeat or comma-separate)',
+    help: `Sources to watch: ${SOURCE_KINDS.join(', ')} (repeat or comma-separate)`,
   },
   'txt-owner-id': {
     type: 'string',
@@ -101,6 +101,11 @@ export const FLAGS = {
     multiple: true,
     default: [],
     help: 'Only Ingresses of these classes (default: all)',
+  },
+  'gateway-listener-sets': {
+    type: 'boolean',
+    default: false,
+    help: "Gateway API sources: read ListenerSets (Gateway API v1.5+ CRDs), whose listeners count as their Gateway's",
   },
   'default-ttl': {
     type: 'string',
@@ -263,6 +268,7 @@ export interface DnsOperatorConfig extends OperatorSettings {
   annotationPrefix?: string;
   ignoreIngressTlsSpec: boolean;
   ingressClasses: string[];
+  gatewayListenerSets: boolean;
   defaultTTL: number;
   resyncIntervalMs: number;
   concurrency: number;
@@ -355,9 +361,9 @@ export function configFromFlags(
       : oneOf('provider', PROVIDERS);
   const sources = list('source');
   for (const s of sources) {
-    if (!['ingress', 'service', 'dnsendpoint'].includes(s))
+    if (!(SOURCE_KINDS as readonly string[]).includes(s))
       throw new ConfigError(
-        `${where('source')}: unknown source "${s}" (ingress, service, dnsendpoint)`,
+        `${where('source')}: unknown source "${s}" (${SOURCE_KINDS.join(', ')})`,
       );
   }
   const types = list('managed-record-types').map((t) => t.toUpperCase());
@@ -403,6 +409,7 @@ export function configFromFlags(
     ...optional('annotationPrefix', annotationPrefix),
     ignoreIngressTlsSpec: bool('ignore-ingress-tls-spec'),
     ingressClasses: list('ingress-class'),
+    gatewayListenerSets: bool('gateway-listener-sets'),
     defaultTTL: int('default-ttl', 1, 2_147_483_647),
     resyncIntervalMs: duration('resync-interval'),
     concurrency: int('concurrency', 1, 10_000),

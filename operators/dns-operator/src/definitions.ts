@@ -11,12 +11,30 @@ import {
   annotationPrefixes,
   dnsEndpointEndpoints,
   domainFilter,
+  GATEWAY_ROUTE_KINDS,
+  type GatewayLookup,
+  type GatewayRouteSourceKind,
+  gatewayRouteEndpoints,
   ingressClassMatches,
   ingressEndpoints,
+  routeParentKeys,
   serviceEndpoints,
+  slimRoute,
 } from './sources/index.js';
 
-export type SourceKind = 'ingress' | 'service' | 'dnsendpoint';
+export type SourceKind = 'ingress' | 'service' | 'dnsendpoint' | GatewayRouteSourceKind;
+
+/** Every source kind, in the order --help lists them. */
+export const SOURCE_KINDS: readonly SourceKind[] = [
+  'ingress',
+  'service',
+  'dnsendpoint',
+  ...(Object.keys(GATEWAY_ROUTE_KINDS) as GatewayRouteSourceKind[]),
+];
+
+export function isGatewayRouteSource(kind: SourceKind): kind is GatewayRouteSourceKind {
+  return kind in GATEWAY_ROUTE_KINDS;
+}
 
 /** One kind of object that claims DNS names. */
 export interface SourceDef<T extends KubeObject = KubeObject> {
@@ -27,6 +45,13 @@ export interface SourceDef<T extends KubeObject = KubeObject> {
   read(obj: T): SourceResult;
   /** Passes the class and annotation filters (label and namespace filters are list scopes). */
   admits(obj: T): boolean;
+  /** Cuts each object to what `read` and the operator use, as it arrives (memory). */
+  transform?: (obj: T) => T;
+  /**
+   * Indexes of the objects beyond their namespace: for routes, `parents` (the Gateways and
+   * ListenerSets they name), so a change to one finds the routes whose names it changes.
+   */
+  indexers?: Record<string, (obj: T) => string[]>;
 }
 
 export interface SourceOptions {
@@ -54,9 +79,21 @@ export interface Sources {
   /** Names the object claims: none when a filter leaves it out. */
   claims(def: SourceDef, obj: KubeObject): string[];
   claimant(def: SourceDef, obj: KubeObject): Claimant;
+  /**
+   * Drops what was made of the object: for routes, whose names also depend on their
+   * Gateways, after a change to one of those.
+   */
+  forget(obj: KubeObject): void;
 }
 
-export function sourcesFor(opts: SourceOptions): Sources {
+/** The index of routes by the parents they name. */
+export const PARENTS_INDEX = 'parents';
+
+/**
+ * The sources of `opts`; `gateways` answers the Gateway API route sources' questions about
+ * Gateways, ListenerSets and namespaces (required when one is among the sources).
+ */
+export function sourcesFor(opts: SourceOptions, gateways?: GatewayLookup): Sources {
   const inDomains = domainFilter({
     include: opts.domainFilter ?? [],
     exclude: opts.excludeDomains ?? [],
@@ -116,10 +153,24 @@ export function sourcesFor(opts: SourceOptions): Sources {
     read: (o) => dnsEndpointEndpoints(o),
     admits: (o) => annotationsOk(o),
   });
+  for (const kind of opts.sources.filter(isGatewayRouteSource)) {
+    const route = GATEWAY_ROUTE_KINDS[kind];
+    if (!gateways) throw new Error(`source ${kind} needs a Gateway lookup`);
+    add({
+      kind,
+      label: route.resource.kind,
+      resource: route.resource,
+      read: (o) => gatewayRouteEndpoints(o, route, gateways),
+      admits: (o) => annotationsOk(o),
+      transform: slimRoute,
+      indexers: { [PARENTS_INDEX]: routeParentKeys },
+    });
+  }
 
   return {
     defs,
     resultOf,
+    forget: (obj) => results.delete(obj),
     claims: (def, obj) => (def.admits(obj) ? resultOf(def, obj).names : []),
     claimant: (def, obj) => ({
       obj,

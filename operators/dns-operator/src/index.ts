@@ -28,7 +28,9 @@ export {
 } from './controller/tenancy.js';
 export { zoneOf } from './controller/zone-cache.js';
 export {
+  isGatewayRouteSource,
   type RegistryOptions,
+  SOURCE_KINDS,
   type SourceDef,
   type SourceOptions,
   type Sources,
@@ -46,3 +48,4 @@ export {
 } from './operator.js';
 export { buildProvider, operatorOptions, runOnce } from './run.js';
 export type { Endpoint, FieldError, SourceResult } from './sources/endpoint.js';
+export type { GatewayLookup } from './sources/gateway.js';

@@ -27,6 +27,7 @@ import {
 } from '@chousei/runtime';
 import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dnsendpoint.js';
 import { ChangeBatcher } from './controller/batcher.js';
+import { ClaimIndex } from './controller/claim-index.js';
 import { type Claimant, resourceLabel } from './controller/claims.js';
 import { FirstSyncGuard } from './controller/first-sync-guard.js';
 import {
@@ -34,10 +35,19 @@ import {
   type FirstSyncState,
   MemoryFirstSyncState,
 } from './controller/first-sync-state.js';
+import { GatewayCache, type GatewayChange } from './controller/gateways.js';
 import { type EventSink, type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
 import type { CrossNamespaceClaims } from './controller/tenancy.js';
 import { ZoneCache } from './controller/zone-cache.js';
-import { type SourceKind, sourcesFor, txtRegistryFor, zoneFilterFor } from './definitions.js';
+import {
+  isGatewayRouteSource,
+  PARENTS_INDEX,
+  type SourceDef,
+  type SourceKind,
+  sourcesFor,
+  txtRegistryFor,
+  zoneFilterFor,
+} from './definitions.js';
 import type { Endpoint, SourceResult } from './sources/endpoint.js';
 
 export type { SourceKind };
@@ -67,6 +77,8 @@ export interface DnsOperatorOptions {
   /** external-dns's --ignore-ingress-tls-spec: Ingresses' spec.tls hosts claim no name. */
   ignoreIngressTlsSpec?: boolean;
   ingressClasses?: string[];
+  /** Read ListenerSets: routes attached to one get names from its listeners (--gateway-listener-sets). */
+  gatewayListenerSets?: boolean;
   defaultTTL?: number;
   /** Full resync: re-read every zone and look at every name. Default 10 minutes. */
   resyncIntervalMs?: number;
@@ -159,29 +171,60 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   // What an endpoint of a type left out of --managed-record-types gets, Event and status.
   const unmanaged = (e: Endpoint) =>
     `${e.type} ${e.name} is not published: ${e.type} is not among the managed record types (${managedTypes.join(', ')}); add it to --managed-record-types`;
-  const { defs, resultOf, claims, claimant } = sourcesFor(opts);
+  // Route names depend on Gateways too: their cache comes first, so routes resolve against it.
+  const gateways = opts.sources.some(isGatewayRouteSource)
+    ? new GatewayCache(manager.cache, {
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        listenerSets: opts.gatewayListenerSets ?? false,
+      })
+    : undefined;
+  const sources = sourcesFor(opts, gateways);
+  const { defs, resultOf, claims, claimant } = sources;
   const scope = {
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.labelFilter ? { labelSelector: opts.labelFilter } : {}),
   };
 
   const informers = new Map<SourceKind, Informer<KubeObject>>();
+  const defsByKind = new Map<string, SourceDef>();
   for (const def of defs) {
+    defsByKind.set(def.kind, def);
+    const settings = def.transform ? { transform: def.transform } : {};
     informers.set(
       def.kind,
-      manager.cache.informer(def.resource, scope, { dnsNames: (o) => claims(def, o) }),
+      manager.cache.informer(def.resource, scope, def.indexers ?? {}, settings),
     );
   }
 
+  // Who claims which names, kept up to date by the names controller's watches below.
+  const index = new ClaimIndex();
   const claimantsOf = (name: string): Claimant[] => {
     const out: Claimant[] = [];
-    for (const def of defs) {
-      for (const obj of informers.get(def.kind)!.store.byIndex('dnsNames', name)) {
-        if (obj.metadata?.deletionTimestamp) continue;
-        out.push(claimant(def, obj));
-      }
+    for (const ref of index.holders(name)) {
+      const slash = ref.indexOf('/');
+      const def = defsByKind.get(ref.slice(0, slash))!;
+      const obj = informers.get(def.kind)!.store.get(ref.slice(slash + 1));
+      if (!obj || obj.metadata?.deletionTimestamp) continue;
+      out.push(claimant(def, obj));
     }
     return out;
+  };
+  /** Records what the object claims now; returns the names it claimed before or claims now. */
+  const reindex = (def: SourceDef, obj: KubeObject): Array<{ name: string }> => {
+    const key = objectKey(obj);
+    const stored = informers.get(def.kind)!.store.get(key);
+    return index.set(`${def.kind}/${key}`, stored ? claims(def, stored) : []).map((name) => ({
+      name,
+    }));
+  };
+  const routeDefs = defs.filter((d) => isGatewayRouteSource(d.kind));
+  /** The routes of `def` whose names a Gateway, ListenerSet or namespace change may change. */
+  const routesTouched = (def: SourceDef, change: GatewayChange): KubeObject[] => {
+    const store = informers.get(def.kind)!.store;
+    const found = new Set(change.parents.flatMap((p) => store.byIndex(PARENTS_INDEX, p)));
+    if (change.namespace)
+      for (const o of store.byIndex('namespace', change.namespace)) found.add(o);
+    return [...found];
   };
 
   const sourceControllers = new Map<SourceKind, Controller>();
@@ -237,28 +280,20 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     onOutcome,
   });
 
-  // Names an object claimed last time we saw it: a changed host must reconcile the old
-  // name too, so its record goes.
-  const lastNames = new Map<string, string[]>();
+  // A changed object reconciles the names it claimed too, so a record it left goes.
   const namesBuilder = manager
     .controller('dns-names')
     .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 1000 });
-  for (const def of defs) {
-    const informer = informers.get(def.kind)!;
-    namesBuilder.watches(
-      def.resource,
-      (obj) => {
-        const key = `${def.kind}/${objectKey(obj)}`;
-        const present = informer.store.get(objectKey(obj)) !== undefined;
-        const now = present ? claims(def, obj) : [];
-        const before = lastNames.get(key) ?? [];
-        if (present) lastNames.set(key, now);
-        else lastNames.delete(key);
-        return [...new Set([...before, ...now])].map((name) => ({ name }));
-      },
-      scope,
-    );
-  }
+  for (const def of defs) namesBuilder.watches(def.resource, (obj) => reindex(def, obj), scope);
+  // A Gateway change makes its routes' names anew (their results were made against the old one).
+  gateways?.watchedBy(namesBuilder, (change) =>
+    routeDefs.flatMap((def) =>
+      routesTouched(def, change).flatMap((obj) => {
+        sources.forget(obj);
+        return reindex(def, obj);
+      }),
+    ),
+  );
   // A policy change looks again at the claimed names under the suffixes it had and has; a
   // namespace's new labels at the names claimed from it.
   policies?.watchedBy(namesBuilder, {
@@ -301,18 +336,24 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
 
   for (const def of defs) {
     const informer = informers.get(def.kind)!;
-    const controller = manager
-      .controller(`dns-${def.kind}`)
-      .for(def.resource, scope)
-      .complete(async (req, ctx) => {
-        try {
-          return await reconcileSource(req, ctx.signal);
-        } catch (err) {
-          // Gone meanwhile: nothing of it is left to hold or release.
-          if (isNotFound(err)) return;
-          throw err;
-        }
-      });
+    const builder = manager.controller(`dns-${def.kind}`).for(def.resource, scope);
+    // A route gains names (a finalizer) or loses them (its release) with its Gateways too.
+    if (isGatewayRouteSource(def.kind))
+      gateways?.watchedBy(builder, (change) =>
+        routesTouched(def, change).map((obj) => ({
+          namespace: obj.metadata?.namespace ?? '',
+          name: obj.metadata?.name ?? '',
+        })),
+      );
+    const controller = builder.complete(async (req, ctx) => {
+      try {
+        return await reconcileSource(req, ctx.signal);
+      } catch (err) {
+        // Gone meanwhile: nothing of it is left to hold or release.
+        if (isNotFound(err)) return;
+        throw err;
+      }
+    });
     sourceControllers.set(def.kind, controller);
 
     async function reconcileSource(req: { namespace?: string; name: string }, signal: AbortSignal) {
@@ -406,14 +447,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     );
   };
 
-  const claimedNames = () => {
-    const all = new Set<string>();
-    for (const def of defs)
-      for (const obj of informers.get(def.kind)!.store.list()) {
-        for (const n of claims(def, obj)) all.add(n);
-      }
-    return all;
-  };
+  const claimedNames = () => new Set(index.names());
 
   let firstResync: () => void = () => {};
   let firstResyncFailed: (err: unknown) => void = () => {};

@@ -109,6 +109,7 @@ export function operatorOptions(
     ...(config.annotationPrefix ? { annotationPrefix: config.annotationPrefix } : {}),
     ...(config.ignoreIngressTlsSpec ? { ignoreIngressTlsSpec: true } : {}),
     ingressClasses: config.ingressClasses,
+    gatewayListenerSets: config.gatewayListenerSets,
     defaultTTL: config.defaultTTL,
     resyncIntervalMs: config.resyncIntervalMs,
     concurrency: config.concurrency,

@@ -1,8 +1,9 @@
 import { Route53Provider, route53Aliases } from '@chousei/dns';
-import { Client, createLogger, Ingresses, Manager, Services } from '@chousei/runtime';
+import { Client, createLogger, HTTPRoutes, Ingresses, Manager, Services } from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
 import {
   type FaultProxy,
+  installGatewayApi,
   type Moto,
   ROUTE53_THROTTLING,
   SERVICE_UNAVAILABLE,
@@ -13,6 +14,7 @@ import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { setupDnsOperator } from '../src/operator.js';
+import { GatewayApi, http } from './gateway-api.js';
 
 const logLevel = process.env.TEST_LOG ?? 'silent';
 
@@ -46,6 +48,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
     });
     const cluster = await sharedCluster();
     await cluster.apply([dnsEndpointCRD]);
+    await installGatewayApi(cluster, 'standard');
     ns = await cluster.createNamespace('dnsr53');
     client = new Client(cluster.kubeConfig);
     const manager = new Manager({
@@ -61,7 +64,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
         credentials: moto.credentials,
         backoff: { initialMs: 50, maxMs: 500 },
       }),
-      sources: ['ingress', 'service'],
+      sources: ['ingress', 'service', 'gateway-httproute'],
       ownerId: 'r53-test',
       namespace: ns,
       aliases: route53Aliases(),
@@ -142,5 +145,30 @@ describe('dns-operator against Route53 (moto), throttled', () => {
       { timeoutMs: 15_000 },
     );
     expect(await find('a-app-0.example.test', 'TXT')).toBeUndefined();
+  });
+
+  it("publishes a Gateway's load balancer hostname as an alias A record for a route asking for one", async () => {
+    throttle = false;
+    const api = new GatewayApi(client, ns);
+    await api.gateway('aws', [http('web', '*.example.test')], {
+      addresses: ['gw-456.eu-west-1.elb.amazonaws.com'],
+    });
+    await api.route(
+      HTTPRoutes,
+      'api',
+      { parentRefs: [{ name: 'aws' }], hostnames: ['api.example.test'] },
+      { annotations: { 'external-dns.alpha.kubernetes.io/alias': 'true' } },
+    );
+    await api.route(HTTPRoutes, 'plain', {
+      parentRefs: [{ name: 'aws' }],
+      hostnames: ['plain.example.test'],
+    });
+    const alias = await waitFor(() => find('api.example.test', 'A'), { timeoutMs: 15_000 });
+    expect(alias.AliasTarget?.DNSName).toBe('gw-456.eu-west-1.elb.amazonaws.com.');
+    expect(alias.AliasTarget?.HostedZoneId).toBe('Z32O12XQLNTSW2');
+    const cname = await waitFor(() => find('plain.example.test', 'CNAME'), { timeoutMs: 15_000 });
+    expect(cname.ResourceRecords?.map((r) => r.Value?.replace(/\.$/, ''))).toEqual([
+      'gw-456.eu-west-1.elb.amazonaws.com',
+    ]);
   });
 });

@@ -12,6 +12,7 @@ import {
   hostnameError,
   ingressClassMatches,
   ingressEndpoints,
+  intersectHostnames,
   parseTTL,
   readAnnotations,
   serviceEndpoints,
@@ -659,6 +660,28 @@ describe('dnsEndpointEndpoints', () => {
   it('has nothing to say about an empty spec', () => {
     expect(dnsEndpointEndpoints(dnsEndpoint([]))).toEqual({ endpoints: [], errors: [], names: [] });
     expect(dnsEndpointEndpoints({ spec: {} })).toEqual({ endpoints: [], errors: [], names: [] });
+  });
+});
+
+describe('intersectHostnames (a route hostname against a listener hostname)', () => {
+  it.each([
+    ['web.example.com', 'web.example.com', 'web.example.com'],
+    ['web.example.com', 'Web.Example.com.', 'web.example.com'],
+    ['web.example.com', 'api.example.com', undefined],
+    // Wildcards match one or more labels, either side; the more specific name wins.
+    ['*.example.com', 'a.b.example.com', 'a.b.example.com'],
+    ['a.example.com', '*.example.com', 'a.example.com'],
+    ['*.example.com', '*.apps.example.com', '*.apps.example.com'],
+    ['*.apps.example.com', '*.example.com', '*.apps.example.com'],
+    ['*.example.com', 'example.com', undefined],
+    ['*.ab.com', 'x.ab.com', 'x.ab.com'],
+    ['*.example.com', 'badexample.com', undefined],
+    // No hostname: the other side's; neither: nothing to publish.
+    ['', 'web.example.com', 'web.example.com'],
+    ['*.example.com', '', '*.example.com'],
+    ['', '', undefined],
+  ])('listener %j, route %j: %j', (listener, route, want) => {
+    expect(intersectHostnames(listener, route)).toBe(want);
   });
 });
 

@@ -4,12 +4,22 @@
 // serve every namespace read them, as only this file's do.
 import { randomBytes } from 'node:crypto';
 import { DomainPolicies, type DomainPolicy, domainPolicyCRD, InMemoryProvider } from '@chousei/dns';
-import { Client, createLogger, Events, Ingresses, Manager, Namespaces } from '@chousei/runtime';
+import {
+  Client,
+  createLogger,
+  Events,
+  HTTPRoutes,
+  Ingresses,
+  Manager,
+  Namespaces,
+} from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import { installGatewayApi } from '@chousei/testenv';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import { type DnsOperatorOptions, setupDnsOperator } from '../src/operator.js';
+import { GatewayApi, http } from './gateway-api.js';
 
 const logLevel = process.env.TEST_LOG ?? 'silent';
 const ZONE = 'tenancy.test';
@@ -23,6 +33,17 @@ describe('dns-operator: who may claim which names', () => {
   const zone = { id: ZONE, name: ZONE };
   const running: RunningManager[] = [];
   const policies: string[] = [];
+  let gateways: GatewayApi;
+  const routeSources: Partial<DnsOperatorOptions> = {
+    sources: ['ingress', 'gateway-httproute'],
+    gatewayListenerSets: true,
+  };
+  const labelNamespace = (namespace: string, labels: Record<string, string>) =>
+    client.patch(
+      Namespaces,
+      { name: namespace },
+      { type: 'merge', patch: { metadata: { labels } } },
+    );
 
   const valuesOf = async (name: string, type = 'A') =>
     (await provider.records(zone)).find((r) => r.name === name && r.type === type)?.values.sort() ??
@@ -76,11 +97,15 @@ describe('dns-operator: who may claim which names', () => {
   };
 
   /** Warning Events of one object, as `REASON: note`. */
-  const warnings = async (obj: { namespace: string; name: string }, reason?: string) =>
+  const warnings = async (
+    obj: { namespace: string; name: string; kind?: string },
+    reason?: string,
+  ) =>
     (await client.list(Events, { namespace: obj.namespace }))
       .filter(
         (e) =>
           e.regarding?.name === obj.name &&
+          (!obj.kind || e.regarding.kind === obj.kind) &&
           e.type === 'Warning' &&
           (!reason || e.reason === reason),
       )
@@ -96,9 +121,11 @@ describe('dns-operator: who may claim which names', () => {
   beforeAll(async () => {
     const cluster = await sharedCluster();
     await cluster.apply([dnsEndpointCRD, domainPolicyCRD]);
+    await installGatewayApi(cluster, 'standard');
     demo = await cluster.createNamespace('demo');
     evil = await cluster.createNamespace('evil');
     client = new Client(cluster.kubeConfig);
+    gateways = new GatewayApi(client, demo, { 'chousei.test/suite': `${suite}-refuse` });
   });
   afterEach(async () => {
     await stopAll();
@@ -330,5 +357,109 @@ describe('dns-operator: who may claim which names', () => {
     await waitFor(async () => (await valuesOf(`merged.${ZONE}`)).join() === '192.0.2.80', {
       timeoutMs: 15_000,
     });
+  });
+
+  it('Gateway routes across namespaces: allowedRoutes Same, All and Selector say which attach, and a namespace label change looks again', async () => {
+    await start('refuse', routeSources);
+    await gateways.gateway(
+      'edge',
+      [
+        http('same', `*.same.${ZONE}`),
+        { ...http('all', `*.all.${ZONE}`), allowedRoutes: { namespaces: { from: 'All' } } },
+        {
+          ...http('sel', `*.sel.${ZONE}`),
+          allowedRoutes: {
+            namespaces: {
+              from: 'Selector',
+              selector: { matchLabels: { [`routes-${suite}`]: 'yes' } },
+            },
+          },
+        },
+      ],
+      { addresses: ['192.0.2.90'] },
+    );
+    const edge = { name: 'edge', namespace: demo };
+    const hosts = (label: string) => ['same', 'all', 'sel'].map((l) => `${label}.${l}.${ZONE}`);
+    await gateways.route(HTTPRoutes, 'own', { parentRefs: [edge], hostnames: hosts('own') });
+    await gateways.route(
+      HTTPRoutes,
+      'guest',
+      { parentRefs: [edge], hostnames: hosts('guest') },
+      { namespace: evil },
+    );
+    await waitFor(async () => (await valuesOf(`guest.all.${ZONE}`)).join() === '192.0.2.90');
+    await waitFor(async () => (await valuesOf(`own.same.${ZONE}`)).join() === '192.0.2.90');
+    expect(await valuesOf(`guest.same.${ZONE}`)).toEqual([]);
+    expect(await valuesOf(`guest.sel.${ZONE}`)).toEqual([]);
+    expect(await valuesOf(`own.sel.${ZONE}`)).toEqual([]);
+
+    // The guest namespace gets the label the selector asks for: its route attaches there too.
+    await labelNamespace(evil, { [`routes-${suite}`]: 'yes' });
+    await waitFor(async () => (await valuesOf(`guest.sel.${ZONE}`)).join() === '192.0.2.90', {
+      timeoutMs: 15_000,
+      description: 'the route admitted after the label change',
+    });
+    expect(await valuesOf(`guest.same.${ZONE}`)).toEqual([]);
+  });
+
+  it("Gateway routes across namespaces: a ListenerSet in another namespace counts once the Gateway's allowedListeners admit it", async () => {
+    await start('refuse', routeSources);
+    await gateways.gateway('hub', [http('base', `base.hub.${ZONE}`)], {
+      addresses: ['192.0.2.91'],
+      spec: {
+        allowedListeners: {
+          namespaces: {
+            from: 'Selector',
+            selector: { matchLabels: { [`listeners-${suite}`]: 'yes' } },
+          },
+        },
+      },
+    });
+    const guests = new GatewayApi(client, evil, gateways.labels);
+    await guests.listenerSet('team', { name: 'hub', namespace: demo }, [
+      http('team', `team.hub.${ZONE}`),
+    ]);
+    await guests.route(HTTPRoutes, 'team', {
+      parentRefs: [{ kind: 'ListenerSet', name: 'team' }],
+    });
+    await gateways.route(HTTPRoutes, 'base', { parentRefs: [{ name: 'hub' }] });
+    await waitFor(async () => (await valuesOf(`base.hub.${ZONE}`)).join() === '192.0.2.91');
+    expect(await valuesOf(`team.hub.${ZONE}`)).toEqual([]);
+
+    await labelNamespace(evil, { [`listeners-${suite}`]: 'yes' });
+    await waitFor(async () => (await valuesOf(`team.hub.${ZONE}`)).join() === '192.0.2.91', {
+      timeoutMs: 15_000,
+      description: "the ListenerSet's route attached after the label change",
+    });
+  });
+
+  it('Gateway routes are claims like any other: NameTaken by an Ingress of another namespace, DomainNotAllowed under a DomainPolicy', async () => {
+    await start('refuse', routeSources);
+    await ingress(demo, 'holder', [`held.${ZONE}`], '192.0.2.92');
+    await waitFor(async () => (await valuesOf(`held.${ZONE}`)).join() === '192.0.2.92');
+    const guests = new GatewayApi(client, evil, gateways.labels);
+    await guests.gateway('own', [http('any')], { addresses: ['203.0.113.92'] });
+    await guests.route(HTTPRoutes, 'grab', {
+      parentRefs: [{ name: 'own' }],
+      hostnames: [`held.${ZONE}`, `mine.${ZONE}`],
+    });
+    await waitFor(async () => (await valuesOf(`mine.${ZONE}`)).join() === '203.0.113.92');
+    const taken = await waitFor(async () =>
+      (await warnings({ namespace: evil, name: 'grab', kind: 'HTTPRoute' }, 'NameTaken')).join(),
+    );
+    expect(taken).toContain(`held.${ZONE} is held by namespace ${demo} (ingress/${demo}/holder)`);
+    expect(await valuesOf(`held.${ZONE}`)).toEqual(['192.0.2.92']);
+
+    await policy('demo-names', { namespaces: [demo], domains: [{ suffix: ZONE }] });
+    await waitFor(async () => (await valuesOf(`mine.${ZONE}`)).length === 0, {
+      timeoutMs: 15_000,
+      description: "the route's record removed under the policy",
+    });
+    const refused = await waitFor(async () =>
+      (
+        await warnings({ namespace: evil, name: 'grab', kind: 'HTTPRoute' }, 'DomainNotAllowed')
+      ).join(),
+    );
+    expect(refused).toContain(`mine.${ZONE}: no DomainPolicy selects namespace ${evil}`);
   });
 });

@@ -5,6 +5,7 @@ import { Informer } from '../src/cache/informer.js';
 import { byOwnerUid } from '../src/cache/store.js';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps, Secrets } from '../src/client/resource.js';
+import type { ConfigMap } from '../src/client/types.js';
 
 describe('cache', () => {
   let client: Client;
@@ -68,6 +69,27 @@ describe('cache', () => {
       apiVersion: 'v1',
       kind: 'ConfigMap',
     });
+  });
+
+  it('keeps what a transform leaves of each object, and refuses another transform for the same informer', async () => {
+    await client.create(ConfigMaps, {
+      metadata: { name: 'cut', namespace: ns, labels: { cut: 'yes' } },
+      data: { big: 'x'.repeat(1000), small: 'y' },
+    });
+    const scope = { namespace: ns, labelSelector: 'cut=yes' };
+    const keepSmall = (cm: ConfigMap): ConfigMap => ({
+      ...cm,
+      data: { small: cm.data?.small ?? '' },
+    });
+    const informer = cache.informer(ConfigMaps, scope, {}, { transform: keepSmall });
+    await informer.waitForSync();
+    expect(informer.store.get(`${ns}/cut`)?.data).toEqual({ small: 'y' });
+    expect(informer.store.get(`${ns}/cut`)?.metadata?.managedFields).toBeUndefined();
+    expect(cache.informer(ConfigMaps, scope, {}, { transform: keepSmall })).toBe(informer);
+    expect(cache.informer(ConfigMaps, scope)).toBe(informer);
+    expect(() => cache.informer(ConfigMaps, scope, {}, { transform: (cm) => cm })).toThrow(
+      /exists with another transform/,
+    );
   });
 
   it('finds children by owner through an index', async () => {

@@ -120,6 +120,21 @@ export function annotationHostnames(
 }
 
 /**
+ * The target annotation's values and field; none when unset or empty (an empty target
+ * annotation overrides nothing rather than withdrawing every record). A value too long
+ * is reported into `errors`.
+ */
+export function targetAnnotation(
+  obj: KubeObject,
+  errors: FieldError[],
+  prefixes?: readonly string[],
+): DnsAnnotations['targets'] | undefined {
+  const target = findAnnotation(obj, 'target', prefixes);
+  const list = commaList(target, errors);
+  return list.length ? { values: list, field: target!.field } : undefined;
+}
+
+/**
  * Reads the annotations that shape records (all but hostname). Bad values are reported
  * and ignored so the rest of the object still publishes: an invalid TTL falls back to
  * the default TTL.
@@ -139,12 +154,8 @@ export function readAnnotations(
     else errors.push({ field: ttl.field, message: `TTL ${parsed.error}` });
   }
 
-  const target = find('target');
-  if (target) {
-    const list = commaList(target, errors);
-    // An empty target annotation overrides nothing rather than withdrawing every record.
-    if (list.length) values.targets = { values: list, field: target.field };
-  }
+  const targets = targetAnnotation(obj, errors, prefixes);
+  if (targets) values.targets = targets;
 
   const source = find('ingress-hostname-source');
   if (source) {

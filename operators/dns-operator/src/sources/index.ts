@@ -2,6 +2,8 @@ export * from './annotations.js';
 export * from './dnsendpoint.js';
 export * from './endpoint.js';
 export * from './filters.js';
+export * from './gateway.js';
+export * from './gateway-route.js';
 export * from './ingress.js';
 export * from './loadbalancer.js';
 export * from './service.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ListOptions, Reader } from '../client/client.js';
 import { NotFoundError } from '../client/errors.js';
-import { type ResourceType, resourcePath } from '../client/resource.js';
+import { groupKind, type ResourceType, resourcePath } from '../client/resource.js';
 import type { Transport } from '../client/transport.js';
 import { type KubeObject, type ObjectKey, objectKey } from '../client/types.js';
 import { silentLogger } from '../log/logger.js';
@@ -11,6 +11,17 @@ import type { IndexFunc } from './store.js';
 
 /** Which objects of a kind an informer holds: its key in the cache. */
 export interface InformerScope extends WatchScope {}
+
+/** How an informer of the cache keeps its objects. */
+export interface InformerSettings<T> {
+  /**
+   * Applied to every object as it arrives, after managedFields are dropped: keep only what
+   * the readers of this informer use. Fixed by the first caller: asking for the same kind
+   * and scope with another transform throws, as the readers would see objects cut for
+   * someone else.
+   */
+  transform?: (obj: T) => T;
+}
 
 export interface CacheListOptions extends ListOptions {
   /** List through a named index of the store instead of scanning. */
@@ -34,6 +45,7 @@ function scopeKey(rt: ResourceType, scope: InformerScope): string {
  */
 export class Cache implements Reader {
   private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly transforms = new Map<string, unknown>();
   private signal: AbortSignal | undefined;
   private readonly log: Logger;
 
@@ -51,16 +63,24 @@ export class Cache implements Reader {
     rt: ResourceType<T>,
     scope: InformerScope = {},
     indexers: Record<string, IndexFunc<T>> = {},
+    settings: InformerSettings<T> = {},
   ): Informer<T> {
     const key = scopeKey(rt, scope);
     let informer = this.informers.get(key) as Informer<T> | undefined;
+    if (informer && settings.transform && this.transforms.get(key) !== settings.transform) {
+      throw new Error(
+        `informer ${groupKind(rt)} (${key}) exists with another transform: its objects are cut for another reader`,
+      );
+    }
     if (!informer) {
       informer = new Informer<T>(this.transport, rt, {
         ...(this.defaults as InformerOptions<T>),
         ...scope,
+        ...(settings.transform ? { transform: settings.transform } : {}),
         logger: this.log,
       });
       this.informers.set(key, informer as unknown as Informer<KubeObject>);
+      this.transforms.set(key, settings.transform);
       if (this.signal) void informer.start(this.signal);
     }
     for (const [name, fn] of Object.entries(indexers)) {

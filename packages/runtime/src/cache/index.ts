@@ -1,4 +1,10 @@
-export { Cache, type CacheListOptions, type InformerScope, matchesLabels } from './cache.js';
+export {
+  Cache,
+  type CacheListOptions,
+  type InformerScope,
+  type InformerSettings,
+  matchesLabels,
+} from './cache.js';
 export { type EventHandler, Informer, type InformerOptions } from './informer.js';
 export {
   type LabelSelector,

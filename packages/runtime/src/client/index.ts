@@ -28,6 +28,7 @@ export {
   TooManyRequestsError,
   UnauthorizedError,
 } from './errors.js';
+export * from './gateway-api.js';
 export {
   ConfigMaps,
   CustomResourceDefinitions,

@@ -151,3 +151,10 @@ export async function startManager(
     },
   };
 }
+
+export {
+  setGatewayAddresses,
+  setListenerSetStatus,
+  setRouteParents,
+  TEST_GATEWAY_CONTROLLER,
+} from './gateway-api.js';

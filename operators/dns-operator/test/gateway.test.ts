@@ -1,0 +1,385 @@
+// The Gateway API route sources on a real API server with Gateway API's own CRDs, in one
+// namespace (the rules across namespaces are in tenancy.test.ts, the one file whose operators
+// serve every namespace). No Gateway controller runs: the tests write Gateway and route status
+// as one would.
+import { InMemoryProvider, type RecordSet } from '@chousei/dns';
+import {
+  Client,
+  createLogger,
+  Events,
+  Gateways,
+  GRPCRoutes,
+  HTTPRoutes,
+  Ingresses,
+  Manager,
+  TCPRoutes,
+  TLSRoutes,
+  UDPRoutes,
+} from '@chousei/runtime';
+import {
+  type RunningManager,
+  setGatewayAddresses,
+  setRouteParents,
+  startManager,
+  waitFor,
+} from '@chousei/runtime/testing';
+import { installGatewayApi } from '@chousei/testenv';
+import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FINALIZER, setupDnsOperator } from '../src/operator.js';
+import { BACKEND, GatewayApi, http, https } from './gateway-api.js';
+
+const ZONE = 'gw.test';
+const logLevel = process.env.TEST_LOG ?? 'silent';
+
+describe('dns-operator: Gateway API routes', () => {
+  let client: Client;
+  let ns: string;
+  let api: GatewayApi;
+  let running: RunningManager;
+  const provider = new InMemoryProvider([ZONE]);
+  const zone = { id: ZONE, name: ZONE };
+  const records = async (name: string) =>
+    (await provider.records(zone)).filter((r) => r.name === name && r.type !== 'TXT');
+  const valuesOf = async (name: string, type: RecordSet['type'] = 'A') =>
+    (await records(name)).find((r) => r.type === type)?.values.sort() ?? [];
+  /** Waits until `name` has exactly these records (`TYPE values`), none when empty. */
+  const published = (name: string, ...want: string[]) =>
+    waitFor(
+      async () =>
+        (await records(name))
+          .map((r) => `${r.type} ${r.values.sort().join(',')}`)
+          .sort()
+          .join(';') === [...want].sort().join(';'),
+      { description: `${name}: ${want.join('; ') || 'no records'}` },
+    );
+  const warnings = async (kind: string, name: string) =>
+    (await client.list(Events, { namespace: ns }))
+      .filter(
+        (e) => e.regarding?.kind === kind && e.regarding.name === name && e.type === 'Warning',
+      )
+      .map((e) => `${e.reason}: ${e.note}`);
+
+  beforeAll(async () => {
+    const cluster = await sharedCluster();
+    await installGatewayApi(cluster, 'standard');
+    ns = await cluster.createNamespace('gateway');
+    client = new Client(cluster.kubeConfig);
+    api = new GatewayApi(client, ns);
+    const manager = new Manager({
+      kubeConfig: await operatorKubeConfig(),
+      healthProbePort: false,
+      metricsPort: false,
+      logger: createLogger({ level: logLevel }),
+    });
+    setupDnsOperator(manager, {
+      provider,
+      sources: [
+        'ingress',
+        'gateway-httproute',
+        'gateway-grpcroute',
+        'gateway-tlsroute',
+        'gateway-tcproute',
+        'gateway-udproute',
+      ],
+      ownerId: 'gateway',
+      namespace: ns,
+      gatewayListenerSets: true,
+      logger: createLogger({ level: logLevel }),
+    });
+    running = await startManager(manager);
+  });
+  afterAll(() => running?.stop());
+
+  it('intersection and wildcards: a route publishes the hostnames its listeners share, a route without hostnames takes theirs', async () => {
+    await api.gateway('edge', [http('web', 'web.gw.test'), https('apps', '*.apps.gw.test')], {
+      addresses: ['192.0.2.1'],
+    });
+    const edge = { name: 'edge' };
+    await api.route(HTTPRoutes, 'shop', {
+      parentRefs: [edge],
+      hostnames: ['web.gw.test', 'other.gw.test', 'shop.apps.gw.test', '*.svc.apps.gw.test'],
+    });
+    // No hostnames: the listener's, a wildcard included.
+    await api.route(HTTPRoutes, 'all-apps', {
+      parentRefs: [{ name: 'edge', sectionName: 'apps' }],
+    });
+    // A wildcard route narrowed to the listener's name.
+    await api.route(HTTPRoutes, 'wild', {
+      parentRefs: [{ name: 'edge', sectionName: 'web' }],
+      hostnames: ['*.gw.test'],
+    });
+    await published('web.gw.test', 'A 192.0.2.1');
+    await published('shop.apps.gw.test', 'A 192.0.2.1');
+    await published('*.svc.apps.gw.test', 'A 192.0.2.1');
+    await published('*.apps.gw.test', 'A 192.0.2.1');
+    expect(await records('other.gw.test')).toEqual([]);
+    expect(await records('*.gw.test')).toEqual([]);
+    // Ownership names the route, as external-dns writes it.
+    const txt = (await provider.records(zone)).find((r) => r.name === 'a-shop.apps.gw.test');
+    expect(txt?.values).toEqual([
+      `heritage=external-dns,external-dns/owner=gateway,external-dns/resource=httproute/${ns}/shop`,
+    ]);
+    const route = await waitFor(async () => {
+      const r = await client.get(HTTPRoutes, { namespace: ns, name: 'shop' });
+      return r.metadata?.finalizers?.includes(FINALIZER) && r;
+    });
+    expect(route.metadata?.finalizers).toEqual([FINALIZER]);
+  });
+
+  it('acceptance: only parents that accepted the route count, through the section and port it names', async () => {
+    await api.gateway('accept', [http('one', 'one.gw.test'), http('two', 'two.gw.test')], {
+      addresses: ['192.0.2.2'],
+    });
+    await api.route(
+      HTTPRoutes,
+      'refused',
+      { parentRefs: [{ name: 'accept' }], hostnames: ['refused.one.gw.test', 'one.gw.test'] },
+      { accepted: false },
+    );
+    // Status naming a parent the spec does not: not this route's parent.
+    await api.route(HTTPRoutes, 'stray', { parentRefs: [{ name: 'elsewhere' }] });
+    await setRouteParents(
+      client,
+      HTTPRoutes,
+      { namespace: ns, name: 'stray' },
+      {
+        parents: [{ name: 'accept' }],
+      },
+    );
+    await api.route(HTTPRoutes, 'wrong-port', {
+      parentRefs: [{ name: 'accept', port: 8080 }],
+      hostnames: ['two.gw.test'],
+    });
+    await api.route(HTTPRoutes, 'section', {
+      parentRefs: [{ name: 'accept', sectionName: 'two' }],
+      hostnames: ['one.gw.test', 'two.gw.test'],
+    });
+    await published('two.gw.test', 'A 192.0.2.2');
+    expect(await records('one.gw.test')).toEqual([]);
+
+    // The Gateway accepts the refused route: its names come.
+    await setRouteParents(client, HTTPRoutes, { namespace: ns, name: 'refused' });
+    await published('one.gw.test', 'A 192.0.2.2');
+  });
+
+  it('listener protocols and allowedRoutes kinds: each route kind attaches where its Gateway lets it', async () => {
+    await api.gateway(
+      'mixed',
+      [
+        {
+          ...http('grpc-only', 'grpc.gw.test'),
+          allowedRoutes: { kinds: [{ kind: 'GRPCRoute' }] },
+        },
+        {
+          name: 'tls',
+          port: 443,
+          protocol: 'TLS',
+          hostname: 'tls.gw.test',
+          tls: { mode: 'Passthrough' },
+        },
+        { name: 'tcp', port: 5432, protocol: 'TCP' },
+        { name: 'udp', port: 53, protocol: 'UDP' },
+      ],
+      { addresses: ['192.0.2.3'] },
+    );
+    const mixed = [{ name: 'mixed' }];
+    await api.route(HTTPRoutes, 'not-grpc', { parentRefs: mixed, hostnames: ['grpc.gw.test'] });
+    await api.route(GRPCRoutes, 'grpc', { parentRefs: mixed, hostnames: ['grpc.gw.test'] });
+    await api.route(TLSRoutes, 'tls', {
+      parentRefs: mixed,
+      hostnames: ['tls.gw.test'],
+      rules: BACKEND,
+    });
+    // TCP and UDP routes have no hostnames: the annotation names them, in every prefix.
+    await api.route(
+      TCPRoutes,
+      'db',
+      { parentRefs: [{ name: 'mixed', sectionName: 'tcp' }], rules: BACKEND },
+      { annotations: { 'dns.chousei.dev/hostname': 'db.gw.test' } },
+    );
+    await api.route(
+      UDPRoutes,
+      'dns',
+      { parentRefs: mixed, rules: BACKEND },
+      { annotations: { 'external-dns.kubernetes.io/hostname': 'udp.gw.test' } },
+    );
+    await published('grpc.gw.test', 'A 192.0.2.3');
+    await published('tls.gw.test', 'A 192.0.2.3');
+    await published('db.gw.test', 'A 192.0.2.3');
+    await published('udp.gw.test', 'A 192.0.2.3');
+    const owner = (await provider.records(zone)).find((r) => r.name === 'a-grpc.gw.test');
+    expect(owner?.values[0]).toContain(`resource=grpcroute/${ns}/grpc`);
+    // A TLS listener takes TCP routes, a TCP one no TLS route (no hostname to match either).
+    for (const [rt, name] of [
+      [GRPCRoutes, 'grpc'],
+      [TLSRoutes, 'tls'],
+      [TCPRoutes, 'db'],
+      [UDPRoutes, 'dns'],
+    ] as const)
+      await waitFor(async () =>
+        (await client.get(rt, { namespace: ns, name })).metadata?.finalizers?.includes(FINALIZER),
+      );
+    // The HTTPRoute claims nothing (the listener takes GRPCRoutes only): it is never held.
+    const notGrpc = await client.get(HTTPRoutes, { namespace: ns, name: 'not-grpc' });
+    expect(notGrpc.metadata?.finalizers ?? []).toEqual([]);
+  });
+
+  it("ListenerSets: their accepted listeners count as the Gateway's, their target annotation first", async () => {
+    await api.gateway('shared', [http('base', 'base.gw.test')], {
+      addresses: ['192.0.2.4'],
+      spec: { allowedListeners: { namespaces: { from: 'Same' } } },
+    });
+    await api.listenerSet('team', { name: 'shared' }, [http('team', 'team.gw.test')]);
+    await api.listenerSet('other', { name: 'shared' }, [http('other', '*.other.gw.test')], {
+      annotations: { 'external-dns.alpha.kubernetes.io/target': '198.51.100.4' },
+    });
+    await api.route(HTTPRoutes, 'on-set', {
+      parentRefs: [{ kind: 'ListenerSet', name: 'team' }],
+      hostnames: ['team.gw.test', 'base.gw.test'],
+    });
+    await api.route(HTTPRoutes, 'on-other', {
+      parentRefs: [{ kind: 'ListenerSet', name: 'other' }],
+      hostnames: ['x.other.gw.test'],
+    });
+    // The set's listeners only: base.gw.test is the Gateway's own.
+    await published('team.gw.test', 'A 192.0.2.4');
+    await published('x.other.gw.test', 'A 198.51.100.4');
+    expect(await records('base.gw.test')).toEqual([]);
+
+    // A Gateway that stops admitting ListenerSets detaches their routes.
+    await client.patch(
+      Gateways,
+      { namespace: ns, name: 'shared' },
+      {
+        type: 'merge',
+        patch: { spec: { allowedListeners: { namespaces: { from: 'None' } } } },
+      },
+    );
+    await published('team.gw.test');
+    await published('x.other.gw.test');
+  });
+
+  it('annotations: TTL and hostname on the route, target on the Gateway, in every prefix; a target on a route is reported', async () => {
+    await api.gateway('notes', [http('any')], {
+      addresses: ['192.0.2.5'],
+      annotations: { 'external-dns.kubernetes.io/target': 'lb.example.net' },
+    });
+    await api.route(
+      HTTPRoutes,
+      'ttl',
+      { parentRefs: [{ name: 'notes' }], hostnames: ['ttl.gw.test'] },
+      {
+        annotations: {
+          'external-dns.alpha.kubernetes.io/ttl': '90s',
+          'dns.chousei.dev/hostname': 'extra.gw.test',
+          'dns.chousei.dev/target': '203.0.113.9',
+        },
+      },
+    );
+    // The target annotation overrides the Gateway's addresses: a CNAME.
+    await published('ttl.gw.test', 'CNAME lb.example.net');
+    await published('extra.gw.test', 'CNAME lb.example.net');
+    expect((await records('ttl.gw.test'))[0]?.ttl).toBe(90);
+    await waitFor(async () =>
+      (await warnings('HTTPRoute', 'ttl')).some((w) =>
+        w.startsWith(
+          'InvalidInput: metadata.annotations[dns.chousei.dev/target]: is not read on routes',
+        ),
+      ),
+    );
+
+    // annotation-only: the spec's hostnames are not published.
+    await api.route(
+      HTTPRoutes,
+      'annotated',
+      { parentRefs: [{ name: 'notes' }], hostnames: ['spec.gw.test'] },
+      {
+        annotations: {
+          'external-dns.kubernetes.io/gateway-hostname-source': 'annotation-only',
+          'external-dns.kubernetes.io/hostname': 'only.gw.test',
+        },
+      },
+    );
+    await published('only.gw.test', 'CNAME lb.example.net');
+    expect(await records('spec.gw.test')).toEqual([]);
+  });
+
+  it('status-driven targets: IPv4, IPv6 and hostnames from status.addresses follow the Gateway; emptied addresses keep the records', async () => {
+    await api.gateway('moving', [http('web', 'moving.gw.test')], {
+      addresses: ['192.0.2.6', '2001:DB8::6'],
+    });
+    await api.route(HTTPRoutes, 'moving', { parentRefs: [{ name: 'moving' }] });
+    await published('moving.gw.test', 'A 192.0.2.6', 'AAAA 2001:db8::6');
+
+    const key = { namespace: ns, name: 'moving' };
+    await setGatewayAddresses(client, key, ['lb-1.example.net']);
+    await published('moving.gw.test', 'CNAME lb-1.example.net');
+
+    // A Gateway that lost its addresses (its controller restarting): the records stay.
+    await setGatewayAddresses(client, key, []);
+    await new Promise((r) => setTimeout(r, 500));
+    await published('moving.gw.test', 'CNAME lb-1.example.net');
+    await setGatewayAddresses(client, key, ['192.0.2.66']);
+    await published('moving.gw.test', 'A 192.0.2.66');
+    expect(await valuesOf('moving.gw.test', 'CNAME')).toEqual([]);
+  });
+
+  it('detach and delete: a route that leaves its Gateway, or goes, takes its records along', async () => {
+    await api.gateway('leaving', [http('web', '*.leaving.gw.test')], { addresses: ['192.0.2.7'] });
+    await api.route(HTTPRoutes, 'detached', {
+      parentRefs: [{ name: 'leaving' }],
+      hostnames: ['a.leaving.gw.test'],
+    });
+    await api.route(HTTPRoutes, 'deleted', {
+      parentRefs: [{ name: 'leaving' }],
+      hostnames: ['b.leaving.gw.test'],
+    });
+    await published('a.leaving.gw.test', 'A 192.0.2.7');
+    await published('b.leaving.gw.test', 'A 192.0.2.7');
+
+    await api.detach(HTTPRoutes, 'detached');
+    await published('a.leaving.gw.test');
+    expect((await provider.records(zone)).filter((r) => r.name === 'a-a.leaving.gw.test')).toEqual(
+      [],
+    );
+    // Claiming nothing, it is released.
+    await waitFor(
+      async () =>
+        !(await client.get(HTTPRoutes, { namespace: ns, name: 'detached' })).metadata?.finalizers
+          ?.length,
+    );
+
+    await client.delete(HTTPRoutes, { namespace: ns, name: 'deleted' });
+    await published('b.leaving.gw.test');
+    await waitFor(() =>
+      client.get(HTTPRoutes, { namespace: ns, name: 'deleted' }).then(
+        () => false,
+        () => true,
+      ),
+    );
+  });
+
+  it('an Ingress and an HTTPRoute claiming one name from one namespace merge into one record set', async () => {
+    await api.gateway('switch', [http('web', 'switch.gw.test')], { addresses: ['192.0.2.8'] });
+    await client.create(Ingresses, {
+      metadata: { name: 'switch', namespace: ns },
+      spec: { rules: [{ host: 'switch.gw.test' }] },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name: 'switch' },
+      {
+        type: 'merge',
+        patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.80' }] } } },
+      },
+    );
+    await published('switch.gw.test', 'A 192.0.2.80');
+    await api.route(HTTPRoutes, 'switch', { parentRefs: [{ name: 'switch' }] });
+    await published('switch.gw.test', 'A 192.0.2.8,192.0.2.80');
+    expect(await warnings('HTTPRoute', 'switch')).toEqual([]);
+    // The Ingress goes: the record keeps the route's address (updated, never deleted).
+    await client.delete(Ingresses, { namespace: ns, name: 'switch' });
+    await published('switch.gw.test', 'A 192.0.2.8');
+  });
+});
