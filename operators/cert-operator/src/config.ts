@@ -9,7 +9,7 @@ import {
   operatorSettings,
 } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
-import type { SolverService } from './solvers/http01/ingress-route.js';
+import type { SolverService } from './solvers/http01/routed.js';
 import { type Nameserver, parseNameserver } from './solvers/resolver.js';
 
 /** Every flag of chousei-cert-operator, its environment variable and help. */
@@ -30,6 +30,16 @@ export const FLAGS = {
     type: 'string',
     default: 'Issuer',
     help: "Issuer or ClusterIssuer (as cert-manager's, default Issuer; with --namespace: Issuer)",
+  },
+  'enable-gateway-api': {
+    type: 'boolean',
+    default: false,
+    help: 'Read Gateway API (its CRDs must be installed): the Gateway shim, and gatewayHTTPRoute HTTP-01 solvers',
+  },
+  'enable-gateway-api-listenerset': {
+    type: 'boolean',
+    default: false,
+    help: 'With --enable-gateway-api: the ListenerSet shim too (Gateway API v1.5+ CRDs)',
   },
   'http01-solver-service': {
     type: 'string',
@@ -102,6 +112,8 @@ export interface CertOperatorConfig extends OperatorSettings {
   namespace?: string;
   clusterResourceNamespace: string;
   defaultIssuer?: IssuerRef;
+  /** --enable-gateway-api, with --enable-gateway-api-listenerset. */
+  gatewayAPI?: { listenerSets: boolean };
   http01SolverPort: number;
   http01SolverService?: SolverService;
   http01SelfCheck: { port: number; nameservers: Nameserver[]; timeoutMs: number };
@@ -182,6 +194,7 @@ export function parseConfig(
     ...(issuerName
       ? { defaultIssuer: { name: issuerName, kind: defaultIssuerKind(flags, namespace) } }
       : {}),
+    ...gatewayAPIConfig(flags),
     http01SolverPort: flags.int('http01-solver-port', 1, 65535),
     http01SelfCheck: {
       port: flags.int('http01-self-check-port', 1, 65535),
@@ -204,6 +217,18 @@ export function parseConfig(
     ...operatorSettings(flags, env),
     help: false,
   };
+}
+
+function gatewayAPIConfig(flags: Flags<typeof FLAGS>): Pick<CertOperatorConfig, 'gatewayAPI'> {
+  const listenerSets = flags.bool('enable-gateway-api-listenerset');
+  if (!flags.bool('enable-gateway-api')) {
+    if (listenerSets)
+      throw new ConfigError(
+        `${flags.where('enable-gateway-api-listenerset')} goes with ${flags.where('enable-gateway-api')}`,
+      );
+    return {};
+  }
+  return { gatewayAPI: { listenerSets } };
 }
 
 /**

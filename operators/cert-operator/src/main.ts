@@ -14,6 +14,7 @@ const code = await runOperator({
       ...(config.namespace ? { namespace: config.namespace } : {}),
       clusterResourceNamespace: config.clusterResourceNamespace,
       ...(config.defaultIssuer ? { defaultIssuer: config.defaultIssuer } : {}),
+      ...(config.gatewayAPI ? { gatewayAPI: config.gatewayAPI } : {}),
       http01SolverPort: config.http01SolverPort,
       ...(config.http01SolverService ? { http01SolverService: config.http01SolverService } : {}),
       http01SelfCheck: config.http01SelfCheck,

@@ -1,17 +1,29 @@
 import { DomainPolicyCache } from '@chousei/dns';
-import { type Logger, type Manager, ServingCert, whenAborted } from '@chousei/runtime';
+import {
+  HTTPRoutes,
+  type InformerScope,
+  Ingresses,
+  type Logger,
+  type Manager,
+  type ResourceType,
+  ServingCert,
+  whenAborted,
+} from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
 import type { ServingCertConfig } from './config.js';
 import { certificateController } from './controllers/certificates.js';
+import { gatewayShims } from './controllers/gateway-shim.js';
 import { ingressShim } from './controllers/ingress-shim.js';
 import { IssuerBuilder } from './controllers/issuer-builder.js';
 import { issuerControllers } from './controllers/issuers.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
+import { ShimRegistry } from './controllers/shim.js';
 import { servedScope, servesClusterIssuers } from './scope.js';
 import {
-  keyAuthorizationFromIngresses,
+  keyAuthorizationFromRoutes,
+  LABEL_HTTP01,
   type SolverService,
-} from './solvers/http01/ingress-route.js';
+} from './solvers/http01/routed.js';
 import type { HTTP01SelfCheckOptions } from './solvers/http01/self-check.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
 import type { Nameserver } from './solvers/resolver.js';
@@ -26,6 +38,11 @@ export interface CertOperatorOptions {
   namespace?: string;
   clusterResourceNamespace: string;
   defaultIssuer?: IssuerRef;
+  /**
+   * Gateway API (--enable-gateway-api): the Gateway shim, and gatewayHTTPRoute solvers;
+   * with `listenerSets`, the ListenerSet shim too. Unset: Gateway API kinds are not read.
+   */
+  gatewayAPI?: { listenerSets: boolean };
   /** Port of the HTTP-01 challenge server (0: any free port). */
   http01SolverPort: number;
   /** Default: the manager's bindAddress. */
@@ -79,9 +96,17 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   const events = manager.eventRecorder('chousei-cert-operator');
   const service = opts.http01SolverService;
   // The challenge server runs on every replica; the leader presents tokens, and in a cluster
-  // the others find them on its temporary Ingresses.
+  // the others find them on its temporary routes: Ingresses in the shim's cache, HTTPRoutes
+  // in one of temporary routes only.
+  const routes: Array<{ resource: ResourceType; scope: InformerScope }> = [
+    { resource: Ingresses, scope },
+    ...(opts.gatewayAPI
+      ? [{ resource: HTTPRoutes, scope: { ...scope, labelSelector: `${LABEL_HTTP01}=true` } }]
+      : []),
+  ];
+  for (const { resource, scope } of routes) manager.cache.informer(resource, scope);
   const http01 = new HTTP01Solver(
-    service ? keyAuthorizationFromIngresses(manager.cache, service.namespace, scope) : undefined,
+    service ? keyAuthorizationFromRoutes(manager.cache, service.namespace, routes) : undefined,
   );
   manager.add({
     name: 'http01-solver',
@@ -101,6 +126,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     client: manager.client,
     http01,
     ...(opts.http01SolverService ? { http01Service: opts.http01SolverService } : {}),
+    gatewayAPI: !!opts.gatewayAPI,
     ...(opts.http01SelfCheck ? { http01SelfCheck: opts.http01SelfCheck } : {}),
     ...(opts.dns01RecursiveNameservers
       ? { dns01RecursiveNameservers: opts.dns01RecursiveNameservers }
@@ -129,12 +155,15 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
     ...(opts.renewalInfoIntervalMs ? { renewalInfoIntervalMs: opts.renewalInfoIntervalMs } : {}),
     logger: opts.logger,
   });
-  ingressShim({
+  const shim = {
     manager,
     events,
     scope,
+    registry: new ShimRegistry(),
     ...(opts.defaultIssuer ? { defaultIssuer: opts.defaultIssuer } : {}),
-  });
+  };
+  ingressShim(shim);
+  if (opts.gatewayAPI) gatewayShims({ ...shim, listenerSets: opts.gatewayAPI.listenerSets });
   const selfManaged = opts.webhook?.servingCert;
   if (selfManaged && (opts.webhook?.certFile || opts.webhook?.keyFile)) {
     throw new Error('webhook.servingCert writes certDir; certFile and keyFile do not go with it');

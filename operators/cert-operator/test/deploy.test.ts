@@ -26,6 +26,7 @@ chartSuite({
         },
       },
     },
+    'Gateway API with ListenerSets': { gatewayAPI: { enabled: true, listenerSets: true } },
     'no webhook, one replica': { 'webhook.enabled': false, replicas: 1, leaderElection: false },
     'HTTP-01 self-check and DNS-01 CNAMEs through given nameservers': {
       'http01.selfCheckNameservers': ['10.96.0.53', '10.96.0.54:5353'],

@@ -1,12 +1,19 @@
 import { request } from 'node:http';
-import { Cache, Client, createLogger } from '@chousei/runtime';
+import {
+  Cache,
+  Client,
+  createLogger,
+  HTTPRoutes,
+  Ingresses,
+  type KubeObject,
+} from '@chousei/runtime';
 import { waitFor } from '@chousei/runtime/testing';
+import { installGatewayApi } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  IngressRoutedSolver,
-  keyAuthorizationFromIngresses,
-} from '../src/solvers/http01/ingress-route.js';
+import { httpRoute } from '../src/solvers/http01/gateway-route.js';
+import { ingressRoute } from '../src/solvers/http01/ingress-route.js';
+import { keyAuthorizationFromRoutes, RoutedSolver } from '../src/solvers/http01/routed.js';
 import { HTTP01Solver } from '../src/solvers/index.js';
 
 function get(
@@ -87,44 +94,54 @@ describe('HTTP01Solver', () => {
 });
 
 describe('HTTP01Solver on several replicas', () => {
-  it('answers a token another replica routed, from its Ingress cache, until it is cleaned up', async () => {
-    const cluster = await sharedCluster();
-    const ns = await cluster.createNamespace('http01');
-    const client = new Client(cluster.kubeConfig);
-    const stop = new AbortController();
-    const cache = new Cache(client.transport);
-    cache.start(stop.signal);
-    // The leader presents and routes; the Service sends the CA's request to the standby.
-    const leader = new IngressRoutedSolver(
-      new HTTP01Solver(),
-      client,
-      { namespace: ns, name: 'cert-operator-http01', port: 8089 },
-      undefined,
-      createLogger({ level: 'silent' }),
-    );
-    const standby = new HTTP01Solver(keyAuthorizationFromIngresses(cache, ns, {}));
-    await standby.start(0, '127.0.0.1');
-    const ch = {
-      identifier: 'ha.example.test',
-      token: 'ha_Tok-3',
-      keyAuthorization: 'ha_Tok-3.th',
-    };
-    const path = `/.well-known/acme-challenge/${ch.token}`;
-    try {
-      expect((await get(standby.port, path)).status).toBe(404);
-      await leader.present(ch);
-      const res = await waitFor(async () => {
-        const r = await get(standby.port, path);
-        return r.status === 200 && r;
-      });
-      expect(res.body).toBe(ch.keyAuthorization);
-      // A token is only answered by its own key authorization, not by a prefix match.
-      expect((await get(standby.port, '/.well-known/acme-challenge/ha_Tok')).status).toBe(404);
-      await leader.cleanUp(ch);
-      await waitFor(async () => (await get(standby.port, path)).status === 404);
-    } finally {
-      await standby.stop();
-      stop.abort();
-    }
-  });
+  it.each([
+    ['Ingress', () => ingressRoute(undefined)],
+    ['HTTPRoute', () => httpRoute([{ name: 'edge' }])],
+  ] as const)(
+    'answers a token another replica routed, from its %s cache, until it is cleaned up',
+    async (kind, route) => {
+      const cluster = await sharedCluster();
+      await installGatewayApi(cluster, 'experimental');
+      const ns = await cluster.createNamespace('http01');
+      const client = new Client(cluster.kubeConfig);
+      const stop = new AbortController();
+      const cache = new Cache(client.transport);
+      cache.start(stop.signal);
+      // The leader presents and routes; the Service sends the CA's request to the standby.
+      const leader = new RoutedSolver<KubeObject>(
+        new HTTP01Solver(),
+        client,
+        { namespace: ns, name: 'cert-operator-http01', port: 8089 },
+        route(),
+        createLogger({ level: 'silent' }),
+      );
+      const resource = kind === 'Ingress' ? Ingresses : HTTPRoutes;
+      const standby = new HTTP01Solver(
+        keyAuthorizationFromRoutes(cache, ns, [{ resource, scope: {} }]),
+      );
+      await standby.start(0, '127.0.0.1');
+      const ch = {
+        identifier: 'ha.example.test',
+        token: 'ha_Tok-3',
+        keyAuthorization: 'ha_Tok-3.th',
+      };
+      const path = `/.well-known/acme-challenge/${ch.token}`;
+      try {
+        expect((await get(standby.port, path)).status).toBe(404);
+        await leader.present(ch);
+        const res = await waitFor(async () => {
+          const r = await get(standby.port, path);
+          return r.status === 200 && r;
+        });
+        expect(res.body).toBe(ch.keyAuthorization);
+        // A token is only answered by its own key authorization, not by a prefix match.
+        expect((await get(standby.port, '/.well-known/acme-challenge/ha_Tok')).status).toBe(404);
+        await leader.cleanUp(ch);
+        await waitFor(async () => (await get(standby.port, path)).status === 404);
+      } finally {
+        await standby.stop();
+        stop.abort();
+      }
+    },
+  );
 });

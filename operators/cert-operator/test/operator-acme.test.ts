@@ -1,7 +1,23 @@
 import { X509Certificate } from 'node:crypto';
-import { Client, Events, Informer, type Ingress, Ingresses, Secrets } from '@chousei/runtime';
+import {
+  Client,
+  Events,
+  type HTTPRoute,
+  HTTPRoutes,
+  Informer,
+  type Ingress,
+  Ingresses,
+  Secrets,
+} from '@chousei/runtime';
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
-import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@chousei/testenv';
+import {
+  type Bind9,
+  freePort,
+  installGatewayApi,
+  type Pebble,
+  startBind9,
+  startPebble,
+} from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import type * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +26,7 @@ import { Certificates, Issuers } from '../src/api/types.js';
 import { renewalTime } from '../src/controllers/policy.js';
 import { ariCertId } from '../src/issuers/acme/index.js';
 import { inspectCertificate } from '../src/pki/index.js';
-import { LABEL_HTTP01 } from '../src/solvers/http01/ingress-route.js';
+import { LABEL_HTTP01 } from '../src/solvers/http01/routed.js';
 import { startCertOperator } from './operator.js';
 import { ordersOf, pebbleIssuer } from './pebble-account.js';
 import { secretText } from './secret-text.js';
@@ -45,6 +61,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     pebble = await startPebble({ httpPort: solverPort, dnsServer: bind.address });
     const cluster = await sharedCluster();
     await cluster.apply(CRDS);
+    await installGatewayApi(cluster, 'experimental');
     ns = await cluster.createNamespace('acme');
     client = new Client(cluster.kubeConfig);
     ({ running } = await startCertOperator(
@@ -54,6 +71,8 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
         http01SolverHost: '127.0.0.1',
         // As in a cluster: challenges are also routed by temporary Ingresses to this Service.
         http01SolverService: { namespace: ns, name: 'cert-operator-solver', port: 8089 },
+        // gatewayHTTPRoute solvers route through temporary HTTPRoutes instead.
+        gatewayAPI: { listenerSets: false },
         // The self-check looks where Pebble does: names in BIND9, the port Pebble connects to.
         http01SelfCheck: { port: solverPort, nameservers: [bind] },
         backoff: { initialMs: 1000, maxMs: 2000 },
@@ -143,6 +162,78 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     for (const name of ['site.example.test', 'www.site.example.test']) {
       expect(served).toContain(`"url":"http://${name}:`);
     }
+    await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
+    stopWatch.abort();
+  });
+
+  it('issues over HTTP-01 through a temporary HTTPRoute (gatewayHTTPRoute): its parents and labels, the Exact path to the solver Service, removed after', async () => {
+    await client.create(Issuers, {
+      metadata: { name: 'pebble-gateway', namespace: ns },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          email: 'ops@example.test',
+          privateKeySecretRef: { name: 'pebble-gateway-account' },
+          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+          solvers: [
+            {
+              http01: {
+                gatewayHTTPRoute: {
+                  parentRefs: [{ name: 'edge', namespace: 'gateways', sectionName: 'http' }],
+                  labels: { team: 'web' },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+    const routes: HTTPRoute[] = [];
+    const stopWatch = new AbortController();
+    const informer = new Informer(client.transport, HTTPRoutes, {
+      namespace: ns,
+      labelSelector: LABEL_HTTP01,
+    });
+    informer.addHandler({ onAdd: (r) => routes.push(r) });
+    void informer.start(stopWatch.signal);
+    await informer.waitForSync();
+    await client.create(Certificates, {
+      metadata: { name: 'gateway-site', namespace: ns },
+      spec: {
+        secretName: 'gateway-site-tls',
+        issuerRef: { name: 'pebble-gateway' },
+        dnsNames: ['gw.example.test'],
+      },
+    });
+    await waitForCondition(client, Certificates, { namespace: ns, name: 'gateway-site' }, 'Ready', {
+      timeoutMs: 30_000,
+    });
+    const secret = await client.get(Secrets, { namespace: ns, name: 'gateway-site-tls' });
+    expect(chainVerifies(secretText(secret, 'tls.crt'), await pebble.rootCertificate())).toBe(true);
+
+    expect(routes).toHaveLength(1);
+    const route = routes[0]!;
+    expect(route.metadata?.labels).toEqual({ team: 'web', [LABEL_HTTP01]: 'true' });
+    expect(route.spec?.parentRefs).toEqual([
+      expect.objectContaining({ name: 'edge', namespace: 'gateways', sectionName: 'http' }),
+    ]);
+    expect(route.spec?.hostnames).toEqual(['gw.example.test']);
+    const rule = route.spec?.rules?.[0];
+    expect(rule?.matches).toEqual([
+      {
+        path: {
+          type: 'Exact',
+          value: expect.stringMatching(/^\/\.well-known\/acme-challenge\/[\w-]+$/),
+        },
+      },
+    ]);
+    expect(rule?.backendRefs).toEqual([
+      expect.objectContaining({ name: 'cert-operator-solver', port: 8089 }),
+    ]);
+    // No Ingress for it: the route replaced it.
+    expect(await client.list(Ingresses, { namespace: ns, labelSelector: LABEL_HTTP01 })).toEqual(
+      [],
+    );
     await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
     stopWatch.abort();
   });

@@ -356,6 +356,22 @@ describe('validateIssuer', () => {
     ]);
   });
 
+  it('routes an HTTP-01 challenge one way: an Ingress or an HTTPRoute (gatewayHTTPRoute), not both', () => {
+    expect(
+      solverErrors({
+        http01: {
+          ingress: { ingressClassName: 'nginx' },
+          gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }] },
+        },
+      }),
+    ).toEqual([
+      'spec.acme.solvers[0].http01: set ingress or gatewayHTTPRoute, not both: a challenge is routed one way',
+    ]);
+    expect(
+      solverErrors({ http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }] } } }),
+    ).toEqual([]);
+  });
+
   it('checks rfc2136 nameservers are host[:port]', () => {
     const ns = (nameserver: string) => solverErrors(rfc2136({ nameserver }));
     for (const good of [

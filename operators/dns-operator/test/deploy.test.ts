@@ -53,6 +53,10 @@ chartSuite({
       ports: { metrics: 9090, health: 8081 },
     },
     'one namespace, one replica': { watchNamespace: 'apps', replicas: 1, leaderElection: false },
+    'Gateway API routes with ListenerSets': {
+      sources: ['ingress', 'gateway-httproute', 'gateway-tlsroute'],
+      gatewayListenerSets: true,
+    },
     'Route53 with static credentials': {
       'provider.route53.credentialsSecret': 'aws',
       domainFilters: ['example.com'],

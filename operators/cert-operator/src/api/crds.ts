@@ -214,13 +214,38 @@ const solver = obj('One way to answer challenges, and the names it answers for.'
     },
   ),
   http01: obj(
-    "HTTP-01: the operator's challenge server answers, reached through a temporary Ingress per challenge (the path /.well-known/acme-challenge/TOKEN, pathType Exact), removed afterwards.",
+    "HTTP-01: the operator's challenge server answers, reached through a temporary Ingress (or HTTPRoute, with gatewayHTTPRoute) per challenge (the path /.well-known/acme-challenge/TOKEN, an Exact match), removed afterwards.",
     {
       ingress: obj('The temporary Ingress.', {
         ingressClassName: str(
           "Ingress class of the temporary Ingress; unset: the cluster's default class.",
         ),
       }),
+      gatewayHTTPRoute: obj(
+        "A temporary Gateway API HTTPRoute instead of the Ingress (with --enable-gateway-api), in the operator's namespace beside its solver Service: the listeners it attaches to must admit routes from there (allowedRoutes).",
+        {
+          parentRefs: {
+            type: 'array',
+            description: 'The Gateways (or ListenerSets) the HTTPRoute attaches to.',
+            maxItems: 32,
+            items: obj(
+              'A parent, as in an HTTPRoute.',
+              {
+                group: str('Default gateway.networking.k8s.io.'),
+                kind: str('Gateway or ListenerSet. Default: Gateway.'),
+                namespace: str(
+                  "Namespace of the parent; unset: the operator's namespace (where the route is).",
+                ),
+                name: str('Name of the parent.', { minLength: 1 }),
+                sectionName: str('One listener of the parent, by name.'),
+                port: int('One port of the parent.', { minimum: 1, maximum: 65535 }),
+              },
+              { required: ['name'] },
+            ),
+          },
+          labels: stringMap("Labels of the HTTPRoute, beside the operator's own."),
+        },
+      ),
       selfCheck: bool(
         'Before asking the CA to validate, wait (up to --http01-self-check-timeout, 2 minutes) until http://NAME/.well-known/acme-challenge/TOKEN answers the key authorization, as the CA will fetch it. false: no wait, e.g. when the operator cannot reach the address the CA does (no hairpin NAT). Default: true.',
       ),

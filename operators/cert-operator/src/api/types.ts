@@ -1,4 +1,4 @@
-import type { Condition, KubeObject } from '@chousei/runtime';
+import type { Condition, KubeObject, ParentReference } from '@chousei/runtime';
 import { resourceType } from '@chousei/runtime';
 import type { KeyAlgorithm, KeyUsage } from '../issuers/issuer.js';
 
@@ -64,6 +64,8 @@ export interface ACMESolver {
   selector?: { dnsNames?: string[]; dnsZones?: string[] };
   http01?: {
     ingress?: { ingressClassName?: string };
+    /** A temporary HTTPRoute instead of an Ingress (cert-manager's gatewayHTTPRoute). */
+    gatewayHTTPRoute?: { parentRefs?: ParentReference[]; labels?: Record<string, string> };
     /** Wait until the challenge URL answers before asking the CA to validate (default true). */
     selfCheck?: boolean;
   };

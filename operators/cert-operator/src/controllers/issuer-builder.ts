@@ -29,7 +29,9 @@ import { SelfSignedIssuer } from '../issuers/selfsigned.js';
 import { generatePrivateKey } from '../pki/index.js';
 import { DNS01Solver } from '../solvers/dns01/dns01.js';
 import { soaZoneFinder } from '../solvers/dns01/zone.js';
-import { IngressRoutedSolver, type SolverService } from '../solvers/http01/ingress-route.js';
+import { httpRoute } from '../solvers/http01/gateway-route.js';
+import { ingressRoute } from '../solvers/http01/ingress-route.js';
+import { RoutedSolver, type SolverService } from '../solvers/http01/routed.js';
 import {
   HTTP01SelfCheckedSolver,
   type HTTP01SelfCheckOptions,
@@ -50,8 +52,10 @@ export interface IssuerBuilderOptions {
   client: Client;
   /** Answers HTTP-01 challenges. */
   http01: Solver;
-  /** In a cluster: the Service reaching the challenge server, routed to by temporary Ingresses. */
+  /** In a cluster: the Service reaching the challenge server, routed to by temporary routes. */
   http01Service?: SolverService;
+  /** Gateway API is served and used (--enable-gateway-api): gatewayHTTPRoute solvers work. */
+  gatewayAPI?: boolean;
   /** How HTTP-01 solvers check their challenge is served before the CA is asked to validate. */
   http01SelfCheck?: Omit<HTTP01SelfCheckOptions, 'logger'>;
   /** Where DNS-01 solvers with cnameStrategy Follow look CNAMEs up; default the system's. */
@@ -288,19 +292,43 @@ export class IssuerBuilder {
     };
   }
 
+  /**
+   * The challenge server, reached in a cluster through a temporary HTTPRoute
+   * (gatewayHTTPRoute) or Ingress.
+   */
+  private http01Solver(http01: NonNullable<ACMESolver['http01']>, field: string): Solver {
+    const gateway = http01.gatewayHTTPRoute;
+    if (gateway && !this.opts.gatewayAPI)
+      throw new IssuanceError(
+        'BadConfig',
+        `${field}.gatewayHTTPRoute: the operator runs without --enable-gateway-api`,
+        false,
+      );
+    const service = this.opts.http01Service;
+    if (!service) return this.opts.http01;
+    const { http01: server, client, logger } = this.opts;
+    return gateway
+      ? new RoutedSolver(
+          server,
+          client,
+          service,
+          httpRoute(gateway.parentRefs ?? []),
+          logger,
+          gateway.labels,
+        )
+      : new RoutedSolver(
+          server,
+          client,
+          service,
+          ingressRoute(http01.ingress?.ingressClassName),
+          logger,
+        );
+  }
+
   private async solver(loc: IssuerLocation, s: ACMESolver, i: number): Promise<Solver> {
     const field = `spec.acme.solvers[${i}]`;
     if (s.http01) {
-      const service = this.opts.http01Service;
-      const solver = service
-        ? new IngressRoutedSolver(
-            this.opts.http01,
-            this.opts.client,
-            service,
-            s.http01.ingress?.ingressClassName,
-            this.opts.logger,
-          )
-        : this.opts.http01;
+      const solver = this.http01Solver(s.http01, `${field}.http01`);
       if (s.http01.selfCheck === false) return solver;
       return new HTTP01SelfCheckedSolver(solver, {
         ...this.opts.http01SelfCheck,

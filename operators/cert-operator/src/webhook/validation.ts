@@ -402,6 +402,13 @@ function validateSolver(solver: unknown, field: string, errors: FieldError[]): v
       message: `exactly one of http01 or dns01 must be set${types.length ? ', not both' : ''}`,
     });
   }
+  const http01 = solver.http01;
+  if (isObj(http01) && isSet(http01.ingress) && isSet(http01.gatewayHTTPRoute)) {
+    errors.push({
+      field: `${field}.http01`,
+      message: 'set ingress or gatewayHTTPRoute, not both: a challenge is routed one way',
+    });
+  }
   const dns01 = solver.dns01;
   if (!isSet(dns01)) return;
   if (!isObj(dns01)) {
