@@ -40,5 +40,6 @@ export {
   splitPem,
   verifyChain,
 } from './pki/index.js';
+export { ANNOTATION_KEY_AUTHORIZATION, LABEL_HTTP01 } from './solvers/http01/routed.js';
 export { isSelfCheckMessage, selfCheckPrefix } from './solvers/solver.js';
 export * from './webhook/index.js';

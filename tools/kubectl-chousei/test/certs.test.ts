@@ -8,14 +8,24 @@ import {
   CRDS,
   Issuers,
   inspectCertificate,
+  LABEL_HTTP01,
   registerACMEServer,
   setupCertOperator,
 } from '@chousei/cert-operator';
-import { Client, createLogger, Manager, Secrets } from '@chousei/runtime';
+import {
+  Client,
+  controllerReference,
+  createLogger,
+  Gateways,
+  HTTPRoutes,
+  Manager,
+  Secrets,
+} from '@chousei/runtime';
 import { type RunningManager, startManager, waitFor, waitForEvent } from '@chousei/runtime/testing';
 import {
   createCA,
   freePort,
+  installGatewayApi,
   issueCert,
   type Pebble,
   startConnectProxy,
@@ -166,6 +176,78 @@ describe('certs status and inspect on given states (no operator running)', () =>
     expect(text.stdout).toMatch(
       /\nVerdict: Waiting: the Secret needs issuing \(DoesNotExist: Secret backoff-tls does not exist.*\), and no issuance is in progress/,
     );
+  });
+
+  it('names the Gateway that asked for a Certificate and the HTTPRoute routing its HTTP-01 challenge', async () => {
+    await installGatewayApi(cluster, 'standard');
+    const gw = await client.create(Gateways, {
+      metadata: { name: 'edge', namespace: ns },
+      spec: { gatewayClassName: 'test', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    });
+    await client.create(Certificates, {
+      metadata: {
+        name: 'routed',
+        namespace: ns,
+        ownerReferences: [controllerReference(gw, Gateways)],
+      },
+      spec: {
+        secretName: 'routed-tls',
+        issuerRef: { name: 'self' },
+        dnsNames: ['routed.example.test'],
+      },
+    });
+    await client.patchStatus(
+      Certificates,
+      { namespace: ns, name: 'routed' },
+      {
+        type: 'merge',
+        patch: { status: { acmeOrder: { url: 'https://acme.example.test/order/1' } } },
+      },
+    );
+    // The temporary route the operator applies for the challenge, as it writes it.
+    await client.create(HTTPRoutes, {
+      metadata: {
+        name: 'chousei-acme-http01-0123456789',
+        namespace: ns,
+        labels: { [LABEL_HTTP01]: 'true' },
+      },
+      spec: {
+        parentRefs: [{ name: 'edge', namespace: 'gateways', sectionName: 'http' }],
+        hostnames: ['routed.example.test'],
+        rules: [{ backendRefs: [{ name: 'cert-operator-http01', port: 8089 }] }],
+      },
+    });
+    const args = [
+      'certs',
+      'status',
+      'routed',
+      '-n',
+      ns,
+      '--skip-acme',
+      '--cluster-resource-namespace',
+      ns,
+    ];
+    const report = await json<StatusReport>(args);
+    expect(report.requestedBy).toEqual({ kind: 'Gateway', name: 'edge' });
+    expect(report.acmeOrder?.challengeRoutes).toEqual([
+      {
+        kind: 'HTTPRoute',
+        namespace: ns,
+        name: 'chousei-acme-http01-0123456789',
+        host: 'routed.example.test',
+        parents: ['Gateway gateways/edge'],
+      },
+    ]);
+    const text = await chousei(args);
+    expect(text.stdout).toMatch(
+      new RegExp(`Requested by:\\s+Gateway ${ns}/edge \\(its shim annotations\\)\n`),
+    );
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `HTTP-01 routed through:\n\\s+HTTPRoute ${ns}/chousei-acme-http01-0123456789\\s+routed\\.example\\.test\\s+parents: Gateway gateways/edge\n`,
+      ),
+    );
+    await client.delete(Certificates, { namespace: ns, name: 'routed' });
   });
 
   it('names a missing issuer as the reason', async () => {

@@ -6,8 +6,18 @@ import {
   runOnce,
   setupDnsOperator,
 } from '@chousei/dns-operator';
-import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
-import { type Bind9, freePort, startBind9 } from '@chousei/testenv';
+import {
+  Client,
+  createLogger,
+  Events,
+  Gateways,
+  HTTPRoutes,
+  Ingresses,
+  Manager,
+  Services,
+} from '@chousei/runtime';
+import { setGatewayAddresses, setRouteParents } from '@chousei/runtime/testing';
+import { type Bind9, freePort, installGatewayApi, startBind9 } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OwnersReport } from '../src/dns/owners.js';
@@ -213,6 +223,42 @@ describe('dns plan and dns owners against BIND9', () => {
     expect(only.claims.map((c) => [c.resource, c.outcome])).toEqual([
       [`ingress/${ns}/web`, 'publishes'],
     ]);
+  });
+
+  it('names a route claiming a name through the Gateway it is attached to, and plans its record', async () => {
+    await installGatewayApi(cluster, 'standard');
+    await client.create(Gateways, {
+      metadata: { name: 'edge', namespace: ns },
+      spec: {
+        gatewayClassName: 'test',
+        listeners: [{ name: 'web', port: 80, protocol: 'HTTP', hostname: '*.apps.example.test' }],
+      },
+    });
+    await setGatewayAddresses(client, { namespace: ns, name: 'edge' }, ['192.0.2.30']);
+    await client.create(HTTPRoutes, {
+      metadata: { name: 'shop', namespace: ns },
+      spec: { parentRefs: [{ name: 'edge' }], hostnames: ['shop.apps.example.test'] },
+    });
+    await setRouteParents(client, HTTPRoutes, { namespace: ns, name: 'shop' });
+    const sources = ['--source', 'ingress,gateway-httproute'];
+    const r = await chousei(['dns', 'owners', 'shop.apps.example.test', '-n', ns, ...sources]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`  httproute/${ns}/shop  A 192.0.2.30  publishes: A 192.0.2.30\n`);
+    const plan = await json<PlanReport>([
+      'dns',
+      'plan',
+      '--provider',
+      'inmemory',
+      '--inmemory-zone',
+      'example.test',
+      ...sources,
+      '-n',
+      ns,
+    ]);
+    expect(plan.changes.filter((c) => c.name === 'shop.apps.example.test')).toEqual([
+      expect.objectContaining({ action: 'create', type: 'A', values: ['192.0.2.30'] }),
+    ]);
+    await client.delete(HTTPRoutes, { namespace: ns, name: 'shop' });
   });
 
   it('names a claim from another namespace refused, with the namespace that holds the name', async () => {

@@ -8,6 +8,7 @@ import {
   Issuers,
   inspectCertificate,
   issuanceNeed,
+  LABEL_HTTP01,
   manualIssuanceRequest,
   retryTime,
   secretValue,
@@ -16,7 +17,12 @@ import {
   ApiError,
   type Condition,
   ForbiddenError,
+  getControllerOf,
+  HTTPRoutes,
+  Ingresses,
   isNotFound,
+  type KubeObject,
+  type ResourceType,
   type Secret,
   Secrets,
 } from '@chousei/runtime';
@@ -49,10 +55,12 @@ const FLAGS = {
 
 const USAGE = `Usage: kubectl chousei certs status NAME [-n NAMESPACE] [flags]
 
-Where a Certificate stands and, when it is not Ready, why: its conditions, validity and
-renewal time, failed attempts and when the next one is due, the ACME order in progress
-(with its authorizations, read from the ACME server with the issuer's account key), the
-Secret it writes and whether that matches, its recent Events, and a one-line verdict.`;
+Where a Certificate stands and, when it is not Ready, why: what asked for it (an Ingress,
+Gateway or ListenerSet, through the operator's shims), its conditions, validity and renewal
+time, failed attempts and when the next one is due, the ACME order in progress (with its
+authorizations, read from the ACME server with the issuer's account key, and the temporary
+Ingresses or HTTPRoutes routing its HTTP-01 challenges), the Secret it writes and whether
+that matches, its recent Events, and a one-line verdict.`;
 
 const ACME_TIMEOUT_MS = 10_000;
 
@@ -67,6 +75,8 @@ export interface StatusReport {
     ipAddresses: string[];
     deleting: boolean;
   };
+  /** What asked for it: its controller owner, when a shim's Ingress, Gateway or ListenerSet. */
+  requestedBy?: { kind: string; name: string };
   conditions: Condition[];
   notBefore?: string;
   notAfter?: string;
@@ -91,11 +101,63 @@ export interface StatusReport {
     serialNumber?: string;
     notAfter?: string;
   };
-  acmeOrder?: { url: string; details?: OrderDetails; unavailable?: string };
+  acmeOrder?: {
+    url: string;
+    details?: OrderDetails;
+    unavailable?: string;
+    /** Temporary routes now sending its names' HTTP-01 challenges to the operator. */
+    challengeRoutes?: ChallengeRoute[];
+  };
   events: EventSummary[];
   /** Why no Events could be listed (e.g. forbidden). */
   eventsUnavailable?: string;
   verdict: Verdict;
+}
+
+/** A temporary HTTP-01 route: an Ingress, or an HTTPRoute with the parents it attaches to. */
+export interface ChallengeRoute {
+  kind: 'Ingress' | 'HTTPRoute';
+  namespace: string;
+  name: string;
+  host: string;
+  parents?: string[];
+}
+
+const SHIM_KINDS = ['Ingress', 'Gateway', 'ListenerSet'];
+
+/**
+ * The operator's temporary HTTP-01 routes in `namespace` for `names`: Ingresses and, where
+ * Gateway API is served, HTTPRoutes. A kind not served or not readable is left out.
+ */
+async function challengeRoutes(
+  kube: Kube,
+  namespace: string,
+  names: string[],
+): Promise<ChallengeRoute[]> {
+  const list = <T extends KubeObject>(rt: ResourceType<T>) =>
+    kube.client
+      .list(rt, { namespace, labelSelector: `${LABEL_HTTP01}=true` })
+      .catch((err: unknown): T[] => {
+        if (isNotFound(err) || err instanceof ForbiddenError) return [];
+        return explain(err, `listing ${rt.plural} in ${namespace}`);
+      });
+  // A wildcard is validated as its base name.
+  const wanted = new Set(names.map((n) => n.replace(/^\*\./, '')));
+  const routes: ChallengeRoute[] = [];
+  for (const ing of await list(Ingresses)) {
+    const host = ing.spec?.rules?.[0]?.host ?? '';
+    if (wanted.has(host))
+      routes.push({ kind: 'Ingress', namespace, name: ing.metadata?.name ?? '', host });
+  }
+  for (const route of await list(HTTPRoutes)) {
+    const host = route.spec?.hostnames?.[0] ?? '';
+    if (!wanted.has(host)) continue;
+    const parents = (route.spec?.parentRefs ?? []).map(
+      (p) => `${p.kind ?? 'Gateway'} ${p.namespace ?? namespace}/${p.name}`,
+    );
+    routes.push({ kind: 'HTTPRoute', namespace, name: route.metadata?.name ?? '', host, parents });
+  }
+  return routes;
 }
 
 export const certsStatus: Command = {
@@ -158,7 +220,8 @@ export async function certificateStatus(
 
   let acmeOrder: StatusReport['acmeOrder'];
   if (st.acmeOrder?.url) {
-    acmeOrder = { url: st.acmeOrder.url };
+    const routes = await challengeRoutes(kube, opts.clusterResourceNamespace, spec.dnsNames ?? []);
+    acmeOrder = { url: st.acmeOrder.url, ...(routes.length ? { challengeRoutes: routes } : {}) };
     if (!opts.acme) acmeOrder.unavailable = 'not asked (--skip-acme)';
     else if (!issuer) acmeOrder.unavailable = `${issuerLabel} not found`;
     else {
@@ -182,6 +245,7 @@ export async function certificateStatus(
     return [];
   });
   const conditions = st.conditions ?? [];
+  const owner = getControllerOf(cert);
   const issuerReady = issuer?.status?.conditions?.find((c) => c.type === 'Ready');
 
   return {
@@ -195,6 +259,9 @@ export async function certificateStatus(
       ipAddresses: spec.ipAddresses ?? [],
       deleting: !!cert.metadata?.deletionTimestamp,
     },
+    ...(owner && SHIM_KINDS.includes(owner.kind)
+      ? { requestedBy: { kind: owner.kind, name: owner.name } }
+      : {}),
     conditions,
     ...pick(st, ['notBefore', 'notAfter', 'renewalTime', 'revision']),
     ...(st.failedIssuanceAttempts
@@ -291,6 +358,14 @@ export function renderStatus(r: StatusReport, now: Date): string {
           'Issuer',
           `${r.issuer.kind} ${r.issuer.namespace ? `${r.issuer.namespace}/` : ''}${r.issuer.name} (${issuerState})`,
         ],
+        ...(r.requestedBy
+          ? [
+              [
+                'Requested by',
+                `${r.requestedBy.kind} ${c.namespace}/${r.requestedBy.name} (its shim annotations)`,
+              ] as [string, string],
+            ]
+          : []),
         ...(c.commonName ? [['Common name', c.commonName] as [string, string]] : []),
         ['Names', names.join(', ') || '-'],
         ['Secret', c.secretName],
@@ -377,6 +452,19 @@ export function renderStatus(r: StatusReport, now: Date): string {
         ),
       );
     } else out.push(`  Details unavailable: ${o.unavailable}`);
+    if (o.challengeRoutes) {
+      out.push('  HTTP-01 routed through:');
+      out.push(
+        table(
+          o.challengeRoutes.map((rt) => [
+            `${rt.kind} ${rt.namespace}/${rt.name}`,
+            rt.host,
+            rt.parents ? `parents: ${rt.parents.join(', ')}` : '',
+          ]),
+          '    ',
+        ),
+      );
+    }
   } else out.push('ACME order: none in progress');
 
   const s = r.secret;

@@ -8,6 +8,8 @@ import {
   type DnsSourceConfig,
   type Endpoint,
   type FieldError,
+  type GatewayLookup,
+  isGatewayRouteSource,
   mergeClaims,
   resourceNamespace,
   sourcesFor,
@@ -16,16 +18,27 @@ import {
   zoneFilterFor,
   zoneOf,
 } from '@chousei/dns-operator';
-import { isNotFound, type KubeObject, type Logger, Namespaces } from '@chousei/runtime';
+import {
+  type Gateway,
+  Gateways,
+  isNotFound,
+  type KubeObject,
+  type ListenerSet,
+  ListenerSets,
+  type Logger,
+  Namespaces,
+  type ResourceType,
+} from '@chousei/runtime';
 import { type Command, connect, explain, type Kube, parseCommand, printJson } from '../cli.js';
 import { table } from '../output.js';
 import { commandLogger, DNS_FLAGS, ENV_PREFIX } from './flags.js';
 
 const USAGE = `Usage: kubectl chousei dns owners NAME [operator flags...] [flags]
 
-Which Ingresses, Services and DNSEndpoints claim a DNS name, as the dns-operator sees
-them (its --source, --namespace, --label-filter, --annotation-filter, --ingress-class
-and domain filters apply), and which of them the operator publishes (DomainPolicies and
+Which Ingresses, Services, DNSEndpoints and Gateway API routes claim a DNS name, as the
+dns-operator sees them (its --source, --namespace, --label-filter, --annotation-filter,
+--ingress-class, --gateway-listener-sets and domain filters apply; a route's names as its
+Gateways and ListenerSets give them), and which of them the operator publishes (DomainPolicies and
 the namespace holding the name included; without --provider, the holder is the oldest
 claim's namespace). With --provider and
 its flags (or CHOUSEI_DNS_* variables), also the records the provider holds for the name
@@ -118,21 +131,62 @@ export async function owners(
   };
 }
 
+/** Objects of a kind, as the operator's scope lists them; undefined when it is not served. */
+function listOf<T extends KubeObject>(
+  kube: Kube,
+  rt: ResourceType<T>,
+  opts: { namespace?: string; labelSelector?: string },
+): Promise<T[] | undefined> {
+  return kube.client.list(rt, opts).catch((err: unknown): T[] | undefined => {
+    if (isNotFound(err)) return undefined;
+    return explain(err, `listing ${rt.plural}`);
+  });
+}
+
+/**
+ * What the route sources resolve parents against, listed as the operator caches them: the
+ * Gateways (and ListenerSets) of its scope, and namespace labels when serving every one.
+ */
+async function listedGateways(
+  kube: Kube,
+  config: DnsSourceConfig,
+  unavailable: string[],
+): Promise<GatewayLookup | undefined> {
+  if (!config.sources.some(isGatewayRouteSource)) return undefined;
+  const scope = config.namespace ? { namespace: config.namespace } : {};
+  const byKey = <T extends KubeObject>(list: T[] | undefined) =>
+    new Map((list ?? []).map((o) => [`${o.metadata?.namespace}/${o.metadata?.name}`, o]));
+  const gatewayList = await listOf<Gateway>(kube, Gateways, scope);
+  if (!gatewayList) unavailable.push('Gateway (not served: Gateway API CRDs not installed?)');
+  const gateways = byKey(gatewayList);
+  const sets = config.gatewayListenerSets
+    ? byKey(await listOf<ListenerSet>(kube, ListenerSets, scope))
+    : undefined;
+  const labels = config.namespace
+    ? undefined
+    : new Map(
+        ((await listOf(kube, Namespaces, {})) ?? []).map((n) => [
+          n.metadata?.name ?? '',
+          n.metadata?.labels ?? {},
+        ]),
+      );
+  return {
+    gateway: (namespace, name) => gateways.get(`${namespace}/${name}`),
+    ...(sets ? { listenerSet: (namespace, name) => sets.get(`${namespace}/${name}`) } : {}),
+    ...(labels ? { namespaceLabels: (namespace) => labels.get(namespace) } : {}),
+  };
+}
+
 /** The objects claiming `name` (oldest first) and the source kinds that cannot be listed. */
 async function claimantsOf(kube: Kube, name: string, config: DnsSourceConfig) {
-  const sources = sourcesFor(config);
-  const found: Claimant[] = [];
   const unavailableSources: string[] = [];
+  const sources = sourcesFor(config, await listedGateways(kube, config, unavailableSources));
+  const found: Claimant[] = [];
   for (const def of sources.defs) {
-    const objects = await kube.client
-      .list(def.resource, {
-        ...(config.namespace ? { namespace: config.namespace } : {}),
-        ...(config.labelFilter ? { labelSelector: config.labelFilter } : {}),
-      })
-      .catch((err: unknown): KubeObject[] | undefined => {
-        if (isNotFound(err)) return undefined;
-        return explain(err, `listing ${def.resource.plural}`);
-      });
+    const objects = await listOf(kube, def.resource, {
+      ...(config.namespace ? { namespace: config.namespace } : {}),
+      ...(config.labelFilter ? { labelSelector: config.labelFilter } : {}),
+    });
     if (!objects) {
       unavailableSources.push(`${def.label} (not served: CRD not installed?)`);
       continue;

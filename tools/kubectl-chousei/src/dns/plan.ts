@@ -4,12 +4,22 @@ import {
   configFromFlags,
   type DnsOperatorConfig,
   DryRunProvider,
+  isGatewayRouteSource,
   operatorOptions,
   runOnce,
   setupDnsOperator,
   sourcesFor,
 } from '@chousei/dns-operator';
-import { isNotFound, type KubeObject, Manager, Namespaces, resourcePath } from '@chousei/runtime';
+import {
+  Gateways,
+  isNotFound,
+  type KubeObject,
+  ListenerSets,
+  Manager,
+  Namespaces,
+  type ResourceType,
+  resourcePath,
+} from '@chousei/runtime';
 import {
   CliError,
   type Command,
@@ -135,20 +145,28 @@ export const dnsPlan: Command = {
  * RBAC to list Ingresses).
  */
 async function checkSources(kube: Kube, config: DnsOperatorConfig): Promise<void> {
-  for (const def of sourcesFor(config).defs) {
-    const path = resourcePath(def.resource, { namespace: config.namespace });
-    await kube.client.transport
-      .request('GET', path, {
-        query: { limit: 1, ...(config.labelFilter ? { labelSelector: config.labelFilter } : {}) },
+  const served = (rt: ResourceType, query: Record<string, string | number>, leaveOut: string) =>
+    kube.client.transport
+      .request('GET', resourcePath(rt, { namespace: config.namespace }), {
+        query: { limit: 1, ...query },
       })
       .catch((err: unknown) => {
         if (isNotFound(err))
           throw new CliError(
-            `${def.resource.plural} are not served by the API server (CRD not installed?): leave ${def.kind} out of --source`,
+            `${rt.plural} are not served by the API server (CRD not installed?): leave ${leaveOut} out of --source`,
           );
-        return explain(err, `listing ${def.resource.plural}`);
+        return explain(err, `listing ${rt.plural}`);
       });
-  }
+  const labels: Record<string, string> = config.labelFilter
+    ? { labelSelector: config.labelFilter }
+    : {};
+  // Only the kinds matter here: no Gateway is looked at.
+  for (const def of sourcesFor(config, { gateway: () => undefined }).defs)
+    await served(def.resource, labels, def.kind);
+  // Route sources read the Gateways (and ListenerSets) their routes attach to.
+  if (config.sources.some(isGatewayRouteSource))
+    for (const rt of config.gatewayListenerSets ? [Gateways, ListenerSets] : [Gateways])
+      await served(rt, {}, 'the gateway-* sources');
   // Serving every namespace, the operator reads who may claim which names too.
   if (config.namespace) return;
   for (const rt of [DomainPolicies, Namespaces]) {
