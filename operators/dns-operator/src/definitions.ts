@@ -17,6 +17,7 @@ import {
   gatewayRouteEndpoints,
   ingressClassMatches,
   ingressEndpoints,
+  isChallengeRoute,
   routeParentKeys,
   serviceEndpoints,
   slimRoute,
@@ -137,7 +138,7 @@ export function sourcesFor(opts: SourceOptions, gateways?: GatewayLookup): Sourc
     label: 'Ingress',
     resource: Ingresses,
     read: (o) => ingressEndpoints(o, read),
-    admits: (o) => ingressClassMatches(o, classes) && annotationsOk(o),
+    admits: (o) => ingressClassMatches(o, classes) && annotationsOk(o) && !isChallengeRoute(o),
   });
   add({
     kind: 'service',
@@ -161,7 +162,7 @@ export function sourcesFor(opts: SourceOptions, gateways?: GatewayLookup): Sourc
       label: route.resource.kind,
       resource: route.resource,
       read: (o) => gatewayRouteEndpoints(o, route, gateways),
-      admits: (o) => annotationsOk(o),
+      admits: (o) => annotationsOk(o) && !isChallengeRoute(o),
       transform: slimRoute,
       indexers: { [PARENTS_INDEX]: routeParentKeys },
     });

@@ -12,6 +12,7 @@ import {
   HTTPRoutes,
   Ingresses,
   Manager,
+  type ResourceType,
   TCPRoutes,
   TLSRoutes,
   UDPRoutes,
@@ -360,7 +361,40 @@ describe('dns-operator: Gateway API routes', () => {
     );
   });
 
-  it('an Ingress and an HTTPRoute claiming one name from one namespace merge into one record set', async () => {
+  it("the cert-operator's temporary HTTP-01 routes claim no name: they route one path of a name another object holds", async () => {
+    await api.gateway('solver', [http('web')], { addresses: ['192.0.2.9'] });
+    const label = { 'cert.chousei.dev/http01-solver': 'true' };
+    await client.create(HTTPRoutes, {
+      metadata: { name: 'chousei-acme-http01-route', namespace: ns, labels: label },
+      spec: { parentRefs: [{ name: 'solver' }], hostnames: ['challenge.gw.test'] },
+    });
+    await setRouteParents(client, HTTPRoutes, { namespace: ns, name: 'chousei-acme-http01-route' });
+    await client.create(Ingresses, {
+      metadata: { name: 'chousei-acme-http01-ingress', namespace: ns, labels: label },
+      spec: { rules: [{ host: 'challenge.gw.test' }] },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name: 'chousei-acme-http01-ingress' },
+      {
+        type: 'merge',
+        patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.90' }] } } },
+      },
+    );
+    // An ordinary route on the same Gateway, made after them, is published.
+    await api.route(HTTPRoutes, 'real', {
+      parentRefs: [{ name: 'solver' }],
+      hostnames: ['real.gw.test'],
+    });
+    await published('real.gw.test', 'A 192.0.2.9');
+    expect(await records('challenge.gw.test')).toEqual([]);
+    const held = async (rt: ResourceType, name: string) =>
+      (await client.get(rt, { namespace: ns, name })).metadata?.finalizers ?? [];
+    expect(await held(HTTPRoutes, 'chousei-acme-http01-route')).toEqual([]);
+    expect(await held(Ingresses, 'chousei-acme-http01-ingress')).toEqual([]);
+  });
+
+  it('moving from Ingress to Gateway API: an Ingress and an HTTPRoute claiming one name from one namespace merge into one record set, which the route keeps when the Ingress goes', async () => {
     await api.gateway('switch', [http('web', 'switch.gw.test')], { addresses: ['192.0.2.8'] });
     await client.create(Ingresses, {
       metadata: { name: 'switch', namespace: ns },
@@ -375,11 +409,29 @@ describe('dns-operator: Gateway API routes', () => {
       },
     );
     await published('switch.gw.test', 'A 192.0.2.80');
+    // From here on, the name must answer at every moment: watched every few milliseconds.
+    let gap = false;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        if (!(await valuesOf('switch.gw.test')).length) gap = true;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
     await api.route(HTTPRoutes, 'switch', { parentRefs: [{ name: 'switch' }] });
     await published('switch.gw.test', 'A 192.0.2.8,192.0.2.80');
     expect(await warnings('HTTPRoute', 'switch')).toEqual([]);
     // The Ingress goes: the record keeps the route's address (updated, never deleted).
     await client.delete(Ingresses, { namespace: ns, name: 'switch' });
     await published('switch.gw.test', 'A 192.0.2.8');
+    // The ownership record now names the route: the record is its to keep or delete.
+    await waitFor(async () =>
+      (await provider.records(zone))
+        .find((r) => r.name === 'a-switch.gw.test')
+        ?.values[0]?.endsWith(`resource=httproute/${ns}/switch`),
+    );
+    watching = false;
+    await watch;
+    expect(gap).toBe(false);
   });
 });

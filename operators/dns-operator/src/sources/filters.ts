@@ -1,6 +1,19 @@
 import { inZone, normalizeName } from '@chousei/dns';
 import { type Ingress, type KubeObject, matchesLabels } from '@chousei/runtime';
 
+/**
+ * The label of the cert-operator's temporary HTTP-01 routes (Ingresses, HTTPRoutes): each
+ * routes one path of a name that another object of another namespace claims. Read as a claim,
+ * it would race that object for the name (and win a tie of ages by its namespace's name),
+ * holding back the very record the challenge needs.
+ */
+export const CHALLENGE_ROUTE_LABEL = 'cert.chousei.dev/http01-solver';
+
+/** Whether an object is one of the cert-operator's temporary challenge routes: it claims nothing. */
+export function isChallengeRoute(obj: KubeObject): boolean {
+  return obj.metadata?.labels?.[CHALLENGE_ROUTE_LABEL] !== undefined;
+}
+
 /** The annotation Ingresses named their class with before spec.ingressClassName. */
 export const LEGACY_INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 
