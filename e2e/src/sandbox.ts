@@ -1,7 +1,7 @@
 // `pnpm sandbox`: the whole world on this machine (see stack.ts; with --cluster, cluster.ts:
-// the operators' images installed with helm on a one-node cluster), one Ingress asking for
-// a DNS name and a certificate, and what happens to it as it happens. Then a kubeconfig to
-// look around with, until Ctrl-C.
+// the operators' images installed with helm on a one-node cluster), one Ingress and, beside
+// it (without --cluster), a Gateway with an HTTPRoute asking for DNS names and certificates,
+// and what happens to them as it happens. Then a kubeconfig to look around with, until Ctrl-C.
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Certificates, inspectCertificate, verifyChain } from '@chousei/cert-operator';
@@ -9,26 +9,37 @@ import {
   type Client,
   type Event,
   Events,
+  type Gateway,
+  Gateways,
+  HTTPRoutes,
   Informer,
   type Ingress,
   Ingresses,
+  type ObjectKey,
   Secrets,
 } from '@chousei/runtime';
-import { waitFor, waitForCondition } from '@chousei/runtime/testing';
+import {
+  setGatewayAddresses,
+  setRouteParents,
+  waitFor,
+  waitForCondition,
+} from '@chousei/runtime/testing';
 import { type Bind9, controlPlaneBinary, type Pebble } from '@chousei/testenv';
 import { type ClusterStack, ISSUER, OPERATORS, startClusterStack } from './cluster.ts';
 import { Progress } from './progress.ts';
-import { type Stack, startStack } from './stack.ts';
+import { GATEWAY, type Stack, startStack } from './stack.ts';
 
 const USAGE = `Usage: pnpm sandbox [--cluster] [--exit-after-demo] [--timeout SECONDS]
 
 Starts a control plane, BIND9, Pebble and both operators on this machine, applies an
-Ingress asking for a DNS name and a certificate, and shows what happens to it. Then keeps
-everything running for kubectl and dig until Ctrl-C, and cleans up.
+Ingress, and a Gateway with an HTTPRoute, asking for DNS names and certificates, and shows
+what happens to them. Then keeps everything running for kubectl and dig until Ctrl-C, and
+cleans up.
 
   --cluster           run the operators as users do: their images built from the
                       Dockerfiles (buildah), installed with helm on a one-node cluster
-                      (containerd, kubelet; root only). Default: as processes
+                      (containerd, kubelet; root only); the Ingress path alone, as
+                      no Gateway controller routes there. Default: as processes
   --exit-after-demo   stop after the demo: exit 0 when it worked, 1 when not
   --timeout SECONDS   fail when the demo is not done this long after start (default 120;
                       with --cluster 900, as the first run builds the images)
@@ -37,6 +48,8 @@ everything running for kubectl and dig until Ctrl-C, and cleans up.
 const NAMESPACE = 'demo';
 const INGRESS = 'web';
 const SECRET = 'web-tls';
+const ROUTE = 'shop';
+const GATEWAY_SECRET = 'shop-tls';
 /** How long stopping may take before the sandbox exits regardless. */
 const STOP_GRACE_MS = 30_000;
 /** For waits that end by the --timeout deadline or an operator's crash, raced with them. */
@@ -68,6 +81,11 @@ interface World {
   zone: string;
   /** The HTTP-01 ClusterIssuer. */
   issuer: string;
+  /**
+   * The HTTP-01 ClusterIssuer whose challenges go through a temporary HTTPRoute on GATEWAY,
+   * where the world has Gateway API; none where no Gateway controller would route (the cluster).
+   */
+  gatewayIssuer?: string;
   /** The Ingress's load balancer address: where Pebble and the self-check connect. */
   address: string;
   bind: Bind9;
@@ -87,6 +105,7 @@ function processWorld(s: Stack): World {
     ...s,
     ensureNamespace: (name) => s.cluster.ensureNamespace(name),
     issuer: s.issuers.http01,
+    gatewayIssuer: s.issuers.http01Gateway,
     address: '127.0.0.1',
     logs: [s.dnsOperator.logFile, s.certOperator.logFile],
     tails: async () =>
@@ -177,106 +196,198 @@ const deadline = new Promise<never>((_, reject) => {
 });
 deadline.catch(() => {}); // Only the waits that race it care.
 
+/** The Ingress path: an Ingress with cert-manager's annotation and its load balancer. */
+async function applyIngress(s: World, host: string): Promise<void> {
+  const ingress: Ingress = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      name: INGRESS,
+      namespace: NAMESPACE,
+      // cert-manager's annotation: the cert-operator reads it as its own.
+      annotations: { 'cert-manager.io/cluster-issuer': s.issuer },
+    },
+    spec: {
+      rules: [{ host, http: { paths: [backend()] } }],
+      tls: [{ hosts: [host], secretName: SECRET }],
+    },
+  };
+  await s.client.apply(Ingresses, ingress, { fieldManager: 'chousei-sandbox' });
+  // What an ingress controller does once its load balancer serves the Ingress.
+  await s.client.patchStatus(
+    Ingresses,
+    { namespace: NAMESPACE, name: INGRESS },
+    { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: s.address }] } } } },
+  );
+}
+
+/**
+ * The Gateway API path: a shared Gateway with an HTTPS listener (its certificate asked for
+ * with cert-manager's annotation) and an application's HTTPRoute, with the status a Gateway
+ * controller would write.
+ */
+async function applyGateway(s: World, issuer: string, host: string): Promise<void> {
+  const gateway: Gateway = {
+    metadata: {
+      name: GATEWAY.name,
+      namespace: GATEWAY.namespace,
+      annotations: { 'cert-manager.io/cluster-issuer': issuer },
+    },
+    spec: {
+      gatewayClassName: 'sandbox',
+      listeners: [
+        { name: GATEWAY.sectionName, port: 80, protocol: 'HTTP', allowedRoutes: everyNamespace },
+        {
+          name: ROUTE,
+          port: 443,
+          protocol: 'HTTPS',
+          hostname: host,
+          tls: { mode: 'Terminate', certificateRefs: [{ name: GATEWAY_SECRET }] },
+          allowedRoutes: everyNamespace,
+        },
+      ],
+    },
+  };
+  const fieldManager = 'chousei-sandbox';
+  await s.client.apply(Gateways, gateway, { fieldManager });
+  await setGatewayAddresses(s.client, GATEWAY, [s.address]);
+  await s.client.apply(
+    HTTPRoutes,
+    {
+      metadata: { name: ROUTE, namespace: NAMESPACE },
+      spec: {
+        parentRefs: [{ name: GATEWAY.name, namespace: GATEWAY.namespace }],
+        hostnames: [host],
+        rules: [{ backendRefs: [{ name: ROUTE, port: 80 }] }],
+      },
+    },
+    { fieldManager },
+  );
+  await setRouteParents(s.client, HTTPRoutes, { namespace: NAMESPACE, name: ROUTE });
+}
+
+const everyNamespace = { namespaces: { from: 'All' as const } };
+
+/** One path of the demo: the name it publishes, and the Certificate it gets for it. */
+interface Path {
+  host: string;
+  kind: string;
+  object: string;
+  certificate: Required<ObjectKey>;
+  how: string;
+}
+
 async function demo(s: World): Promise<void> {
   const host = `${INGRESS}.${s.zone}`;
-  const { client } = s;
   await s.ensureNamespace(NAMESPACE);
   const shown = watchEvents(s);
 
+  const paths: Path[] = [
+    {
+      host,
+      kind: 'Ingress',
+      object: INGRESS,
+      certificate: { namespace: NAMESPACE, name: SECRET },
+      how: `Pebble validates HTTP-01 at ${host} through a temporary Ingress`,
+    },
+  ];
   await progress.step(
     `Ingress ${NAMESPACE}/${INGRESS}: host ${host}, TLS ${SECRET}, cert-manager.io/cluster-issuer ${s.issuer}`,
-    async () => {
-      const ingress: Ingress = {
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'Ingress',
-        metadata: {
-          name: INGRESS,
-          namespace: NAMESPACE,
-          // cert-manager's annotation: the cert-operator reads it as its own.
-          annotations: { 'cert-manager.io/cluster-issuer': s.issuer },
-        },
-        spec: {
-          rules: [{ host, http: { paths: [backend()] } }],
-          tls: [{ hosts: [host], secretName: SECRET }],
-        },
-      };
-      await client.apply(Ingresses, ingress, { fieldManager: 'chousei-sandbox' });
-      // What an ingress controller does once its load balancer serves the Ingress.
-      await client.patchStatus(
-        Ingresses,
-        { namespace: NAMESPACE, name: INGRESS },
-        { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: s.address }] } } } },
-      );
-    },
+    () => applyIngress(s, host),
   );
+  if (s.gatewayIssuer) {
+    const issuer = s.gatewayIssuer;
+    const routeHost = `${ROUTE}.${s.zone}`;
+    await progress.step(
+      `Gateway ${GATEWAY.namespace}/${GATEWAY.name}: HTTPS ${routeHost}, TLS ${GATEWAY_SECRET}, cert-manager.io/cluster-issuer ${issuer}; HTTPRoute ${NAMESPACE}/${ROUTE}`,
+      () => applyGateway(s, issuer, routeHost),
+    );
+    paths.push({
+      host: routeHost,
+      kind: 'HTTPRoute',
+      object: ROUTE,
+      certificate: { namespace: GATEWAY.namespace, name: GATEWAY_SECRET },
+      how: `Pebble validates HTTP-01 at ${routeHost} through a temporary HTTPRoute`,
+    });
+  }
 
   // The waits end by the deadline or an operator's crash, whichever comes first.
   const race = <T>(p: Promise<T>) => Promise.race([p, s.crashed, deadline]);
   // Each step ends once its Event is shown too: Events are written after the state they tell of.
-  const [dns] = await Promise.all([
-    progress.step(`dns-operator: A record ${host} -> ${s.address} in BIND9`, () =>
+  const record = (p: Path) =>
+    progress.step(`dns-operator: A record ${p.host} -> ${s.address} in BIND9`, () =>
       race(
         (async () => {
           const a = await waitFor(async () => {
-            const answer = await s.bind.dig(host, 'A');
+            const answer = await s.bind.dig(p.host, 'A');
             return answer.includes(s.address) && answer;
           }, FOREVER);
-          await shown('Ingress', INGRESS, 'Published');
+          await shown(p.kind, p.object, 'Published');
           return a;
         })(),
       ),
-    ),
-    progress.step(
-      `cert-operator: Certificate ${NAMESPACE}/${SECRET} Ready (Pebble validates HTTP-01 at ${host})`,
-      () =>
-        race(
-          (async () => {
-            await waitForCondition(
-              client,
-              Certificates,
-              { namespace: NAMESPACE, name: SECRET },
-              'Ready',
-              FOREVER,
-            );
-            await shown('Certificate', SECRET, 'Issued');
-          })(),
-        ),
-    ),
+    );
+  const certificate = ({ certificate: key, how }: Path) =>
+    progress.step(`cert-operator: Certificate ${key.namespace}/${key.name} Ready (${how})`, () =>
+      race(
+        (async () => {
+          await waitForCondition(s.client, Certificates, key, 'Ready', FOREVER);
+          await shown('Certificate', key.name, 'Issued');
+        })(),
+      ),
+    );
+  const [answers] = await Promise.all([
+    Promise.all(paths.map(record)),
+    Promise.all(paths.map(certificate)),
   ]);
-
-  const secret = await client.get(Secrets, { namespace: NAMESPACE, name: SECRET });
-  const bundle = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
   const root = await s.pebble.rootCertificate();
+  say();
+  for (const p of paths) await showCertificate(s, p.certificate, root);
+  say();
+  say(`DNS answer from BIND9 (dig @${s.bind.host} -p ${s.bind.port})`);
+  for (const [i, p] of paths.entries()) {
+    for (const a of answers[i] ?? []) say(`  ${p.host}. A ${a}`);
+    for (const t of await s.bind.dig(`a-${p.host}`, 'TXT')) say(`  a-${p.host}. TXT ${t}`);
+  }
+  say();
+}
+
+/** Prints a Certificate's Secret, once its chain verifies against Pebble's root. */
+async function showCertificate(s: World, key: Required<ObjectKey>, root: string): Promise<void> {
+  const secret = await s.client.get(Secrets, key);
+  const bundle = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
   const verified = verifyChain(bundle, root);
   if (!verified.valid)
-    throw new Error(`the chain in Secret ${SECRET} does not verify: ${verified.reason}`);
+    throw new Error(
+      `the chain in Secret ${key.namespace}/${key.name} does not verify: ${verified.reason}`,
+    );
   const cert = inspectCertificate(bundle);
-  say();
-  say(`Certificate ${NAMESPACE}/${SECRET} (Secret ${NAMESPACE}/${SECRET}, ${secret.type})`);
+  say(
+    `Certificate ${key.namespace}/${key.name} (Secret ${key.namespace}/${key.name}, ${secret.type})`,
+  );
   say(`  subject    ${cert.subject || '(empty)'}`);
   say(`  DNS names  ${cert.dnsNames.join(', ')}`);
   say(`  issuer     ${cert.issuer}`);
   say(`  not after  ${cert.notAfter.toISOString()}`);
   say(`  chain verified against Pebble root (${new X509Certificate(root).subject})`);
-  say();
-  const owner = `a-${host}`;
-  say(`DNS answer from BIND9 (dig @${s.bind.host} -p ${s.bind.port})`);
-  for (const a of dns) say(`  ${host}. A ${a}`);
-  for (const t of await s.bind.dig(owner, 'TXT')) say(`  ${owner}. TXT ${t}`);
-  say();
 }
 
+/** The kinds whose Events the demo shows, in its namespace and the Gateway's. */
+const SHOWN_KINDS = ['Ingress', 'Gateway', 'HTTPRoute', 'Certificate'];
+
 /**
- * Prints the Events of the demo namespace's Ingresses and Certificates as they arrive;
- * the function returned resolves once one of that kind, name and reason was printed.
+ * Prints the Events of the demo's Ingresses, Gateways, HTTPRoutes and Certificates as they
+ * arrive; the function returned resolves once one of that kind, name and reason was printed.
  */
 function watchEvents(s: World): (kind: string, name: string, reason: string) => Promise<void> {
-  const informer = new Informer(s.client.transport, Events, { namespace: NAMESPACE });
+  const informer = new Informer(s.client.transport, Events, {});
   const seen = new Map<string, number>();
   const printed = new Set<string>();
+  const namespaces = [NAMESPACE, GATEWAY.namespace];
   const show = (e: Event) => {
     const kind = e.regarding?.kind;
-    if (kind !== 'Ingress' && kind !== 'Certificate') return;
+    if (!kind || !SHOWN_KINDS.includes(kind)) return;
+    if (!namespaces.includes(e.metadata?.namespace ?? '')) return;
     // A repeat joins the Event's series: print it again only when the count moves.
     const count = e.series?.count ?? 1;
     const uid = e.metadata?.uid ?? '';
@@ -314,13 +425,15 @@ function howToLookAround(s: World): void {
   say('Look around (everything stays up until Ctrl-C):');
   say(`  export KUBECONFIG=${s.adminKubeconfig}`);
   say(`  alias kubectl=${kubectl}`);
-  say(`  kubectl get ingress,certificates.cert.chousei.dev,clusterissuers -A`);
+  const gateways = s.gatewayIssuer ? 'gateways,httproutes,' : '';
+  say(`  kubectl get ingress,${gateways}certificates.cert.chousei.dev,clusterissuers -A`);
   say(`  kubectl -n ${NAMESPACE} describe certificate ${SECRET}`);
   say(`  kubectl -n ${NAMESPACE} get events`);
   say(
     `  kubectl -n ${NAMESPACE} get secret ${SECRET} -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout -subject -issuer -enddate`,
   );
   say(`  ${dig} ${host} A`);
+  if (s.gatewayIssuer) say(`  ${dig} ${ROUTE}.${s.zone} A`);
   say('Another Ingress, DNS name and certificate:');
   say(
     `  kubectl -n ${NAMESPACE} create ingress other --rule='${another}/*=${INGRESS}:80,tls=other-tls' --annotation=cert-manager.io/cluster-issuer=${s.issuer}`,

@@ -1,7 +1,8 @@
-// The whole world on loopback: a control plane, BIND9 serving one zone, Pebble resolving
-// through BIND9, and both operators as processes of their built commands, under the RBAC
-// of their Helm charts. An Ingress whose load balancer is 127.0.0.1 gets an A record from
-// the dns-operator; that record leads Pebble's HTTP-01 validation to the cert-operator.
+// The whole world on loopback: a control plane (with Gateway API's CRDs), BIND9 serving one
+// zone, Pebble resolving through BIND9, and both operators as processes of their built
+// commands, under the RBAC of their Helm charts. An Ingress whose load balancer is 127.0.0.1,
+// or an HTTPRoute of a Gateway at 127.0.0.1, gets an A record from the dns-operator; that
+// record leads Pebble's HTTP-01 validation to the cert-operator.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
   type ControlPlane,
   type DnsGate,
   freePort,
+  installGatewayApi,
   type Pebble,
   type Prometheus,
   type RuleFile,
@@ -80,8 +82,11 @@ export interface Stack {
    */
   dnsGate: DnsGate;
   zone: string;
-  /** The ClusterIssuers, both Ready: HTTP-01 for any name, DNS-01 for names in the zone. */
-  issuers: { http01: string; dns01: string };
+  /**
+   * The ClusterIssuers, all Ready: HTTP-01 for any name (through a temporary Ingress, or with
+   * `http01Gateway` a temporary HTTPRoute attached to GATEWAY), DNS-01 for names in the zone.
+   */
+  issuers: { http01: string; http01Gateway: string; dns01: string };
   /** The dns-operator's --txt-owner-id. */
   ownerId: string;
   dnsOperator: OperatorProcess;
@@ -105,6 +110,17 @@ const TSIG: Record<TsigAlgorithm, TsigAlgorithmName> = {
   'hmac-sha512': 'HMACSHA512',
 };
 const OWNER_ID = 'chousei-e2e';
+/**
+ * The Gateway the `http01Gateway` issuer's challenge routes attach to (its `http` listener):
+ * a shared one, in a namespace of its own, as platform teams run them. Users of the stack
+ * create it.
+ */
+export const GATEWAY = { namespace: 'gateways', name: 'edge', sectionName: 'http' } as const;
+/** What the charts grant beside their defaults: the Gateway API sources and shim. */
+const gatewayValues: Record<OperatorName, Record<string, unknown>> = {
+  'dns-operator': { sources: ['ingress', 'service', 'dnsendpoint', 'gateway-httproute'] },
+  'cert-operator': { 'gatewayAPI.enabled': true },
+};
 /** The charts' values for kube-prometheus-stack, rendered without its CRDs in the cluster. */
 const monitoringValues = (rulesFor: string) => ({
   'serviceMonitor.enabled': true,
@@ -164,7 +180,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           objects: await renderChart(chartDir(name), {
             release: name,
             namespace: name,
-            set: opts.prometheus ? monitoringValues(opts.prometheus.for) : {},
+            set: {
+              ...gatewayValues[name],
+              ...(opts.prometheus ? monitoringValues(opts.prometheus.for) : {}),
+            },
           }),
         })),
       ),
@@ -172,7 +191,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     opts.signal?.throwIfAborted();
     const client = new Client(cluster.kubeConfig);
 
-    // What `helm install` would create that the processes need: CRDs, ServiceAccounts, RBAC.
+    // What `helm install` would create that the processes need: CRDs, ServiceAccounts, RBAC;
+    // and Gateway API's CRDs, as a cluster with a Gateway controller has them.
+    await steps.step("Gateway API's CRDs", () => installGatewayApi(cluster, 'standard'));
+    await cluster.ensureNamespace(GATEWAY.namespace);
     const accounts = await steps.step('charts: CRDs, ServiceAccounts, RBAC', () =>
       Promise.all(
         charts.map(async ({ name, objects }) => {
@@ -191,7 +213,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     // Created before the operators start, as the chart's clusterIssuers values would be: their
     // first list has them (a watch on a CRD fresh in a quiet API server can lag a second or two).
-    const issuers = { http01: 'pebble-http01', dns01: 'pebble-dns01' };
+    const issuers = {
+      http01: 'pebble-http01',
+      http01Gateway: 'pebble-http01-gateway',
+      dns01: 'pebble-dns01',
+    };
     await client.create(Secrets, {
       metadata: { name: 'bind9-tsig', namespace: 'cert-operator' },
       stringData: { secret: bind.tsig.secret },
@@ -209,6 +235,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
     });
     await client.create(ClusterIssuers, acme(issuers.http01, [{ http01: {} }]));
+    await client.create(
+      ClusterIssuers,
+      acme(issuers.http01Gateway, [{ http01: { gatewayHTTPRoute: { parentRefs: [GATEWAY] } } }]),
+    );
     await client.create(
       ClusterIssuers,
       acme(issuers.dns01, [
@@ -279,6 +309,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             '--policy=sync',
             `--txt-owner-id=${OWNER_ID}`,
             `--resync-interval=${opts.dnsResyncInterval ?? '2s'}`,
+            `--source=${(gatewayValues['dns-operator'].sources as string[]).join(',')}`,
           ],
           // As the chart passes it: from a Secret, through the environment.
           { CHOUSEI_DNS_RFC2136_TSIG_SECRET: bind.tsig.secret },
@@ -289,6 +320,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           '--cluster-resource-namespace=cert-operator',
           // Where Pebble connects for HTTP-01 (its httpPort).
           `--http01-solver-port=${solverPort}`,
+          // As the chart runs it: challenges routed by temporary Ingresses (HTTPRoutes with
+          // Gateway API) to its Service, which in a cluster reaches that port.
+          `--http01-solver-service=cert-operator-http01:${solverPort}`,
+          '--enable-gateway-api',
           // The self-check fetches each challenge as Pebble will: names from BIND9, on its
           // httpPort. It waits out the moment before the dns-operator publishes an Ingress's A
           // record, so Pebble is not asked (and does not fail) before the name resolves.

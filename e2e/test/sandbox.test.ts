@@ -46,7 +46,7 @@ describe('pnpm sandbox', () => {
     });
   });
 
-  it('--exit-after-demo: shows the DNS answer and a verified certificate, exits 0 within 60 s', async () => {
+  it('--exit-after-demo: shows the DNS answers and verified certificates of the Ingress and the Gateway paths, exits 0 within 60 s', async () => {
     // Its own deadline, well inside the test's: a stuck demo says what it waits for.
     run = start(['--exit-after-demo', '--timeout', '60']);
     const { code, ms } = await run.exited;
@@ -58,10 +58,18 @@ describe('pnpm sandbox', () => {
     expect(out).toMatch(/^✔ control plane \(etcd, kube-apiserver\) \(\d+\.\d s\)$/m);
     expect(out).toMatch(/^ {2}event .* Ingress\/web {2}Normal Published {2}dns-operator: /m);
     expect(out).toMatch(/^ {2}event .* Certificate\/web-tls {2}Normal Issued {2}cert-operator: /m);
+    expect(out).toMatch(/^ {2}event .* HTTPRoute\/shop {2}Normal Published {2}dns-operator: /m);
+    expect(out).toMatch(
+      /^ {2}event .* Gateway\/edge {2}Normal CreateCertificate {2}cert-operator: /m,
+    );
+    expect(out).toMatch(/^ {2}event .* Certificate\/shop-tls {2}Normal Issued {2}cert-operator: /m);
     expect(out).toMatch(/^ {2}DNS names {2}web\.chousei\.test$/m);
+    expect(out).toMatch(/^Certificate gateways\/shop-tls /m);
+    expect(out).toMatch(/^ {2}DNS names {2}shop\.chousei\.test$/m);
     expect(out).toMatch(/^ {2}issuer {5}CN=Pebble Intermediate CA/m);
     expect(out).toMatch(/^ {2}chain verified against Pebble root \(CN=Pebble Root CA/m);
     expect(out).toMatch(/^ {2}web\.chousei\.test\. A 127\.0\.0\.1$/m);
+    expect(out).toMatch(/^ {2}shop\.chousei\.test\. A 127\.0\.0\.1$/m);
     expect(out).toMatch(/^Demo done in \d+\.\d s\.$/m);
   });
 
