@@ -8,7 +8,6 @@
 // - scale: 20,000 Ingresses, cold start: time to converge and peak RSS (BENCH_SCALE=0 skips).
 // Writes bench/results/dns.json at the repository root. The BENCH_* variables do not pass
 // through turbo: set them on `../../pnpmw exec node bench/dns.ts` instead.
-import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { Client } from '@chousei/runtime';
 import {
   type OperatorProcess,
@@ -16,10 +15,23 @@ import {
   RssSampler,
   startControlPlane,
   startMoto,
-  startOperatorProcess,
   sumMetric,
   writeBenchResult,
 } from '@chousei/testenv';
+import {
+  type Bench,
+  coldStart as coldStartOf,
+  converged,
+  eventToRecord,
+  minimumChangeCalls,
+  type Phase,
+  phase,
+  providerCalls,
+  round,
+  sleep,
+  startOperator,
+  stopOperator,
+} from './lib/route53-process.ts';
 import {
   createIngresses as createIngressesIn,
   createLateIngress,
@@ -30,23 +42,24 @@ import {
 const SCALE_INGRESSES = Number(process.env.BENCH_SCALE ?? 20_000);
 /** The next resync comes this long after the first: long enough to converge before it. */
 const RESYNC_INTERVAL_S = 60;
-/** Node flags for the operator on top of its image's (diagnosis, e.g. `--trace-gc`). */
-const EXTRA_NODE_FLAGS = (process.env.BENCH_OPERATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const operatorDir = new URL('..', import.meta.url).pathname;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+const SOURCES = ['--source=ingress'];
 
 const cp = await startControlPlane({
   apiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=1000'],
 });
 const moto = await startMoto();
 const client = new Client(cp.kubeConfig);
-const running = new Set<OperatorProcess>();
+const bench: Bench = {
+  cp,
+  moto,
+  kubeconfig: await cp.writeKubeconfig(cp.kubeConfig, 'dns-operator-kubeconfig'),
+  running: new Set(),
+};
+const start = (p: Phase) => startOperator(bench, p, SOURCES, RESYNC_INTERVAL_S);
+const stop = (op: OperatorProcess) => stopOperator(bench, op);
 try {
-  const kubeconfig = await cp.writeKubeconfig(cp.kubeConfig, 'dns-operator-kubeconfig');
-
-  const live = await phase('live');
-  const op = await start(kubeconfig, live);
+  const live = await phase(bench, 'live');
+  const op = await start(live);
   const idleBefore = await op.idleRss();
   console.log(`live: idle before load ${idleBefore.medianMb.toFixed(1)} MB`);
   const liveSampler = new RssSampler(op.pid);
@@ -61,37 +74,27 @@ try {
   );
   await stop(op);
 
-  const cold = await phase('cold');
+  const cold = await phase(bench, 'cold');
   await createIngresses(cold.namespace, cold.zone, INGRESSES);
-  const coldRun = await coldStart(kubeconfig, cold, INGRESSES);
+  const coldRun = await coldStart(cold, INGRESSES);
   const coldOp = coldRun.op;
   const initialCalls = coldRun.calls;
-
-  // The fewest change calls Route53's per-request limits allow for what was written.
-  const records = await moto.listRecords(cold.zoneId);
-  const ours = records.filter(
-    (r) =>
-      r.Type === 'A' ||
-      (r.Type === 'TXT' && r.ResourceRecords?.[0]?.Value?.includes('external-dns/owner=bench')),
-  );
-  const values = ours.flatMap((r) => r.ResourceRecords ?? []);
-  const chars = values.reduce((n, v) => n + (v.Value?.length ?? 0), 0);
-  const minimum = Math.max(Math.ceil(values.length / 1000), Math.ceil(chars / 32_000));
-  if (ours.filter((r) => r.Type === 'A').length !== INGRESSES)
-    throw new Error('not every record is in Route53');
+  const { minimum, records } = await minimumChangeCalls(bench, cold, INGRESSES);
 
   const resyncCalls = await nextResyncCalls(coldOp);
   console.log(`resync calls ${JSON.stringify(resyncCalls)}`);
 
-  const latencies = await eventToRecord(cold);
+  const latencies = await eventToRecord(bench, cold, LATENCY_SAMPLES, (i) =>
+    createLateIngress(client, cold.namespace, i, cold.zone),
+  );
   const coldIdle = await coldOp.idleRss({ activity: ['chousei_dns_provider_requests_total'] });
   await stop(coldOp);
 
   let scale: { seconds: number; peakMb: number } | undefined;
   if (SCALE_INGRESSES > 0) {
-    const big = await phase('scale');
+    const big = await phase(bench, 'scale');
     await createIngresses(big.namespace, big.zone, SCALE_INGRESSES);
-    const run = await coldStart(kubeconfig, big, SCALE_INGRESSES);
+    const run = await coldStart(big, SCALE_INGRESSES);
     scale = { seconds: run.seconds, peakMb: run.peakMb };
     await stop(run.op);
   }
@@ -128,73 +131,17 @@ try {
   };
   console.log(await writeBenchResult('dns', result));
 } finally {
-  for (const op of running) await op.terminate(30_000);
+  for (const op of bench.running) await op.terminate(30_000);
   await moto.stop();
   await cp.stop();
 }
 
-interface Phase {
-  name: string;
-  namespace: string;
-  zone: string;
-  zoneId: string;
-}
-
-/** A namespace and a hosted zone of its own. */
-async function phase(name: string): Promise<Phase> {
-  const zone = `${name}.bench.test`;
-  const namespace = await cp.createNamespace(name);
-  return { name, namespace, zone, zoneId: await moto.createHostedZone(zone) };
-}
-
-/** As the docs start it for Route53, on one namespace and zone, credentials in the environment. */
-function start(kubeconfig: string, p: Phase): Promise<OperatorProcess> {
-  return startOperatorProcess({
-    operatorDir,
-    name: `dns-operator-${p.name}`,
-    args: [
-      `--kubeconfig=${kubeconfig}`,
-      '--provider=route53',
-      `--zone-id-filter=${p.zoneId}`,
-      `--aws-endpoint=${moto.endpoint}`,
-      '--source=ingress',
-      `--namespace=${p.namespace}`,
-      '--txt-owner-id=bench',
-      `--resync-interval=${RESYNC_INTERVAL_S}s`,
-      '--log-level=warn',
-    ],
-    env: {
-      AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey,
-      AWS_REGION: moto.region,
-    },
-    extraNodeFlags: EXTRA_NODE_FLAGS,
-  }).then(async (op) => {
-    running.add(op);
-    await op.waitUntilReady(60_000);
-    return op;
-  });
-}
-
-async function stop(op: OperatorProcess): Promise<void> {
-  running.delete(op);
-  const { code } = await op.terminate(30_000);
-  if (code !== 0) throw new Error(`operator exited with ${code}: ${op.process.tail(10)}`);
-}
-
 /** Started over `n` existing Ingresses: seconds to converge, peak RSS, calls made. */
-async function coldStart(kubeconfig: string, p: Phase, n: number) {
-  const t0 = performance.now();
-  const op = await start(kubeconfig, p);
-  const sampler = new RssSampler(op.pid);
-  await converged(op, n);
-  const seconds = (performance.now() - t0) / 1000;
-  const calls = await providerCalls(op);
-  const { peakMb } = await sampler.stop();
-  console.log(
-    `${p.name}: ${n} Ingresses converged in ${seconds.toFixed(1)} s from start; peak ${peakMb.toFixed(1)} MB; calls ${JSON.stringify(calls)}`,
-  );
-  return { op, seconds, peakMb, calls };
+async function coldStart(p: Phase, n: number) {
+  const run = await coldStartOf(bench, p, n, SOURCES, RESYNC_INTERVAL_S);
+  const { peakMb } = await run.sampler.stop();
+  console.log(`${p.name}: peak ${peakMb.toFixed(1)} MB`);
+  return { ...run, peakMb };
 }
 
 async function createIngresses(namespace: string, zone: string, n: number): Promise<void> {
@@ -202,31 +149,6 @@ async function createIngresses(namespace: string, zone: string, n: number): Prom
   const t0 = performance.now();
   await createIngressesIn(client, namespace, zone, n);
   console.log(`created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-}
-
-/** Until `n` records were created, as the operator counts its applied changes. */
-async function converged(op: OperatorProcess, n: number): Promise<void> {
-  const deadline = performance.now() + 600_000;
-  for (;;) {
-    const created = sumMetric(await op.metricSamples(), 'chousei_dns_plan_changes_total', {
-      action: 'create',
-      result: 'applied',
-    });
-    if (created >= n) return;
-    if (performance.now() > deadline) throw new Error(`only ${created} of ${n} records created`);
-    await sleep(100);
-  }
-}
-
-/** Route53 requests by operation, as the operator's metrics count them. */
-async function providerCalls(op: OperatorProcess): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const s of await op.metricSamples()) {
-    if (s.name !== 'chousei_dns_provider_requests_total') continue;
-    const k = s.labels.operation ?? '';
-    out[k] = (out[k] ?? 0) + s.value;
-  }
-  return out;
 }
 
 /**
@@ -263,28 +185,4 @@ function diff(after: Record<string, number>, before: Record<string, number>) {
       .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
       .filter(([, v]) => v !== 0),
   );
-}
-
-/** An Ingress created (its target in an annotation) until Route53 answers it, ascending. */
-async function eventToRecord(p: Phase): Promise<number[]> {
-  const latencies: number[] = [];
-  for (let i = 0; i < LATENCY_SAMPLES; i++) {
-    const name = `late-${i}.${p.zone}`;
-    const t = performance.now();
-    await createLateIngress(client, p.namespace, i, p.zone);
-    for (;;) {
-      const page = await moto.route53.send(
-        new ListResourceRecordSetsCommand({
-          HostedZoneId: p.zoneId,
-          StartRecordName: name,
-          StartRecordType: 'A',
-          MaxItems: 1,
-        }),
-      );
-      if (page.ResourceRecordSets?.[0]?.Name === `${name}.`) break;
-      await sleep(5);
-    }
-    latencies.push(performance.now() - t);
-  }
-  return latencies.sort((a, b) => a - b);
 }

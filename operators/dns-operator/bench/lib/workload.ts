@@ -1,13 +1,28 @@
-// What the dns-operator benchmarks share: 5000 Ingresses with one host each in one zone,
-// an operator run over them until every name is published, and Ingresses created one at a
-// time among them for event-to-record latency.
+// What the dns-operator benchmarks share: 5000 Ingresses (or HTTPRoutes on 10 Gateways) with
+// one host each in one zone, an operator run over them until every name is published, and
+// objects created one at a time among them for event-to-record latency.
 import type { Provider } from '@chousei/dns';
-import { type Client, createLogger, Ingresses, Manager } from '@chousei/runtime';
-import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import {
+  type Client,
+  createLogger,
+  Gateways,
+  HTTPRoutes,
+  Ingresses,
+  Manager,
+} from '@chousei/runtime';
+import {
+  type RunningManager,
+  setGatewayAddresses,
+  setRouteParents,
+  startManager,
+  waitFor,
+} from '@chousei/runtime/testing';
 import { type ControlPlane, pool } from '@chousei/testenv';
 import { type DnsOperator, setupDnsOperator } from '../../dist/index.js';
 
 export const INGRESSES = Number(process.env.BENCH_INGRESSES ?? 5000);
+export const ROUTES = Number(process.env.BENCH_ROUTES ?? 5000);
+export const GATEWAYS = 10;
 export const LATENCY_SAMPLES = 50;
 export const ZONE = 'bench.test';
 
@@ -16,6 +31,51 @@ export const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 
 
 export const sum = (calls: Record<string, number>) =>
   Object.values(calls).reduce((a, b) => a + b, 0);
+
+/** The address of Gateway `gw-G`. */
+export const gatewayIp = (g: number) => ip(200_000 + g);
+
+/** Gateways `gw-0`..: one HTTP listener for every name of the zone, each its own address. */
+export async function createGateways(client: Client, ns: string, zone: string, n = GATEWAYS) {
+  for (let g = 0; g < n; g++) {
+    await client.create(Gateways, {
+      metadata: { name: `gw-${g}`, namespace: ns },
+      spec: {
+        gatewayClassName: 'bench',
+        listeners: [{ name: 'http', port: 80, protocol: 'HTTP', hostname: `*.${zone}` }],
+      },
+    });
+    await setGatewayAddresses(client, { namespace: ns, name: `gw-${g}` }, [gatewayIp(g)]);
+  }
+}
+
+/**
+ * HTTPRoute `NAME` for `NAME.ZONE` on Gateway `gw-G`, accepted by it as its controller would:
+ * the route is claimable once its status is written.
+ */
+export async function createRoute(
+  client: Client,
+  ns: string,
+  zone: string,
+  name: string,
+  g: number,
+) {
+  const parentRefs = [{ name: `gw-${g}` }];
+  await client.create(HTTPRoutes, {
+    metadata: { name, namespace: ns },
+    spec: { parentRefs, hostnames: [`${name}.${zone}`] },
+  });
+  await setRouteParents(client, HTTPRoutes, { namespace: ns, name }, { parents: parentRefs });
+}
+
+/** `n` HTTPRoutes `route-I`, spread over the Gateways. */
+export async function createRoutes(client: Client, ns: string, zone: string, n = ROUTES) {
+  await pool(
+    Array.from({ length: n }, (_, i) => i),
+    32,
+    (i) => createRoute(client, ns, zone, `route-${i}`, i % GATEWAYS),
+  );
+}
 
 /** `n` Ingresses `ing-I` for `host-I.ZONE`, each with its load balancer address. */
 export async function createIngresses(
