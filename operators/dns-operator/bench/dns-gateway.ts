@@ -6,25 +6,23 @@
 // records, and peak RSS throughout (and during the cold start alone). Writes bench/results/dns-gateway.json at the repository
 // root. BENCH_ROUTES changes the number of routes (set it on `../../pnpmw exec node
 // bench/dns-gateway.ts`: it does not pass through turbo).
-import { Client } from '@chousei/runtime';
 import { setGatewayAddresses } from '@chousei/runtime/testing';
 import {
   installGatewayApi,
   percentile,
   RssSampler,
-  startControlPlane,
-  startMoto,
   sumMetric,
   writeBenchResult,
 } from '@chousei/testenv';
 import {
-  type Bench,
   coldStart,
   eventToRecord,
   minimumChangeCalls,
   phase,
   round,
   sleep,
+  startBench,
+  stopBench,
   stopOperator,
 } from './lib/route53-process.ts';
 import {
@@ -40,18 +38,9 @@ import {
 const RESYNC_INTERVAL_S = 600;
 const SOURCES = ['--source=gateway-httproute'];
 
-const cp = await startControlPlane({
-  apiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=1000'],
-});
-await installGatewayApi(cp);
-const moto = await startMoto();
-const client = new Client(cp.kubeConfig);
-const bench: Bench = {
-  cp,
-  moto,
-  kubeconfig: await cp.writeKubeconfig(cp.kubeConfig, 'dns-operator-kubeconfig'),
-  running: new Set(),
-};
+const bench = await startBench();
+const { client } = bench;
+await installGatewayApi(bench.cp);
 try {
   const p = await phase(bench, 'gateway');
   console.log(`creating ${GATEWAYS} Gateways and ${ROUTES} HTTPRoutes in ${p.namespace}...`);
@@ -103,7 +92,5 @@ try {
   await stopOperator(bench, run.op);
   console.log(await writeBenchResult('dns-gateway', result));
 } finally {
-  for (const op of bench.running) await op.terminate(30_000);
-  await moto.stop();
-  await cp.stop();
+  await stopBench(bench);
 }

@@ -8,18 +8,14 @@
 // - scale: 20,000 Ingresses, cold start: time to converge and peak RSS (BENCH_SCALE=0 skips).
 // Writes bench/results/dns.json at the repository root. The BENCH_* variables do not pass
 // through turbo: set them on `../../pnpmw exec node bench/dns.ts` instead.
-import { Client } from '@chousei/runtime';
 import {
   type OperatorProcess,
   percentile,
   RssSampler,
-  startControlPlane,
-  startMoto,
   sumMetric,
   writeBenchResult,
 } from '@chousei/testenv';
 import {
-  type Bench,
   coldStart as coldStartOf,
   converged,
   eventToRecord,
@@ -29,7 +25,9 @@ import {
   providerCalls,
   round,
   sleep,
+  startBench,
   startOperator,
+  stopBench,
   stopOperator,
 } from './lib/route53-process.ts';
 import {
@@ -44,17 +42,8 @@ const SCALE_INGRESSES = Number(process.env.BENCH_SCALE ?? 20_000);
 const RESYNC_INTERVAL_S = 60;
 const SOURCES = ['--source=ingress'];
 
-const cp = await startControlPlane({
-  apiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=1000'],
-});
-const moto = await startMoto();
-const client = new Client(cp.kubeConfig);
-const bench: Bench = {
-  cp,
-  moto,
-  kubeconfig: await cp.writeKubeconfig(cp.kubeConfig, 'dns-operator-kubeconfig'),
-  running: new Set(),
-};
+const bench = await startBench();
+const { client } = bench;
 const start = (p: Phase) => startOperator(bench, p, SOURCES, RESYNC_INTERVAL_S);
 const stop = (op: OperatorProcess) => stopOperator(bench, op);
 try {
@@ -131,9 +120,7 @@ try {
   };
   console.log(await writeBenchResult('dns', result));
 } finally {
-  for (const op of bench.running) await op.terminate(30_000);
-  await moto.stop();
-  await cp.stop();
+  await stopBench(bench);
 }
 
 /** Started over `n` existing Ingresses: seconds to converge, peak RSS, calls made. */

@@ -47,6 +47,20 @@ describe('dns plan and dns owners against BIND9', () => {
     return JSON.parse(r.stdout) as T;
   };
 
+  /** `dns plan` of the namespace against the in-memory provider's empty zone, as JSON. */
+  const inMemoryPlan = (flags: string[]) =>
+    json<PlanReport>([
+      'dns',
+      'plan',
+      '--provider',
+      'inmemory',
+      '--inmemory-zone',
+      'example.test',
+      ...flags,
+      '-n',
+      ns,
+    ]);
+
   /** Publishes what the objects ask for, as one `chousei-dns-operator --once` would. */
   const publish = async () => {
     const manager = new Manager({
@@ -161,18 +175,7 @@ describe('dns plan and dns owners against BIND9', () => {
     ).toBeUndefined();
 
     // The same from the in-memory provider's empty zone, for machines.
-    const plan = await json<PlanReport>([
-      'dns',
-      'plan',
-      '--provider',
-      'inmemory',
-      '--inmemory-zone',
-      'example.test',
-      '--source',
-      'ingress',
-      '-n',
-      ns,
-    ]);
+    const plan = await inMemoryPlan(['--source', 'ingress']);
     expect(plan).toMatchObject({ provider: 'inmemory', ownerId: 'default', failedNames: 0 });
     expect(plan.changes).toEqual([
       {
@@ -244,17 +247,7 @@ describe('dns plan and dns owners against BIND9', () => {
     const r = await chousei(['dns', 'owners', 'shop.apps.example.test', '-n', ns, ...sources]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain(`  httproute/${ns}/shop  A 192.0.2.30  publishes: A 192.0.2.30\n`);
-    const plan = await json<PlanReport>([
-      'dns',
-      'plan',
-      '--provider',
-      'inmemory',
-      '--inmemory-zone',
-      'example.test',
-      ...sources,
-      '-n',
-      ns,
-    ]);
+    const plan = await inMemoryPlan(sources);
     expect(plan.changes.filter((c) => c.name === 'shop.apps.example.test')).toEqual([
       expect.objectContaining({ action: 'create', type: 'A', values: ['192.0.2.30'] }),
     ]);

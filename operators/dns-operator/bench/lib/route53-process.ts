@@ -3,11 +3,14 @@
 // moto, one namespace and hosted zone per phase, and how convergence, calls and
 // event-to-record latency are read.
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { Client } from '@chousei/runtime';
 import {
   type ControlPlane,
   type Moto,
   type OperatorProcess,
   RssSampler,
+  startControlPlane,
+  startMoto,
   startOperatorProcess,
   sumMetric,
 } from '@chousei/testenv';
@@ -22,8 +25,32 @@ export const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 export interface Bench {
   cp: ControlPlane;
   moto: Moto;
+  /** An admin client, for the workload. */
+  client: Client;
+  /** The operators': the admin's, in a file. */
   kubeconfig: string;
   running: Set<OperatorProcess>;
+}
+
+/** A control plane taking the workload's bursts, and moto. */
+export async function startBench(): Promise<Bench> {
+  const cp = await startControlPlane({
+    apiServerFlags: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=1000'],
+  });
+  return {
+    cp,
+    moto: await startMoto(),
+    client: new Client(cp.kubeConfig),
+    kubeconfig: await cp.writeKubeconfig(cp.kubeConfig, 'dns-operator-kubeconfig'),
+    running: new Set(),
+  };
+}
+
+/** Terminates what still runs, then moto and the control plane. */
+export async function stopBench(b: Bench): Promise<void> {
+  for (const op of b.running) await op.terminate(30_000);
+  await b.moto.stop();
+  await b.cp.stop();
 }
 
 export interface Phase {
