@@ -80,14 +80,18 @@ export class GatewayApi {
   }
 
   /**
-   * A route of kind `rt` attached to `parentRefs`, accepted by them unless `accepted` is
-   * false (then its status says it was refused).
+   * A route of kind `rt` attached to `parentRefs`, accepted by them unless `accepted` says
+   * otherwise, for all or per parent (then its status says it was refused).
    */
   async route(
     rt: GatewayRouteType,
     name: string,
     spec: GatewayRoute['spec'],
-    opts: { annotations?: Record<string, string>; accepted?: boolean; namespace?: string } = {},
+    opts: {
+      annotations?: Record<string, string>;
+      accepted?: boolean | ((parent: ParentReference) => boolean);
+      namespace?: string;
+    } = {},
   ): Promise<GatewayRoute> {
     const namespace = opts.namespace ?? this.namespace;
     await this.client.create(rt, {

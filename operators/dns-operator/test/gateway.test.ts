@@ -28,6 +28,7 @@ import { installGatewayApi } from '@chousei/testenv';
 import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER, setupDnsOperator } from '../src/operator.js';
+import { ANNOTATION_PREFIXES } from '../src/sources/annotations.js';
 import { BACKEND, GatewayApi, http, https } from './gateway-api.js';
 
 const ZONE = 'gw.test';
@@ -128,40 +129,70 @@ describe('dns-operator: Gateway API routes', () => {
     expect(route.metadata?.finalizers).toEqual([FINALIZER]);
   });
 
-  it('acceptance: only parents that accepted the route count, through the section and port it names', async () => {
-    await api.gateway('accept', [http('one', 'one.gw.test'), http('two', 'two.gw.test')], {
-      addresses: ['192.0.2.2'],
-    });
+  it('acceptance: only parents that accepted the route count, each for the section and port it names', async () => {
+    await api.gateway(
+      'accept',
+      [http('one', '*.one.gw.test'), { ...http('two', '*.two.gw.test'), port: 8080 }],
+      { addresses: ['192.0.2.2'] },
+    );
+    const hosts = (name: string) => [`${name}.one.gw.test`, `${name}.two.gw.test`];
     await api.route(
       HTTPRoutes,
       'refused',
-      { parentRefs: [{ name: 'accept' }], hostnames: ['refused.one.gw.test', 'one.gw.test'] },
+      { parentRefs: [{ name: 'accept' }], hostnames: hosts('refused') },
       { accepted: false },
     );
     // Status naming a parent the spec does not: not this route's parent.
-    await api.route(HTTPRoutes, 'stray', { parentRefs: [{ name: 'elsewhere' }] });
+    await api.route(HTTPRoutes, 'stray', {
+      parentRefs: [{ name: 'elsewhere' }],
+      hostnames: hosts('stray'),
+    });
     await setRouteParents(
       client,
       HTTPRoutes,
       { namespace: ns, name: 'stray' },
-      {
-        parents: [{ name: 'accept' }],
-      },
+      { parents: [{ name: 'accept' }] },
     );
+    // A port no listener has: accepted, and yet no listener to take it.
     await api.route(HTTPRoutes, 'wrong-port', {
+      parentRefs: [{ name: 'accept', port: 8443 }],
+      hostnames: hosts('wrong-port'),
+    });
+    await api.route(HTTPRoutes, 'port', {
       parentRefs: [{ name: 'accept', port: 8080 }],
-      hostnames: ['two.gw.test'],
+      hostnames: hosts('port'),
     });
     await api.route(HTTPRoutes, 'section', {
       parentRefs: [{ name: 'accept', sectionName: 'two' }],
-      hostnames: ['one.gw.test', 'two.gw.test'],
+      hostnames: hosts('section'),
     });
-    await published('two.gw.test', 'A 192.0.2.2');
-    expect(await records('one.gw.test')).toEqual([]);
+    // One route, two parentRefs (one per section): only the one accepted counts.
+    await api.route(
+      HTTPRoutes,
+      'per-parent',
+      {
+        parentRefs: [
+          { name: 'accept', sectionName: 'one' },
+          { name: 'accept', sectionName: 'two' },
+        ],
+        hostnames: hosts('per-parent'),
+      },
+      { accepted: (parent) => parent.sectionName === 'two' },
+    );
+    for (const name of ['port', 'section', 'per-parent']) {
+      await published(`${name}.two.gw.test`, 'A 192.0.2.2');
+      expect(await records(`${name}.one.gw.test`)).toEqual([]);
+    }
+    for (const name of ['refused', 'stray', 'wrong-port'])
+      for (const host of hosts(name)) expect(await records(host)).toEqual([]);
 
-    // The Gateway accepts the refused route: its names come.
+    // The Gateway accepts the refused route: its names come, through both listeners.
     await setRouteParents(client, HTTPRoutes, { namespace: ns, name: 'refused' });
-    await published('one.gw.test', 'A 192.0.2.2');
+    await published('refused.one.gw.test', 'A 192.0.2.2');
+    await published('refused.two.gw.test', 'A 192.0.2.2');
+    // It accepts the section it refused: that section's name comes too.
+    await setRouteParents(client, HTTPRoutes, { namespace: ns, name: 'per-parent' });
+    await published('per-parent.one.gw.test', 'A 192.0.2.2');
   });
 
   it('listener protocols and allowedRoutes kinds: each route kind attaches where its Gateway lets it', async () => {
@@ -261,7 +292,7 @@ describe('dns-operator: Gateway API routes', () => {
     await published('x.other.gw.test');
   });
 
-  it('annotations: TTL and hostname on the route, target on the Gateway, in every prefix; a target on a route is reported', async () => {
+  it("annotations: the Gateway's target over its addresses, TTL and hostname on the route; a target on a route is reported, annotation-only leaves the spec's hostnames out", async () => {
     await api.gateway('notes', [http('any')], {
       addresses: ['192.0.2.5'],
       annotations: { 'external-dns.kubernetes.io/target': 'lb.example.net' },
@@ -304,6 +335,69 @@ describe('dns-operator: Gateway API routes', () => {
     );
     await published('only.gw.test', 'CNAME lb.example.net');
     expect(await records('spec.gw.test')).toEqual([]);
+  });
+
+  it('annotations in each prefix: hostname and TTL on the route, target on the Gateway, read alike under dns.chousei.dev/, external-dns.kubernetes.io/ and external-dns.alpha.kubernetes.io/', async () => {
+    for (const [i, prefix] of ANNOTATION_PREFIXES.entries()) {
+      await api.gateway(`prefix-${i}`, [http('any')], {
+        addresses: ['192.0.2.10'],
+        annotations: { [`${prefix}target`]: `lb-${i}.example.net` },
+      });
+      await api.route(
+        HTTPRoutes,
+        `prefix-${i}`,
+        { parentRefs: [{ name: `prefix-${i}` }], hostnames: [`spec-${i}.gw.test`] },
+        {
+          annotations: {
+            [`${prefix}hostname`]: `noted-${i}.gw.test`,
+            [`${prefix}ttl`]: `${60 + i}`,
+          },
+        },
+      );
+    }
+    for (const i of ANNOTATION_PREFIXES.keys()) {
+      for (const name of [`spec-${i}.gw.test`, `noted-${i}.gw.test`]) {
+        await published(name, `CNAME lb-${i}.example.net`);
+        expect((await records(name))[0]?.ttl).toBe(60 + i);
+      }
+    }
+  });
+
+  it('conflicts and Events as for Ingresses: the older Ingress keeps a name the route would make a CNAME (Conflict on the route), which the route publishes once the Ingress goes (Published on the route)', async () => {
+    await client.create(Ingresses, {
+      metadata: { name: 'clash', namespace: ns },
+      spec: { rules: [{ host: 'clash.gw.test' }] },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name: 'clash' },
+      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.11' }] } } } },
+    );
+    await published('clash.gw.test', 'A 192.0.2.11');
+    // Ages count in seconds (creationTimestamp), a tie goes by resource name: a later second.
+    await new Promise((r) => setTimeout(r, 1100));
+    await api.gateway('clash', [http('web', 'clash.gw.test')], {
+      addresses: ['lb-clash.example.net'],
+    });
+    await api.route(HTTPRoutes, 'clash', { parentRefs: [{ name: 'clash' }] });
+    const conflict = await waitFor(async () =>
+      (await warnings('HTTPRoute', 'clash')).find((w) => w.startsWith('Conflict: ')),
+    );
+    expect(conflict).toBe(
+      `Conflict: not published: clash.gw.test already has A records for ingress/${ns}/clash, and a CNAME must be alone at its name`,
+    );
+    expect(await valuesOf('clash.gw.test')).toEqual(['192.0.2.11']);
+
+    await client.delete(Ingresses, { namespace: ns, name: 'clash' });
+    await published('clash.gw.test', 'CNAME lb-clash.example.net');
+    const normal = async () =>
+      (await client.list(Events, { namespace: ns }))
+        .filter((e) => e.regarding?.kind === 'HTTPRoute' && e.regarding.name === 'clash')
+        .filter((e) => e.type === 'Normal')
+        .map((e) => `${e.reason}: ${e.note}`);
+    await waitFor(async () =>
+      (await normal()).includes('Published: published clash.gw.test CNAME lb-clash.example.net'),
+    );
   });
 
   it('status-driven targets: IPv4, IPv6 and hostnames from status.addresses follow the Gateway; emptied addresses keep the records', async () => {

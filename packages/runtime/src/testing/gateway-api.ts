@@ -43,20 +43,27 @@ export function setGatewayAddresses(client: Client, key: ObjectKey, addresses: s
 
 /**
  * Sets a route's status.parents: one entry per parent (default every spec.parentRefs
- * entry), Accepted as `accepted` says (default true). No parents: detached.
+ * entry), Accepted as `accepted` says, for all or per parent (default true). No parents:
+ * detached.
  */
 export async function setRouteParents<T extends GatewayRoute>(
   client: Client,
   rt: ResourceType<T>,
   key: ObjectKey,
-  opts: { parents?: ParentReference[]; accepted?: boolean } = {},
+  opts: {
+    parents?: ParentReference[];
+    accepted?: boolean | ((parent: ParentReference) => boolean);
+  } = {},
 ): Promise<T> {
   // Given parents need no read of the route (benchmarks accept thousands).
   const refs = opts.parents ?? (await client.get(rt, key)).spec?.parentRefs ?? [];
+  const { accepted = true } = opts;
   const parents = refs.map((parentRef) => ({
     parentRef,
     controllerName: TEST_GATEWAY_CONTROLLER,
-    conditions: [condition('Accepted', opts.accepted ?? true)],
+    conditions: [
+      condition('Accepted', typeof accepted === 'function' ? accepted(parentRef) : accepted),
+    ],
   }));
   return client.patchStatus(rt, key, { type: 'merge', patch: { status: { parents } } });
 }
