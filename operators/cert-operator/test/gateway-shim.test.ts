@@ -9,14 +9,15 @@ import {
   Ingresses,
   type Listener,
   ListenerSets,
+  type SecretObjectReference,
   Secrets,
 } from '@chousei/runtime';
-import { type RunningManager, waitFor } from '@chousei/runtime/testing';
+import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { installGatewayApi } from '@chousei/testenv';
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
-import { Certificates, Issuers } from '../src/api/types.js';
+import { Certificates, ClusterIssuers, Issuers } from '../src/api/types.js';
 import { startCertOperator } from './operator.js';
 import { secretText } from './secret-text.js';
 
@@ -44,6 +45,8 @@ describe('cert-operator: Gateway API shim', () => {
       http01SolverPort: 0,
       http01SolverHost: '127.0.0.1',
       gatewayAPI: { listenerSets: true },
+      // For `kubernetes.io/tls-acme: "true"`, as --default-issuer-name gives it.
+      defaultIssuer: { name: 'self', kind: 'Issuer' },
       backoff: { initialMs: 1000, maxMs: 4000 },
     }));
     await client.create(Issuers, {
@@ -146,6 +149,89 @@ describe('cert-operator: Gateway API shim', () => {
         'Normal DeleteCertificate: Deleted Certificate tls-tls',
       ),
     );
+  });
+
+  it("the Ingress shim's other annotations on Gateways: cluster-issuer in both prefixes, common-name, renew-before, the private key's algorithm and size, tls-acme with the default issuer; bad ones reported naming the field", async () => {
+    const issuer = `self-${ns}`;
+    await client.create(ClusterIssuers, { metadata: { name: issuer }, spec: { selfSigned: {} } });
+    try {
+      await waitForCondition(client, ClusterIssuers, { name: issuer }, 'Ready');
+      await gateway('keyed', [https('web', 'keyed.gw.example.test', 'keyed-tls')], {
+        'cert-manager.io/cluster-issuer': issuer,
+        'cert-manager.io/common-name': 'keyed.gw.example.test',
+        'cert.chousei.dev/renew-before': '240h',
+        'cert-manager.io/private-key-algorithm': 'ECDSA',
+        'cert.chousei.dev/private-key-size': '384',
+      });
+      const keyed = await waitFor(() => certificate('keyed-tls'), { timeoutMs: 15_000 });
+      expect(keyed.spec).toEqual({
+        secretName: 'keyed-tls',
+        issuerRef: { name: issuer, kind: 'ClusterIssuer' },
+        dnsNames: ['keyed.gw.example.test'],
+        commonName: 'keyed.gw.example.test',
+        renewBefore: '240h',
+        privateKey: { algorithm: 'ECDSA', size: 384 },
+      });
+      const leaf = await leafOf('keyed-tls');
+      expect(leaf.subject).toBe('CN=keyed.gw.example.test');
+      expect(leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
+
+      await gateway('acme', [https('web', 'acme.gw.example.test', 'acme-tls')], {
+        'kubernetes.io/tls-acme': 'true',
+      });
+      const acme = await waitFor(() => certificate('acme-tls'), { timeoutMs: 15_000 });
+      expect(acme.spec.issuerRef).toEqual({ name: 'self', kind: 'Issuer' });
+
+      const refs = (...certificateRefs: SecretObjectReference[]): Listener => ({
+        ...https('refs', 'refs.gw.example.test', 'unused'),
+        tls: { mode: 'Terminate', certificateRefs },
+      });
+      await gateway(
+        'bad',
+        [
+          https('web', 'bad.gw.example.test', 'bad-tls'),
+          refs(
+            { kind: 'ConfigMap', name: 'cm' },
+            { namespace: 'elsewhere', name: 'far-tls' },
+            { group: 'example.com', name: 'odd' },
+          ),
+          {
+            ...https('none', 'none.gw.example.test', 'x'),
+            // Certificates from elsewhere (an implementation's option), no Secret.
+            tls: { mode: 'Terminate', options: { 'example.com/certificate': 'vault' } },
+          },
+        ],
+        {
+          'cert.chousei.dev/cluster-issuer': issuer,
+          'cert-manager.io/duration': 'soon',
+          'cert-manager.io/private-key-algorithm': 'DSA',
+        },
+      );
+      // What is sound is asked for all the same: the issuer, the names.
+      const bad = await waitFor(() => certificate('bad-tls'), { timeoutMs: 15_000 });
+      expect(bad.spec).toEqual({
+        secretName: 'bad-tls',
+        issuerRef: { name: issuer, kind: 'ClusterIssuer' },
+        dnsNames: ['bad.gw.example.test'],
+      });
+      const want = [
+        'Warning BadConfig: metadata.annotations[cert-manager.io/duration]: "soon" is not a duration such as 2160h or 90m',
+        'Warning BadConfig: metadata.annotations[cert-manager.io/private-key-algorithm]: "DSA" is not ECDSA, RSA or Ed25519',
+        'Warning BadConfig: spec.listeners[1].tls.certificateRefs[0].kind: "ConfigMap" is not a Secret: only a Secret holds a certificate',
+        `Warning BadConfig: spec.listeners[1].tls.certificateRefs[1].namespace: "elsewhere": a Certificate is made in the Gateway's own namespace, ${ns}`,
+        'Warning BadConfig: spec.listeners[1].tls.certificateRefs[2].group: "example.com" is not the core group: only a Secret holds a certificate',
+        'Warning BadConfig: spec.listeners[2].tls.certificateRefs: listener none names no Secret',
+      ];
+      const events = await waitFor(async () => {
+        const n = await notes('Gateway', 'bad');
+        return want.every((w) => n.includes(w)) && n;
+      });
+      expect(events.filter((e) => e.startsWith('Warning')).sort()).toEqual(want.sort());
+      for (const name of ['cm', 'far-tls', 'odd', 'x'])
+        expect(await certificate(name)).toBeUndefined();
+    } finally {
+      await client.delete(ClusterIssuers, { name: issuer });
+    }
   });
 
   it('a ListenerSet annotated with an issuer gets the Certificates of its listeners, owned by it', async () => {

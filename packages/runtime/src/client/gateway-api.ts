@@ -40,6 +40,8 @@ export interface GatewayTLSConfig {
   /** Default Terminate. */
   mode?: 'Terminate' | 'Passthrough';
   certificateRefs?: SecretObjectReference[];
+  /** Implementation-specific settings (Terminate takes certificateRefs, options or both). */
+  options?: Record<string, string>;
 }
 
 export interface Listener {
