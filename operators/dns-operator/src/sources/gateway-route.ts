@@ -25,7 +25,6 @@ import {
   parentOf,
   type ResolvedParent,
   resolveParent,
-  slimMetadata,
 } from './gateway.js';
 import { hostnameError, type TargetInput, targetEndpoints } from './validate.js';
 
@@ -215,7 +214,7 @@ export function slimRoute(route: GatewayRoute): GatewayRoute {
   return {
     apiVersion: route.apiVersion,
     kind: route.kind,
-    metadata: slimMetadata(route.metadata),
+    metadata: route.metadata,
     spec: {
       ...(route.spec?.parentRefs ? { parentRefs: route.spec.parentRefs } : {}),
       ...(route.spec?.hostnames ? { hostnames: route.spec.hostnames } : {}),

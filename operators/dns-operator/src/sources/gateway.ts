@@ -10,7 +10,6 @@ import {
   type Listener,
   type ListenerSet,
   labelSelectorMatches,
-  type ObjectMeta,
   type ParentReference,
 } from '@chousei/runtime';
 import { targetAnnotation } from './annotations.js';
@@ -176,14 +175,6 @@ export function intersectHostnames(listener: string, route: string): string | un
   return wide.startsWith('*.') && narrow.endsWith(wide.slice(1)) ? narrow : undefined;
 }
 
-/** Metadata without what no source reads and may be large (kubectl's last-applied copy). */
-export function slimMetadata(meta: ObjectMeta | undefined): ObjectMeta {
-  const { managedFields: _m, annotations, ...rest } = meta ?? {};
-  if (!annotations) return rest;
-  const { 'kubectl.kubernetes.io/last-applied-configuration': _l, ...kept } = annotations;
-  return { ...rest, annotations: kept };
-}
-
 function slimListener(l: Listener): Listener {
   return {
     name: l.name,
@@ -202,7 +193,7 @@ export function slimGateway(gw: Gateway): Gateway {
   return {
     apiVersion: gw.apiVersion,
     kind: gw.kind,
-    metadata: slimMetadata(gw.metadata),
+    metadata: gw.metadata,
     spec: {
       gatewayClassName: gw.spec?.gatewayClassName ?? '',
       listeners: (gw.spec?.listeners ?? []).map(slimListener),
@@ -217,7 +208,7 @@ export function slimListenerSet(ls: ListenerSet): ListenerSet {
   return {
     apiVersion: ls.apiVersion,
     kind: ls.kind,
-    metadata: slimMetadata(ls.metadata),
+    metadata: ls.metadata,
     spec: {
       parentRef: ls.spec?.parentRef,
       listeners: (ls.spec?.listeners ?? []).map(slimListener),
