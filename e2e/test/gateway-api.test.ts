@@ -16,7 +16,7 @@ import {
 } from '@chousei/runtime/testing';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY } from '../src/stack.ts';
-import { text, useStack } from './world.ts';
+import { expectPublished, recordsRemoved, text, useStack } from './world.ts';
 
 /** An HTTPS listener admitting routes from every namespace (the Gateway is shared). */
 const https = (name: string, hostname: string, secret: string): Listener => ({
@@ -88,14 +88,7 @@ describe('Gateways and an HTTPRoute asking for DNS names and certificates', () =
     });
     await setRouteParents(s.client, HTTPRoutes, { namespace: ns, name: 'shop' });
 
-    await waitFor(async () => (await s.bind.dig(host, 'A')).length > 0, {
-      timeoutMs: 20_000,
-      description: `A record of ${host}`,
-    });
-    expect(await s.bind.dig(host, 'A')).toEqual(['127.0.0.1']);
-    expect(await s.bind.dig(`a-${host}`, 'TXT')).toEqual([
-      `"heritage=external-dns,external-dns/owner=${s.ownerId},external-dns/resource=httproute/${ns}/shop"`,
-    ]);
+    await expectPublished(s, host, `httproute/${ns}/shop`);
 
     const key = { namespace: GATEWAY.namespace, name: 'shop-tls' };
     const cert = await waitForCondition(s.client, Certificates, key, 'Ready', {
@@ -159,12 +152,7 @@ describe('Gateways and an HTTPRoute asking for DNS names and certificates', () =
       },
     );
     await setRouteParents(s.client, HTTPRoutes, { namespace: ns, name: 'shop' }, { parents: [] });
-    await waitFor(
-      async () =>
-        (await s.bind.dig(host, 'A')).length === 0 &&
-        (await s.bind.dig(`a-${host}`, 'TXT')).length === 0,
-      { timeoutMs: 20_000, description: `records of ${host} removed` },
-    );
+    await recordsRemoved(s, host);
     // Claiming nothing, it is not held: deleting it is immediate.
     await s.client.delete(HTTPRoutes, { namespace: ns, name: 'shop' });
     await waitFor(async () => !(await s.client.list(HTTPRoutes, { namespace: ns })).length, {

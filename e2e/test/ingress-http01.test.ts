@@ -7,7 +7,7 @@ import {
 import { Events, Ingresses, Secrets } from '@chousei/runtime';
 import { waitFor, waitForCondition } from '@chousei/runtime/testing';
 import { describe, expect, it } from 'vitest';
-import { certifiedIngress, text, useStack } from './world.ts';
+import { certifiedIngress, expectPublished, recordsRemoved, text, useStack } from './world.ts';
 
 describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
   const world = useStack();
@@ -40,14 +40,7 @@ describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
       { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } },
     );
 
-    await waitFor(async () => (await s.bind.dig(host, 'A')).length > 0, {
-      timeoutMs: 20_000,
-      description: `A record of ${host}`,
-    });
-    expect(await s.bind.dig(host, 'A')).toEqual(['127.0.0.1']);
-    expect(await s.bind.dig(`a-${host}`, 'TXT')).toEqual([
-      `"heritage=external-dns,external-dns/owner=${s.ownerId},external-dns/resource=ingress/${ns}/web"`,
-    ]);
+    await expectPublished(s, host, `ingress/${ns}/web`);
 
     // The issuer has one solver, HTTP-01: Pebble found the solver through that A record. The
     // operator's self-check held the challenge back until the record was there, so the
@@ -97,12 +90,7 @@ describe('an Ingress asking for a DNS name and a certificate (HTTP-01)', () => {
   it('loses its records when deleted: A and ownership TXT (the dns-operator finalizer)', async () => {
     const s = world();
     await s.client.delete(Ingresses, { namespace: ns, name: 'web' });
-    await waitFor(
-      async () =>
-        (await s.bind.dig(host, 'A')).length === 0 &&
-        (await s.bind.dig(`a-${host}`, 'TXT')).length === 0,
-      { timeoutMs: 20_000, description: `records of ${host} removed` },
-    );
+    await recordsRemoved(s, host);
     await waitFor(async () => !(await s.client.list(Ingresses, { namespace: ns })).length, {
       timeoutMs: 10_000,
       description: 'the Ingress gone once its finalizer is',

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Ingress, Secret } from '@chousei/runtime';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { waitFor } from '@chousei/runtime/testing';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { type Stack, type StackOptions, startStack } from '../src/stack.ts';
 
 /**
@@ -32,6 +33,31 @@ export function useStack(opts: StackOptions = {}): () => Stack {
     if (!stack) throw new Error('the stack did not start');
     return stack;
   };
+}
+
+/**
+ * Waits for `host`'s A record in BIND9, and expects it to point at 127.0.0.1 with an
+ * ownership TXT naming `resource` (`ingress/NAMESPACE/NAME`), as external-dns writes it.
+ */
+export async function expectPublished(s: Stack, host: string, resource: string): Promise<void> {
+  await waitFor(async () => (await s.bind.dig(host, 'A')).length > 0, {
+    timeoutMs: 20_000,
+    description: `A record of ${host}`,
+  });
+  expect(await s.bind.dig(host, 'A')).toEqual(['127.0.0.1']);
+  expect(await s.bind.dig(`a-${host}`, 'TXT')).toEqual([
+    `"heritage=external-dns,external-dns/owner=${s.ownerId},external-dns/resource=${resource}"`,
+  ]);
+}
+
+/** Waits until `host` has neither its A record nor its ownership TXT in BIND9. */
+export function recordsRemoved(s: Stack, host: string): Promise<unknown> {
+  return waitFor(
+    async () =>
+      (await s.bind.dig(host, 'A')).length === 0 &&
+      (await s.bind.dig(`a-${host}`, 'TXT')).length === 0,
+    { timeoutMs: 20_000, description: `records of ${host} removed` },
+  );
 }
 
 /** A Secret's value as text. */

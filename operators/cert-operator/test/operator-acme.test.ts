@@ -2,11 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import {
   Client,
   Events,
-  type HTTPRoute,
   HTTPRoutes,
   Informer,
-  type Ingress,
   Ingresses,
+  type KubeObject,
+  type ResourceType,
   Secrets,
 } from '@chousei/runtime';
 import { type RunningManager, waitFor, waitForCondition } from '@chousei/runtime/testing';
@@ -101,6 +101,27 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     await bind?.stop();
   });
 
+  /**
+   * Watches the temporary challenge objects (Ingresses or HTTPRoutes) come; `gone` resolves
+   * once none is left, and ends the watch.
+   */
+  async function watchChallengeRoutes<T extends KubeObject>(rt: ResourceType<T>) {
+    const routes: T[] = [];
+    const stopWatch = new AbortController();
+    const informer = new Informer(client.transport, rt, {
+      namespace: ns,
+      labelSelector: LABEL_HTTP01,
+    });
+    informer.addHandler({ onAdd: (r) => routes.push(r) });
+    void informer.start(stopWatch.signal);
+    await informer.waitForSync();
+    const gone = async () => {
+      await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
+      stopWatch.abort();
+    };
+    return { routes, gone };
+  }
+
   it('registers the account (generating its key) and reports the Issuer Ready', async () => {
     const issuer = await waitForCondition(
       client,
@@ -116,15 +137,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
 
   it("issues over HTTP-01: the chain verifies against Pebble's root, names and key as asked", async () => {
     // Watch the temporary challenge Ingresses come and go.
-    const routes: Ingress[] = [];
-    const stopWatch = new AbortController();
-    const informer = new Informer(client.transport, Ingresses, {
-      namespace: ns,
-      labelSelector: LABEL_HTTP01,
-    });
-    informer.addHandler({ onAdd: (i) => routes.push(i) });
-    void informer.start(stopWatch.signal);
-    await informer.waitForSync();
+    const { routes, gone } = await watchChallengeRoutes(Ingresses);
     await client.create(Certificates, {
       metadata: { name: 'site', namespace: ns },
       spec: {
@@ -162,41 +175,21 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     for (const name of ['site.example.test', 'www.site.example.test']) {
       expect(served).toContain(`"url":"http://${name}:`);
     }
-    await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
-    stopWatch.abort();
+    await gone();
   });
 
   it('issues over HTTP-01 through a temporary HTTPRoute (gatewayHTTPRoute): its parents and labels, the Exact path to the solver Service, removed after', async () => {
-    await client.create(Issuers, {
-      metadata: { name: 'pebble-gateway', namespace: ns },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          email: 'ops@example.test',
-          privateKeySecretRef: { name: 'pebble-gateway-account' },
-          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-          solvers: [
-            {
-              http01: {
-                gatewayHTTPRoute: {
-                  parentRefs: [{ name: 'edge', namespace: 'gateways', sectionName: 'http' }],
-                  labels: { team: 'web' },
-                },
-              },
-            },
-          ],
+    await pebbleIssuer(client, pebble, ns, 'pebble-gateway', [
+      {
+        http01: {
+          gatewayHTTPRoute: {
+            parentRefs: [{ name: 'edge', namespace: 'gateways', sectionName: 'http' }],
+            labels: { team: 'web' },
+          },
         },
       },
-    });
-    const routes: HTTPRoute[] = [];
-    const stopWatch = new AbortController();
-    const informer = new Informer(client.transport, HTTPRoutes, {
-      namespace: ns,
-      labelSelector: LABEL_HTTP01,
-    });
-    informer.addHandler({ onAdd: (r) => routes.push(r) });
-    void informer.start(stopWatch.signal);
-    await informer.waitForSync();
+    ]);
+    const { routes, gone } = await watchChallengeRoutes(HTTPRoutes);
     await client.create(Certificates, {
       metadata: { name: 'gateway-site', namespace: ns },
       spec: {
@@ -234,8 +227,7 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     expect(await client.list(Ingresses, { namespace: ns, labelSelector: LABEL_HTTP01 })).toEqual(
       [],
     );
-    await waitFor(() => informer.store.size === 0, { timeoutMs: 10_000 });
-    stopWatch.abort();
+    await gone();
   });
 
   it('issues a wildcard over DNS-01 through RFC2136 with TSIG, and removes the challenge record', async () => {

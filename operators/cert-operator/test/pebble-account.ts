@@ -4,15 +4,19 @@ import { type Client, Secrets } from '@chousei/runtime';
 import { waitForCondition } from '@chousei/runtime/testing';
 import type { Pebble } from '@chousei/testenv';
 import * as acme from 'acme-client';
-import { Issuers } from '../src/api/types.js';
+import { type ACMESolver, Issuers } from '../src/api/types.js';
 import { secretValue } from '../src/controllers/secret.js';
 
-/** An ACME Issuer answering HTTP-01 with an account of its own, Ready; a client on that account. */
+/**
+ * An ACME Issuer answering with `solvers` (default HTTP-01 through an Ingress) with an account
+ * of its own, Ready; a client on that account.
+ */
 export async function pebbleIssuer(
   client: Client,
   pebble: Pebble,
   namespace: string,
   name: string,
+  solvers: ACMESolver[] = [{ http01: {} }],
 ): Promise<acme.Client> {
   const keySecret = `${name}-account`;
   await client.create(Issuers, {
@@ -22,7 +26,7 @@ export async function pebbleIssuer(
         server: pebble.directoryUrl,
         privateKeySecretRef: { name: keySecret },
         caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-        solvers: [{ http01: {} }],
+        solvers,
       },
     },
   });

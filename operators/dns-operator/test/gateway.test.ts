@@ -62,6 +62,24 @@ describe('dns-operator: Gateway API routes', () => {
       )
       .map((e) => `${e.reason}: ${e.note}`);
 
+  /** An Ingress for `host` whose load balancer is `ip`, as an ingress controller reports it. */
+  const ingress = async (
+    name: string,
+    host: string,
+    ip: string,
+    labels?: Record<string, string>,
+  ) => {
+    await client.create(Ingresses, {
+      metadata: { name, namespace: ns, ...(labels ? { labels } : {}) },
+      spec: { rules: [{ host }] },
+    });
+    await client.patchStatus(
+      Ingresses,
+      { namespace: ns, name },
+      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip }] } } } },
+    );
+  };
+
   beforeAll(async () => {
     const cluster = await sharedCluster();
     await installGatewayApi(cluster, 'standard');
@@ -364,15 +382,7 @@ describe('dns-operator: Gateway API routes', () => {
   });
 
   it('conflicts and Events as for Ingresses: the older Ingress keeps a name the route would make a CNAME (Conflict on the route), which the route publishes once the Ingress goes (Published on the route)', async () => {
-    await client.create(Ingresses, {
-      metadata: { name: 'clash', namespace: ns },
-      spec: { rules: [{ host: 'clash.gw.test' }] },
-    });
-    await client.patchStatus(
-      Ingresses,
-      { namespace: ns, name: 'clash' },
-      { type: 'merge', patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.11' }] } } } },
-    );
+    await ingress('clash', 'clash.gw.test', '192.0.2.11');
     await published('clash.gw.test', 'A 192.0.2.11');
     // Ages count in seconds (creationTimestamp), a tie goes by resource name: a later second.
     await new Promise((r) => setTimeout(r, 1100));
@@ -463,18 +473,7 @@ describe('dns-operator: Gateway API routes', () => {
       spec: { parentRefs: [{ name: 'solver' }], hostnames: ['challenge.gw.test'] },
     });
     await setRouteParents(client, HTTPRoutes, { namespace: ns, name: 'chousei-acme-http01-route' });
-    await client.create(Ingresses, {
-      metadata: { name: 'chousei-acme-http01-ingress', namespace: ns, labels: label },
-      spec: { rules: [{ host: 'challenge.gw.test' }] },
-    });
-    await client.patchStatus(
-      Ingresses,
-      { namespace: ns, name: 'chousei-acme-http01-ingress' },
-      {
-        type: 'merge',
-        patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.90' }] } } },
-      },
-    );
+    await ingress('chousei-acme-http01-ingress', 'challenge.gw.test', '192.0.2.90', label);
     // An ordinary route on the same Gateway, made after them, is published.
     await api.route(HTTPRoutes, 'real', {
       parentRefs: [{ name: 'solver' }],
@@ -490,18 +489,7 @@ describe('dns-operator: Gateway API routes', () => {
 
   it('moving from Ingress to Gateway API: an Ingress and an HTTPRoute claiming one name from one namespace merge into one record set, which the route keeps when the Ingress goes', async () => {
     await api.gateway('switch', [http('web', 'switch.gw.test')], { addresses: ['192.0.2.8'] });
-    await client.create(Ingresses, {
-      metadata: { name: 'switch', namespace: ns },
-      spec: { rules: [{ host: 'switch.gw.test' }] },
-    });
-    await client.patchStatus(
-      Ingresses,
-      { namespace: ns, name: 'switch' },
-      {
-        type: 'merge',
-        patch: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.80' }] } } },
-      },
-    );
+    await ingress('switch', 'switch.gw.test', '192.0.2.80');
     await published('switch.gw.test', 'A 192.0.2.80');
     // From here on, the name must answer at every moment: watched every few milliseconds.
     let gap = false;
