@@ -5,13 +5,11 @@
 import { InMemoryProvider, type RecordSet } from '@chousei/dns';
 import {
   Client,
-  createLogger,
   Events,
   Gateways,
   GRPCRoutes,
   HTTPRoutes,
   Ingresses,
-  Manager,
   type ResourceType,
   TCPRoutes,
   TLSRoutes,
@@ -21,18 +19,17 @@ import {
   type RunningManager,
   setGatewayAddresses,
   setRouteParents,
-  startManager,
   waitFor,
 } from '@chousei/runtime/testing';
 import { installGatewayApi } from '@chousei/testenv';
-import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FINALIZER, setupDnsOperator } from '../src/operator.js';
+import { FINALIZER } from '../src/operator.js';
 import { ANNOTATION_PREFIXES } from '../src/sources/annotations.js';
 import { BACKEND, GatewayApi, http, https } from './gateway-api.js';
+import { startDnsOperator } from './operator.js';
 
 const ZONE = 'gw.test';
-const logLevel = process.env.TEST_LOG ?? 'silent';
 
 describe('dns-operator: Gateway API routes', () => {
   let client: Client;
@@ -86,13 +83,7 @@ describe('dns-operator: Gateway API routes', () => {
     ns = await cluster.createNamespace('gateway');
     client = new Client(cluster.kubeConfig);
     api = new GatewayApi(client, ns);
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger: createLogger({ level: logLevel }),
-    });
-    setupDnsOperator(manager, {
+    running = await startDnsOperator({
       provider,
       sources: [
         'ingress',
@@ -105,9 +96,7 @@ describe('dns-operator: Gateway API routes', () => {
       ownerId: 'gateway',
       namespace: ns,
       gatewayListenerSets: true,
-      logger: createLogger({ level: logLevel }),
     });
-    running = await startManager(manager);
   });
   afterAll(() => running?.stop());
 

@@ -1,10 +1,11 @@
 import { InMemoryProvider, type RecordSet } from '@chousei/dns';
-import { Client, createLogger, Events, Ingresses, Manager, Services } from '@chousei/runtime';
-import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
-import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { Client, Events, Ingresses, Services } from '@chousei/runtime';
+import { type RunningManager, waitFor } from '@chousei/runtime/testing';
+import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
-import { FINALIZER, setupDnsOperator } from '../src/operator.js';
+import { FINALIZER } from '../src/operator.js';
+import { startDnsOperator } from './operator.js';
 
 describe('dns-operator with the in-memory provider', () => {
   let client: Client;
@@ -24,21 +25,13 @@ describe('dns-operator with the in-memory provider', () => {
     await cluster.apply([dnsEndpointCRD]);
     ns = await cluster.createNamespace('dnsop');
     client = new Client(cluster.kubeConfig);
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger: createLogger({ level: process.env.TEST_LOG ?? 'silent' }),
-    });
-    setupDnsOperator(manager, {
+    running = await startDnsOperator({
       provider,
       sources: ['ingress', 'service', 'dnsendpoint'],
       ownerId: 'test-owner',
       namespace: ns,
       managedTypes: ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX'],
-      logger: createLogger({ level: process.env.TEST_LOG ?? 'silent' }),
     });
-    running = await startManager(manager);
   });
   afterAll(() => running?.stop());
 

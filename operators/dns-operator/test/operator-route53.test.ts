@@ -1,6 +1,6 @@
 import { Route53Provider, route53Aliases } from '@chousei/dns';
-import { Client, createLogger, HTTPRoutes, Ingresses, Manager, Services } from '@chousei/runtime';
-import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import { Client, HTTPRoutes, Ingresses, Services } from '@chousei/runtime';
+import { type RunningManager, waitFor } from '@chousei/runtime/testing';
 import {
   type FaultProxy,
   installGatewayApi,
@@ -10,13 +10,11 @@ import {
   startFaultProxy,
   startMoto,
 } from '@chousei/testenv';
-import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dnsEndpointCRD } from '../src/api/dnsendpoint.js';
-import { setupDnsOperator } from '../src/operator.js';
 import { GatewayApi, http } from './gateway-api.js';
-
-const logLevel = process.env.TEST_LOG ?? 'silent';
+import { startDnsOperator } from './operator.js';
 
 describe('dns-operator against Route53 (moto), throttled', () => {
   let moto: Moto;
@@ -51,13 +49,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
     await installGatewayApi(cluster, 'standard');
     ns = await cluster.createNamespace('dnsr53');
     client = new Client(cluster.kubeConfig);
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger: createLogger({ level: logLevel }),
-    });
-    setupDnsOperator(manager, {
+    running = await startDnsOperator({
       provider: new Route53Provider({
         endpoint: proxy.endpoint,
         region: moto.region,
@@ -68,9 +60,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
       ownerId: 'r53-test',
       namespace: ns,
       aliases: route53Aliases(),
-      logger: createLogger({ level: logLevel }),
     });
-    running = await startManager(manager);
   });
   afterAll(async () => {
     await running?.stop();

@@ -4,24 +4,16 @@
 // serve every namespace read them, as only this file's do.
 import { randomBytes } from 'node:crypto';
 import { DomainPolicies, type DomainPolicy, domainPolicyCRD, InMemoryProvider } from '@chousei/dns';
-import {
-  Client,
-  createLogger,
-  Events,
-  HTTPRoutes,
-  Ingresses,
-  Manager,
-  Namespaces,
-} from '@chousei/runtime';
-import { type RunningManager, startManager, waitFor } from '@chousei/runtime/testing';
+import { Client, Events, HTTPRoutes, Ingresses, Namespaces } from '@chousei/runtime';
+import { type RunningManager, waitFor } from '@chousei/runtime/testing';
 import { installGatewayApi } from '@chousei/testenv';
-import { operatorKubeConfig, sharedCluster } from '@chousei/testenv/vitest';
+import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
-import { type DnsOperatorOptions, setupDnsOperator } from '../src/operator.js';
+import type { DnsOperatorOptions } from '../src/operator.js';
 import { GatewayApi, http } from './gateway-api.js';
+import { startDnsOperator } from './operator.js';
 
-const logLevel = process.env.TEST_LOG ?? 'silent';
 const ZONE = 'tenancy.test';
 
 describe('dns-operator: who may claim which names', () => {
@@ -51,21 +43,16 @@ describe('dns-operator: who may claim which names', () => {
 
   /** An operator serving every namespace, seeing only objects labelled `group`. */
   const start = async (group = 'refuse', opts: Partial<DnsOperatorOptions> = {}) => {
-    const manager = new Manager({
-      kubeConfig: await operatorKubeConfig(),
-      healthProbePort: false,
-      metricsPort: false,
-      logger: createLogger({ level: logLevel }),
-    });
-    setupDnsOperator(manager, {
-      provider,
-      sources: ['ingress', 'dnsendpoint'],
-      ownerId: 'tenancy',
-      labelFilter: `chousei.test/suite=${suite}-${group}`,
-      logger: createLogger({ level: logLevel }),
-      ...opts,
-    });
-    const r = await startManager(manager, { timeoutMs: 20_000 });
+    const r = await startDnsOperator(
+      {
+        provider,
+        sources: ['ingress', 'dnsendpoint'],
+        ownerId: 'tenancy',
+        labelFilter: `chousei.test/suite=${suite}-${group}`,
+        ...opts,
+      },
+      { timeoutMs: 20_000 },
+    );
     running.push(r);
     return r;
   };
