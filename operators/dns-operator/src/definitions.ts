@@ -161,7 +161,7 @@ export function sourcesFor(opts: SourceOptions, gateways?: GatewayLookup): Sourc
       kind,
       label: route.resource.kind,
       resource: route.resource,
-      read: (o) => gatewayRouteEndpoints(o, route, gateways),
+      read: (o) => gatewayRouteEndpoints(o, route, gateways, read),
       admits: (o) => annotationsOk(o) && !isChallengeRoute(o),
       transform: slimRoute,
       indexers: { [PARENTS_INDEX]: routeParentKeys },

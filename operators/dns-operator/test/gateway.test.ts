@@ -370,6 +370,74 @@ describe('dns-operator: Gateway API routes', () => {
     }
   });
 
+  it("--annotation-prefix: a route's hostname, TTL and hostname source, a Gateway's and a ListenerSet's target are read under that one prefix, the default prefixes not at all", async () => {
+    // A second operator, reading internal.example.com/ alone, serves a namespace of its own.
+    const cluster = await sharedCluster();
+    const internalNs = await cluster.createNamespace('gateway-prefix');
+    const internal = new GatewayApi(client, internalNs);
+    const second = await startDnsOperator({
+      provider,
+      sources: ['gateway-httproute'],
+      ownerId: 'gateway-prefix',
+      namespace: internalNs,
+      gatewayListenerSets: true,
+      annotationPrefix: 'internal.example.com/',
+    });
+    try {
+      await internal.gateway('internal', [http('any')], {
+        addresses: ['192.0.2.20'],
+        annotations: {
+          'internal.example.com/target': 'lb-internal.example.net',
+          'dns.chousei.dev/target': 'lb-ours.example.net',
+        },
+        spec: { allowedListeners: { namespaces: { from: 'Same' } } },
+      });
+      await internal.route(
+        HTTPRoutes,
+        'internal',
+        { parentRefs: [{ name: 'internal' }], hostnames: ['spec.prefix.gw.test'] },
+        {
+          annotations: {
+            'internal.example.com/gateway-hostname-source': 'annotation-only',
+            'internal.example.com/hostname': 'noted.prefix.gw.test',
+            'internal.example.com/ttl': '75',
+            'external-dns.kubernetes.io/hostname': 'public.prefix.gw.test',
+          },
+        },
+      );
+      await published('noted.prefix.gw.test', 'CNAME lb-internal.example.net');
+      expect((await records('noted.prefix.gw.test'))[0]?.ttl).toBe(75);
+      // annotation-only was read under the prefix; the external-dns hostname was not read.
+      expect(await records('spec.prefix.gw.test')).toEqual([]);
+      expect(await records('public.prefix.gw.test')).toEqual([]);
+
+      // A Gateway annotated under the default prefixes only: its addresses, the default TTL.
+      await internal.gateway('public', [http('any')], {
+        addresses: ['192.0.2.21'],
+        annotations: { 'external-dns.kubernetes.io/target': 'lb-public.example.net' },
+      });
+      await internal.route(
+        HTTPRoutes,
+        'public',
+        { parentRefs: [{ name: 'public' }], hostnames: ['addr.prefix.gw.test'] },
+        { annotations: { 'dns.chousei.dev/ttl': '90' } },
+      );
+      await published('addr.prefix.gw.test', 'A 192.0.2.21');
+      expect((await records('addr.prefix.gw.test'))[0]?.ttl).toBe(300);
+
+      // A ListenerSet's target under the prefix wins over its Gateway's.
+      await internal.listenerSet('set', { name: 'internal' }, [http('set', 'set.prefix.gw.test')], {
+        annotations: { 'internal.example.com/target': '198.51.100.20' },
+      });
+      await internal.route(HTTPRoutes, 'on-set', {
+        parentRefs: [{ kind: 'ListenerSet', name: 'set' }],
+      });
+      await published('set.prefix.gw.test', 'A 198.51.100.20');
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('conflicts and Events as for Ingresses: the older Ingress keeps a name the route would make a CNAME (Conflict on the route), which the route publishes once the Ingress goes (Published on the route)', async () => {
     await ingress('clash', 'clash.gw.test', '192.0.2.11');
     await published('clash.gw.test', 'A 192.0.2.11');

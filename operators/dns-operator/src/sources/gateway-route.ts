@@ -14,7 +14,12 @@ import {
   TLSRoutes,
   UDPRoutes,
 } from '@chousei/runtime';
-import { annotationHostnames, findAnnotation, readAnnotations } from './annotations.js';
+import {
+  annotationHostnames,
+  findAnnotation,
+  readAnnotations,
+  type SourceOptions,
+} from './annotations.js';
 import type { Endpoint, FieldError, SourceResult } from './endpoint.js';
 import {
   conditionTrue,
@@ -89,8 +94,8 @@ function listenerAdmits(
  * The route's own hostnames: spec.hostnames (none: '' for "the listener's"), the hostname
  * annotation, as `gateway-hostname-source` selects (annotation-only, defined-hosts-only).
  */
-function routeHostnames(route: GatewayRoute, errors: FieldError[]): string[] {
-  const source = findAnnotation(route, 'gateway-hostname-source');
+function routeHostnames(route: GatewayRoute, opts: SourceOptions, errors: FieldError[]): string[] {
+  const source = findAnnotation(route, 'gateway-hostname-source', opts.annotationPrefixes);
   const mode = source?.value.trim().toLowerCase() ?? '';
   if (mode && mode !== 'annotation-only' && mode !== 'defined-hosts-only') {
     errors.push({
@@ -110,7 +115,7 @@ function routeHostnames(route: GatewayRoute, errors: FieldError[]): string[] {
     if (!spec.length) hosts.push('');
   }
   if (mode !== 'defined-hosts-only') {
-    const annotated = annotationHostnames(route);
+    const annotated = annotationHostnames(route, opts.annotationPrefixes);
     hosts.push(...annotated.names);
     errors.push(...annotated.errors);
   }
@@ -137,14 +142,16 @@ function addTargets(hosts: HostTargets, host: string, parent: ResolvedParent): v
  * Accepted=True, naming one of its spec.parentRefs), and of those only the listeners of the
  * route's protocol (and the reference's sectionName and port) whose allowedRoutes admit
  * its namespace and kind. Names without targets yet (a Gateway without addresses) are
- * claimed all the same, so their last records stay.
+ * claimed all the same, so their last records stay. Annotations, the route's and its
+ * parents', are read under `opts.annotationPrefixes`, as on Ingresses.
  */
 export function gatewayRouteEndpoints(
   route: GatewayRoute,
   kind: GatewayRouteKind,
   lookup: GatewayLookup,
+  opts: SourceOptions = {},
 ): SourceResult {
-  const { values: annotations, errors } = readAnnotations(route);
+  const { values: annotations, errors } = readAnnotations(route, opts.annotationPrefixes);
   if (annotations.targets) {
     errors.push({
       field: annotations.targets.field,
@@ -152,12 +159,12 @@ export function gatewayRouteEndpoints(
         'is not read on routes: set it on the Gateway (or ListenerSet) the route attaches to',
     });
   }
-  const own = routeHostnames(route, errors);
+  const own = routeHostnames(route, opts, errors);
   const ns = route.metadata?.namespace ?? '';
   const hosts: HostTargets = new Map();
   for (const status of route.status?.parents ?? []) {
     if (!conditionTrue(status.conditions, 'Accepted') || !inSpec(route, status.parentRef)) continue;
-    const parent = resolveParent(status.parentRef, ns, lookup);
+    const parent = resolveParent(status.parentRef, ns, lookup, opts.annotationPrefixes);
     if (!parent) continue;
     errors.push(...parent.errors);
     for (const l of parent.listeners) {

@@ -97,12 +97,14 @@ export interface ResolvedParent {
  * The attached listeners of a parent (one listener when the reference names a section),
  * or undefined when the parent is not found or not attached: a ListenerSet counts once its
  * Gateway admits its namespace (allowedListeners) and it is Accepted, and each of its
- * listeners once Accepted in its status.
+ * listeners once Accepted in its status. The target annotation is read under `prefixes`
+ * (default ANNOTATION_PREFIXES).
  */
 export function resolveParent(
   ref: ParentReference,
   routeNamespace: string,
   lookup: GatewayLookup,
+  prefixes?: readonly string[],
 ): ResolvedParent | undefined {
   const parent = parentOf(ref, routeNamespace);
   if (!parent) return undefined;
@@ -131,8 +133,8 @@ export function resolveParent(
   const where = (obj: KubeObject, kind: ParentKind) =>
     `${kind} ${obj.metadata?.namespace}/${obj.metadata?.name}`;
   const override =
-    (listenerSet && targetOf(listenerSet, where(listenerSet, 'ListenerSet'), errors)) ||
-    targetOf(gateway, where(gateway, 'Gateway'), errors);
+    (listenerSet && targetOf(listenerSet, where(listenerSet, 'ListenerSet'), errors, prefixes)) ||
+    targetOf(gateway, where(gateway, 'Gateway'), errors, prefixes);
   const statusField = `${where(gateway, 'Gateway')} status.addresses`;
   return {
     label: `${parent.kind} ${parent.namespace}/${parent.name}`,
@@ -149,9 +151,14 @@ export function resolveParent(
   };
 }
 
-function targetOf(obj: KubeObject, where: string, errors: FieldError[]) {
+function targetOf(
+  obj: KubeObject,
+  where: string,
+  errors: FieldError[],
+  prefixes: readonly string[] | undefined,
+) {
   const found: FieldError[] = [];
-  const t = targetAnnotation(obj, found);
+  const t = targetAnnotation(obj, found, prefixes);
   errors.push(...found.map((e) => ({ ...e, field: `${where} ${e.field}` })));
   if (!t) return undefined;
   const field = `${where} ${t.field}`;
