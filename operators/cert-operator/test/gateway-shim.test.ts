@@ -234,6 +234,47 @@ describe('cert-operator: Gateway API shim', () => {
     }
   });
 
+  it("cert-manager's defaults on Gateways as on Ingresses (one code path): private-key-size alone is an RSA key of that size", async () => {
+    await gateway('sized', [https('web', 'sized.gw.example.test', 'sized-tls')], {
+      'cert-manager.io/issuer': 'self',
+      'cert-manager.io/private-key-size': '3072',
+    });
+    const sized = await waitFor(() => certificate('sized-tls'), { timeoutMs: 15_000 });
+    expect(sized.spec.privateKey).toEqual({ algorithm: 'RSA', size: 3072 });
+    const leaf = await leafOf('sized-tls');
+    expect(leaf.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(3072);
+  });
+
+  it("cert-manager's defaults on Gateways as on Ingresses (one code path): issuer and cluster-issuer together refuse the Gateway whole, its Certificate left as it is", async () => {
+    await gateway('refused', [https('web', 'refused.gw.example.test', 'refused-tls')], {
+      'cert-manager.io/issuer': 'self',
+    });
+    const before = await waitFor(() => certificate('refused-tls'), { timeoutMs: 15_000 });
+    // Both issuers, and a new hostname the Certificate would otherwise follow.
+    await client.patch(
+      Gateways,
+      { namespace: ns, name: 'refused' },
+      {
+        type: 'merge',
+        patch: {
+          metadata: { annotations: { 'cert.chousei.dev/cluster-issuer': 'other' } },
+          spec: { listeners: [https('web', 'moved.gw.example.test', 'refused-tls')] },
+        },
+      },
+    );
+    await waitFor(async () =>
+      (await notes('Gateway', 'refused')).includes(
+        'Warning BadConfig: metadata.annotations: both cert-manager.io/issuer and cert.chousei.dev/cluster-issuer may not be set (cert-manager refuses such a Gateway too): no Certificate is made or changed',
+      ),
+    );
+    // The reconcile that told it has returned: nothing was applied after the Event.
+    await new Promise((r) => setTimeout(r, 1000));
+    const kept = await certificate('refused-tls');
+    expect(kept?.spec).toEqual(before.spec);
+    expect(kept?.metadata?.generation).toBe(before.metadata?.generation);
+  });
+
   it('a ListenerSet annotated with an issuer gets the Certificates of its listeners, owned by it', async () => {
     await gateway('parent', [https('base', 'base.gw.example.test', 'base-tls')], {});
     await client.create(ListenerSets, {

@@ -1,12 +1,7 @@
 import { isIP } from 'node:net';
 import { controllerReference, type Ingress, Ingresses } from '@chousei/runtime';
 import { type Certificate, Certificates, type IssuerRef } from '../api/types.js';
-import {
-  certificateShim,
-  type ShimOptions,
-  type ShimWants,
-  shimRequest,
-} from './shim.js';
+import { certificateShim, type ShimOptions, type ShimWants, shimRequest } from './shim.js';
 
 /** The Certificates an Ingress asks for, and the input problems (naming the field). */
 export function desiredCertificates(ing: Ingress, defaultIssuer?: IssuerRef): ShimWants {
