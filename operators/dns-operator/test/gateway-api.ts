@@ -17,6 +17,28 @@ import {
   setRouteParents,
 } from '@chousei/runtime/testing';
 
+/**
+ * Watches a name through a switch-over: `answers` is asked every few milliseconds until
+ * `stop`, which tells whether it ever said no (a gap in the name's records).
+ */
+export function watchForGap(answers: () => Promise<boolean>): { stop(): Promise<boolean> } {
+  let gap = false;
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      if (!(await answers())) gap = true;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await watch;
+      return gap;
+    },
+  };
+}
+
 /** A backend for the kinds whose rules require one (TLS, TCP, UDP routes). */
 export const BACKEND = [{ backendRefs: [{ name: 'backend', port: 443 }] }];
 

@@ -26,7 +26,7 @@ import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../src/operator.js';
 import { ANNOTATION_PREFIXES } from '../src/sources/annotations.js';
-import { BACKEND, GatewayApi, http, https } from './gateway-api.js';
+import { BACKEND, GatewayApi, http, https, watchForGap } from './gateway-api.js';
 import { startDnsOperator } from './operator.js';
 
 const ZONE = 'gw.test';
@@ -549,14 +549,7 @@ describe('dns-operator: Gateway API routes', () => {
     await ingress('switch', 'switch.gw.test', '192.0.2.80');
     await published('switch.gw.test', 'A 192.0.2.80');
     // From here on, the name must answer at every moment: watched every few milliseconds.
-    let gap = false;
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        if (!(await valuesOf('switch.gw.test')).length) gap = true;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const watch = watchForGap(async () => (await valuesOf('switch.gw.test')).length > 0);
     await api.route(HTTPRoutes, 'switch', { parentRefs: [{ name: 'switch' }] });
     await published('switch.gw.test', 'A 192.0.2.8,192.0.2.80');
     expect(await warnings('HTTPRoute', 'switch')).toEqual([]);
@@ -569,8 +562,6 @@ describe('dns-operator: Gateway API routes', () => {
         .find((r) => r.name === 'a-switch.gw.test')
         ?.values[0]?.endsWith(`resource=httproute/${ns}/switch`),
     );
-    watching = false;
-    await watch;
-    expect(gap).toBe(false);
+    expect(await watch.stop()).toBe(false);
   });
 });

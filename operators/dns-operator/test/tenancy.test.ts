@@ -11,7 +11,7 @@ import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DNSEndpoints, dnsEndpointCRD } from '../src/api/dnsendpoint.js';
 import type { DnsOperatorOptions } from '../src/operator.js';
-import { GatewayApi, http } from './gateway-api.js';
+import { GatewayApi, http, watchForGap } from './gateway-api.js';
 import { startDnsOperator } from './operator.js';
 
 const ZONE = 'tenancy.test';
@@ -448,5 +448,34 @@ describe('dns-operator: who may claim which names', () => {
       ).join(),
     );
     expect(refused).toContain(`mine.${ZONE}: no DomainPolicy selects namespace ${evil}`);
+  });
+
+  it('moving from Ingress to Gateway API across namespaces: the route of another namespace gets the name once the Ingress goes, the record updated in place, with no gap', async () => {
+    await start('refuse', routeSources);
+    await ingress(demo, 'legacy', [`moved.${ZONE}`], '192.0.2.93');
+    await waitFor(async () => (await valuesOf(`moved.${ZONE}`)).join() === '192.0.2.93');
+    const platform = new GatewayApi(client, evil, gateways.labels);
+    await platform.gateway('edge', [http('any')], { addresses: ['203.0.113.93'] });
+    await platform.route(HTTPRoutes, 'moved', {
+      parentRefs: [{ name: 'edge' }],
+      hostnames: [`moved.${ZONE}`],
+    });
+    await waitFor(async () =>
+      (await warnings({ namespace: evil, name: 'moved', kind: 'HTTPRoute' }, 'NameTaken')).join(),
+    );
+    // From here on, the name must answer at every moment.
+    const watch = watchForGap(async () => (await valuesOf(`moved.${ZONE}`)).length > 0);
+    await client.delete(Ingresses, { namespace: demo, name: 'legacy' });
+    await waitFor(async () => (await valuesOf(`moved.${ZONE}`)).join() === '203.0.113.93', {
+      timeoutMs: 15_000,
+      description: "the route's address in the record",
+    });
+    // The ownership record names the route: the name is its namespace's now.
+    await waitFor(async () =>
+      (await provider.records(zone))
+        .find((r) => r.name === `a-moved.${ZONE}`)
+        ?.values[0]?.endsWith(`resource=httproute/${evil}/moved`),
+    );
+    expect(await watch.stop()).toBe(false);
   });
 });
