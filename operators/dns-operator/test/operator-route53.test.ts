@@ -137,7 +137,7 @@ describe('dns-operator against Route53 (moto), throttled', () => {
     expect(await find('a-app-0.example.test', 'TXT')).toBeUndefined();
   });
 
-  it("publishes a Gateway's load balancer hostname as an alias A record for a route asking for one", async () => {
+  it("publishes a Gateway's load balancer hostname as A and AAAA alias records for its routes, as for any source's AWS target, a route's alias annotation or none", async () => {
     throttle = false;
     const api = new GatewayApi(client, ns);
     await api.gateway('aws', [http('web', '*.example.test')], {
@@ -153,12 +153,13 @@ describe('dns-operator against Route53 (moto), throttled', () => {
       parentRefs: [{ name: 'aws' }],
       hostnames: ['plain.example.test'],
     });
-    const alias = await waitFor(() => find('api.example.test', 'A'), { timeoutMs: 15_000 });
-    expect(alias.AliasTarget?.DNSName).toBe('gw-456.eu-west-1.elb.amazonaws.com.');
-    expect(alias.AliasTarget?.HostedZoneId).toBe('Z32O12XQLNTSW2');
-    const cname = await waitFor(() => find('plain.example.test', 'CNAME'), { timeoutMs: 15_000 });
-    expect(cname.ResourceRecords?.map((r) => r.Value?.replace(/\.$/, ''))).toEqual([
-      'gw-456.eu-west-1.elb.amazonaws.com',
-    ]);
+    // Without --aws-prefer-cname an AWS target is an alias whether the route asks or not.
+    for (const name of ['api.example.test', 'plain.example.test'])
+      for (const type of ['A', 'AAAA'] as const) {
+        const alias = await waitFor(() => find(name, type), { timeoutMs: 15_000 });
+        expect(alias.AliasTarget?.DNSName).toBe('gw-456.eu-west-1.elb.amazonaws.com.');
+        expect(alias.AliasTarget?.HostedZoneId).toBe('Z32O12XQLNTSW2');
+      }
+    expect(await find('plain.example.test', 'CNAME')).toBeUndefined();
   });
 });
