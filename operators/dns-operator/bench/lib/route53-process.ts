@@ -75,7 +75,8 @@ export async function startOperator(
   b: Bench,
   p: Phase,
   args: string[],
-  resyncIntervalS: number,
+  /** Undefined: the default (10m), as users start it. */
+  resyncIntervalS: number | undefined,
 ): Promise<OperatorProcess> {
   const op = await startOperatorProcess({
     operatorDir,
@@ -87,7 +88,7 @@ export async function startOperator(
       `--aws-endpoint=${b.moto.endpoint}`,
       `--namespace=${p.namespace}`,
       '--txt-owner-id=bench',
-      `--resync-interval=${resyncIntervalS}s`,
+      ...(resyncIntervalS ? [`--resync-interval=${resyncIntervalS}s`] : []),
       '--log-level=warn',
       ...args,
     ],
@@ -143,7 +144,7 @@ export async function coldStart(
   p: Phase,
   n: number,
   args: string[],
-  resyncIntervalS: number,
+  resyncIntervalS: number | undefined,
 ) {
   const t0 = performance.now();
   const op = await startOperator(b, p, args, resyncIntervalS);
