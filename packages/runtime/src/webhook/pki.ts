@@ -96,9 +96,10 @@ export function issueCertificate(opts: IssueOptions): KeyPair {
   // A leaf outliving its CA would not verify for its last part: it ends with the CA.
   const until =
     issuer && new Date(issuer.validTo) < opts.notAfter ? new Date(issuer.validTo) : opts.notAfter;
-  // A positive 16-byte serial: the top bit clear, so DER needs no sign byte.
+  // A positive 16-byte serial in minimal DER: the top bit clear (no sign byte) and the next
+  // set (no leading zero byte, which a DER reader refuses as padding: 1 serial in 256).
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   const tbs = seq(
     explicit(0, tlv(0x02, Buffer.from([2]))),
     tlv(0x02, serial),
