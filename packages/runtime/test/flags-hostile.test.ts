@@ -3,7 +3,7 @@
 // within 50 ms.
 import { checkParser, figuresTable, repeated } from '@chousei/testenv/hostile';
 import * as fc from 'fast-check';
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, type FlagSpec, Flags, operatorFlags } from '../src/config/flags.js';
 
 const SPECS = {
@@ -54,5 +54,14 @@ describe('flags on hostile input', () => {
       typed: (err) => err instanceof ConfigError,
       size: ([argv, value]) => argv.reduce((n, a) => n + a.length, value.length),
     });
+  });
+
+  it('refuses a short-flag group behind an option given `--` as its value at once (CI found 50 ms)', () => {
+    const group = '-9'.repeat(24_000);
+    const start = performance.now();
+    expect(() => new Flags(SPECS, 'OP', ['--zone', '--', group], {})).toThrow(
+      "Unknown option '-9'",
+    );
+    expect(performance.now() - start).toBeLessThan(10);
   });
 });

@@ -152,9 +152,20 @@ function refuseUnknownShortGroups(argv: readonly string[], specs: Record<string,
   const shorts = new Map(
     Object.values(specs).flatMap((s) => (s.short ? [[s.short, s.type] as const] : [])),
   );
-  for (const arg of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
     if (arg === '--') return;
-    if (arg.length <= 2 || arg[0] !== '-' || arg[1] === '-') continue;
+    if (arg.startsWith('--')) {
+      // `--zone --` gives `--` to --zone (parseArgs then refuses it as ambiguous, after
+      // expanding the groups behind it): what follows is still flags.
+      if (!arg.includes('=') && specs[arg.slice(2)]?.type === 'string') i++;
+      continue;
+    }
+    if (arg.length < 2 || arg[0] !== '-') continue;
+    if (arg.length === 2) {
+      if (shorts.get(arg[1]!) === 'string') i++;
+      continue;
+    }
     for (const letter of arg.slice(1)) {
       const type = shorts.get(letter);
       if (type === undefined) throw new ConfigError(`Unknown option '-${letter}' (see --help)`);
