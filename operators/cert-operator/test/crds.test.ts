@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../src/api/crds.js';
 import { parseDuration } from '../src/api/duration.js';
 import { Certificates, ClusterIssuers, Issuers } from '../src/api/types.js';
+import { validateCertificate } from '../src/webhook/validation.js';
 
 describe('cert-operator CRDs', () => {
   let client: Client;
@@ -115,5 +116,29 @@ describe('cert-operator CRDs', () => {
     expect(parseDuration('1.5s')).toBe(1500);
     expect(parseDuration('90 days')).toBeUndefined();
     expect(parseDuration('')).toBeUndefined();
+  });
+
+  it('refuses a duration over 64 characters and a DNS name over 253 unread, quoting at most 100', () => {
+    const long = `${'1'.repeat(64)}h`;
+    expect(parseDuration(long.slice(1))).toBe(Number('1'.repeat(63)) * 3_600_000);
+    expect(parseDuration(long)).toBeUndefined();
+    const errors = validateCertificate({
+      apiVersion: 'cert.chousei.dev/v1',
+      kind: 'Certificate',
+      metadata: { name: 'c', namespace: 'n' },
+      spec: {
+        secretName: 's',
+        dnsNames: ['a'.repeat(254)],
+        issuerRef: { name: 'i' },
+        duration: long,
+      },
+    }).errors;
+    expect(errors).toEqual([
+      {
+        field: 'spec.dnsNames[0]',
+        message: `"${'a'.repeat(100)}"... (254 characters): at most 253 characters`,
+      },
+      { field: 'spec.duration', message: 'has 65 characters; a duration has at most 64' },
+    ]);
   });
 });

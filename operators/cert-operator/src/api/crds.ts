@@ -8,8 +8,8 @@ import {
   type PrinterColumn,
 } from '@chousei/runtime';
 import { KEY_USAGES } from '../issuers/issuer.js';
-import { MAX_COMMON_NAME } from '../webhook/validation.js';
-import { DURATION_PATTERN } from './duration.js';
+import { MAX_COMMON_NAME, MAX_DNS_NAME } from '../webhook/validation.js';
+import { DURATION_PATTERN, MAX_DURATION_LENGTH } from './duration.js';
 import { DEFAULT_TSIG_ALGORITHM, GROUP, TSIG_ALGORITHM_NAMES, VERSION } from './types.js';
 
 /** An OpenAPI v3 schema node as the API server reads it (the runtime's, under its old name). */
@@ -98,7 +98,7 @@ export const certificateSchema: Schema = obj(
         ),
         dnsNames: strList(
           'DNS names (subject alternative names). A wildcard only as the whole first label, as in *.example.com; labels of at most 63 characters; no IP addresses (those go in ipAddresses).',
-          { pattern: DNS_NAME, maxLength: 253 },
+          { pattern: DNS_NAME, maxLength: MAX_DNS_NAME },
           { maxItems: 100 },
         ),
         ipAddresses: strList(
@@ -108,11 +108,11 @@ export const certificateSchema: Schema = obj(
         ),
         duration: str(
           "Requested lifetime, a Go duration such as 2160h or 90m; at least 1h and longer than renewBefore (else refused by the webhook, and never issued). CA and self-signed issuers use it (capped at the CA's own expiry); ACME servers choose their own. Default: 2160h.",
-          { pattern: DURATION_PATTERN },
+          { pattern: DURATION_PATTERN, maxLength: MAX_DURATION_LENGTH },
         ),
         renewBefore: str(
           'How long before expiry to issue again, a Go duration; at least 5m (else refused by the webhook, and never issued). Default: a third of the issued lifetime.',
-          { pattern: DURATION_PATTERN },
+          { pattern: DURATION_PATTERN, maxLength: MAX_DURATION_LENGTH },
         ),
         privateKey: obj(
           'The private key generated for the certificate.',

@@ -1,8 +1,15 @@
 /**
+ * The longest duration text read: far beyond a real one (`2160h0m0s`), and short enough that
+ * a hostile megabyte is refused without being scanned.
+ */
+export const MAX_DURATION_LENGTH = 64;
+
+/**
  * Parses a Go-style duration (`2160h`, `90m`, `1h30m`, `45s`) into milliseconds; undefined
- * when it is not one, or too large for a number (`999...9h`).
+ * when it is not one, is longer than MAX_DURATION_LENGTH, or is too large for a number.
  */
 export function parseDuration(text: string): number | undefined {
+  if (text.length > MAX_DURATION_LENGTH) return undefined;
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
   let matched = 0;

@@ -16,7 +16,7 @@ import {
   type Request,
   type ResourceType,
 } from '@chousei/runtime';
-import { DURATION_PATTERN } from '../api/duration.js';
+import { parseDuration } from '../api/duration.js';
 import {
   type Certificate,
   type CertificateSpec,
@@ -136,14 +136,13 @@ function shimSettings(obj: KubeObject): {
 } {
   const settings: Partial<CertificateSpec> = {};
   const errors: string[] = [];
-  const durationRe = new RegExp(DURATION_PATTERN);
   for (const [name, field] of [
     ['duration', 'duration'],
     ['renew-before', 'renewBefore'],
   ] as const) {
     const a = shimAnnotation(obj, name);
     if (!a) continue;
-    if (durationRe.test(a.value)) settings[field] = a.value;
+    if (parseDuration(a.value) !== undefined) settings[field] = a.value;
     else
       errors.push(
         `metadata.annotations[${a.key}]: "${a.value}" is not a duration such as 2160h or 90m`,

@@ -13,7 +13,7 @@
  * shape, so an object stored under a looser schema gives field errors, not a throw.
  */
 import { isIP } from 'node:net';
-import { parseDuration } from '../api/duration.js';
+import { MAX_DURATION_LENGTH, parseDuration } from '../api/duration.js';
 import { GROUP } from '../api/types.js';
 import { DEFAULT_DURATION_MS } from '../controllers/policy.js';
 import { KEY_USAGES } from '../issuers/issuer.js';
@@ -40,6 +40,8 @@ export const MIN_RENEW_BEFORE_MS = 5 * 60_000;
 export const MAX_COMMON_NAME = 64;
 /** The longest label of a DNS name (RFC 1035). */
 export const MAX_DNS_LABEL = 63;
+/** The longest DNS name in text form (RFC 1035's 255 octets on the wire). */
+export const MAX_DNS_NAME = 253;
 /** API groups an issuerRef may name: ours, and cert-manager's for migrated manifests. */
 export const ISSUER_GROUPS = [GROUP, 'cert-manager.io'] as const;
 
@@ -60,7 +62,12 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** Set in the JSON sense: present and not null. */
 const isSet = (v: unknown) => v !== undefined && v !== null;
-const q = (v: unknown) => JSON.stringify(v);
+/** Longest value quoted whole in a message; a longer one (a hostile megabyte) is cut. */
+const MAX_QUOTED = 100;
+const q = (v: unknown) =>
+  typeof v === 'string' && v.length > MAX_QUOTED
+    ? `${JSON.stringify(v.slice(0, MAX_QUOTED))}... (${v.length} characters)`
+    : JSON.stringify(v);
 
 /** The object's `spec`, or an error when there is none to validate. */
 function specOf(obj: unknown, errors: FieldError[]): Obj | undefined {
@@ -113,8 +120,23 @@ function duplicates(
   }
 }
 
+/** Characters as X.509 counts them (code points), without an array of a megabyte's. */
+function codePoints(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i < text.length - 1; i++) {
+    const unit = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit < 0xdc00 && next >= 0xdc00 && next < 0xe000) {
+      pairs++;
+      i++;
+    }
+  }
+  return text.length - pairs;
+}
+
 /** Why a DNS name cannot be certified (a misplaced wildcard, an IP address, a long label). */
 function dnsNameProblem(name: string): string | undefined {
+  if (name.length > MAX_DNS_NAME) return `${q(name)}: at most ${MAX_DNS_NAME} characters`;
   const stars = name.split('*').length - 1;
   if (stars > 1) return `${q(name)} has ${stars} wildcards; at most one, as the first label`;
   const labels = name.split('.');
@@ -141,7 +163,10 @@ function validateDurations(spec: Obj, errors: FieldError[]): void {
     if (ms === undefined) {
       errors.push({
         field: `spec.${field}`,
-        message: `${q(text)} is not a duration such as 2160h or 90m`,
+        message:
+          text.length > MAX_DURATION_LENGTH
+            ? `has ${text.length} characters; a duration has at most ${MAX_DURATION_LENGTH}`
+            : `${q(text)} is not a duration such as 2160h or 90m`,
       });
     }
     return ms === undefined ? undefined : { text, ms };
@@ -253,14 +278,14 @@ export function validateCertificate(obj: unknown): CertificateValidation {
 
   const commonName = stringField(spec.commonName, 'spec.commonName', errors);
   if (commonName !== undefined) {
-    const length = [...commonName].length;
+    const length = codePoints(commonName);
     if (length > MAX_COMMON_NAME) {
       errors.push({
         field: 'spec.commonName',
         message: `must be at most ${MAX_COMMON_NAME} characters; it has ${length}`,
       });
     }
-    if (dnsNames.length || ipAddresses.length) {
+    if (length <= MAX_COMMON_NAME && (dnsNames.length || ipAddresses.length)) {
       const cn = commonName.toLowerCase().replace(/\.$/, '');
       let canonicalCn: string | undefined;
       try {
