@@ -12,6 +12,7 @@ import { Client } from '../src/client/client.js';
 import { ConfigMaps, Leases } from '../src/client/resource.js';
 import { LeaderElector } from '../src/manager/leader-election.js';
 import { Manager, RunnableFailedError } from '../src/manager/manager.js';
+import { sleep } from '../src/util/async.js';
 import { WebhookServer } from '../src/webhook/server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/manager.mjs', import.meta.url));
@@ -258,6 +259,43 @@ describe('manager', () => {
     await done;
     const released = await client.get(Leases, { namespace: ns, name: 'keep' });
     expect(released.spec?.holderIdentity).toBe('');
+  });
+
+  it('ends a wait on ctx.stopping as shutdown begins and hands the Lease over at once', async () => {
+    const ns = await cluster.createNamespace('handover');
+    const lines: string[] = [];
+    const manager = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      healthProbePort: false,
+      metricsPort: false,
+      gracefulShutdownTimeoutMs: 20_000,
+      leaderElection: { name: 'handover', namespace: ns, retryPeriodMs: 200 },
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+    });
+    let started = false;
+    manager
+      .controller('polling')
+      .for(ConfigMaps, { namespace: ns })
+      .complete(async (_req, { stopping }) => {
+        started = true;
+        // A poll for something outside (a self-check): the next leader takes it up again.
+        await sleep(60_000, stopping);
+        stopping.throwIfAborted();
+      });
+    const stop = new AbortController();
+    const done = manager.start(stop.signal);
+    await client.create(ConfigMaps, { metadata: { name: 'polling', namespace: ns } });
+    await expect.poll(() => started).toBe(true);
+    const stopping = Date.now();
+    stop.abort();
+    await done;
+    // Not the 20 s grace period: the wait ended with the shutdown's start.
+    expect(Date.now() - stopping).toBeLessThan(3000);
+    const released = await client.get(Leases, { namespace: ns, name: 'handover' });
+    expect(released.spec?.holderIdentity).toBe('');
+    const logged = lines.map((l) => JSON.parse(l));
+    expect(logged.some((l) => l.msg === 'reconcile cancelled: stopping')).toBe(true);
+    expect(logged.some((l) => l.msg === 'reconcile failed, will retry')).toBe(false);
   });
 
   it('shows a passing check with a caveat as ok, its detail in the body', async () => {

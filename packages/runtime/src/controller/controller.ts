@@ -160,7 +160,9 @@ export class Controller<Req = Request> {
     const resync = this.opts.resyncPeriodMs
       ? setInterval(() => this.resync(), this.opts.resyncPeriodMs).unref()
       : undefined;
-    const workers = Array.from({ length: this.workers }, () => this.work(reconcileAbort.signal));
+    const workers = Array.from({ length: this.workers }, () =>
+      this.work(reconcileAbort.signal, signal),
+    );
 
     await whenAborted(signal);
     clearInterval(resync);
@@ -209,19 +211,23 @@ export class Controller<Req = Request> {
     });
   }
 
-  private async work(signal: AbortSignal): Promise<void> {
+  private async work(signal: AbortSignal, stopping: AbortSignal): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
       try {
-        await this.reconcileKey(key, signal);
+        await this.reconcileKey(key, signal, stopping);
       } finally {
         this.queue.done(key);
       }
     }
   }
 
-  private async reconcileKey(key: string, signal: AbortSignal): Promise<void> {
+  private async reconcileKey(
+    key: string,
+    signal: AbortSignal,
+    stopping: AbortSignal,
+  ): Promise<void> {
     const request = this.requests.parse(key);
     const reconcileID = randomUUID();
     const log = this.log.child({ ...this.requests.logFields(request), reconcileID });
@@ -239,6 +245,7 @@ export class Controller<Req = Request> {
     try {
       const result = await this.reconciler.reconcile(request, {
         signal,
+        stopping,
         log,
         reconcileID,
         controller: this.name,
@@ -253,8 +260,8 @@ export class Controller<Req = Request> {
     } catch (err) {
       reconcileErrors.inc(labels);
       reconcileTotal.inc({ ...labels, result: 'error' });
-      if (signal.aborted) {
-        // Cancelled at the end of the grace period: not a failure of the reconcile.
+      if (cancelledBy(err, signal, stopping)) {
+        // Cancelled by the shutdown: not a failure of the reconcile.
         log.info({ err: (err as Error)?.message }, 'reconcile cancelled: stopping');
       } else if (err instanceof TerminalError) {
         terminalErrors.inc(labels);
@@ -269,6 +276,12 @@ export class Controller<Req = Request> {
       activeWorkers.dec(labels);
     }
   }
+}
+
+/** Whether a reconcile's error is the shutdown's: the grace period over, or a wait it ended. */
+function cancelledBy(err: unknown, signal: AbortSignal, stopping: AbortSignal): boolean {
+  if (signal.aborted) return true;
+  return stopping.aborted && (err === stopping.reason || (err as Error)?.name === 'AbortError');
 }
 
 /** Maps an owned object to its controller owner of kind `owner`, if it has one. */

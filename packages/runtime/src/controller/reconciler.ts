@@ -17,6 +17,12 @@ export interface Result {
 export interface ReconcileContext {
   /** Aborted when the manager shuts down and the grace period for in-flight work is over. */
   signal: AbortSignal;
+  /**
+   * Aborted as soon as shutdown begins. A wait the next reconcile can take up again (a poll,
+   * a backoff, a check for something outside) ends on it, so a replica hands over at once;
+   * work that must not be cut (a write) keeps to `signal`.
+   */
+  stopping: AbortSignal;
   /** Carries controller, the request's fields (namespace, name) and reconcileID on every line. */
   log: Logger;
   reconcileID: string;
