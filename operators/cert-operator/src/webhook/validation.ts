@@ -120,19 +120,11 @@ function duplicates(
   }
 }
 
-/** Characters as X.509 counts them (code points), without an array of a megabyte's. */
-function codePoints(text: string): number {
-  let pairs = 0;
-  for (let i = 0; i < text.length - 1; i++) {
-    const unit = text.charCodeAt(i);
-    const next = text.charCodeAt(i + 1);
-    if (unit >= 0xd800 && unit < 0xdc00 && next >= 0xdc00 && next < 0xe000) {
-      pairs++;
-      i++;
-    }
-  }
-  return text.length - pairs;
-}
+/** A DNS name as compared: lower case, without its final dot. */
+const bareName = (name: string) => (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
+
+/** Characters as X.509 counts them (code points). */
+const codePoints = (text: string) => [...text].length;
 
 /** Why a DNS name cannot be certified (a misplaced wildcard, an IP address, a long label). */
 function dnsNameProblem(name: string): string | undefined {
@@ -262,7 +254,9 @@ export function validateCertificate(obj: unknown): CertificateValidation {
     const problem = dnsNameProblem(name);
     if (problem) errors.push({ field: `spec.dnsNames[${i}]`, message: problem });
   }
-  duplicates(dnsNames, 'spec.dnsNames', (n) => n.toLowerCase().replace(/\.$/, ''), errors);
+  // Names refused for their length are not compared: a hostile megabyte costs nothing more.
+  const comparable = dnsNames.filter(([n]) => n.length <= MAX_DNS_NAME);
+  duplicates(comparable, 'spec.dnsNames', bareName, errors);
 
   const ipAddresses = stringList(spec.ipAddresses, 'spec.ipAddresses', errors);
   const validIps: [string, number][] = [];
@@ -278,22 +272,26 @@ export function validateCertificate(obj: unknown): CertificateValidation {
 
   const commonName = stringField(spec.commonName, 'spec.commonName', errors);
   if (commonName !== undefined) {
-    const length = codePoints(commonName);
-    if (length > MAX_COMMON_NAME) {
+    // Each character is one or two UTF-16 units: past twice the bound, none need counting.
+    const has =
+      commonName.length > 2 * MAX_COMMON_NAME
+        ? `over ${2 * MAX_COMMON_NAME}`
+        : codePoints(commonName);
+    const tooLong = typeof has === 'string' || has > MAX_COMMON_NAME;
+    if (tooLong) {
       errors.push({
         field: 'spec.commonName',
-        message: `must be at most ${MAX_COMMON_NAME} characters; it has ${length}`,
+        message: `must be at most ${MAX_COMMON_NAME} characters; it has ${has}`,
       });
     }
-    if (length <= MAX_COMMON_NAME && (dnsNames.length || ipAddresses.length)) {
-      const cn = commonName.toLowerCase().replace(/\.$/, '');
+    if (!tooLong && (dnsNames.length || ipAddresses.length)) {
+      const cn = bareName(commonName);
       let canonicalCn: string | undefined;
       try {
         canonicalCn = normalizeIp(commonName);
       } catch {}
       const listed =
-        dnsNames.some(([n]) => n.toLowerCase().replace(/\.$/, '') === cn) ||
-        validIps.some(([ip]) => ip === canonicalCn);
+        comparable.some(([n]) => bareName(n) === cn) || validIps.some(([ip]) => ip === canonicalCn);
       if (!listed) {
         warnings.push({
           field: 'spec.commonName',
