@@ -31,6 +31,33 @@ export interface ParserCheck<T> {
   numRuns?: number;
 }
 
+/**
+ * What the bounds are measured against: a fixed linear workload (parsing about 0.9 MB of JSON
+ * and matching a regex over it) took this long, at best, on the machine the bounds were set
+ * on (2 vCPU, Node 24) while other suites ran.
+ */
+const REFERENCE_MS = 8;
+const referenceText = JSON.stringify(
+  Array.from({ length: 25_000 }, (_, i) => ({ n: i, s: `v${i}.example.test` })),
+);
+
+/**
+ * How much slower this machine is right now than the one the bounds were set on: the
+ * reference workload timed five times, the least taken. Never below 1. Asked only when an
+ * input is over its bound, so a slower or busier machine (a CI runner) is not failed for
+ * linear work, while a parser gone super-linear is still far over any such factor.
+ */
+export function machineSlowdown(): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let run = 0; run < 5; run++) {
+    const start = performance.now();
+    JSON.parse(referenceText);
+    [...referenceText.matchAll(/"s":"([^"]*)"/g)].length;
+    best = Math.min(best, performance.now() - start);
+  }
+  return Math.max(1, best / REFERENCE_MS);
+}
+
 /** Every figure measured in this process, in order: suites print them after their run. */
 export const parserFigures: ParserFigures[] = [];
 
@@ -38,7 +65,8 @@ export const parserFigures: ParserFigures[] = [];
  * Runs `run` on each input; fails (with fast-check's shrunk counterexample) when it throws an
  * error `typed` refuses, or takes over the bound. An input over half the bound is timed twice
  * more and its least time counts: a garbage collection (the inputs are megabytes) or a busy
- * CPU (the suites share the machine) does not repeat, a slow parser does.
+ * CPU (the suites share the machine) does not repeat, a slow parser does. The bound is this
+ * machine's: scaled by machineSlowdown() on a machine slower than the one it was set on.
  */
 export function checkParser<T>(check: ParserCheck<T>): ParserFigures {
   const bound = check.boundMs ?? 50;
@@ -73,7 +101,12 @@ export function checkParser<T>(check: ParserCheck<T>): ParserFigures {
         });
       }
       if (ms > bound) {
-        throw new Error(`${check.parser} took ${ms.toFixed(1)} ms on ${size} (over ${bound} ms)`);
+        const slowdown = machineSlowdown();
+        if (ms > bound * slowdown) {
+          throw new Error(
+            `${check.parser} took ${ms.toFixed(1)} ms on ${size} (over ${bound} ms x ${slowdown.toFixed(1)}, this machine's slowdown against the reference)`,
+          );
+        }
       }
     }),
     { numRuns: check.numRuns ?? 200 },
