@@ -1,7 +1,7 @@
 // Property test of the flag parser every operator and the kubectl plugin run on their command
 // line and environment: any argv and variables, up to 1 MiB, parse or throw ConfigError
 // within 50 ms.
-import { checkParser, figuresTable, repeated } from '@chousei/testenv/hostile';
+import { checkParser, figuresTable, machineSlowdown, repeated } from '@chousei/testenv/hostile';
 import * as fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, type FlagSpec, Flags, operatorFlags } from '../src/config/flags.js';
@@ -62,6 +62,7 @@ describe('flags on hostile input', () => {
     expect(() => new Flags(SPECS, 'OP', ['--zone', '--', group], {})).toThrow(
       "Unknown option '-9'",
     );
-    expect(performance.now() - start).toBeLessThan(10);
+    // 1 ms here (62 ms before the fix); a slower runner gets its slowdown.
+    expect(performance.now() - start).toBeLessThan(10 * machineSlowdown());
   });
 });
