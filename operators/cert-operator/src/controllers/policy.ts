@@ -1,7 +1,7 @@
 import type { Secret } from '@chousei/runtime';
 import { parseDuration } from '../api/duration.js';
 import { ANNOTATION_ISSUER, ANNOTATION_ISSUER_KIND, type Certificate } from '../api/types.js';
-import type { PrivateKeySpec } from '../issuers/issuer.js';
+import type { PrivateKeySpec } from '../pki/index.js';
 import {
   type CertificateInfo,
   defaultRenewalTime,
@@ -11,8 +11,6 @@ import {
   normalizeIp,
 } from '../pki/index.js';
 import { SecretValueTooLargeError, secretValue } from './secret.js';
-
-export const DEFAULT_DURATION_MS = 90 * 24 * 3_600_000;
 
 /** Why a Certificate needs (re)issuing now: cert-manager's reasons. */
 export interface IssuanceNeed {

@@ -1,12 +1,12 @@
 import { counter, type EventRecorder, type ObjectContext, setCondition } from '@chousei/runtime';
-import { parseDuration } from '../../api/duration.js';
+import { DEFAULT_DURATION_MS, parseDuration } from '../../api/duration.js';
 import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '../../api/types.js';
-import { IssuanceError, type IssuedCertificate, type Issuer } from '../../issuers/issuer.js';
+import { IssuanceError } from '../../issuance.js';
+import type { IssuedCertificate, Issuer } from '../../issuers/issuer.js';
 import { createCsr, inspectCertificate } from '../../pki/index.js';
 import type { CertificateMetrics } from '../certificate-metrics.js';
 import {
   type BackoffPolicy,
-  DEFAULT_DURATION_MS,
   failureBackoff,
   type IssuanceNeed,
   MANUAL_TRIGGER_REASON,

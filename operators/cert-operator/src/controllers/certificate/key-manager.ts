@@ -7,7 +7,7 @@ import {
   Secrets,
 } from '@chousei/runtime';
 import type { Certificate } from '../../api/types.js';
-import { IssuanceError } from '../../issuers/issuer.js';
+import { IssuanceError } from '../../issuance.js';
 import { generatePrivateKey, keySpecOf } from '../../pki/index.js';
 import { isNextKeySecretOf } from '../ownership.js';
 import { keySpec, sameKeySpec } from '../policy.js';

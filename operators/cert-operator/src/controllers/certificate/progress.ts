@@ -1,6 +1,6 @@
 import { type EventRecorder, type ObjectContext, setCondition } from '@chousei/runtime';
 import type { Certificate, CertificateStatus } from '../../api/types.js';
-import type { IssuanceProgress } from '../../issuers/issuer.js';
+import type { IssuanceProgress } from '../../issuance.js';
 import type { IssuanceNeed } from '../policy.js';
 
 /**
