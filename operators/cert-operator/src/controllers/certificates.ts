@@ -103,6 +103,7 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
       return readiness.upToDate(cert, { secret, certPem, info }, issuer, ctx.log);
     }
     const resource = issuer.resource;
+    // (`!need` only narrows the type: nothing due means the Secret was read sound, above.)
     if (!need || !resource || !isConditionTrue(resource.status?.conditions, 'Ready')) {
       return readiness.issuerNotReady(cert, issuer);
     }
