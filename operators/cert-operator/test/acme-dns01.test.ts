@@ -11,13 +11,9 @@ import {
 } from '@chousei/testenv';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IssuanceError, type IssuanceProgress } from '../src/issuance.js';
 import { ACMEIssuer } from '../src/issuers/acme/index.js';
-import {
-  type CertificateRequest,
-  IssuanceError,
-  type IssuanceProgress,
-  type IssueContext,
-} from '../src/issuers/issuer.js';
+import type { CertificateRequest, IssueContext } from '../src/issuers/issuer.js';
 import { soaZoneFinder } from '../src/solvers/dns01/zone.js';
 import { type Challenge, DNS01Solver, type Solver } from '../src/solvers/index.js';
 

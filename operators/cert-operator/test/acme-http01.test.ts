@@ -6,14 +6,10 @@ import { type Bind9, freePort, type Pebble, startBind9, startPebble } from '@cho
 import { AuthorityKeyIdentifierExtension, X509CertificateGenerator } from '@peculiar/x509';
 import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IssuanceError } from '../src/issuance.js';
 import { parseRetryAfter } from '../src/issuers/acme/http.js';
 import { ACMEIssuer, ariCertId, parseRenewalInfo } from '../src/issuers/acme/index.js';
-import {
-  type CertificateRequest,
-  IssuanceError,
-  type IssuanceState,
-  type IssueContext,
-} from '../src/issuers/issuer.js';
+import type { CertificateRequest, IssuanceState, IssueContext } from '../src/issuers/issuer.js';
 import { HTTP01Solver, type Solver } from '../src/solvers/index.js';
 
 async function requestFor(names: string[]): Promise<CertificateRequest> {

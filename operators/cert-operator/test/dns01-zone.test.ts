@@ -1,6 +1,6 @@
 import { type Bind9, startBind9 } from '@chousei/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IssuanceError } from '../src/issuers/issuer.js';
+import { IssuanceError } from '../src/issuance.js';
 import { enclosingNames, soaZoneFinder, ZoneLookupError } from '../src/solvers/dns01/zone.js';
 
 describe('enclosingNames', () => {

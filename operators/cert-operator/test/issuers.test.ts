@@ -6,15 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@chousei/runtime';
 import { afterAll, describe, expect, it } from 'vitest';
+import { IssuanceError } from '../src/issuance.js';
 import { CAIssuer } from '../src/issuers/ca.js';
-import {
-  type CertificateRequest,
-  IssuanceError,
-  type IssueContext,
-  type Issuer,
-  type PrivateKeySpec,
-} from '../src/issuers/issuer.js';
+import type { CertificateRequest, IssueContext, Issuer } from '../src/issuers/issuer.js';
 import { SelfSignedIssuer } from '../src/issuers/selfsigned.js';
+import type { PrivateKeySpec } from '../src/pki/index.js';
 import {
   createCsr,
   generatePrivateKey,

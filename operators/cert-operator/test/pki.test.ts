@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { KeyUsage, PrivateKeySpec } from '../src/issuers/issuer.js';
+import type { KeyUsage, PrivateKeySpec } from '../src/pki/index.js';
 import {
   createCsr,
   defaultRenewalTime,

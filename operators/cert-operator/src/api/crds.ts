@@ -7,9 +7,9 @@ import {
   type JSONSchemaProps,
   type PrinterColumn,
 } from '@chousei/runtime';
-import { KEY_USAGES } from '../issuers/issuer.js';
-import { MAX_COMMON_NAME, MAX_DNS_NAME } from '../webhook/validation.js';
+import { KEY_USAGES } from '../pki/index.js';
 import { DURATION_PATTERN, MAX_DURATION_LENGTH } from './duration.js';
+import { MAX_COMMON_NAME, MAX_DNS_NAME } from './limits.js';
 import { DEFAULT_TSIG_ALGORITHM, GROUP, TSIG_ALGORITHM_NAMES, VERSION } from './types.js';
 
 /** An OpenAPI v3 schema node as the API server reads it (the runtime's, under its old name). */

@@ -1,3 +1,6 @@
+/** A certificate's lifetime when spec.duration is unset (cert-manager's 90 days). */
+export const DEFAULT_DURATION_MS = 90 * 24 * 3_600_000;
+
 /**
  * The longest duration text read: far beyond a real one (`2160h0m0s`), and short enough that
  * a hostile megabyte is refused without being scanned.

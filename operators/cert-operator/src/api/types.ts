@@ -1,6 +1,6 @@
 import type { Condition, KubeObject, ParentReference } from '@chousei/runtime';
 import { resourceType } from '@chousei/runtime';
-import type { KeyAlgorithm, KeyUsage } from '../issuers/issuer.js';
+import type { KeyAlgorithm, KeyUsage } from '../pki/index.js';
 
 export const GROUP = 'cert.chousei.dev';
 export const VERSION = 'v1alpha1';

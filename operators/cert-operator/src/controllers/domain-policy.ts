@@ -1,5 +1,5 @@
 import { type DomainPolicyCache, touchedBy } from '@chousei/dns';
-import type { ControllerBuilder, Informer } from '@chousei/runtime';
+import { type ControllerBuilder, type Informer, keyOf } from '@chousei/runtime';
 import type { Certificate } from '../api/types.js';
 
 // DomainPolicies for Certificates: a ClusterIssuer is shared by every namespace, so once a
@@ -36,17 +36,16 @@ export function watchDomainPolicies(
   policies: DomainPolicyCache,
   certificates: Informer<Certificate>,
 ): void {
-  const key = (c: Certificate) => ({
-    namespace: c.metadata?.namespace ?? '',
-    name: c.metadata?.name ?? '',
-  });
   policies.watchedBy(builder, {
     byPolicy: (change) =>
       certificates.store
         .list()
         .filter((c) => fromClusterIssuer(c) && namesOf(c).some((n) => touchedBy(change, n.name)))
-        .map(key),
+        .map((c) => keyOf(c)),
     byNamespace: (namespace) =>
-      certificates.store.byIndex('namespace', namespace).filter(fromClusterIssuer).map(key),
+      certificates.store
+        .byIndex('namespace', namespace)
+        .filter(fromClusterIssuer)
+        .map((c) => keyOf(c)),
   });
 }

@@ -22,9 +22,10 @@ import {
   type Issuer as IssuerResource,
   type TsigAlgorithmName,
 } from '../api/types.js';
+import { IssuanceError } from '../issuance.js';
 import { ACMEIssuer } from '../issuers/acme/index.js';
 import { CAIssuer } from '../issuers/ca.js';
-import { IssuanceError, type Issuer } from '../issuers/issuer.js';
+import type { Issuer } from '../issuers/issuer.js';
 import { SelfSignedIssuer } from '../issuers/selfsigned.js';
 import { generatePrivateKey } from '../pki/index.js';
 import { DNS01Solver } from '../solvers/dns01/dns01.js';

@@ -9,8 +9,8 @@ import {
   setCondition,
 } from '@chousei/runtime';
 import { ClusterIssuers, type Issuer as IssuerResource, Issuers } from '../api/types.js';
+import { IssuanceError } from '../issuance.js';
 import { ACMEIssuer } from '../issuers/acme/index.js';
-import { IssuanceError } from '../issuers/issuer.js';
 import { servesClusterIssuers } from '../scope.js';
 import { type IssuerBuilder, weakTsigWarnings } from './issuer-builder.js';
 

@@ -1,8 +1,9 @@
 import type { Secret } from '@chousei/runtime';
 import { parseDuration } from '../api/duration.js';
 import { ANNOTATION_ISSUER, ANNOTATION_ISSUER_KIND, type Certificate } from '../api/types.js';
-import type { PrivateKeySpec } from '../issuers/issuer.js';
+import type { PrivateKeySpec } from '../pki/index.js';
 import {
+  type CertificateInfo,
   defaultRenewalTime,
   inspectCertificate,
   keyMatchesCertificate,
@@ -10,8 +11,6 @@ import {
   normalizeIp,
 } from '../pki/index.js';
 import { SecretValueTooLargeError, secretValue } from './secret.js';
-
-export const DEFAULT_DURATION_MS = 90 * 24 * 3_600_000;
 
 /** Why a Certificate needs (re)issuing now: cert-manager's reasons. */
 export interface IssuanceNeed {
@@ -107,6 +106,41 @@ function secretIssuer(secret: Secret): { name?: string; kind: string } {
   return { ...(name ? { name } : {}), kind: a['cert-manager.io/issuer-kind'] ?? 'Issuer' };
 }
 
+/** What a Certificate's Secret holds, read once per reconcile: the PEMs and the certificate. */
+export interface SecretContents {
+  certPem?: string;
+  keyPem?: string;
+  /** tls.crt as parsed; unset when `unusable` says why. */
+  info?: CertificateInfo;
+  /** Missing, too large or unreadable: a reason to issue. */
+  unusable?: IssuanceNeed;
+}
+
+/** Reads tls.crt and tls.key of `secret` (parsing tls.crt): what issuanceNeed compares. */
+export function readSecret(cert: Certificate, secret: Secret | undefined): SecretContents {
+  let certPem: string | undefined;
+  let keyPem: string | undefined;
+  try {
+    certPem = secretValue(secret, 'tls.crt');
+    keyPem = secretValue(secret, 'tls.key');
+  } catch (err) {
+    // Replaced by a new issuance like any other unreadable content.
+    if (err instanceof SecretValueTooLargeError)
+      return { unusable: { reason: 'InvalidCertificate', message: err.message } };
+    throw err;
+  }
+  if (!secret || !certPem || !keyPem) {
+    const message = `Secret ${cert.spec.secretName} does not exist or lacks tls.crt/tls.key`;
+    return { unusable: { reason: 'DoesNotExist', message } };
+  }
+  try {
+    return { certPem, keyPem, info: inspectCertificate(certPem) };
+  } catch (err) {
+    const message = `tls.crt cannot be read: ${(err as Error).message}`;
+    return { certPem, keyPem, unusable: { reason: 'InvalidCertificate', message } };
+  }
+}
+
 /**
  * Compares the Secret with the spec: missing, unreadable, edited, for other names, another
  * key type or issuer, or due for renewal -> a reason to issue; else undefined.
@@ -116,32 +150,18 @@ export function issuanceNeed(
   secret: Secret | undefined,
   now: Date,
 ): IssuanceNeed | undefined {
-  let certPem: string | undefined;
-  let keyPem: string | undefined;
-  try {
-    certPem = secretValue(secret, 'tls.crt');
-    keyPem = secretValue(secret, 'tls.key');
-  } catch (err) {
-    // Replaced by a new issuance like any other unreadable content.
-    if (err instanceof SecretValueTooLargeError)
-      return { reason: 'InvalidCertificate', message: err.message };
-    throw err;
-  }
-  if (!secret || !certPem || !keyPem) {
-    return {
-      reason: 'DoesNotExist',
-      message: `Secret ${cert.spec.secretName} does not exist or lacks tls.crt/tls.key`,
-    };
-  }
-  let info: ReturnType<typeof inspectCertificate>;
-  try {
-    info = inspectCertificate(certPem);
-  } catch (err) {
-    return {
-      reason: 'InvalidCertificate',
-      message: `tls.crt cannot be read: ${(err as Error).message}`,
-    };
-  }
+  return secretNeed(cert, secret, readSecret(cert, secret), now);
+}
+
+/** issuanceNeed of the Secret as read already (`contents`). */
+export function secretNeed(
+  cert: Certificate,
+  secret: Secret | undefined,
+  contents: SecretContents,
+  now: Date,
+): IssuanceNeed | undefined {
+  const { certPem, keyPem, info } = contents;
+  if (contents.unusable || !secret || !certPem || !keyPem || !info) return contents.unusable;
   let matches = false;
   try {
     matches = keyMatchesCertificate(keyPem, certPem);

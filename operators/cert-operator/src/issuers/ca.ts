@@ -1,4 +1,5 @@
 import * as x509 from '@peculiar/x509';
+import { IssuanceError } from '../issuance.js';
 import {
   type CertificateInfo,
   inspectCertificate,
@@ -8,13 +9,7 @@ import {
 import { keyMatchesCertificate } from '../pki/keys.js';
 import { pemToDer } from '../pki/pem.js';
 import { signCertificate } from '../pki/sign.js';
-import {
-  type CertificateRequest,
-  IssuanceError,
-  type IssueContext,
-  type IssuedCertificate,
-  type Issuer,
-} from './issuer.js';
+import type { CertificateRequest, IssueContext, IssuedCertificate, Issuer } from './issuer.js';
 
 export interface CAKeyPair {
   /** PEM: the CA certificate first, optionally followed by its own chain up to the root. */

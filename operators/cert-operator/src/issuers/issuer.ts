@@ -1,24 +1,6 @@
 import type { Logger } from '@chousei/runtime';
-
-/** Key algorithms a Certificate may ask for. */
-export type KeyAlgorithm = 'ECDSA' | 'RSA' | 'Ed25519';
-
-export interface PrivateKeySpec {
-  algorithm: KeyAlgorithm;
-  /** ECDSA: 256 or 384; RSA: 2048, 3072 or 4096; ignored for Ed25519. */
-  size?: number;
-}
-
-/** Extended/basic key usages, as cert-manager names them. */
-export const KEY_USAGES = [
-  'digital signature',
-  'key encipherment',
-  'server auth',
-  'client auth',
-  'cert sign',
-  'crl sign',
-] as const;
-export type KeyUsage = (typeof KEY_USAGES)[number];
+import type { IssuanceProgress } from '../issuance.js';
+import type { KeyUsage } from '../pki/index.js';
 
 /** What to put in a certificate, independent of who signs it. */
 export interface CertificateRequest {
@@ -59,15 +41,6 @@ export interface IssuanceState {
   orderUrl?: string;
 }
 
-/** What an issuance under way is waiting for, told while it waits (status and Events). */
-export interface IssuanceProgress {
-  /** What it is about (a DNS name): each subject's latest report replaces its previous one. */
-  subject: string;
-  /** Event reason, e.g. `SelfCheckPending`. */
-  reason: string;
-  message: string;
-}
-
 export interface IssueContext {
   signal: AbortSignal;
   log: Logger;
@@ -97,20 +70,4 @@ export interface Issuer {
 export interface RenewalWindow {
   start: Date;
   end: Date;
-}
-
-/** A failure with a reason for status conditions and Events (e.g. `OrderFailed`). */
-export class IssuanceError extends Error {
-  override name = 'IssuanceError';
-  constructor(
-    readonly reason: string,
-    message: string,
-    /** Retrying later may help (rate limited, CA down) vs the request itself is bad. */
-    readonly retryable: boolean,
-    /** The server asked us to wait at least this long (429 Retry-After). */
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

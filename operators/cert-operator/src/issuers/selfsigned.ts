@@ -1,11 +1,6 @@
+import { IssuanceError } from '../issuance.js';
 import { signCertificate } from '../pki/sign.js';
-import {
-  type CertificateRequest,
-  IssuanceError,
-  type IssueContext,
-  type IssuedCertificate,
-  type Issuer,
-} from './issuer.js';
+import type { CertificateRequest, IssueContext, IssuedCertificate, Issuer } from './issuer.js';
 
 /** Signs each request with its own key: the certificate is its own CA (cert-manager's SelfSigned). */
 export class SelfSignedIssuer implements Issuer {

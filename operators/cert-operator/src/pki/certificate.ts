@@ -1,9 +1,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import type { KeyUsage, PrivateKeySpec } from '../issuers/issuer.js';
 import { keySpecOfKeyObject } from './keys.js';
 import { PkiError, pemToDer, splitPem } from './pem.js';
 import { namesOf, spkiKey, usagesOf } from './shared.js';
+import type { KeyUsage, PrivateKeySpec } from './spec.js';
 
 export { splitPem };
 

@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import type { KeyUsage } from '../issuers/issuer.js';
 import { context, der, INTEGER, oid, SEQUENCE, SET } from './der.js';
 import { keySpecOfKeyObject, parsePrivateKey, publicKeyDer } from './keys.js';
 import { PkiError, pemToDer } from './pem.js';
@@ -15,6 +14,7 @@ import {
   usageExtensions,
   verifyDer,
 } from './shared.js';
+import type { KeyUsage } from './spec.js';
 
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 

@@ -16,3 +16,4 @@ export {
 export { PkiError } from './pem.js';
 export { normalizeIp } from './shared.js';
 export { type SignOptions, signCertificate } from './sign.js';
+export { KEY_USAGES, type KeyAlgorithm, type KeyUsage, type PrivateKeySpec } from './spec.js';

@@ -5,8 +5,8 @@ import {
   type KeyObject,
   X509Certificate,
 } from 'node:crypto';
-import type { PrivateKeySpec } from '../issuers/issuer.js';
 import { checkPemSize, PkiError, pemToDer } from './pem.js';
+import type { PrivateKeySpec } from './spec.js';
 
 const PKCS8 = { type: 'pkcs8', format: 'pem' } as const;
 const SPKI = { type: 'spki', format: 'pem' } as const;

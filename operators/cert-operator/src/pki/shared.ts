@@ -3,9 +3,9 @@
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import type { KeyUsage, PrivateKeySpec } from '../issuers/issuer.js';
 import { BIT_STRING, children, der, NULL, oid, SEQUENCE, signedParts, single } from './der.js';
 import { PkiError } from './pem.js';
+import type { KeyUsage, PrivateKeySpec } from './spec.js';
 
 export interface SignatureAlgorithm {
   /** Digest for node:crypto sign/verify; null for Ed25519, which hashes internally. */

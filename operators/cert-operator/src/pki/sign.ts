@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import type { KeyUsage } from '../issuers/issuer.js';
 import { readCsr } from './csr.js';
 import { children, context, der, INTEGER, SEQUENCE, single, time } from './der.js';
 import { keySpecOfKeyObject, parsePrivateKey, publicKeyDer } from './keys.js';
@@ -17,6 +16,7 @@ import {
   usageExtensions,
   verifyDer,
 } from './shared.js';
+import type { KeyUsage } from './spec.js';
 
 export interface SignOptions {
   csrPem: string;

@@ -1,5 +1,5 @@
 import { sleep } from '@chousei/runtime';
-import { IssuanceError } from '../issuers/issuer.js';
+import { IssuanceError } from '../issuance.js';
 import { type Challenge, selfCheckPrefix } from './solver.js';
 
 /** The wait before the next check, given the ms left until the deadline; undefined gives up. */

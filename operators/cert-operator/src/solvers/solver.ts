@@ -1,4 +1,4 @@
-import type { IssuanceProgress } from '../issuers/issuer.js';
+import type { IssuanceProgress } from '../issuance.js';
 
 /**
  * Opens every message about a solver's own check of its answer (Issuing condition, Events),

@@ -1,3 +1,4 @@
+export { MAX_COMMON_NAME } from '../api/limits.js';
 export {
   CERTIFICATE_WEBHOOK_PATH,
   type CertWebhookOptions,
@@ -14,7 +15,6 @@ export {
   type CertificateValidation,
   type FieldError,
   ISSUER_GROUPS,
-  MAX_COMMON_NAME,
   MIN_DURATION_MS,
   MIN_RENEW_BEFORE_MS,
   validateCertificate,

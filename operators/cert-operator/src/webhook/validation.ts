@@ -13,10 +13,10 @@
  * shape, so an object stored under a looser schema gives field errors, not a throw.
  */
 import { isIP } from 'node:net';
-import { MAX_DURATION_LENGTH, parseDuration } from '../api/duration.js';
+import { DEFAULT_DURATION_MS, MAX_DURATION_LENGTH, parseDuration } from '../api/duration.js';
+import { MAX_COMMON_NAME, MAX_DNS_NAME } from '../api/limits.js';
 import { GROUP } from '../api/types.js';
-import { DEFAULT_DURATION_MS } from '../controllers/policy.js';
-import { KEY_USAGES } from '../issuers/issuer.js';
+import { KEY_USAGES } from '../pki/index.js';
 import { normalizeIp } from '../pki/shared.js';
 
 /** One problem, named by its path in the object (e.g. `spec.dnsNames[1]`). */
@@ -36,12 +36,8 @@ export interface CertificateValidation {
 export const MIN_DURATION_MS = 3_600_000;
 /** cert-manager's minimum renewBefore. */
 export const MIN_RENEW_BEFORE_MS = 5 * 60_000;
-/** The X.509 upper bound of a common name (ub-common-name). */
-export const MAX_COMMON_NAME = 64;
 /** The longest label of a DNS name (RFC 1035). */
 export const MAX_DNS_LABEL = 63;
-/** The longest DNS name in text form (RFC 1035's 255 octets on the wire). */
-export const MAX_DNS_NAME = 253;
 /** API groups an issuerRef may name: ours, and cert-manager's for migrated manifests. */
 export const ISSUER_GROUPS = [GROUP, 'cert-manager.io'] as const;
 

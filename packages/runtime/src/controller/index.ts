@@ -2,6 +2,7 @@ export { ControllerBuilder, type ControllerBuilderOptions, type WatchOptions } f
 export { Controller, type ControllerOptions, ownerRequests, type Source } from './controller.js';
 export {
   type ObjectClient,
+  type ObjectContext,
   ObjectReconcile,
   type ObjectReconciler,
   type ObjectResult,

@@ -30,6 +30,20 @@ export interface ObjectResult<S> {
   error?: unknown;
 }
 
+/**
+ * What an object reconciler is handed besides the object: the request's context, and a way
+ * to write a status before the reconcile ends.
+ */
+export interface ObjectContext<T extends KubeObject> extends ReconcileContext {
+  /**
+   * Writes `status` now (a merge patch of what changed, as the final write): for a reconcile
+   * that waits long and must tell meanwhile what it waits for, or keep what must survive a
+   * crash in the middle (an order placed). The status returned at the end is written over
+   * it: the diff starts from the last status written.
+   */
+  writeStatus(status: StatusOf<T>): Promise<void>;
+}
+
 type Outcome<T extends KubeObject> =
   // biome-ignore lint/suspicious/noConfusingVoidType: lets a handler with nothing to say end without a return
   ObjectResult<StatusOf<T>> | undefined | void;
@@ -45,7 +59,7 @@ export interface ObjectReconciler<T extends KubeObject> {
    * Converges `obj`, the object as cached (frozen: build the status as a new value). Never
    * called for an object being deleted; with a finalizer, only once it is on the object.
    */
-  reconcile(obj: T, ctx: ReconcileContext): Outcome<T> | Promise<Outcome<T>>;
+  reconcile(obj: T, ctx: ObjectContext<T>): Outcome<T> | Promise<Outcome<T>>;
   /**
    * A finalizer held on every object until `cleanup` releases what `reconcile` made outside
    * it (copies in other namespaces, a DNS record, a gauge series). The runtime adds it
@@ -54,7 +68,7 @@ export interface ObjectReconciler<T extends KubeObject> {
    */
   finalizer?: {
     name: string;
-    cleanup(obj: T, ctx: ReconcileContext): Outcome<T> | Promise<Outcome<T>>;
+    cleanup(obj: T, ctx: ObjectContext<T>): Outcome<T> | Promise<Outcome<T>>;
   };
   /**
    * Told of a request whose object the cache does not hold: deleted (after its finalizer,
@@ -143,34 +157,45 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
     obj: T,
     ctx: ReconcileContext,
   ): Promise<{ current: T; outcome: Outcome<T> }> {
+    // The object as last written: the base of the next status write's diff.
+    let current = obj;
+    const objCtx: ObjectContext<T> = {
+      ...ctx,
+      writeStatus: async (status) => {
+        current = (await this.writeStatus(current, status)) ?? current;
+      },
+    };
     const { finalizer } = this.handlers;
     if (!finalizer) {
       if (obj.metadata?.deletionTimestamp) return { current: obj, outcome: undefined };
-      return { current: obj, outcome: await this.handlers.reconcile(obj, ctx) };
+      const outcome = await this.handlers.reconcile(obj, objCtx);
+      return { current, outcome };
     }
-    let current = obj;
     const outcome = await finalize(this.client, this.rt, obj, finalizer.name, {
       apply: (stored) => {
         // The finalizer was just written: the status diff starts from the stored object.
         if (stored !== obj) this.writes?.wrote(stored);
         current = stored;
-        return this.handlers.reconcile(stored, ctx);
+        return this.handlers.reconcile(stored, objCtx);
       },
-      cleanup: (o) => finalizer.cleanup(o, ctx),
+      cleanup: (o) => finalizer.cleanup(o, objCtx),
       cleanupPending: (r) => r?.error !== undefined || r?.requeueAfter !== undefined,
     });
     return { current, outcome };
   }
 
-  private async writeStatus(obj: T, status: StatusOf<T>): Promise<void> {
+  /** Writes the status when it changed; the object as stored then, if written. */
+  private async writeStatus(obj: T, status: StatusOf<T>): Promise<T | undefined> {
     const key = objectKey(obj);
     this.writing.set(key, status);
     try {
       const written = await patchStatusIfChanged(this.client, this.rt, obj, status);
       if (written) this.writes?.wrote(written);
+      return written;
     } catch (err) {
       // Gone meanwhile (its last finalizer came off): no status to keep.
       if (!isNotFound(err)) throw err;
+      return undefined;
     } finally {
       this.writing.delete(key);
     }

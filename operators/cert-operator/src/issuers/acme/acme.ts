@@ -2,15 +2,15 @@ import { isIP } from 'node:net';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import { Pkcs10CertificateRequest, X509Certificate } from '@peculiar/x509';
 import * as acme from 'acme-client';
+import { IssuanceError } from '../../issuance.js';
 import { pemToDer, splitPem } from '../../pki/pem.js';
 import type { Solver, Challenge as SolverChallenge } from '../../solvers/solver.js';
-import {
-  type CertificateRequest,
-  IssuanceError,
-  type IssueContext,
-  type IssuedCertificate,
-  type Issuer,
-  type RenewalWindow,
+import type {
+  CertificateRequest,
+  IssueContext,
+  IssuedCertificate,
+  Issuer,
+  RenewalWindow,
 } from '../issuer.js';
 import { ariCertId, parseRenewalInfo, renewalTimeIn } from './ari.js';
 import {

@@ -9,7 +9,7 @@ import {
   type Zone,
 } from '@chousei/dns';
 import { type Logger, silentLogger, sleep, withRetry } from '@chousei/runtime';
-import { IssuanceError } from '../../issuers/issuer.js';
+import { IssuanceError } from '../../issuance.js';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
 import { fixedPacing, waitForSelfCheck } from '../self-check.js';
 import type { Challenge, Solver } from '../solver.js';

@@ -2,7 +2,7 @@
 // records, from the name up, until one is the apex of a zone. For providers that cannot
 // list their zones (RFC2136).
 import type { Zone } from '@chousei/dns';
-import { IssuanceError } from '../../issuers/issuer.js';
+import { IssuanceError } from '../../issuance.js';
 import { dnsErrorCode, type Nameserver, nameserverAddress, queryServers } from '../resolver.js';
 
 /** Zones rarely move: a found apex is reused this long before asking again. */

@@ -1,0 +1,66 @@
+import {
+  type Client,
+  ConflictError,
+  type Informer,
+  isNotFound,
+  notFoundIsUndefined,
+  type Secret,
+  Secrets,
+} from '@chousei/runtime';
+import { ANNOTATION_CERTIFICATE, type Certificate } from '../../api/types.js';
+import { type SecretRefusal, secretRefusal } from '../ownership.js';
+
+export const FIELD_MANAGER = 'chousei-cert-operator';
+
+/** Writes and deletes the TLS Secret of each Certificate, never one it is not to touch. */
+export class SecretWriter {
+  constructor(
+    private readonly client: Client,
+    private readonly secrets: Informer<Secret>,
+  ) {}
+
+  /**
+   * Writes the TLS Secret; one not `known` is applied without force, so that a Secret
+   * already there, written by anyone else, conflicts instead of being overwritten. That one
+   * is read: written over when it is this Certificate's to take, else refused.
+   */
+  async write(
+    cert: Certificate,
+    secret: Secret,
+    known: boolean,
+  ): Promise<SecretRefusal | undefined> {
+    const write = (force: boolean) =>
+      this.client.apply(Secrets, secret, { fieldManager: FIELD_MANAGER, force });
+    try {
+      await write(known);
+      return undefined;
+    } catch (err) {
+      if (known || !(err instanceof ConflictError)) throw err;
+    }
+    const key = { namespace: cert.metadata?.namespace ?? '', name: cert.spec.secretName };
+    const existing = await this.client.get(Secrets, key).catch(notFoundIsUndefined);
+    const refusal = existing && secretRefusal(cert, existing);
+    if (refusal) return refusal;
+    await write(true);
+    return undefined;
+  }
+
+  /** Mends the labels and annotations of a Secret that is otherwise up to date. */
+  async mend(secret: Secret): Promise<void> {
+    await this.client.apply(Secrets, secret, { fieldManager: FIELD_MANAGER, force: true });
+  }
+
+  /** The Certificate is deleted: its Secret goes too under secretDeletionPolicy Delete. */
+  async cleanup(cert: Certificate): Promise<void> {
+    if ((cert.spec.secretDeletionPolicy ?? 'Delete') !== 'Delete') return;
+    const namespace = cert.metadata?.namespace ?? '';
+    const secret = this.secrets.store.get(`${namespace}/${cert.spec.secretName}`);
+    // Only a Secret this Certificate wrote: never one it merely names.
+    if (secret?.metadata?.annotations?.[ANNOTATION_CERTIFICATE] !== cert.metadata?.name) return;
+    await this.client
+      .delete(Secrets, { namespace, name: cert.spec.secretName })
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+  }
+}
