@@ -229,7 +229,10 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
     await cluster.apply(CRDS);
     ns = await cluster.createNamespace('selfcheck');
     client = new Client(cluster.kubeConfig);
-    ({ running } = await startCertOperator(
+    ({ running } = await startOperator());
+  });
+  const startOperator = () =>
+    startCertOperator(
       {
         clusterResourceNamespace: ns,
         http01SolverPort: solverPort,
@@ -243,8 +246,7 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
         backoff: { initialMs: 2000, maxMs: 4000 },
       },
       { level: 'warn' },
-    ));
-  });
+    );
   afterAll(async () => {
     await running?.stop();
     await pebble?.stop();
@@ -364,6 +366,43 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
       { timeoutMs: 20_000 },
     );
     expect(issued.status?.revision).toBe(1);
+    expect(issued.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(await ordersOf(account)).toEqual([orderUrl]);
+  }, 60_000);
+
+  it('stopped while its self-check waits: it stops at once, and the next operator resumes that order', async () => {
+    const account = await pebbleIssuer(client, pebble, ns, 'handover');
+    const host = `handover.${ZONE}`;
+    await client.create(Certificates, {
+      metadata: { name: 'handover', namespace: ns },
+      spec: { secretName: 'handover-tls', issuerRef: { name: 'handover' }, dnsNames: [host] },
+    });
+    const waiting = await waitFor(
+      async () => {
+        const c = await certificate('handover');
+        return condition(c, 'Issuing')?.message.includes('NXDOMAIN') && c;
+      },
+      { timeoutMs: 20_000, description: 'the self-check waiting' },
+    );
+    const orderUrl = waiting.status?.acmeOrder?.url;
+    const stopping = performance.now();
+    await running.stop();
+    const ms = performance.now() - stopping;
+    console.log(`stopped while the self-check waits: shutdown took ${ms.toFixed(0)} ms`);
+    // Not the self-check's 10 s (nor the 30 s grace period): nothing was submitted to wait for.
+    expect(ms).toBeLessThan(5000);
+
+    ({ running } = await startOperator());
+    await dns.publish(host, '127.0.0.1');
+    const issued = await waitForCondition(
+      client,
+      Certificates,
+      { namespace: ns, name: 'handover' },
+      'Ready',
+      { timeoutMs: 20_000 },
+    );
+    expect(issued.status?.revision).toBe(1);
+    // The wait cut short was no failed attempt, and the order placed before it was resumed.
     expect(issued.status?.failedIssuanceAttempts).toBeUndefined();
     expect(await ordersOf(account)).toEqual([orderUrl]);
   }, 60_000);

@@ -43,6 +43,12 @@ export interface IssuanceState {
 
 export interface IssueContext {
   signal: AbortSignal;
+  /**
+   * Aborted as soon as the operator begins to stop: a wait before anything is submitted (a
+   * self-check) ends on it, so another replica leads at once and resumes the saved order;
+   * a validation under way is seen through within the grace period.
+   */
+  stopping?: AbortSignal;
   log: Logger;
   /** State saved by an earlier, interrupted attempt for the same request. */
   resume?: IssuanceState;

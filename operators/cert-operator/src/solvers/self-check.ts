@@ -55,9 +55,11 @@ export async function waitForSelfCheck(ch: Challenge, sc: SelfCheck): Promise<vo
   const started = Date.now();
   const seconds = () => Math.round((Date.now() - started) / 1000);
   let reported: string | undefined;
+  // Nothing is submitted yet: a stopping operator ends the wait, its successor starts over.
+  const waits = ch.stopping ?? ch.signal;
   for (let checks = 1; ; checks++) {
     const seen = await sc.check();
-    ch.signal?.throwIfAborted();
+    waits?.throwIfAborted();
     if (seen === undefined) {
       const waited = reported !== undefined;
       sc.logPassed({ checks, ms: Date.now() - started, waited });
@@ -85,7 +87,7 @@ export async function waitForSelfCheck(ch: Challenge, sc: SelfCheck): Promise<vo
     if (wait === undefined) {
       throw new IssuanceError(sc.timeoutReason, sc.timedOut(seen, seconds(), checks), true);
     }
-    await sleep(wait, ch.signal);
-    ch.signal?.throwIfAborted();
+    await sleep(wait, waits);
+    waits?.throwIfAborted();
   }
 }

@@ -24,6 +24,8 @@ export interface Challenge {
   keyAuthorization: string;
   /** Aborts long waits inside present() (DNS propagation) when the issuance is cancelled. */
   signal?: AbortSignal;
+  /** Aborted as the operator begins to stop: present() ends a wait it can start over. */
+  stopping?: AbortSignal;
   /** Tells what a long wait inside present() is waiting for (a self-check's last result). */
   progress?: (report: IssuanceProgress) => void;
 }

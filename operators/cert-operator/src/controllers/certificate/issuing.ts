@@ -74,7 +74,8 @@ export class Issuing {
       return await this.store(cert, input, issuer, key, issued, status.current, ctx);
     } catch (err) {
       await status.close();
-      if (ctx.signal.aborted) throw err;
+      // Cut short by a shutdown: not a failed issuance, the next leader goes on.
+      if (ctx.signal.aborted || ctx.stopping.aborted) throw err;
       return this.failed(cert, err, status.current, admitted.issuer.kind, ctx);
     }
   }
@@ -127,6 +128,7 @@ export class Issuing {
       },
       {
         signal: ctx.signal,
+        stopping: ctx.stopping,
         log: ctx.log,
         ...(resumed ? { resume: { orderUrl: resumed.url } } : {}),
         save: async (state) => {

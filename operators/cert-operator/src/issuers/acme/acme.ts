@@ -421,6 +421,7 @@ export class ACMEIssuer implements Issuer {
       token: challenge.token,
       keyAuthorization: await client.getChallengeKeyAuthorization(challenge),
       signal: ctx.signal,
+      ...(ctx.stopping ? { stopping: ctx.stopping } : {}),
       ...(ctx.progress ? { progress: ctx.progress } : {}),
     };
     const started = Date.now();
@@ -428,7 +429,7 @@ export class ACMEIssuer implements Issuer {
       try {
         await solver.present(ch);
       } catch (err) {
-        if (err instanceof IssuanceError) throw err;
+        if (err instanceof IssuanceError || ctx.stopping?.aborted) throw err;
         throw new IssuanceError(
           'PresentFailed',
           `${name}: presenting the ${solver.type} challenge failed: ${errorText(err)}`,
