@@ -29,6 +29,7 @@ import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dn
 import { ChangeBatcher } from './controller/batcher.js';
 import { ClaimIndex } from './controller/claim-index.js';
 import { type Claimant, resourceLabel } from './controller/claims.js';
+import type { EventSink } from './controller/events.js';
 import { FirstSyncGuard } from './controller/first-sync-guard.js';
 import {
   ConfigMapFirstSyncState,
@@ -36,7 +37,7 @@ import {
   MemoryFirstSyncState,
 } from './controller/first-sync-state.js';
 import { GatewayCache, type GatewayChange } from './controller/gateways.js';
-import { type EventSink, type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
+import { type NameOutcome, NameReconciler } from './controller/name-reconciler.js';
 import type { CrossNamespaceClaims } from './controller/tenancy.js';
 import { ZoneCache } from './controller/zone-cache.js';
 import {

@@ -14,17 +14,15 @@ import {
   type Zone,
   type ZoneView,
 } from '@chousei/dns';
-import type { EventRecorder, ReconcileContext, Request, Result } from '@chousei/runtime';
+import type { ReconcileContext, Request, Result } from '@chousei/runtime';
 import { counter, gauge } from '@chousei/runtime';
 import type { Endpoint } from '../sources/endpoint.js';
 import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
+import type { EventSink } from './events.js';
 import type { FirstSyncGuard } from './first-sync-guard.js';
 import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
 import type { ZoneCache } from './zone-cache.js';
-
-/** Where Events go: the recorder, or a collector when nothing may be written (a plan). */
-export type EventSink = Pick<EventRecorder, 'event'>;
 
 /** Where a name stands after its last reconcile (reported in DNSEndpoint status). */
 export interface NameOutcome {
