@@ -37,7 +37,7 @@ export class ZoneCache {
 
   constructor(
     private readonly provider: Provider,
-    private readonly registry: TxtRegistry,
+    readonly registry: TxtRegistry,
     private readonly zoneFilter: (zone: Zone) => boolean,
     private readonly log: Logger,
   ) {}
