@@ -1,6 +1,5 @@
 import { DEFAULT_MANAGED_TYPES, DomainPolicyCache } from '@chousei/dns';
 import type { Controller, Manager } from '@chousei/runtime';
-import { ChangeBatcher } from './controller/batcher.js';
 import type { Claimant } from './controller/claims.js';
 import type { EventSink } from './controller/events.js';
 import { FirstSyncGuard } from './controller/first-sync-guard.js';
@@ -10,6 +9,7 @@ import {
   MemoryFirstSyncState,
 } from './controller/first-sync-state.js';
 import { NameReconciler } from './controller/name-reconciler.js';
+import { Registry } from './controller/registry.js';
 import { ZoneCache } from './controller/zone-cache.js';
 import { type SourceKind, txtRegistryFor, zoneFilterFor } from './definitions.js';
 import { addNamesController, addResync } from './names.js';
@@ -50,7 +50,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   const events = eventSinkFor(manager, opts);
   const watch = new SourceWatch(manager.cache, opts);
   const zones = zoneCacheFor(manager, opts);
-  const batcher = new ChangeBatcher(opts.provider, (zone, result) => zones.record(zone, result));
+  const registry = new Registry(opts.provider, zones);
   // Names the guard releases, and DNSEndpoints whose names' outcomes changed, are queued
   // on controllers made below (called only once those run).
   const guard = firstSyncGuardFor(manager, opts, events, (held) => {
@@ -61,8 +61,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   const names = new NameReconciler({
     claimants: (name) => watch.claimants(name),
     zones,
-    batcher,
-    registry: zones.registry,
+    registry,
     policy: opts.policy ?? 'sync',
     tenancy: {
       ...(policies ? { judge: (ns: string, name: string) => policies.judge(ns, name) } : {}),
@@ -82,7 +81,13 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     zones,
     policies,
   });
-  const sources = addSourceControllers(manager, opts, { watch, names, zones, events });
+  const sources = addSourceControllers(manager, opts, {
+    watch,
+    names,
+    zones,
+    registry,
+    events,
+  });
   const { resync, untilIdle } = addResync(manager, opts, {
     watch,
     guard,

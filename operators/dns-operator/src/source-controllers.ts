@@ -1,4 +1,4 @@
-import { DEFAULT_MANAGED_TYPES, normalizeName, sameResource } from '@chousei/dns';
+import { DEFAULT_MANAGED_TYPES, normalizeName } from '@chousei/dns';
 import {
   addFinalizer,
   type Controller,
@@ -14,6 +14,7 @@ import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dn
 import { resourceLabel } from './controller/claims.js';
 import type { EventSink } from './controller/events.js';
 import type { NameReconciler } from './controller/name-reconciler.js';
+import type { Registry } from './controller/registry.js';
 import type { ZoneCache } from './controller/zone-cache.js';
 import { isGatewayRouteSource, type SourceDef, type SourceKind } from './definitions.js';
 import type { DnsOperatorOptions } from './options.js';
@@ -28,6 +29,7 @@ export interface SourceParts {
   watch: SourceWatch;
   names: NameReconciler;
   zones: ZoneCache;
+  registry: Registry;
   events: EventSink;
 }
 
@@ -109,25 +111,10 @@ class SourceReconciler {
     const { zones } = this.parts;
     if (!zones.loaded) await zones.load(signal);
     // Its names are queued by the names controller.
-    if (await this.ownsRecords(resourceLabel(this.def.label, obj), signal))
+    if (await this.parts.registry.holdsRecordsOf(resourceLabel(this.def.label, obj), signal))
       return { requeueAfter: 500 };
     await removeFinalizer(this.manager.client, this.def.resource, obj, FINALIZER);
     return;
-  }
-
-  private async ownsRecords(resource: string, signal: AbortSignal): Promise<boolean> {
-    const { zones } = this.parts;
-    for (const zoneName of zones.zoneNames()) {
-      const zone = zones.zoneFor(zoneName)!;
-      for (const owned of (await zones.view(zone, signal)).records.values()) {
-        if (
-          owned.ownership?.owner === zones.registry.ownerId &&
-          sameResource(owned.ownership.resource, resource)
-        )
-          return true;
-      }
-    }
-    return false;
   }
 
   private validationEvents(obj: KubeObject, result: SourceResult): void {

@@ -2,7 +2,6 @@ import {
   ALIAS_TTL,
   type AliasPolicy,
   type ApplyResult,
-  type Change,
   type DesiredRecord,
   type PlannedChange,
   type Policy,
@@ -12,17 +11,16 @@ import {
   recordKey,
   recordsAt,
   sameResource,
-  type TxtRegistry,
   type Zone,
   type ZoneView,
 } from '@chousei/dns';
 import type { ReconcileContext, Result } from '@chousei/runtime';
 import { counter, gauge } from '@chousei/runtime';
 import type { Endpoint } from '../sources/endpoint.js';
-import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
 import type { EventSink } from './events.js';
 import type { FirstSyncGuard } from './first-sync-guard.js';
+import type { Registry } from './registry.js';
 import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
 import type { ZoneCache } from './zone-cache.js';
 
@@ -37,8 +35,8 @@ export interface NameReconcilerOptions {
   /** Objects (not being deleted, filters passed) claiming a name. */
   claimants(name: string): Claimant[];
   zones: ZoneCache;
-  batcher: ChangeBatcher;
-  registry: TxtRegistry;
+  /** The provider behind the ownership registry: reads who owns what, writes changes. */
+  registry: Registry;
   policy: Policy;
   /** Which namespaces' claims on a name are published. */
   tenancy: TenancyRules;
@@ -97,7 +95,7 @@ export class NameReconciler {
    * and the outcome.
    */
   async reconcile(name: string, ctx: ReconcileContext): Promise<Result | undefined> {
-    const { zones, registry } = this.opts;
+    const { zones } = this.opts;
     if (!zones.loaded) await zones.load(ctx.signal);
     const claimants = this.opts.claimants(name);
     const zone = zones.zoneFor(name);
@@ -106,9 +104,8 @@ export class NameReconciler {
     const wanted = this.wanted(name, zone, view, claimants);
     const planned = this.plan(name, view, wanted);
     if (this.held(zone, name, planned.changes, claimants)) return;
-    const changes = registry.withOwnership(zone.name, planned.changes, view);
-    if (changes.length) {
-      const result = await this.apply(zone, name, changes, claimants, ctx.signal);
+    const result = await this.apply(zone, view, name, planned.changes, claimants, ctx.signal);
+    if (result) {
       this.report(zone, planned.changes, result, wanted.admitted, ctx);
       if (result.failed.length) this.failed(name, result, wanted.admitted, claimants);
     }
@@ -177,7 +174,7 @@ export class NameReconciler {
     const planned = plan({
       desired: wanted.desired,
       view,
-      registry: this.opts.registry,
+      registry: this.opts.registry.txt,
       names: [name],
       policy: this.opts.policy,
       managedTypes: this.opts.managedTypes,
@@ -196,18 +193,21 @@ export class NameReconciler {
     return planned;
   }
 
-  /** Submits the changes to the batcher; a call that failed as a whole settles as Failed. */
+  /**
+   * Hands the planned changes to the registry (which adds their ownership marks); undefined
+   * when nothing is written. A call that failed as a whole settles the name as Failed.
+   */
   private async apply(
     zone: Zone,
+    view: ZoneView,
     name: string,
-    changes: Change[],
+    changes: PlannedChange[],
     claimants: Claimant[],
     signal: AbortSignal,
-  ): Promise<ApplyResult> {
+  ): Promise<ApplyResult | undefined> {
     try {
-      return await this.opts.batcher.submit(zone, changes, signal);
+      return await this.opts.registry.apply(zone, view, changes, signal);
     } catch (err) {
-      this.opts.zones.invalidate(zone);
       this.settle(
         name,
         { published: false, reason: 'Failed', message: (err as Error).message },
@@ -377,7 +377,7 @@ interface Wanted {
 function keepPublished(
   name: string,
   view: ZoneView,
-  registry: TxtRegistry,
+  registry: Registry,
   admitted: Claimant[],
   desired: DesiredRecord[],
 ): void {
@@ -420,7 +420,7 @@ function sameOutcome(a: NameOutcome, b: NameOutcome): boolean {
 function publishedBy(
   name: string,
   view: ZoneView,
-  registry: TxtRegistry,
+  registry: Registry,
   types: ReadonlySet<RecordType>,
 ): Set<string> {
   const namespaces = new Set<string>();
