@@ -1,16 +1,14 @@
 import { DEFAULT_MANAGED_TYPES, normalizeName } from '@chousei/dns';
-import {
-  addFinalizer,
-  type Controller,
-  hasFinalizer,
-  isNotFound,
-  type KubeObject,
-  type Manager,
-  objectKey,
-  type Result,
-  removeFinalizer,
+import type {
+  Controller,
+  KubeObject,
+  Manager,
+  ObjectReconciler,
+  ObjectResult,
+  ReconcileContext,
+  ResourceType,
 } from '@chousei/runtime';
-import { type DNSEndpoint, type DNSEndpointStatus, DNSEndpoints } from './api/dnsendpoint.js';
+import type { DNSEndpoint, DNSEndpointStatus } from './api/dnsendpoint.js';
 import { resourceLabel } from './controller/claims.js';
 import type { EventSink } from './controller/events.js';
 import type { NameReconciler } from './controller/name-reconciler.js';
@@ -33,6 +31,9 @@ export interface SourceParts {
   events: EventSink;
 }
 
+/** An object of any source kind, as the runtime hands it over: a status of its own kind. */
+type SourceObject = KubeObject & { status?: unknown };
+
 type SourceOpts = Pick<DnsOperatorOptions, 'readOnly' | 'finalizers' | 'managedTypes'>;
 
 /**
@@ -48,7 +49,9 @@ export function addSourceControllers(
   const controllers = new Map<SourceKind, Controller>();
   const { watch } = parts;
   for (const def of watch.defs) {
-    const builder = manager.controller(`dns-${def.kind}`).for(def.resource, watch.scope);
+    // Any kind's object may have a status; only DNSEndpoints' is written.
+    const rt = def.resource as ResourceType<SourceObject>;
+    const builder = manager.controller(`dns-${def.kind}`).for(rt, watch.scope);
     // A route gains names (a finalizer) or loses them (its release) with its Gateways too.
     if (isGatewayRouteSource(def.kind))
       watch.gateways?.watchedBy(builder, (change) =>
@@ -57,64 +60,70 @@ export function addSourceControllers(
           name: obj.metadata?.name ?? '',
         })),
       );
-    const source = new SourceReconciler(manager, opts, parts, def);
-    const controller = builder.complete(async (req, ctx) => {
-      try {
-        return await source.reconcile(objectKey(req), ctx.signal);
-      } catch (err) {
-        // Gone meanwhile: nothing of it is left to hold or release.
-        if (isNotFound(err)) return;
-        throw err;
-      }
-    });
+    const controller = builder.reconcileObjects(sourceReconciler(opts, parts, def));
     controllers.set(def.kind, controller);
   }
   return controllers;
 }
 
-/** Reconciles the objects of one source kind. */
+/**
+ * The runtime's object reconciler of one source kind: a claiming object holds the
+ * finalizer (not in one-shot or read-only runs: nothing would be left running to release
+ * it), and loses it once no record of ours is left for it: deleted, or claiming no name.
+ */
+function sourceReconciler(
+  opts: SourceOpts,
+  parts: SourceParts,
+  def: SourceDef,
+): ObjectReconciler<SourceObject> {
+  const source = new SourceReconciler(opts, parts, def);
+  const finalizers = opts.finalizers !== false && !opts.readOnly;
+  return {
+    reconcile: (obj) => source.reconcile(obj),
+    ...(finalizers
+      ? {
+          finalizer: {
+            name: FINALIZER,
+            needed: (obj: KubeObject) => source.claims(obj),
+            cleanup: (obj: KubeObject, ctx: ReconcileContext) => source.release(obj, ctx.signal),
+          },
+        }
+      : {}),
+  };
+}
+
+/** What one source kind's objects get: validation Events, DNSEndpoint status, release. */
 class SourceReconciler {
-  private readonly finalizers: boolean;
   private readonly managedTypes: readonly string[];
 
   constructor(
-    private readonly manager: Manager,
     private readonly opts: SourceOpts,
     private readonly parts: SourceParts,
     private readonly def: SourceDef,
   ) {
-    this.finalizers = opts.finalizers !== false && !opts.readOnly;
     this.managedTypes = opts.managedTypes ?? [...DEFAULT_MANAGED_TYPES];
   }
 
-  async reconcile(key: string, signal: AbortSignal): Promise<Result | undefined> {
-    const { def, manager } = this;
-    const obj = this.parts.watch.informer(def).store.get(key);
-    if (!obj) return;
-    const admitted = def.admits(obj);
-    const result = admitted ? this.parts.watch.sources.resultOf(def, obj) : undefined;
-    if (result && !obj.metadata?.deletionTimestamp) {
-      this.validationEvents(obj, result);
-      if (this.finalizers && result.names.length && !hasFinalizer(obj, FINALIZER)) {
-        await addFinalizer(manager.client, def.resource, obj, FINALIZER);
-      }
-      if (def.kind === 'dnsendpoint' && !this.opts.readOnly)
-        await this.updateStatus(obj as DNSEndpoint, result);
-      if (result.names.length) return;
-    }
-    if (this.opts.readOnly || !hasFinalizer(obj, FINALIZER)) return;
-    return this.release(obj, signal);
+  /** Whether the object claims names (passes the filters and names one in our domains). */
+  claims(obj: KubeObject): boolean {
+    return this.parts.watch.sources.claims(this.def, obj).length > 0;
   }
 
-  /** Takes the finalizer off once none of the records the object owned is left. */
-  private async release(obj: KubeObject, signal: AbortSignal): Promise<Result | undefined> {
-    const { zones } = this.parts;
+  reconcile(obj: KubeObject): ObjectResult<unknown> | undefined {
+    if (!this.def.admits(obj)) return undefined;
+    const result = this.parts.watch.sources.resultOf(this.def, obj);
+    this.validationEvents(obj, result);
+    if (this.def.kind !== 'dnsendpoint' || this.opts.readOnly) return undefined;
+    return { status: this.status(obj as DNSEndpoint, result) };
+  }
+
+  /** Done once none of the records the object owned is left; until then, looks again. */
+  async release(obj: KubeObject, signal: AbortSignal): Promise<ObjectResult<never>> {
+    const { zones, registry } = this.parts;
     if (!zones.loaded) await zones.load(signal);
     // Its names are queued by the names controller.
-    if (await this.parts.registry.holdsRecordsOf(resourceLabel(this.def.label, obj), signal))
-      return { requeueAfter: 500 };
-    await removeFinalizer(this.manager.client, this.def.resource, obj, FINALIZER);
-    return;
+    const resource = resourceLabel(this.def.label, obj);
+    return (await registry.holdsRecordsOf(resource, signal)) ? { requeueAfter: 500 } : {};
   }
 
   private validationEvents(obj: KubeObject, result: SourceResult): void {
@@ -133,19 +142,13 @@ class SourceReconciler {
     return `${e.type} ${e.name} is not published: ${e.type} is not among the managed record types (${this.managedTypes.join(', ')}); add it to --managed-record-types`;
   }
 
-  private async updateStatus(obj: DNSEndpoint, result: SourceResult): Promise<void> {
-    const status: DNSEndpointStatus = {
+  private status(obj: DNSEndpoint, result: SourceResult): DNSEndpointStatus {
+    return {
       observedGeneration: obj.metadata?.generation ?? 0,
       endpoints: (obj.spec?.endpoints ?? []).map((ep, i) =>
         this.endpointStatus(obj, result, ep, i),
       ),
     };
-    if (JSON.stringify(obj.status ?? {}) === JSON.stringify(status)) return;
-    await this.manager.client.patchStatus(
-      DNSEndpoints,
-      { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' },
-      { type: 'merge', patch: { status } },
-    );
   }
 
   /** Where `spec.endpoints[i]` stands: invalid, of an unmanaged type, or its name's outcome. */

@@ -4,7 +4,12 @@ import type { StatusWriter } from '../client/client.js';
 import { isNotFound } from '../client/errors.js';
 import type { ResourceType } from '../client/resource.js';
 import { type KubeObject, type ObjectKey, objectKey, parseObjectKey } from '../client/types.js';
-import { type FinalizerClient, finalize } from '../helpers/finalizers.js';
+import {
+  type FinalizerClient,
+  finalize,
+  hasFinalizer,
+  removeFinalizer,
+} from '../helpers/finalizers.js';
 import { patchStatusIfChanged, type StatusOf } from '../helpers/status.js';
 import { jsonEqual } from '../util/json-patch.js';
 import type { ReconcileContext, Reconciler, ReconcilerBinding, Result } from './reconciler.js';
@@ -55,6 +60,13 @@ export interface ObjectReconciler<T extends KubeObject> {
   finalizer?: {
     name: string;
     cleanup(obj: T, ctx: ReconcileContext): Outcome<T> | Promise<Outcome<T>>;
+    /**
+     * Whether `obj` needs the finalizer now (default: every object does). One that does not
+     * is reconciled without it, and one already on comes off through `cleanup` as at
+     * deletion: an Ingress that claims no DNS name holds nothing up, and one that stops
+     * claiming its names is released once their records are gone.
+     */
+    needed?(obj: T): boolean;
   };
   /**
    * Told of a request whose object the cache does not hold: deleted (after its finalizer,
@@ -148,6 +160,8 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       if (obj.metadata?.deletionTimestamp) return { current: obj, outcome: undefined };
       return { current: obj, outcome: await this.handlers.reconcile(obj, ctx) };
     }
+    if (finalizer.needed && !obj.metadata?.deletionTimestamp && !finalizer.needed(obj))
+      return this.withoutFinalizer(obj, ctx);
     let current = obj;
     const outcome = await finalize(this.client, this.rt, obj, finalizer.name, {
       apply: (stored) => {
@@ -160,6 +174,33 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       cleanupPending: (r) => r?.error !== undefined || r?.requeueAfter !== undefined,
     });
     return { current, outcome };
+  }
+
+  /**
+   * An object that does not need the finalizer: reconciled, then released from one left on
+   * it once cleanup is done (the status the reconcile returned, unless cleanup returns one).
+   */
+  private async withoutFinalizer(
+    obj: T,
+    ctx: ReconcileContext,
+  ): Promise<{ current: T; outcome: Outcome<T> }> {
+    const finalizer = this.handlers.finalizer!;
+    const outcome = await this.handlers.reconcile(obj, ctx);
+    if (!hasFinalizer(obj, finalizer.name) || outcome?.error !== undefined)
+      return { current: obj, outcome };
+    const released = await finalizer.cleanup(obj, ctx);
+    const both = { ...outcome, ...released };
+    if (released?.error !== undefined || released?.requeueAfter !== undefined)
+      return { current: obj, outcome: both };
+    try {
+      const stored = await removeFinalizer(this.client, this.rt, obj, finalizer.name);
+      this.writes?.wrote(stored);
+      return { current: stored, outcome: both };
+    } catch (err) {
+      // Deleted meanwhile, its last finalizer gone: nothing is left to release.
+      if (!isNotFound(err)) throw err;
+      return { current: obj, outcome: both };
+    }
   }
 
   private async writeStatus(obj: T, status: StatusOf<T>): Promise<void> {
