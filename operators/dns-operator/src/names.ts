@@ -1,4 +1,4 @@
-import { type DomainPolicyCache, touchedBy } from '@chousei/dns';
+import { DEFAULT_MANAGED_TYPES, type DomainPolicyCache, touchedBy } from '@chousei/dns';
 import {
   type Controller,
   exponentialBuckets,
@@ -8,8 +8,10 @@ import {
   namedRequests,
   sleep,
 } from '@chousei/runtime';
+import type { EventSink } from './controller/events.js';
 import type { FirstSyncGuard } from './controller/first-sync-guard.js';
-import type { NameReconciler } from './controller/name-reconciler.js';
+import { NameReconciler, type NameReconcilerOptions } from './controller/name-reconciler.js';
+import type { Registry } from './controller/registry.js';
 import type { ZoneCache } from './controller/zone-cache.js';
 import type { DnsOperatorOptions } from './options.js';
 import type { SourceWatch } from './watch.js';
@@ -25,6 +27,39 @@ const lastResync = gauge(
   'When the last full resync finished',
   [],
 );
+
+/** What the name reconciler is wired to. */
+export interface NameReconcilerParts {
+  watch: SourceWatch;
+  registry: Registry;
+  events: EventSink;
+  guard: FirstSyncGuard;
+  /** Who may claim which names: read only when serving every namespace. */
+  policies: DomainPolicyCache | undefined;
+  onOutcome: NameReconcilerOptions['onOutcome'];
+}
+
+/** The reconciler of one DNS name, with the options' policies and defaults. */
+export function nameReconcilerFor(
+  opts: DnsOperatorOptions,
+  { watch, registry, policies, onOutcome, ...parts }: NameReconcilerParts,
+): NameReconciler {
+  return new NameReconciler({
+    ...parts,
+    claimants: (name) => watch.claimants(name),
+    zones: registry.zones,
+    registry,
+    policy: opts.policy ?? 'sync',
+    tenancy: {
+      ...(policies ? { judge: (ns: string, name: string) => policies.judge(ns, name) } : {}),
+      crossNamespaceClaims: opts.crossNamespaceClaims ?? 'refuse',
+    },
+    managedTypes: new Set(opts.managedTypes ?? DEFAULT_MANAGED_TYPES),
+    defaultTTL: opts.defaultTTL ?? 300,
+    ...(opts.aliases ? { aliases: opts.aliases } : {}),
+    ...(onOutcome ? { onOutcome } : {}),
+  });
+}
 
 /** What the names controller is wired to. */
 export interface NamesParts {

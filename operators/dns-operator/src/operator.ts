@@ -1,4 +1,4 @@
-import { DEFAULT_MANAGED_TYPES, DomainPolicyCache } from '@chousei/dns';
+import { DomainPolicyCache } from '@chousei/dns';
 import type { Controller, Manager } from '@chousei/runtime';
 import type { Claimant } from './controller/claims.js';
 import type { EventSink } from './controller/events.js';
@@ -8,11 +8,11 @@ import {
   type FirstSyncState,
   MemoryFirstSyncState,
 } from './controller/first-sync-state.js';
-import { NameReconciler } from './controller/name-reconciler.js';
+import type { NameReconciler } from './controller/name-reconciler.js';
 import { Registry } from './controller/registry.js';
 import { ZoneCache } from './controller/zone-cache.js';
 import { type SourceKind, txtRegistryFor, zoneFilterFor } from './definitions.js';
-import { addNamesController, addResync } from './names.js';
+import { addNamesController, addResync, nameReconcilerFor } from './names.js';
 import type { DnsOperatorOptions } from './options.js';
 import { addSourceControllers } from './source-controllers.js';
 import { SourceWatch } from './watch.js';
@@ -40,17 +40,17 @@ export interface DnsOperator {
 }
 
 /**
- * Wires the dns-operator into a manager, in the order a record is made (external-dns's
- * flow): the sources and the index of the names they claim; the provider behind the
- * ownership registry and the zone cache; the name reconciler and the controller of DNS
- * names; one controller per source kind for finalizers, validation Events and DNSEndpoint
- * status; and the periodic full resync.
+ * Wires the dns-operator into a manager, in external-dns's order: the sources and the index
+ * of the names they claim; the provider behind the ownership registry, over the zone cache;
+ * the first-sync guard; the name reconciler and the controller of DNS names; one controller
+ * per source kind for finalizers, validation Events and DNSEndpoint status; the periodic
+ * full resync. (Metrics are declared by the module that counts them.)
  */
 export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): DnsOperator {
   const events = eventSinkFor(manager, opts);
   const watch = new SourceWatch(manager.cache, opts);
-  const zones = zoneCacheFor(manager, opts);
-  const registry = new Registry(opts.provider, zones);
+  const registry = registryFor(manager, opts);
+  const { zones } = registry;
   // Names the guard releases, and DNSEndpoints whose names' outcomes changed, are queued
   // on controllers made below (called only once those run).
   const guard = firstSyncGuardFor(manager, opts, events, (held) => {
@@ -58,20 +58,12 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
   });
   // Who may claim which names: read only when serving every namespace.
   const policies = opts.namespace ? undefined : new DomainPolicyCache(manager.cache);
-  const names = new NameReconciler({
-    claimants: (name) => watch.claimants(name),
-    zones,
+  const names = nameReconcilerFor(opts, {
+    watch,
     registry,
-    policy: opts.policy ?? 'sync',
-    tenancy: {
-      ...(policies ? { judge: (ns: string, name: string) => policies.judge(ns, name) } : {}),
-      crossNamespaceClaims: opts.crossNamespaceClaims ?? 'refuse',
-    },
-    managedTypes: new Set(opts.managedTypes ?? DEFAULT_MANAGED_TYPES),
-    defaultTTL: opts.defaultTTL ?? 300,
     events,
-    ...(opts.aliases ? { aliases: opts.aliases } : {}),
     guard,
+    policies,
     onOutcome: (_name, _outcome, claimants) => refreshStatus(sources.get('dnsendpoint'), claimants),
   });
   const namesController = addNamesController(manager, opts, {
@@ -111,17 +103,19 @@ function eventSinkFor(manager: Manager, opts: DnsOperatorOptions): EventSink {
   return opts.readOnly ? { event: () => {} } : manager.eventRecorder('chousei-dns-operator');
 }
 
-/** The provider's zones as read through the ownership registry, and the readiness they give. */
-function zoneCacheFor(manager: Manager, opts: DnsOperatorOptions): ZoneCache {
-  const registry = txtRegistryFor(opts);
+/**
+ * The provider behind the TXT ownership registry, and the zone cache of the registry's
+ * views (whose readiness /readyz tells).
+ */
+function registryFor(manager: Manager, opts: DnsOperatorOptions): Registry {
   const zones = new ZoneCache(
     opts.provider,
-    registry,
+    txtRegistryFor(opts),
     zoneFilterFor(opts.domainFilter),
     opts.logger,
   );
   manager.addReadyCheck('dns-zones', () => zones.readiness());
-  return zones;
+  return new Registry(opts.provider, zones);
 }
 
 /** The first-sync guard, its state kept in a ConfigMap when one is named. */

@@ -22,7 +22,7 @@ export class Registry {
 
   constructor(
     provider: Provider,
-    private readonly zones: ZoneCache,
+    readonly zones: ZoneCache,
   ) {
     this.txt = zones.registry;
     this.batcher = new ChangeBatcher(provider, (zone, result) => zones.record(zone, result));
