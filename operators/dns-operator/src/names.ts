@@ -1,3 +1,5 @@
+// The names stage of setupDnsOperator: the name reconciler, the dns-names controller (its
+// requests are DNS names) and the periodic full resync that queues every claimed or owned name.
 import { DEFAULT_MANAGED_TYPES, type DomainPolicyCache, touchedBy } from '@chousei/dns';
 import {
   type Controller,

@@ -1,3 +1,5 @@
+// The source objects' own controllers (on the runtime's reconcileObjects): validation Events,
+// DNSEndpoint status and the finalizer held while an object claims a name.
 import { DEFAULT_MANAGED_TYPES, normalizeName } from '@chousei/dns';
 import type {
   Controller,

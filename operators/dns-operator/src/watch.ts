@@ -1,3 +1,5 @@
+// The sources and claims-index stages of setupDnsOperator: one informer per source kind and
+// the index of which objects claim which names.
 import { type Cache, type Informer, type KubeObject, objectKey } from '@chousei/runtime';
 import { ClaimIndex } from './controller/claim-index.js';
 import type { Claimant } from './controller/claims.js';

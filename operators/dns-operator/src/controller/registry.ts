@@ -1,3 +1,4 @@
+// The registry stage: the provider wrapped by the TXT ownership registry, as in external-dns.
 import type {
   ApplyResult,
   OwnedRecord,
