@@ -18,7 +18,8 @@ export {
   mergeClaims,
   resourceLabel,
 } from './controller/claims.js';
-export type { EventSink, NameOutcome } from './controller/name-reconciler.js';
+export type { EventSink } from './controller/events.js';
+export type { NameOutcome } from './controller/name-reconciler.js';
 export {
   admitClaims,
   type CrossNamespaceClaims,

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Change, type RecordSet, recordKey, sameRecord } from '../src/records.js';
-import { TxtRegistry, type ZoneView } from '../src/registry/txt-registry.js';
+import { sameResource, TxtRegistry, type ZoneView } from '../src/registry/txt-registry.js';
 
 const zone = 'example.com';
 const reg = new TxtRegistry({ ownerId: 'cluster-a' });
@@ -168,33 +168,64 @@ describe('TXT registry: a view kept up to date by applied changes', () => {
     registry: [...view.registry.keys()].sort(),
   });
 
+  /**
+   * `before` read, then `touched` applied (created, updated or deleted) and folded in with
+   * update(); with the zone's records after. Undefined when two changes touch one key (they
+   * would not come in one apply).
+   */
+  const applied = (r: TxtRegistry, before: RecordSet[], touched: RecordSet[]) => {
+    const zoneNow = new Map(before.map((x) => [recordKey(x), x]));
+    const view = r.read(zone, [...zoneNow.values()]);
+    const changes: Change[] = touched.map((x) => {
+      const old = zoneNow.get(recordKey(x));
+      if (!old) return { action: 'create', record: x };
+      return sameRecord(old, x)
+        ? { action: 'delete', record: old }
+        : { action: 'update', old, record: x };
+    });
+    for (const c of changes) {
+      if (c.action === 'delete') zoneNow.delete(recordKey(c.record));
+      else zoneNow.set(recordKey(c.record), c.record);
+    }
+    const keys = changes.map((c) => recordKey(c.record));
+    if (new Set(keys).size !== keys.length) return undefined;
+    r.update(view, changes);
+    return { view, after: [...zoneNow.values()] };
+  };
+  const anyChanges = (r: TxtRegistry) =>
+    [fc.array(recordArb(r), { maxLength: 12 }), fc.array(recordArb(r), { maxLength: 10 })] as const;
+
   it('equals the view read from the zone after the changes, for any changes', () => {
     for (const r of registries) {
       fc.assert(
-        fc.property(
-          fc.array(recordArb(r), { maxLength: 12 }),
-          fc.array(recordArb(r), { maxLength: 10 }),
-          (before, touched) => {
-            const zoneNow = new Map(before.map((x) => [recordKey(x), x]));
-            const view = r.read(zone, [...zoneNow.values()]);
-            const changes: Change[] = touched.map((x) => {
-              const old = zoneNow.get(recordKey(x));
-              if (!old) return { action: 'create', record: x };
-              return sameRecord(old, x)
-                ? { action: 'delete', record: old }
-                : { action: 'update', old, record: x };
-            });
-            for (const c of changes) {
-              if (c.action === 'delete') zoneNow.delete(recordKey(c.record));
-              else zoneNow.set(recordKey(c.record), c.record);
-            }
-            // Sequential changes to one key would not come in one apply: keep the first.
-            const keys = changes.map((c) => recordKey(c.record));
-            if (new Set(keys).size !== keys.length) return;
-            r.update(view, changes);
-            expect(snapshot(view)).toEqual(snapshot(r.read(zone, [...zoneNow.values()])));
-          },
-        ),
+        fc.property(...anyChanges(r), (before, touched) => {
+          const result = applied(r, before, touched);
+          if (!result) return;
+          expect(snapshot(result.view)).toEqual(snapshot(r.read(zone, result.after)));
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
+
+  it('issue 12: which objects hold our records is indexed, and stays true through any changes', () => {
+    const resources = ['ingress/ns/a', 'service/ns/b', 'dnsendpoint/ns/c', 'crd/ns/c', 'x/y/z'];
+    for (const r of registries) {
+      fc.assert(
+        fc.property(...anyChanges(r), (before, touched) => {
+          const result = applied(r, before, touched);
+          if (!result) return;
+          // What a scan of every record finds, against the index, kept and read afresh.
+          const scanned = (resource: string) =>
+            [...result.view.records.values()].some(
+              (o) => r.owns(o) && sameResource(o.ownership?.resource, resource),
+            );
+          for (const resource of resources) {
+            expect(r.holdsRecordsOf(result.view, resource)).toBe(scanned(resource));
+            expect(r.holdsRecordsOf(r.read(zone, result.after), resource)).toBe(scanned(resource));
+          }
+          expect(result.view.owned).toEqual(r.read(zone, result.after).owned);
+        }),
         { numRuns: 300 },
       );
     }

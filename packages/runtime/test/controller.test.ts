@@ -358,6 +358,53 @@ describe('controller', () => {
       await expect.poll(async () => (await get(ns, 'g'))?.status).toEqual({ seen: 4 });
     });
 
+    it('a finalizer on the objects that need it alone: none on the others, and one no longer needed comes off once cleanup is done', async () => {
+      const ns = await cluster.createNamespace('ctl');
+      const FINALIZER = 'ctl.test.chousei.dev/needed';
+      let cleanups = 0;
+      let released = false;
+      const controller = objects('gadget-needed')
+        .for(Gadgets, { namespace: ns })
+        .reconcileObjects({
+          reconcile: (g) => ({ status: { seen: g.spec.size } }),
+          finalizer: {
+            name: FINALIZER,
+            needed: (g) => g.spec.size > 0,
+            cleanup: () => {
+              cleanups++;
+              return released ? {} : { requeueAfter: 50 };
+            },
+          },
+        });
+      run(controller);
+      for (const [name, size] of [
+        ['none', 0],
+        ['some', 1],
+      ] as const) {
+        await client.create(Gadgets, { metadata: { name, namespace: ns }, spec: { size } });
+      }
+      await expect.poll(async () => (await get(ns, 'some'))?.status?.seen).toBe(1);
+      await expect.poll(async () => (await get(ns, 'none'))?.status?.seen).toBe(0);
+      expect((await get(ns, 'some'))?.metadata?.finalizers).toEqual([FINALIZER]);
+      expect((await get(ns, 'none'))?.metadata?.finalizers ?? []).toEqual([]);
+      expect(cleanups).toBe(0);
+
+      // No longer needed: reconciled at once, released once cleanup is done, not deleted.
+      await client.patch(
+        Gadgets,
+        { namespace: ns, name: 'some' },
+        { type: 'merge', patch: { spec: { size: 0 } } },
+      );
+      await expect.poll(async () => (await get(ns, 'some'))?.status?.seen).toBe(0);
+      await expect.poll(() => cleanups).toBeGreaterThan(1);
+      expect((await get(ns, 'some'))?.metadata?.finalizers).toEqual([FINALIZER]);
+      released = true;
+      await expect
+        .poll(async () => (await get(ns, 'some'))?.metadata?.finalizers ?? [])
+        .toEqual([]);
+      expect((await get(ns, 'some'))?.metadata?.deletionTimestamp).toBeUndefined();
+    });
+
     it('requeues after the time asked, and retries a returned error with backoff after writing the status', async () => {
       const ns = await cluster.createNamespace('ctl');
       const calls = new Map<string, number>();

@@ -6,10 +6,17 @@ import {
   type KubeObject,
   resourceType,
 } from '@chousei/runtime';
-import { MAX_NAME_LENGTH, MAX_TTL, MIN_TTL } from '../sources/validate.js';
 
 // DNSEndpoint: records asked for directly, shaped like external-dns's
 // externaldns.k8s.io/v1alpha1 DNSEndpoint so its manifests port by changing apiVersion.
+
+/**
+ * TTLs must fit a signed 32-bit integer (RFC 2181 §8) and be positive to mean anything.
+ * The schema states these limits; sources/validate.ts holds annotations to the same.
+ */
+export const MIN_TTL = 1;
+export const MAX_TTL = 2147483647;
+export const MAX_NAME_LENGTH = 253;
 
 export const DNS_ENDPOINT_GROUP = 'dns.chousei.dev';
 export const DNS_ENDPOINT_VERSION = 'v1alpha1';

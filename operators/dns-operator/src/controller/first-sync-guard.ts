@@ -4,8 +4,8 @@
 // now owns. Over a share of them, those deletes wait for a person instead of happening.
 import type { RecordSet } from '@chousei/dns';
 import { gauge, type Logger } from '@chousei/runtime';
+import type { EventSink } from './events.js';
 import { CONFIRM_ANNOTATION, type FirstSyncState } from './first-sync-state.js';
-import type { EventSink } from './name-reconciler.js';
 
 const deletesHeld = gauge(
   'chousei_dns_deletes_held',

@@ -11,7 +11,6 @@ import {
   type Namespace,
   Namespaces,
   type Predicate,
-  type Request,
 } from '@chousei/runtime';
 import {
   type GatewayLookup,
@@ -88,10 +87,10 @@ export class GatewayCache implements GatewayLookup {
   }
 
   /** Makes the builder requeue, through `dependents`, what a change may touch. */
-  watchedBy(
-    builder: ControllerBuilder,
-    dependents: (change: GatewayChange) => Request[],
-  ): ControllerBuilder {
+  watchedBy<Req, B extends ControllerBuilder<Req, KubeObject>>(
+    builder: B,
+    dependents: (change: GatewayChange) => Req[],
+  ): B {
     const opts = { ...this.scope, predicates: [contentChanged] };
     builder.watches<Gateway>(
       Gateways,

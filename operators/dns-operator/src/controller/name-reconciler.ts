@@ -1,6 +1,7 @@
 import {
   ALIAS_TTL,
   type AliasPolicy,
+  type ApplyResult,
   type DesiredRecord,
   type PlannedChange,
   type Policy,
@@ -10,21 +11,18 @@ import {
   recordKey,
   recordsAt,
   sameResource,
-  type TxtRegistry,
   type Zone,
   type ZoneView,
 } from '@chousei/dns';
-import type { EventRecorder, ReconcileContext, Request, Result } from '@chousei/runtime';
+import type { ReconcileContext, Result } from '@chousei/runtime';
 import { counter, gauge } from '@chousei/runtime';
 import type { Endpoint } from '../sources/endpoint.js';
-import type { ChangeBatcher } from './batcher.js';
 import { type Claimant, mergeClaims } from './claims.js';
+import type { EventSink } from './events.js';
 import type { FirstSyncGuard } from './first-sync-guard.js';
+import type { Registry } from './registry.js';
 import { admitClaims, type RefusedClaim, resourceNamespace, type TenancyRules } from './tenancy.js';
 import type { ZoneCache } from './zone-cache.js';
-
-/** Where Events go: the recorder, or a collector when nothing may be written (a plan). */
-export type EventSink = Pick<EventRecorder, 'event'>;
 
 /** Where a name stands after its last reconcile (reported in DNSEndpoint status). */
 export interface NameOutcome {
@@ -37,8 +35,8 @@ export interface NameReconcilerOptions {
   /** Objects (not being deleted, filters passed) claiming a name. */
   claimants(name: string): Claimant[];
   zones: ZoneCache;
-  batcher: ChangeBatcher;
-  registry: TxtRegistry;
+  /** The provider behind the ownership registry: reads who owns what, writes changes. */
+  registry: Registry;
   policy: Policy;
   /** Which namespaces' claims on a name are published. */
   tenancy: TenancyRules;
@@ -90,29 +88,65 @@ export class NameReconciler {
     for (const reason of OUTCOME_REASONS) namesByOutcome.inc({ reason }, 0);
   }
 
-  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
-    const { zones, registry, events } = this.opts;
-    const name = req.name;
+  /**
+   * The steps of one name: its zone, read through the registry; the claims admitted and
+   * merged into the records wanted; the plan against the records we own; the changes,
+   * unless the first-sync guard holds them, applied with their ownership marks; Events
+   * and the outcome.
+   */
+  async reconcile(name: string, ctx: ReconcileContext): Promise<Result | undefined> {
+    const { zones } = this.opts;
     if (!zones.loaded) await zones.load(ctx.signal);
     const claimants = this.opts.claimants(name);
     const zone = zones.zoneFor(name);
-    if (!zone) {
-      const managed = zones.zoneNames();
-      const message = managed.length
-        ? `${name} is outside every managed zone (${managed.join(', ')})`
-        : `${name} cannot be published: no zone is managed (the operator's log says why)`;
-      for (const c of claimants) events.event(c.obj, 'Warning', 'NoZone', 'Publish', message);
-      this.refusals.delete(name);
-      this.settle(name, { published: false, reason: 'NoZone', message }, claimants);
-      return;
+    if (!zone) return this.noZone(name, claimants);
+    const view = await this.read(zone, name, claimants, ctx.signal);
+    const wanted = this.wanted(name, zone, view, claimants);
+    const planned = this.plan(name, view, wanted);
+    if (this.held(zone, name, planned.changes, claimants)) return;
+    const result = await this.apply(zone, view, name, planned.changes, claimants, ctx.signal);
+    if (result) {
+      this.report(zone, planned.changes, result, wanted.admitted, ctx);
+      if (result.failed.length) this.failed(name, result, wanted.admitted, claimants);
     }
+    this.settleFromPlan(name, wanted, planned.conflicts[0]?.message, claimants);
+    return;
+  }
 
-    const view = await zones.view(zone, ctx.signal).catch((err: Error) => {
+  /** A name outside every managed zone: its claimants are told. */
+  private noZone(name: string, claimants: Claimant[]): undefined {
+    const managed = this.opts.zones.zoneNames();
+    const message = managed.length
+      ? `${name} is outside every managed zone (${managed.join(', ')})`
+      : `${name} cannot be published: no zone is managed (the operator's log says why)`;
+    for (const c of claimants)
+      this.opts.events.event(c.obj, 'Warning', 'NoZone', 'Publish', message);
+    this.refusals.delete(name);
+    this.settle(name, { published: false, reason: 'NoZone', message }, claimants);
+    return undefined;
+  }
+
+  /** The registry's view of the zone; a failed read settles the name as Failed. */
+  private read(
+    zone: Zone,
+    name: string,
+    claimants: Claimant[],
+    signal: AbortSignal,
+  ): Promise<ZoneView> {
+    return this.opts.zones.view(zone, signal).catch((err: Error) => {
       // The zone could not be read (again): whatever was published may be out of date.
       const message = `reading zone ${zone.name}: ${err.message}`;
       this.settle(name, { published: false, reason: 'Failed', message }, claimants);
       throw err;
     });
+  }
+
+  /**
+   * The records the admitted claims want at `name`, merged (refused and losing claimants
+   * are told), and what a claimant with an empty load-balancer status published before.
+   */
+  private wanted(name: string, zone: Zone, view: ZoneView, claimants: Claimant[]): Wanted {
+    const { registry, events } = this.opts;
     const { admitted, refused } = admitClaims(
       name,
       claimants,
@@ -131,54 +165,49 @@ export class NameReconciler {
         ...(endpoint.ttl === undefined && !record.alias ? { keepTtl: true } : {}),
       })),
     );
-    // An empty load-balancer status never deletes by itself: keep what this claimant
-    // published until it is deleted or stops claiming the name.
-    const wanted = new Set(desired.map((d) => d.record.type));
-    for (const c of admitted) {
-      const asks = (e: { name: string }) => e.name === name;
-      // Asking for an unmanaged type is asking: not an empty load-balancer status.
-      if (!c.result.names.includes(name) || c.result.endpoints.some(asks)) continue;
-      if (c.result.unmanaged?.some(asks)) continue;
-      for (const owned of recordsAt(view, name)) {
-        const r = owned.record;
-        if (wanted.has(r.type) || !sameResource(owned.ownership?.resource, c.resource)) continue;
-        if (!registry.owns(owned)) continue;
-        desired.push({ record: r, resource: c.resource });
-        wanted.add(r.type);
-      }
-    }
+    keepPublished(name, view, registry, admitted, desired);
+    return { admitted, desired, lost: merged.losers.length > 0 };
+  }
 
+  /** The changes that bring `name` to what is wanted; conflicts are told to their claimant. */
+  private plan(name: string, view: ZoneView, wanted: Wanted): ReturnType<typeof plan> {
     const planned = plan({
-      desired,
+      desired: wanted.desired,
       view,
-      registry,
+      registry: this.opts.registry.txt,
       names: [name],
       policy: this.opts.policy,
       managedTypes: this.opts.managedTypes,
     });
     for (const conflict of planned.conflicts) {
-      const c = admitted.find((x) => x.resource === conflict.desired.resource);
+      const c = wanted.admitted.find((x) => x.resource === conflict.desired.resource);
       if (c)
-        events.event(c.obj, 'Warning', 'Conflict', 'Publish', `not published: ${conflict.message}`);
+        this.opts.events.event(
+          c.obj,
+          'Warning',
+          'Conflict',
+          'Publish',
+          `not published: ${conflict.message}`,
+        );
     }
-    if (this.held(zone, name, planned.changes, claimants)) return;
-    const changes = registry.withOwnership(zone.name, planned.changes, view);
-    if (!changes.length) {
-      this.settleFromPlan(
-        name,
-        desired,
-        planned.conflicts.length ? planned.conflicts[0]!.message : undefined,
-        claimants,
-        merged.losers.length > 0,
-      );
-      return;
-    }
+    return planned;
+  }
 
-    let result: Awaited<ReturnType<ChangeBatcher['submit']>>;
+  /**
+   * Hands the planned changes to the registry (which adds their ownership marks); undefined
+   * when nothing is written. A call that failed as a whole settles the name as Failed.
+   */
+  private async apply(
+    zone: Zone,
+    view: ZoneView,
+    name: string,
+    changes: PlannedChange[],
+    claimants: Claimant[],
+    signal: AbortSignal,
+  ): Promise<ApplyResult | undefined> {
     try {
-      result = await this.opts.batcher.submit(zone, changes, ctx.signal);
+      return await this.opts.registry.apply(zone, view, changes, signal);
     } catch (err) {
-      zones.invalidate(zone);
       this.settle(
         name,
         { published: false, reason: 'Failed', message: (err as Error).message },
@@ -186,14 +215,24 @@ export class NameReconciler {
       );
       throw err;
     }
-    for (const c of planned.changes) {
+  }
+
+  /** Counts the planned changes and tells each applied one: an Event and a log line. */
+  private report(
+    zone: Zone,
+    changes: PlannedChange[],
+    result: ApplyResult,
+    admitted: Claimant[],
+    ctx: ReconcileContext,
+  ): void {
+    for (const c of changes) {
       const ok = result.applied.some((a) => a.record === c.record);
       planChanges.inc({ action: c.action, result: ok ? 'applied' : 'failed' });
       if (!ok) continue;
       const what = `${c.action === 'delete' ? 'deleted' : 'published'} ${c.record.name} ${c.record.type} ${describe(c.record)}`;
       const owner = admitted.find((x) => x.resource === c.resource) ?? admitted[0];
       if (owner)
-        events.event(
+        this.opts.events.event(
           owner.obj,
           'Normal',
           c.action === 'delete' ? 'Deleted' : 'Published',
@@ -205,23 +244,23 @@ export class NameReconciler {
         what,
       );
     }
-    if (result.failed.length) {
-      const message = result.failed
-        .map((f) => `${f.change.record.name} ${f.change.record.type}: ${f.error.message}`)
-        .join('; ');
-      for (const c of admitted) events.event(c.obj, 'Warning', 'PublishFailed', 'Publish', message);
-      this.settle(name, { published: false, reason: 'Failed', message }, claimants);
-      // The zone is re-read before the retry: the failure may come from drift.
-      throw new Error(`changes to ${name} rejected: ${message}`);
-    }
-    this.settleFromPlan(
-      name,
-      desired,
-      planned.conflicts[0]?.message,
-      claimants,
-      merged.losers.length > 0,
-    );
-    return;
+  }
+
+  /** Changes the provider rejected: told, settled as Failed, and retried. */
+  private failed(
+    name: string,
+    result: ApplyResult,
+    admitted: Claimant[],
+    claimants: Claimant[],
+  ): never {
+    const message = result.failed
+      .map((f) => `${f.change.record.name} ${f.change.record.type}: ${f.error.message}`)
+      .join('; ');
+    for (const c of admitted)
+      this.opts.events.event(c.obj, 'Warning', 'PublishFailed', 'Publish', message);
+    this.settle(name, { published: false, reason: 'Failed', message }, claimants);
+    // The zone is re-read before the retry: the failure may come from drift.
+    throw new Error(`changes to ${name} rejected: ${message}`);
   }
 
   /**
@@ -257,10 +296,9 @@ export class NameReconciler {
 
   private settleFromPlan(
     name: string,
-    desired: DesiredRecord[],
+    { desired, lost }: Wanted,
     conflict: string | undefined,
     claimants: Claimant[],
-    lost: boolean,
   ) {
     if (conflict)
       this.settle(name, { published: false, reason: 'Conflict', message: conflict }, claimants);
@@ -324,6 +362,41 @@ export class NameReconciler {
   }
 }
 
+/** What the admitted claims on a name want. */
+interface Wanted {
+  admitted: Claimant[];
+  desired: DesiredRecord[];
+  /** Some claimant lost the name to another (a Conflict outcome even when published). */
+  lost: boolean;
+}
+
+/**
+ * An empty load-balancer status never deletes by itself: keeps (adds to `desired`) what a
+ * claimant asking for nothing at `name` published, until it is deleted or stops claiming it.
+ */
+function keepPublished(
+  name: string,
+  view: ZoneView,
+  registry: Registry,
+  admitted: Claimant[],
+  desired: DesiredRecord[],
+): void {
+  const wanted = new Set(desired.map((d) => d.record.type));
+  for (const c of admitted) {
+    const asks = (e: { name: string }) => e.name === name;
+    // Asking for an unmanaged type is asking: not an empty load-balancer status.
+    if (!c.result.names.includes(name) || c.result.endpoints.some(asks)) continue;
+    if (c.result.unmanaged?.some(asks)) continue;
+    for (const owned of recordsAt(view, name)) {
+      const r = owned.record;
+      if (wanted.has(r.type) || !sameResource(owned.ownership?.resource, c.resource)) continue;
+      if (!registry.owns(owned)) continue;
+      desired.push({ record: r, resource: c.resource });
+      wanted.add(r.type);
+    }
+  }
+}
+
 interface Report {
   outcome: NameOutcome;
   refusals: Map<string, NameOutcome> | undefined;
@@ -347,7 +420,7 @@ function sameOutcome(a: NameOutcome, b: NameOutcome): boolean {
 function publishedBy(
   name: string,
   view: ZoneView,
-  registry: TxtRegistry,
+  registry: Registry,
   types: ReadonlySet<RecordType>,
 ): Set<string> {
   const namespaces = new Set<string>();

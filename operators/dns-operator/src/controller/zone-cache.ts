@@ -37,7 +37,7 @@ export class ZoneCache {
 
   constructor(
     private readonly provider: Provider,
-    private readonly registry: TxtRegistry,
+    readonly registry: TxtRegistry,
     private readonly zoneFilter: (zone: Zone) => boolean,
     private readonly log: Logger,
   ) {}
@@ -109,9 +109,14 @@ export class ZoneCache {
       : { ok: true, detail: 'no zone managed: nothing will be published (see the log)' };
   }
 
+  /** Managed zones, most specific first. */
+  managed(): Zone[] {
+    return this.zones.map((z) => z.zone);
+  }
+
   /** Managed zone names. */
   zoneNames(): string[] {
-    return this.zones.map((z) => z.zone.name);
+    return this.managed().map((z) => z.name);
   }
 
   /** The most specific managed zone holding `name`. */

@@ -1,12 +1,8 @@
 import { isIP } from 'node:net';
 import { normalizeName } from '@chousei/dns';
+import { MAX_NAME_LENGTH, MAX_TTL, MIN_TTL } from '../api/dnsendpoint.js';
 import type { Endpoint, FieldError } from './endpoint.js';
 
-/** TTLs must fit a signed 32-bit integer (RFC 2181 §8) and be positive to mean anything. */
-export const MIN_TTL = 1;
-export const MAX_TTL = 2147483647;
-
-export const MAX_NAME_LENGTH = 253;
 const MAX_LABEL_LENGTH = 63;
 
 // RFC 1123 labels, plus underscores anywhere for SRV-style and other service names

@@ -2,6 +2,7 @@ import {
   type Cache,
   type ControllerBuilder,
   type Informer,
+  type KubeObject,
   labelsChanged,
   type Namespace,
   Namespaces,
@@ -23,11 +24,11 @@ export function touchedBy(change: PolicyChange, name: string): boolean {
 }
 
 /** What a controller requeues when policies or a namespace's labels change. */
-export interface PolicyDependents {
+export interface PolicyDependents<Req = Request> {
   /** Requests whose names `change` may judge otherwise. */
-  byPolicy(change: PolicyChange): Request[];
+  byPolicy(change: PolicyChange): Req[];
   /** Requests claiming names from this namespace (its labels changed, or it appeared). */
-  byNamespace(namespace: string): Request[];
+  byNamespace(namespace: string): Req[];
 }
 
 /**
@@ -61,7 +62,10 @@ export class DomainPolicyCache {
    * judge otherwise: a DomainPolicy's old and new suffixes (everything when the defaults
    * change), a namespace that appears or whose labels change while policies exist.
    */
-  watchedBy(builder: ControllerBuilder, dependents: PolicyDependents): ControllerBuilder {
+  watchedBy<Req, B extends ControllerBuilder<Req, KubeObject>>(
+    builder: B,
+    dependents: PolicyDependents<Req>,
+  ): B {
     // Suffixes of each policy as last seen: an update or delete also touches the old ones.
     const seen = new Map<string, string[]>();
     const policyChange = (policy: DomainPolicy): PolicyChange => {

@@ -30,6 +30,12 @@ export interface ZoneView {
   records: Map<string, OwnedRecord>;
   /** Ownership TXT records, by `name/TXT`. */
   registry: Map<string, RecordSet>;
+  /**
+   * How many records each object owns through our owner id, by its resource
+   * (`ingress/ns/name`, external-dns's `crd/` read as `dnsendpoint/`; '' for none): whether
+   * an object still holds records, found by key rather than by a scan of the zone.
+   */
+  owned: Map<string, number>;
 }
 
 /** The records at one name (ownership TXTs aside), found by key rather than by a scan. */
@@ -64,8 +70,11 @@ const RECORD_TYPE = '%{record_type}';
  * must not rewrite its mark for that alone.
  */
 export function sameResource(a: string | undefined, b: string | undefined): boolean {
-  const canonical = (r: string | undefined) => r?.replace(/^crd\//, 'dnsendpoint/');
-  return canonical(a) === canonical(b);
+  return canonicalResource(a) === canonicalResource(b);
+}
+
+function canonicalResource(r: string | undefined): string | undefined {
+  return r?.replace(/^crd\//, 'dnsendpoint/');
 }
 
 function fillType(affix: string, type: string): string {
@@ -163,7 +172,7 @@ export class TxtRegistry {
 
   /** Splits a zone listing into records with their ownership, and the ownership TXTs. */
   read(zone: string, listing: RecordSet[]): ZoneView {
-    const view: ZoneView = { zone, records: new Map(), registry: new Map() };
+    const view: ZoneView = { zone, records: new Map(), registry: new Map(), owned: new Map() };
     for (const r of listing) this.place(view, r);
     for (const owned of view.records.values()) this.label(view, owned);
     return view;
@@ -184,7 +193,7 @@ export class TxtRegistry {
       if (gone) {
         const key = recordKey(gone);
         if (view.registry.delete(key)) marks.add(key);
-        else if (view.records.delete(key)) cover(gone);
+        else if (this.drop(view, key)) cover(gone);
       }
       if (c.action === 'delete') continue;
       const owned = this.place(view, c.record);
@@ -206,8 +215,32 @@ export class TxtRegistry {
       return undefined;
     }
     const owned: OwnedRecord = { record };
-    view.records.set(recordKey(record), owned);
+    const key = recordKey(record);
+    this.drop(view, key);
+    view.records.set(key, owned);
     return owned;
+  }
+
+  /** Removes a record from the view and from the count of its owner; whether it was there. */
+  private drop(view: ZoneView, key: string): boolean {
+    const owned = view.records.get(key);
+    if (!owned) return false;
+    this.count(view, owned.ownership, -1);
+    return view.records.delete(key);
+  }
+
+  /** Counts (`by` 1) or uncounts (-1) a record of `ownership` among its object's records. */
+  private count(view: ZoneView, ownership: Ownership | undefined, by: 1 | -1): void {
+    if (ownership?.owner !== this.ownerId) return;
+    const resource = canonicalResource(ownership.resource) ?? '';
+    const n = (view.owned.get(resource) ?? 0) + by;
+    if (n > 0) view.owned.set(resource, n);
+    else view.owned.delete(resource);
+  }
+
+  /** Whether `view` holds a record we own that was published for `resource`. */
+  holdsRecordsOf(view: ZoneView, resource: string): boolean {
+    return view.owned.has(canonicalResource(resource) ?? '');
   }
 
   /**
@@ -224,6 +257,8 @@ export class TxtRegistry {
     if (type !== 'AAAA' && !(type === 'TXT' && legacy === name)) names.push(legacy);
     let ownership: Ownership | undefined;
     for (const txtName of names) ownership ??= this.markAt(view, txtName);
+    this.count(view, owned.ownership, -1);
+    this.count(view, ownership, 1);
     if (ownership) owned.ownership = ownership;
     else if (owned.ownership) owned.ownership = undefined;
   }

@@ -4,7 +4,12 @@ import type { StatusWriter } from '../client/client.js';
 import { isNotFound } from '../client/errors.js';
 import type { ResourceType } from '../client/resource.js';
 import { type KubeObject, type ObjectKey, objectKey, parseObjectKey } from '../client/types.js';
-import { type FinalizerClient, finalize } from '../helpers/finalizers.js';
+import {
+  type FinalizerClient,
+  finalize,
+  hasFinalizer,
+  removeFinalizer,
+} from '../helpers/finalizers.js';
 import { patchStatusIfChanged, type StatusOf } from '../helpers/status.js';
 import { jsonEqual } from '../util/json-patch.js';
 import type { ReconcileContext, Reconciler, ReconcilerBinding, Result } from './reconciler.js';
@@ -69,6 +74,13 @@ export interface ObjectReconciler<T extends KubeObject> {
   finalizer?: {
     name: string;
     cleanup(obj: T, ctx: ObjectContext<T>): Outcome<T> | Promise<Outcome<T>>;
+    /**
+     * Whether `obj` needs the finalizer now (default: every object does). One that does not
+     * is reconciled without it, and one already on comes off through `cleanup` as at
+     * deletion: an Ingress that claims no DNS name holds nothing up, and one that stops
+     * claiming its names is released once their records are gone.
+     */
+    needed?(obj: T): boolean;
   };
   /**
    * Told of a request whose object the cache does not hold: deleted (after its finalizer,
@@ -171,6 +183,10 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       const outcome = await this.handlers.reconcile(obj, objCtx);
       return { current, outcome };
     }
+    if (finalizer.needed && !obj.metadata?.deletionTimestamp && !finalizer.needed(obj)) {
+      const { released, outcome } = await this.withoutFinalizer(obj, objCtx, () => current);
+      return { current: released ?? current, outcome };
+    }
     const outcome = await finalize(this.client, this.rt, obj, finalizer.name, {
       apply: (stored) => {
         // The finalizer was just written: the status diff starts from the stored object.
@@ -182,6 +198,35 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       cleanupPending: (r) => r?.error !== undefined || r?.requeueAfter !== undefined,
     });
     return { current, outcome };
+  }
+
+  /**
+   * An object that does not need the finalizer: reconciled, then released from one left on
+   * it once cleanup is done (the status the reconcile returned, unless cleanup returns one).
+   * `latest` is the object as last written (a status the reconcile wrote meanwhile).
+   */
+  private async withoutFinalizer(
+    obj: T,
+    ctx: ObjectContext<T>,
+    latest: () => T,
+  ): Promise<{ released?: T; outcome: Outcome<T> }> {
+    const finalizer = this.handlers.finalizer!;
+    const outcome = await this.handlers.reconcile(obj, ctx);
+    if (!hasFinalizer(obj, finalizer.name) || outcome?.error !== undefined) return { outcome };
+    const released = await finalizer.cleanup(obj, ctx);
+    const both = { ...outcome, ...released };
+    if (released?.error !== undefined || released?.requeueAfter !== undefined) {
+      return { outcome: both };
+    }
+    try {
+      const stored = await removeFinalizer(this.client, this.rt, latest(), finalizer.name);
+      this.writes?.wrote(stored);
+      return { released: stored, outcome: both };
+    } catch (err) {
+      // Deleted meanwhile, its last finalizer gone: nothing is left to release.
+      if (!isNotFound(err)) throw err;
+      return { outcome: both };
+    }
   }
 
   /** Writes the status when it changed; the object as stored then, if written. */
