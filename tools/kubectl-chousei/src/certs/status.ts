@@ -1,10 +1,12 @@
 import {
   backoffFromFlags,
   FLAGS as CERT_FLAGS,
+  type Certificate,
   Certificates,
   ClusterIssuers,
   clusterResourceNamespaceFromFlags,
   ENV_PREFIX,
+  type Issuer,
   Issuers,
   inspectCertificate,
   issuanceNeed,
@@ -184,15 +186,17 @@ export const certsStatus: Command = {
   },
 };
 
+interface StatusOptions {
+  backoff: { initialMs: number; maxMs: number };
+  clusterResourceNamespace: string;
+  acme: boolean;
+  now: Date;
+}
+
 export async function certificateStatus(
   kube: Kube,
   name: string,
-  opts: {
-    backoff: { initialMs: number; maxMs: number };
-    clusterResourceNamespace: string;
-    acme: boolean;
-    now: Date;
-  },
+  opts: StatusOptions,
 ): Promise<StatusReport> {
   const { now } = opts;
   const namespace = kube.namespace;
@@ -200,44 +204,14 @@ export async function certificateStatus(
     .get(Certificates, { namespace, name })
     .catch((err: unknown) => explain(err, `certificate ${namespace}/${name}`));
   const spec = cert.spec;
-  const kind = spec.issuerRef.kind ?? 'Issuer';
-  const issuerNs = kind === 'ClusterIssuer' ? undefined : namespace;
-  const issuerLabel = `${kind} ${issuerNs ? `${issuerNs}/` : ''}${spec.issuerRef.name}`;
-  const issuer = await (kind === 'ClusterIssuer'
-    ? kube.client.get(ClusterIssuers, { name: spec.issuerRef.name })
-    : kube.client.get(Issuers, { namespace, name: spec.issuerRef.name })
-  ).catch((err: unknown): undefined => {
-    if (isNotFound(err)) return undefined;
-    return explain(err, issuerLabel);
-  });
-
+  const issuerOf = await readIssuer(kube, cert);
+  const { kind, issuer, label: issuerLabel } = issuerOf;
   const secret = await readSecret(kube, namespace, spec.secretName);
   const need = secret === 'forbidden' ? undefined : issuanceNeed(cert, secret, now);
   const leaf = leafOf(secret === 'forbidden' ? undefined : secret);
   const st = cert.status ?? {};
   const retryAt = retryTime(cert, opts.backoff);
-  const manual = manualIssuanceRequest(cert) !== undefined;
-
-  let acmeOrder: StatusReport['acmeOrder'];
-  if (st.acmeOrder?.url) {
-    const routes = await challengeRoutes(kube, opts.clusterResourceNamespace, spec.dnsNames ?? []);
-    acmeOrder = { url: st.acmeOrder.url, ...(routes.length ? { challengeRoutes: routes } : {}) };
-    if (!opts.acme) acmeOrder.unavailable = 'not asked (--skip-acme)';
-    else if (!issuer) acmeOrder.unavailable = `${issuerLabel} not found`;
-    else {
-      try {
-        acmeOrder.details = await fetchOrder(
-          kube,
-          { kind, resource: issuer },
-          st.acmeOrder.url,
-          opts.clusterResourceNamespace,
-          ACME_TIMEOUT_MS,
-        );
-      } catch (err) {
-        acmeOrder.unavailable = (err as Error).message;
-      }
-    }
-  }
+  const acmeOrder = await acmeOrderOf(kube, cert, issuerOf, opts);
   let eventsUnavailable: string | undefined;
   const events = await recentEvents(kube, 'Certificate', cert).catch((err: unknown) => {
     // Events help but are not the answer: say why they are missing and go on.
@@ -264,23 +238,11 @@ export async function certificateStatus(
       : {}),
     conditions,
     ...pick(st, ['notBefore', 'notAfter', 'renewalTime', 'revision']),
-    ...(st.failedIssuanceAttempts
-      ? {
-          failures: {
-            attempts: st.failedIssuanceAttempts,
-            ...(st.lastFailureTime ? { lastFailureTime: st.lastFailureTime } : {}),
-            ...(retryAt ? { nextAttemptTime: rfc3339(retryAt) } : {}),
-            backoff: {
-              initial: shortDuration(opts.backoff.initialMs),
-              max: shortDuration(opts.backoff.maxMs),
-            },
-          },
-        }
-      : {}),
+    ...failuresOf(st, retryAt, opts.backoff),
     issuer: {
       kind,
       name: spec.issuerRef.name,
-      ...(issuerNs ? { namespace: issuerNs } : {}),
+      ...(issuerOf.namespace ? { namespace: issuerOf.namespace } : {}),
       found: !!issuer,
       ...(issuerReady ? { ready: issuerReady } : {}),
     },
@@ -307,11 +269,87 @@ export async function certificateStatus(
       ...(st.renewalTime ? { renewalTime: new Date(st.renewalTime) } : {}),
       failedAttempts: st.failedIssuanceAttempts ?? 0,
       ...(retryAt ? { retryAt } : {}),
-      manualRequest: manual,
+      manualRequest: manualIssuanceRequest(cert) !== undefined,
       ...(acmeOrder ? { acmeOrderUrl: acmeOrder.url } : {}),
       ...(acmeOrder?.details ? { order: acmeOrder.details } : {}),
       ...(acmeOrder?.unavailable ? { orderUnavailable: acmeOrder.unavailable } : {}),
     }),
+  };
+}
+
+interface IssuerOf {
+  kind: 'Issuer' | 'ClusterIssuer';
+  /** Unset for a ClusterIssuer. */
+  namespace: string | undefined;
+  /** `Issuer ns/name` or `ClusterIssuer name`, for messages. */
+  label: string;
+  /** Undefined when it does not exist. */
+  issuer: Issuer | undefined;
+}
+
+/** The issuer the Certificate names, if it exists. */
+async function readIssuer(kube: Kube, cert: Certificate): Promise<IssuerOf> {
+  const ref = cert.spec.issuerRef;
+  const kind = ref.kind ?? 'Issuer';
+  const namespace = kind === 'ClusterIssuer' ? undefined : kube.namespace;
+  const label = `${kind} ${namespace ? `${namespace}/` : ''}${ref.name}`;
+  const issuer = await (kind === 'ClusterIssuer'
+    ? kube.client.get(ClusterIssuers, { name: ref.name })
+    : kube.client.get(Issuers, { namespace: kube.namespace, name: ref.name })
+  ).catch((err: unknown): undefined => {
+    if (isNotFound(err)) return undefined;
+    return explain(err, label);
+  });
+  return { kind, namespace, label, issuer };
+}
+
+/** The ACME order in progress as the ACME server has it, or why it could not be read. */
+async function acmeOrderOf(
+  kube: Kube,
+  cert: Certificate,
+  { kind, issuer, label }: IssuerOf,
+  opts: StatusOptions,
+): Promise<StatusReport['acmeOrder']> {
+  const url = cert.status?.acmeOrder?.url;
+  if (!url) return undefined;
+  const dnsNames = cert.spec.dnsNames ?? [];
+  const routes = await challengeRoutes(kube, opts.clusterResourceNamespace, dnsNames);
+  const order: NonNullable<StatusReport['acmeOrder']> = {
+    url,
+    ...(routes.length ? { challengeRoutes: routes } : {}),
+  };
+  if (!opts.acme) order.unavailable = 'not asked (--skip-acme)';
+  else if (!issuer) order.unavailable = `${label} not found`;
+  else {
+    try {
+      order.details = await fetchOrder(
+        kube,
+        { kind, resource: issuer },
+        url,
+        opts.clusterResourceNamespace,
+        ACME_TIMEOUT_MS,
+      );
+    } catch (err) {
+      order.unavailable = (err as Error).message;
+    }
+  }
+  return order;
+}
+
+/** The failures part of the report: none without failed attempts. */
+function failuresOf(
+  st: NonNullable<Certificate['status']>,
+  retryAt: Date | undefined,
+  backoff: StatusOptions['backoff'],
+): Pick<StatusReport, 'failures'> {
+  if (!st.failedIssuanceAttempts) return {};
+  return {
+    failures: {
+      attempts: st.failedIssuanceAttempts,
+      ...(st.lastFailureTime ? { lastFailureTime: st.lastFailureTime } : {}),
+      ...(retryAt ? { nextAttemptTime: rfc3339(retryAt) } : {}),
+      backoff: { initial: shortDuration(backoff.initialMs), max: shortDuration(backoff.maxMs) },
+    },
   };
 }
 
@@ -339,9 +377,24 @@ function leafOf(secret: Secret | undefined): ReturnType<typeof inspectCertificat
 }
 
 export function renderStatus(r: StatusReport, now: Date): string {
-  const c = r.certificate;
-  const out: string[] = [];
   const at = (s: string | undefined) => (s ? when(new Date(s), now) : '-');
+  const sections = [
+    certificateSection(r),
+    conditionsSection(r, now),
+    validitySection(r, now, at),
+    failuresSection(r, now, at),
+    acmeOrderSection(r, at),
+    secretSection(r, at),
+    eventsSection(r, now),
+    [`Verdict: ${r.verdict.state}: ${r.verdict.message}`],
+  ];
+  return `${sections.flat().join('\n')}\n`;
+}
+
+type At = (s: string | undefined) => string;
+
+function certificateSection(r: StatusReport): string[] {
+  const c = r.certificate;
   const names = [...c.dnsNames, ...c.ipAddresses];
   const issuerState = !r.issuer.found
     ? 'not found'
@@ -350,156 +403,134 @@ export function renderStatus(r: StatusReport, now: Date): string {
         ? 'Ready'
         : `not Ready: ${r.issuer.ready.reason}: ${r.issuer.ready.message}`
       : 'no Ready condition yet';
-  out.push(`Certificate ${c.namespace}/${c.name}${c.deleting ? ' (being deleted)' : ''}`);
-  out.push(
-    fields(
-      [
-        [
-          'Issuer',
-          `${r.issuer.kind} ${r.issuer.namespace ? `${r.issuer.namespace}/` : ''}${r.issuer.name} (${issuerState})`,
-        ],
-        ...(r.requestedBy
-          ? [
-              [
-                'Requested by',
-                `${r.requestedBy.kind} ${c.namespace}/${r.requestedBy.name} (its shim annotations)`,
-              ] as [string, string],
-            ]
-          : []),
-        ...(c.commonName ? [['Common name', c.commonName] as [string, string]] : []),
-        ['Names', names.join(', ') || '-'],
-        ['Secret', c.secretName],
-      ],
-      '  ',
-    ),
-  );
+  const rows: [string, string][] = [
+    [
+      'Issuer',
+      `${r.issuer.kind} ${r.issuer.namespace ? `${r.issuer.namespace}/` : ''}${r.issuer.name} (${issuerState})`,
+    ],
+  ];
+  if (r.requestedBy) {
+    rows.push([
+      'Requested by',
+      `${r.requestedBy.kind} ${c.namespace}/${r.requestedBy.name} (its shim annotations)`,
+    ]);
+  }
+  if (c.commonName) rows.push(['Common name', c.commonName]);
+  rows.push(['Names', names.join(', ') || '-'], ['Secret', c.secretName]);
+  return [
+    `Certificate ${c.namespace}/${c.name}${c.deleting ? ' (being deleted)' : ''}`,
+    fields(rows, '  '),
+  ];
+}
 
-  out.push('Conditions:');
-  out.push(
-    r.conditions.length
-      ? table(
-          r.conditions.map((cond) => [
-            cond.type,
-            cond.status,
-            cond.reason,
-            cond.lastTransitionTime ? relative(new Date(cond.lastTransitionTime), now) : '',
-            cond.message,
-          ]),
-          '  ',
-        )
-      : '  none yet (the operator has not reconciled it)',
-  );
+function conditionsSection(r: StatusReport, now: Date): string[] {
+  if (!r.conditions.length)
+    return ['Conditions:', '  none yet (the operator has not reconciled it)'];
+  const rows = r.conditions.map((cond) => [
+    cond.type,
+    cond.status,
+    cond.reason,
+    cond.lastTransitionTime ? relative(new Date(cond.lastTransitionTime), now) : '',
+    cond.message,
+  ]);
+  return ['Conditions:', table(rows, '  ')];
+}
 
-  out.push('Validity:');
-  out.push(
+function validitySection(r: StatusReport, now: Date, at: At): string[] {
+  const renewal = r.renewalTime
+    ? `${at(r.renewalTime).replace(/ \(.*\)$/, '')} (renews ${relative(new Date(r.renewalTime), now)})`
+    : '-';
+  return [
+    'Validity:',
     fields(
       [
         ['Not before', at(r.notBefore)],
         ['Not after', at(r.notAfter)],
-        [
-          'Renewal',
-          r.renewalTime
-            ? `${at(r.renewalTime).replace(/ \(.*\)$/, '')} (renews ${relative(new Date(r.renewalTime), now)})`
-            : '-',
-        ],
+        ['Renewal', renewal],
         ['Revision', r.revision === undefined ? '-' : String(r.revision)],
       ],
       '  ',
     ),
-  );
+  ];
+}
 
-  if (r.failures) {
-    const f = r.failures;
-    out.push('Failures:');
+function failuresSection(r: StatusReport, now: Date, at: At): string[] {
+  const f = r.failures;
+  if (!f) return ['Failures: none'];
+  const next = !f.nextAttemptTime
+    ? 'not held back (the spec changed since the failures)'
+    : `${at(f.nextAttemptTime)}${new Date(f.nextAttemptTime) <= now ? ': the backoff is over' : ''}; backoff ${f.backoff.initial} doubling to ${f.backoff.max} (a server's Retry-After may make it later)`;
+  return [
+    'Failures:',
+    fields(
+      [
+        ['Failed attempts', String(f.attempts)],
+        ['Last failure', at(f.lastFailureTime)],
+        ['Next attempt', next],
+      ],
+      '  ',
+    ),
+  ];
+}
+
+function acmeOrderSection(r: StatusReport, at: At): string[] {
+  const o = r.acmeOrder;
+  if (!o) return ['ACME order: none in progress'];
+  const out = [`ACME order: ${o.url}`];
+  const d = o.details;
+  if (d) {
     out.push(
-      fields(
-        [
-          ['Failed attempts', String(f.attempts)],
-          ['Last failure', at(f.lastFailureTime)],
-          [
-            'Next attempt',
-            !f.nextAttemptTime
-              ? 'not held back (the spec changed since the failures)'
-              : `${at(f.nextAttemptTime)}${new Date(f.nextAttemptTime) <= now ? ': the backoff is over' : ''}; backoff ${f.backoff.initial} doubling to ${f.backoff.max} (a server's Retry-After may make it later)`,
-          ],
-        ],
-        '  ',
+      `  Status: ${d.status}${d.expires ? `, expires ${at(d.expires)}` : ''}${d.error ? `, error: ${d.error}` : ''}`,
+      '  Authorizations:',
+      table(
+        d.authorizations.flatMap((a) =>
+          a.challenges.map((ch, i) => [
+            i === 0 ? a.identifier : '',
+            i === 0 ? a.status : '',
+            ch.type,
+            ch.status,
+            ch.error ?? '',
+          ]),
+        ),
+        '    ',
       ),
     );
-  } else out.push('Failures: none');
+  } else out.push(`  Details unavailable: ${o.unavailable}`);
+  if (o.challengeRoutes) {
+    const rows = o.challengeRoutes.map((rt) => [
+      `${rt.kind} ${rt.namespace}/${rt.name}`,
+      rt.host,
+      rt.parents ? `parents: ${rt.parents.join(', ')}` : '',
+    ]);
+    out.push('  HTTP-01 routed through:', table(rows, '    '));
+  }
+  return out;
+}
 
-  if (r.acmeOrder) {
-    const o = r.acmeOrder;
-    out.push(`ACME order: ${o.url}`);
-    if (o.details) {
-      const d = o.details;
-      out.push(
-        `  Status: ${d.status}${d.expires ? `, expires ${at(d.expires)}` : ''}${d.error ? `, error: ${d.error}` : ''}`,
-      );
-      out.push('  Authorizations:');
-      out.push(
-        table(
-          d.authorizations.flatMap((a) =>
-            a.challenges.map((ch, i) => [
-              i === 0 ? a.identifier : '',
-              i === 0 ? a.status : '',
-              ch.type,
-              ch.status,
-              ch.error ?? '',
-            ]),
-          ),
-          '    ',
-        ),
-      );
-    } else out.push(`  Details unavailable: ${o.unavailable}`);
-    if (o.challengeRoutes) {
-      out.push('  HTTP-01 routed through:');
-      out.push(
-        table(
-          o.challengeRoutes.map((rt) => [
-            `${rt.kind} ${rt.namespace}/${rt.name}`,
-            rt.host,
-            rt.parents ? `parents: ${rt.parents.join(', ')}` : '',
-          ]),
-          '    ',
-        ),
-      );
-    }
-  } else out.push('ACME order: none in progress');
-
+function secretSection(r: StatusReport, at: At): string[] {
   const s = r.secret;
-  const secretState = !s.readable
+  const state = !s.readable
     ? 'cannot be read (forbidden): not checked'
     : !s.exists
       ? 'missing'
       : s.upToDate
         ? 'up to date'
         : `needs issuing: ${s.reason}: ${s.message}`;
-  out.push(`Secret ${s.name}: ${secretState}`);
+  const out = [`Secret ${s.name}: ${state}`];
   if (s.serialNumber) out.push(`  serial ${s.serialNumber}, valid until ${at(s.notAfter)}`);
+  return out;
+}
 
-  out.push(
-    r.eventsUnavailable
-      ? `Events: cannot be listed: ${r.eventsUnavailable}`
-      : r.events.length
-        ? 'Events:'
-        : 'Events: none',
-  );
-  if (r.events.length) {
-    out.push(
-      table(
-        r.events.map((e) => [
-          e.time ? relative(new Date(e.time), now) : '',
-          e.type,
-          e.reason,
-          e.count > 1 ? `(x${e.count}) ${e.note}` : e.note,
-        ]),
-        '  ',
-      ),
-    );
-  }
-  out.push(`Verdict: ${r.verdict.state}: ${r.verdict.message}`);
-  return `${out.join('\n')}\n`;
+function eventsSection(r: StatusReport, now: Date): string[] {
+  if (r.eventsUnavailable) return [`Events: cannot be listed: ${r.eventsUnavailable}`];
+  if (!r.events.length) return ['Events: none'];
+  const rows = r.events.map((e) => [
+    e.time ? relative(new Date(e.time), now) : '',
+    e.type,
+    e.reason,
+    e.count > 1 ? `(x${e.count}) ${e.note}` : e.note,
+  ]);
+  return ['Events:', table(rows, '  ')];
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: K[]): Partial<Pick<T, K>> {
