@@ -1,4 +1,4 @@
-import type { Secret } from '@chousei/runtime';
+import { backoffDelay, type Secret } from '@chousei/runtime';
 import { parseDuration } from '../api/duration.js';
 import { ANNOTATION_ISSUER, ANNOTATION_ISSUER_KIND, type Certificate } from '../api/types.js';
 import type { PrivateKeySpec } from '../pki/index.js';
@@ -217,9 +217,9 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 3_600_000, maxMs: 32 * 3_600_000 };
 
-/** Wait after `attempts` consecutive failures: initial, doubling, capped. */
+/** Wait after `attempts` consecutive failures: initial, doubling, capped (as cert-manager's, no jitter). */
 export function failureBackoff(attempts: number, policy: BackoffPolicy): number {
-  return Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempts - 1));
+  return backoffDelay(attempts, { ...policy, jitter: 0 });
 }
 
 /**

@@ -9,6 +9,12 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
+/**
+ * Between guarded writes that lost a race (409 Conflict) and read again: short, and jittered
+ * so that competing writers do not collide again in lockstep.
+ */
+export const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 10, maxMs: 5_000, jitter: 1 };
+
 /** Capped exponential backoff with jitter: the delay before retry number `failures`. */
 export function backoffDelay(failures: number, opts: BackoffOptions = {}): number {
   const initial = opts.initialMs ?? 800;
