@@ -1,3 +1,4 @@
+import { withRetry } from '../util/backoff.js';
 import type { Reader, Writer } from './client.js';
 import { isConflict } from './errors.js';
 import type { ResourceType } from './resource.js';
@@ -22,16 +23,18 @@ export async function updateWithRetry<T extends KubeObject>(
   change: (obj: T) => boolean | undefined | Promise<boolean | undefined>,
   opts: RetryOptions = {},
 ): Promise<T> {
-  const attempts = opts.attempts ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    const obj = await client.get(rt, key);
-    if ((await change(obj)) === false) return obj;
-    try {
+  return withRetry(
+    async () => {
+      const obj = await client.get(rt, key);
+      if ((await change(obj)) === false) return obj;
       return opts.status ? await client.updateStatus(rt, obj) : await client.update(rt, obj);
-    } catch (err) {
-      if (!isConflict(err) || attempt >= attempts) throw err;
-      // Jittered pause so competing writers do not collide again in lockstep.
-      await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + Math.random())));
-    }
-  }
+    },
+    {
+      maxRetries: (opts.attempts ?? 5) - 1,
+      retryable: isConflict,
+      // Jittered pause so competing writers do not collide again in lockstep: before retry n,
+      // 10 * 2^n ms times 0.5-1.5, i.e. 10 * 2^(n-1) * (1 + 2 * random).
+      backoff: { initialMs: 10, jitter: 2 },
+    },
+  );
 }

@@ -2,6 +2,7 @@ import type { JsonPatchOperation, Reader, Writer } from '../client/client.js';
 import { isConflict, isNotFound } from '../client/errors.js';
 import type { ResourceType } from '../client/resource.js';
 import { type KubeObject, keyOf } from '../client/types.js';
+import { withRetry } from '../util/backoff.js';
 
 /** What the finalizer helpers need of a client: read the live object, patch it. */
 export type FinalizerClient = Pick<Reader, 'get'> & Pick<Writer, 'patch'>;
@@ -56,30 +57,36 @@ async function writeFinalizers<T extends KubeObject>(
   const key = keyOf(obj, `finalizer on ${rt.kind}`);
   // Without a resourceVersion there is nothing to guard the write with: start from the live object.
   let current = obj.metadata?.resourceVersion ? obj : await client.get(rt, key);
-  for (let attempt = 1; ; attempt++) {
-    const next = change(current.metadata?.finalizers ?? []);
-    if (!next) return current;
-    // Setting resourceVersion makes it a precondition: a stale one is a 409 Conflict, as for
-    // an update. (A `test` op would fail with an anonymous 422, indistinguishable from a
-    // real validation error.) `add` of the whole list works whether or not the live object
-    // has finalizers, so a stale view can only ever fail the precondition.
-    const patch: JsonPatchOperation[] = [
-      {
-        op: 'replace',
-        path: '/metadata/resourceVersion',
-        value: current.metadata?.resourceVersion,
-      },
-      { op: 'add', path: '/metadata/finalizers', value: next },
-    ];
-    try {
+  let first = true;
+  return withRetry(
+    async () => {
+      // A lost race re-reads the live object before trying again.
+      if (!first) current = await client.get(rt, key);
+      first = false;
+      const next = change(current.metadata?.finalizers ?? []);
+      if (!next) return current;
+      // Setting resourceVersion makes it a precondition: a stale one is a 409 Conflict, as for
+      // an update. (A `test` op would fail with an anonymous 422, indistinguishable from a
+      // real validation error.) `add` of the whole list works whether or not the live object
+      // has finalizers, so a stale view can only ever fail the precondition.
+      const patch: JsonPatchOperation[] = [
+        {
+          op: 'replace',
+          path: '/metadata/resourceVersion',
+          value: current.metadata?.resourceVersion,
+        },
+        { op: 'add', path: '/metadata/finalizers', value: next },
+      ];
       return await client.patch(rt, key, { type: 'json', patch });
-    } catch (err) {
-      if (!isConflict(err) || attempt >= ATTEMPTS) throw err;
-    }
-    // Jittered pause so competing writers do not collide again in lockstep.
-    await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
-    current = await client.get(rt, key);
-  }
+    },
+    {
+      maxRetries: ATTEMPTS - 1,
+      retryable: isConflict,
+      // Jittered pause so competing writers do not collide again in lockstep: before retry n,
+      // 5 * 2^n ms times 0.5-1.5, i.e. 5 * 2^(n-1) * (1 + 2 * random).
+      backoff: { initialMs: 5, jitter: 2 },
+    },
+  );
 }
 
 export interface FinalizeHandlers<T extends KubeObject, R> {
