@@ -2,7 +2,7 @@
 // that starts the real service (see test/*-conformance.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Change, type RecordSet, recordKey, type Zone } from '../records.js';
-import type { Provider } from './provider.js';
+import type { ApplyResult, Provider } from './provider.js';
 
 export interface ConformanceTarget {
   provider: Provider;
@@ -18,6 +18,16 @@ export interface ConformanceTarget {
 
 const sorted = (values: string[]) => [...values].sort();
 
+/** What each group of tests reaches: the started target and helpers over it. */
+interface Suite {
+  readonly t: ConformanceTarget;
+  /** `sub` as a name in the zone. */
+  at(sub: string): string;
+  find(name: string, type: RecordSet['type']): Promise<RecordSet | undefined>;
+  /** Applies changes and expects every one to succeed. */
+  applyAll(changes: Change[]): Promise<ApplyResult>;
+}
+
 export function providerConformance(label: string, start: () => Promise<ConformanceTarget>): void {
   describe(`${label}: provider conformance`, () => {
     let t: ConformanceTarget;
@@ -26,158 +36,182 @@ export function providerConformance(label: string, start: () => Promise<Conforma
     });
     afterAll(() => t?.stop());
 
-    const at = (sub: string) => `${sub}.${t.zone.name}`;
-    const find = async (name: string, type: RecordSet['type']) =>
-      (await t.provider.records(t.zone)).find((r) => recordKey(r) === recordKey({ name, type }));
-    const applyAll = async (changes: Change[]) => {
-      const res = await t.provider.apply(t.zone, changes);
-      expect(res.failed.map((f) => `${recordKey(f.change.record)}: ${f.error.message}`)).toEqual(
-        [],
-      );
-      return res;
-    };
-
-    it('lists the zone', async () => {
-      expect((await t.provider.zones()).map((z) => z.name)).toContain(t.zone.name);
-    });
-
-    it('creates every managed type and reads it back as written', async () => {
-      const longText = `v=long;${'x'.repeat(400)}`;
-      const records: RecordSet[] = [
-        { name: at('a'), type: 'A', ttl: 300, values: ['192.0.2.1', '192.0.2.2'] },
-        { name: at('aaaa'), type: 'AAAA', ttl: 300, values: ['2001:db8::1'] },
-        { name: at('cname'), type: 'CNAME', ttl: 120, values: ['target.example.net'] },
-        { name: at('txt'), type: 'TXT', ttl: 60, values: ['hello world', 'k=v,x=y', longText] },
-        {
-          name: `_https._tcp.${t.zone.name}`,
-          type: 'SRV',
-          ttl: 300,
-          values: [`10 5 443 svc.${t.zone.name}`],
-        },
-        { name: t.zone.name, type: 'MX', ttl: 300, values: ['10 mail.example.net'] },
-        { name: `*.wild.${t.zone.name}`, type: 'A', ttl: 300, values: ['192.0.2.9'] },
-      ];
-      await applyAll(records.map((record) => ({ action: 'create', record })));
-      for (const r of records) {
-        const got = await find(r.name, r.type);
-        expect(got, recordKey(r)).toBeDefined();
-        expect(got!.ttl).toBe(r.ttl);
-        expect(sorted(got!.values)).toEqual(sorted(r.values));
-      }
-      if (t.lookup) {
-        expect(sorted(await t.lookup(at('a'), 'A'))).toEqual(['192.0.2.1', '192.0.2.2']);
-        expect(await t.lookup(at('cname'), 'CNAME')).toEqual(['target.example.net']);
-        expect(sorted(await t.lookup(at('txt'), 'TXT'))).toEqual(
-          sorted(['hello world', 'k=v,x=y', longText]),
+    const s: Suite = {
+      get t() {
+        return t;
+      },
+      at: (sub) => `${sub}.${t.zone.name}`,
+      find: async (name, type) =>
+        (await t.provider.records(t.zone)).find((r) => recordKey(r) === recordKey({ name, type })),
+      applyAll: async (changes) => {
+        const res = await t.provider.apply(t.zone, changes);
+        expect(res.failed.map((f) => `${recordKey(f.change.record)}: ${f.error.message}`)).toEqual(
+          [],
         );
-        expect(await t.lookup(`anything.wild.${t.zone.name}`, 'A')).toEqual(['192.0.2.9']);
-      }
-    });
+        return res;
+      },
+    };
+    readWriteTests(s);
+    rrsetTests(s);
+    batchAndEditTests(s);
+  });
+}
 
-    it('updates values and TTL, then deletes', async () => {
-      const old: RecordSet = { name: at('upd'), type: 'A', ttl: 300, values: ['192.0.2.10'] };
-      await applyAll([{ action: 'create', record: old }]);
-      const record: RecordSet = { ...old, ttl: 60, values: ['192.0.2.11', '192.0.2.12'] };
-      await applyAll([{ action: 'update', old, record }]);
-      const got = await find(old.name, 'A');
-      expect(got?.ttl).toBe(60);
-      expect(sorted(got!.values)).toEqual(['192.0.2.11', '192.0.2.12']);
-      if (t.lookup)
-        expect(sorted(await t.lookup(old.name, 'A'))).toEqual(['192.0.2.11', '192.0.2.12']);
-      await applyAll([{ action: 'delete', record }]);
-      expect(await find(old.name, 'A')).toBeUndefined();
-      if (t.lookup) expect(await t.lookup(old.name, 'A')).toEqual([]);
-    });
+/** Reads the zone, writes each managed type, updates and deletes. */
+function readWriteTests(s: Suite): void {
+  it('lists the zone', async () => {
+    expect((await s.t.provider.zones()).map((z) => z.name)).toContain(s.t.zone.name);
+  });
 
-    it('refuses a CNAME beside other records', async () => {
-      await applyAll([
-        {
-          action: 'create',
-          record: { name: at('taken'), type: 'A', ttl: 300, values: ['192.0.2.20'] },
-        },
-      ]);
-      const res = await t.provider.apply(t.zone, [
-        {
-          action: 'create',
-          record: { name: at('taken'), type: 'CNAME', ttl: 300, values: ['x.example.net'] },
-        },
-      ]);
-      if (res.failed.length === 0) {
-        // moto (the Route53 stand-in) accepts it where Route53 refuses: skip what it cannot show.
-        expect(t.provider.name).toBe('route53');
-        return;
-      }
-      expect(await find(at('taken'), 'CNAME')).toBeUndefined();
-    });
+  it('creates every managed type and reads it back as written', async () => {
+    const longText = `v=long;${'x'.repeat(400)}`;
+    const records: RecordSet[] = [
+      { name: s.at('a'), type: 'A', ttl: 300, values: ['192.0.2.1', '192.0.2.2'] },
+      { name: s.at('aaaa'), type: 'AAAA', ttl: 300, values: ['2001:db8::1'] },
+      { name: s.at('cname'), type: 'CNAME', ttl: 120, values: ['target.example.net'] },
+      { name: s.at('txt'), type: 'TXT', ttl: 60, values: ['hello world', 'k=v,x=y', longText] },
+      {
+        name: `_https._tcp.${s.t.zone.name}`,
+        type: 'SRV',
+        ttl: 300,
+        values: [`10 5 443 svc.${s.t.zone.name}`],
+      },
+      { name: s.t.zone.name, type: 'MX', ttl: 300, values: ['10 mail.example.net'] },
+      { name: `*.wild.${s.t.zone.name}`, type: 'A', ttl: 300, values: ['192.0.2.9'] },
+    ];
+    await s.applyAll(records.map((record) => ({ action: 'create', record })));
+    for (const r of records) {
+      const got = await s.find(r.name, r.type);
+      expect(got, recordKey(r)).toBeDefined();
+      expect(got!.ttl).toBe(r.ttl);
+      expect(sorted(got!.values)).toEqual(sorted(r.values));
+    }
+    if (s.t.lookup) {
+      expect(sorted(await s.t.lookup(s.at('a'), 'A'))).toEqual(['192.0.2.1', '192.0.2.2']);
+      expect(await s.t.lookup(s.at('cname'), 'CNAME')).toEqual(['target.example.net']);
+      expect(sorted(await s.t.lookup(s.at('txt'), 'TXT'))).toEqual(
+        sorted(['hello world', 'k=v,x=y', longText]),
+      );
+      expect(await s.t.lookup(`anything.wild.${s.t.zone.name}`, 'A')).toEqual(['192.0.2.9']);
+    }
+  });
 
-    it('keeps several TXT values for one name, and changes one without touching the others', async () => {
-      const old: RecordSet = {
-        name: at('_acme-challenge'),
+  it('updates values and TTL, then deletes', async () => {
+    const old: RecordSet = { name: s.at('upd'), type: 'A', ttl: 300, values: ['192.0.2.10'] };
+    await s.applyAll([{ action: 'create', record: old }]);
+    const record: RecordSet = { ...old, ttl: 60, values: ['192.0.2.11', '192.0.2.12'] };
+    await s.applyAll([{ action: 'update', old, record }]);
+    const got = await s.find(old.name, 'A');
+    expect(got?.ttl).toBe(60);
+    expect(sorted(got!.values)).toEqual(['192.0.2.11', '192.0.2.12']);
+    if (s.t.lookup)
+      expect(sorted(await s.t.lookup(old.name, 'A'))).toEqual(['192.0.2.11', '192.0.2.12']);
+    await s.applyAll([{ action: 'delete', record }]);
+    expect(await s.find(old.name, 'A')).toBeUndefined();
+    if (s.t.lookup) expect(await s.t.lookup(old.name, 'A')).toEqual([]);
+  });
+}
+
+/** What a name may hold: no CNAME beside other data, several TXT values. */
+function rrsetTests(s: Suite): void {
+  it('refuses a CNAME beside other records', async () => {
+    await s.applyAll([
+      {
+        action: 'create',
+        record: { name: s.at('taken'), type: 'A', ttl: 300, values: ['192.0.2.20'] },
+      },
+    ]);
+    const res = await s.t.provider.apply(s.t.zone, [
+      {
+        action: 'create',
+        record: { name: s.at('taken'), type: 'CNAME', ttl: 300, values: ['x.example.net'] },
+      },
+    ]);
+    if (res.failed.length === 0) {
+      // moto (the Route53 stand-in) accepts it where Route53 refuses: skip what it cannot show.
+      expect(s.t.provider.name).toBe('route53');
+      return;
+    }
+    expect(await s.find(s.at('taken'), 'CNAME')).toBeUndefined();
+  });
+
+  it('keeps several TXT values for one name, and changes one without touching the others', async () => {
+    const old: RecordSet = {
+      name: s.at('_acme-challenge'),
+      type: 'TXT',
+      ttl: 60,
+      values: ['token-1'],
+    };
+    await s.applyAll([{ action: 'create', record: old }]);
+    const two = { ...old, values: ['token-1', 'token-2'] };
+    await s.applyAll([{ action: 'update', old, record: two }]);
+    expect(sorted((await s.find(old.name, 'TXT'))!.values)).toEqual(['token-1', 'token-2']);
+    await s.applyAll([{ action: 'update', old: two, record: { ...old, values: ['token-2'] } }]);
+    expect((await s.find(old.name, 'TXT'))!.values).toEqual(['token-2']);
+  });
+}
+
+/** Partial batches and single-value edits. */
+function batchAndEditTests(s: Suite): void {
+  it('applies the good groups of a batch when one group is rejected', async () => {
+    const res = await s.t.provider.apply(s.t.zone, [
+      {
+        action: 'create',
+        group: 'g1',
+        record: { name: s.at('good1'), type: 'A', ttl: 300, values: ['192.0.2.21'] },
+      },
+      {
+        action: 'create',
+        group: 'g1',
+        record: { name: s.at('a-good1'), type: 'TXT', ttl: 300, values: ['owner'] },
+      },
+      // Deleting a record that is not there: every DNS service refuses it.
+      {
+        action: 'delete',
+        group: 'bad',
+        record: { name: s.at('ghost'), type: 'A', ttl: 300, values: ['192.0.2.99'] },
+      },
+      {
+        action: 'create',
+        group: 'g2',
+        record: { name: s.at('good2'), type: 'A', ttl: 300, values: ['192.0.2.22'] },
+      },
+    ]);
+    expect(res.failed.map((f) => f.change.group)).toEqual(['bad']);
+    expect(res.applied.map((c) => c.group).sort()).toEqual(['g1', 'g1', 'g2']);
+    expect(await s.find(s.at('good1'), 'A')).toBeDefined();
+    expect(await s.find(s.at('a-good1'), 'TXT')).toBeDefined();
+    expect(await s.find(s.at('good2'), 'A')).toBeDefined();
+  });
+
+  it('edits single values without touching the others, where it can (editValue)', async (ctx) => {
+    const { editValue } = s.t.provider;
+    if (!editValue) return ctx.skip();
+    const edit = (op: 'add' | 'remove', value: string) =>
+      editValue.call(s.t.provider, s.t.zone, {
+        op,
+        name: s.at('edit'),
         type: 'TXT',
         ttl: 60,
-        values: ['token-1'],
-      };
-      await applyAll([{ action: 'create', record: old }]);
-      const two = { ...old, values: ['token-1', 'token-2'] };
-      await applyAll([{ action: 'update', old, record: two }]);
-      expect(sorted((await find(old.name, 'TXT'))!.values)).toEqual(['token-1', 'token-2']);
-      await applyAll([{ action: 'update', old: two, record: { ...old, values: ['token-2'] } }]);
-      expect((await find(old.name, 'TXT'))!.values).toEqual(['token-2']);
-    });
-
-    it('applies the good groups of a batch when one group is rejected', async () => {
-      const res = await t.provider.apply(t.zone, [
-        {
-          action: 'create',
-          group: 'g1',
-          record: { name: at('good1'), type: 'A', ttl: 300, values: ['192.0.2.21'] },
-        },
-        {
-          action: 'create',
-          group: 'g1',
-          record: { name: at('a-good1'), type: 'TXT', ttl: 300, values: ['owner'] },
-        },
-        // Deleting a record that is not there: every DNS service refuses it.
-        {
-          action: 'delete',
-          group: 'bad',
-          record: { name: at('ghost'), type: 'A', ttl: 300, values: ['192.0.2.99'] },
-        },
-        {
-          action: 'create',
-          group: 'g2',
-          record: { name: at('good2'), type: 'A', ttl: 300, values: ['192.0.2.22'] },
-        },
-      ]);
-      expect(res.failed.map((f) => f.change.group)).toEqual(['bad']);
-      expect(res.applied.map((c) => c.group).sort()).toEqual(['g1', 'g1', 'g2']);
-      expect(await find(at('good1'), 'A')).toBeDefined();
-      expect(await find(at('a-good1'), 'TXT')).toBeDefined();
-      expect(await find(at('good2'), 'A')).toBeDefined();
-    });
-
-    it('edits single values without touching the others, where it can (editValue)', async (ctx) => {
-      const { editValue } = t.provider;
-      if (!editValue) return ctx.skip();
-      const edit = (op: 'add' | 'remove', value: string) =>
-        editValue.call(t.provider, t.zone, { op, name: at('edit'), type: 'TXT', ttl: 60, value });
-      await applyAll([
-        {
-          action: 'create',
-          record: { name: at('edit'), type: 'TXT', ttl: 60, values: ['theirs'] },
-        },
-      ]);
-      await Promise.all([edit('add', 'one'), edit('add', 'two')]);
-      await edit('add', 'one'); // present: nothing changes
-      expect(sorted((await find(at('edit'), 'TXT'))?.values ?? [])).toEqual([
-        'one',
-        'theirs',
-        'two',
-      ]);
-      await edit('remove', 'one');
-      await edit('remove', 'absent'); // absent: nothing changes
-      expect(sorted((await find(at('edit'), 'TXT'))?.values ?? [])).toEqual(['theirs', 'two']);
-      if (t.lookup) expect(sorted(await t.lookup(at('edit'), 'TXT'))).toEqual(['theirs', 'two']);
-    });
+        value,
+      });
+    await s.applyAll([
+      {
+        action: 'create',
+        record: { name: s.at('edit'), type: 'TXT', ttl: 60, values: ['theirs'] },
+      },
+    ]);
+    await Promise.all([edit('add', 'one'), edit('add', 'two')]);
+    await edit('add', 'one'); // present: nothing changes
+    expect(sorted((await s.find(s.at('edit'), 'TXT'))?.values ?? [])).toEqual([
+      'one',
+      'theirs',
+      'two',
+    ]);
+    await edit('remove', 'one');
+    await edit('remove', 'absent'); // absent: nothing changes
+    expect(sorted((await s.find(s.at('edit'), 'TXT'))?.values ?? [])).toEqual(['theirs', 'two']);
+    if (s.t.lookup)
+      expect(sorted(await s.t.lookup(s.at('edit'), 'TXT'))).toEqual(['theirs', 'two']);
   });
 }

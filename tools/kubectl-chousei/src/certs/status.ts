@@ -38,6 +38,9 @@ import {
 import { type EventSummary, recentEvents } from '../events.js';
 import { fields, relative, rfc3339, shortDuration, table, when } from '../output.js';
 import { fetchOrder, type OrderDetails } from './acme.js';
+
+type OrderIssuer = Parameters<typeof fetchOrder>[1];
+
 import { type Verdict, verdict } from './verdict.js';
 
 const FLAGS = {
@@ -200,16 +203,7 @@ export async function certificateStatus(
     .get(Certificates, { namespace, name })
     .catch((err: unknown) => explain(err, `certificate ${namespace}/${name}`));
   const spec = cert.spec;
-  const kind = spec.issuerRef.kind ?? 'Issuer';
-  const issuerNs = kind === 'ClusterIssuer' ? undefined : namespace;
-  const issuerLabel = `${kind} ${issuerNs ? `${issuerNs}/` : ''}${spec.issuerRef.name}`;
-  const issuer = await (kind === 'ClusterIssuer'
-    ? kube.client.get(ClusterIssuers, { name: spec.issuerRef.name })
-    : kube.client.get(Issuers, { namespace, name: spec.issuerRef.name })
-  ).catch((err: unknown): undefined => {
-    if (isNotFound(err)) return undefined;
-    return explain(err, issuerLabel);
-  });
+  const { kind, issuerNs, issuerLabel, issuer } = await readIssuer(kube, namespace, spec.issuerRef);
 
   const secret = await readSecret(kube, namespace, spec.secretName);
   const need = secret === 'forbidden' ? undefined : issuanceNeed(cert, secret, now);
@@ -218,26 +212,12 @@ export async function certificateStatus(
   const retryAt = retryTime(cert, opts.backoff);
   const manual = manualIssuanceRequest(cert) !== undefined;
 
-  let acmeOrder: StatusReport['acmeOrder'];
-  if (st.acmeOrder?.url) {
-    const routes = await challengeRoutes(kube, opts.clusterResourceNamespace, spec.dnsNames ?? []);
-    acmeOrder = { url: st.acmeOrder.url, ...(routes.length ? { challengeRoutes: routes } : {}) };
-    if (!opts.acme) acmeOrder.unavailable = 'not asked (--skip-acme)';
-    else if (!issuer) acmeOrder.unavailable = `${issuerLabel} not found`;
-    else {
-      try {
-        acmeOrder.details = await fetchOrder(
-          kube,
-          { kind, resource: issuer },
-          st.acmeOrder.url,
-          opts.clusterResourceNamespace,
-          ACME_TIMEOUT_MS,
-        );
-      } catch (err) {
-        acmeOrder.unavailable = (err as Error).message;
-      }
-    }
-  }
+  const acmeOrder = await acmeOrderOf(
+    kube,
+    { url: st.acmeOrder?.url, dnsNames: spec.dnsNames ?? [] },
+    { kind, resource: issuer, label: issuerLabel },
+    opts,
+  );
   let eventsUnavailable: string | undefined;
   const events = await recentEvents(kube, 'Certificate', cert).catch((err: unknown) => {
     // Events help but are not the answer: say why they are missing and go on.
@@ -266,15 +246,12 @@ export async function certificateStatus(
     ...pick(st, ['notBefore', 'notAfter', 'renewalTime', 'revision']),
     ...(st.failedIssuanceAttempts
       ? {
-          failures: {
-            attempts: st.failedIssuanceAttempts,
-            ...(st.lastFailureTime ? { lastFailureTime: st.lastFailureTime } : {}),
-            ...(retryAt ? { nextAttemptTime: rfc3339(retryAt) } : {}),
-            backoff: {
-              initial: shortDuration(opts.backoff.initialMs),
-              max: shortDuration(opts.backoff.maxMs),
-            },
-          },
+          failures: failuresOf(
+            st.failedIssuanceAttempts,
+            st.lastFailureTime,
+            retryAt,
+            opts.backoff,
+          ),
         }
       : {}),
     issuer: {
@@ -284,14 +261,7 @@ export async function certificateStatus(
       found: !!issuer,
       ...(issuerReady ? { ready: issuerReady } : {}),
     },
-    secret: {
-      name: spec.secretName,
-      exists: secret !== undefined,
-      readable: secret !== 'forbidden',
-      upToDate: secret !== 'forbidden' && !need,
-      ...(need ? { reason: need.reason, message: need.message } : {}),
-      ...(leaf ? { serialNumber: leaf.serialNumber, notAfter: rfc3339(leaf.notAfter) } : {}),
-    },
+    secret: secretReport(spec.secretName, secret, need, leaf),
     ...(acmeOrder ? { acmeOrder } : {}),
     events,
     ...(eventsUnavailable ? { eventsUnavailable } : {}),
@@ -312,6 +282,90 @@ export async function certificateStatus(
       ...(acmeOrder?.details ? { order: acmeOrder.details } : {}),
       ...(acmeOrder?.unavailable ? { orderUnavailable: acmeOrder.unavailable } : {}),
     }),
+  };
+}
+
+/** The Certificate's ACME order as far as it can be read: its URL, the server's view, routes. */
+async function acmeOrderOf(
+  kube: Kube,
+  { url, dnsNames }: { url: string | undefined; dnsNames: string[] },
+  issuer: {
+    kind: OrderIssuer['kind'];
+    resource: OrderIssuer['resource'] | undefined;
+    label: string;
+  },
+  opts: { clusterResourceNamespace: string; acme: boolean },
+): Promise<StatusReport['acmeOrder']> {
+  if (!url) return undefined;
+  const routes = await challengeRoutes(kube, opts.clusterResourceNamespace, dnsNames);
+  const acmeOrder: NonNullable<StatusReport['acmeOrder']> = {
+    url,
+    ...(routes.length ? { challengeRoutes: routes } : {}),
+  };
+  if (!opts.acme) acmeOrder.unavailable = 'not asked (--skip-acme)';
+  else if (!issuer.resource) acmeOrder.unavailable = `${issuer.label} not found`;
+  else {
+    try {
+      acmeOrder.details = await fetchOrder(
+        kube,
+        { kind: issuer.kind, resource: issuer.resource },
+        url,
+        opts.clusterResourceNamespace,
+        ACME_TIMEOUT_MS,
+      );
+    } catch (err) {
+      acmeOrder.unavailable = (err as Error).message;
+    }
+  }
+  return acmeOrder;
+}
+
+function failuresOf(
+  attempts: number,
+  lastFailureTime: string | undefined,
+  retryAt: Date | undefined,
+  backoff: { initialMs: number; maxMs: number },
+): NonNullable<StatusReport['failures']> {
+  return {
+    attempts,
+    ...(lastFailureTime ? { lastFailureTime } : {}),
+    ...(retryAt ? { nextAttemptTime: rfc3339(retryAt) } : {}),
+    backoff: { initial: shortDuration(backoff.initialMs), max: shortDuration(backoff.maxMs) },
+  };
+}
+
+/** The Certificate's issuer, undefined when it does not exist. */
+async function readIssuer(
+  kube: Kube,
+  namespace: string,
+  ref: { kind?: OrderIssuer['kind']; name: string },
+) {
+  const kind = ref.kind ?? 'Issuer';
+  const issuerNs = kind === 'ClusterIssuer' ? undefined : namespace;
+  const issuerLabel = `${kind} ${issuerNs ? `${issuerNs}/` : ''}${ref.name}`;
+  const issuer = await (kind === 'ClusterIssuer'
+    ? kube.client.get(ClusterIssuers, { name: ref.name })
+    : kube.client.get(Issuers, { namespace, name: ref.name })
+  ).catch((err: unknown): undefined => {
+    if (isNotFound(err)) return undefined;
+    return explain(err, issuerLabel);
+  });
+  return { kind, issuerNs, issuerLabel, issuer };
+}
+
+function secretReport(
+  name: string,
+  secret: Secret | undefined | 'forbidden',
+  need: { reason: string; message: string } | undefined,
+  leaf: ReturnType<typeof leafOf>,
+): StatusReport['secret'] {
+  return {
+    name,
+    exists: secret !== undefined,
+    readable: secret !== 'forbidden',
+    upToDate: secret !== 'forbidden' && !need,
+    ...(need ? { reason: need.reason, message: need.message } : {}),
+    ...(leaf ? { serialNumber: leaf.serialNumber, notAfter: rfc3339(leaf.notAfter) } : {}),
   };
 }
 
@@ -339,9 +393,25 @@ function leafOf(secret: Secret | undefined): ReturnType<typeof inspectCertificat
 }
 
 export function renderStatus(r: StatusReport, now: Date): string {
-  const c = r.certificate;
-  const out: string[] = [];
   const at = (s: string | undefined) => (s ? when(new Date(s), now) : '-');
+  const out = [
+    ...certificateSection(r),
+    ...conditionsSection(r, now),
+    ...validitySection(r, now, at),
+    ...failuresSection(r, now, at),
+    ...acmeOrderSection(r, at),
+    ...secretSection(r, at),
+    ...eventsSection(r, now),
+    `Verdict: ${r.verdict.state}: ${r.verdict.message}`,
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+/** A time as `when` renders it, or '-' when there is none. */
+type At = (s: string | undefined) => string;
+
+function certificateSection(r: StatusReport): string[] {
+  const c = r.certificate;
   const names = [...c.dnsNames, ...c.ipAddresses];
   const issuerState = !r.issuer.found
     ? 'not found'
@@ -350,8 +420,8 @@ export function renderStatus(r: StatusReport, now: Date): string {
         ? 'Ready'
         : `not Ready: ${r.issuer.ready.reason}: ${r.issuer.ready.message}`
       : 'no Ready condition yet';
-  out.push(`Certificate ${c.namespace}/${c.name}${c.deleting ? ' (being deleted)' : ''}`);
-  out.push(
+  return [
+    `Certificate ${c.namespace}/${c.name}${c.deleting ? ' (being deleted)' : ''}`,
     fields(
       [
         [
@@ -372,10 +442,12 @@ export function renderStatus(r: StatusReport, now: Date): string {
       ],
       '  ',
     ),
-  );
+  ];
+}
 
-  out.push('Conditions:');
-  out.push(
+function conditionsSection(r: StatusReport, now: Date): string[] {
+  return [
+    'Conditions:',
     r.conditions.length
       ? table(
           r.conditions.map((cond) => [
@@ -388,10 +460,12 @@ export function renderStatus(r: StatusReport, now: Date): string {
           '  ',
         )
       : '  none yet (the operator has not reconciled it)',
-  );
+  ];
+}
 
-  out.push('Validity:');
-  out.push(
+function validitySection(r: StatusReport, now: Date, at: At): string[] {
+  return [
+    'Validity:',
     fields(
       [
         ['Not before', at(r.notBefore)],
@@ -406,67 +480,70 @@ export function renderStatus(r: StatusReport, now: Date): string {
       ],
       '  ',
     ),
-  );
+  ];
+}
 
-  if (r.failures) {
-    const f = r.failures;
-    out.push('Failures:');
-    out.push(
-      fields(
+function failuresSection(r: StatusReport, now: Date, at: At): string[] {
+  const f = r.failures;
+  if (!f) return ['Failures: none'];
+  return [
+    'Failures:',
+    fields(
+      [
+        ['Failed attempts', String(f.attempts)],
+        ['Last failure', at(f.lastFailureTime)],
         [
-          ['Failed attempts', String(f.attempts)],
-          ['Last failure', at(f.lastFailureTime)],
-          [
-            'Next attempt',
-            !f.nextAttemptTime
-              ? 'not held back (the spec changed since the failures)'
-              : `${at(f.nextAttemptTime)}${new Date(f.nextAttemptTime) <= now ? ': the backoff is over' : ''}; backoff ${f.backoff.initial} doubling to ${f.backoff.max} (a server's Retry-After may make it later)`,
-          ],
+          'Next attempt',
+          !f.nextAttemptTime
+            ? 'not held back (the spec changed since the failures)'
+            : `${at(f.nextAttemptTime)}${new Date(f.nextAttemptTime) <= now ? ': the backoff is over' : ''}; backoff ${f.backoff.initial} doubling to ${f.backoff.max} (a server's Retry-After may make it later)`,
         ],
-        '  ',
+      ],
+      '  ',
+    ),
+  ];
+}
+
+function acmeOrderSection(r: StatusReport, at: At): string[] {
+  const o = r.acmeOrder;
+  if (!o) return ['ACME order: none in progress'];
+  const out = [`ACME order: ${o.url}`];
+  if (o.details) {
+    const d = o.details;
+    out.push(
+      `  Status: ${d.status}${d.expires ? `, expires ${at(d.expires)}` : ''}${d.error ? `, error: ${d.error}` : ''}`,
+      '  Authorizations:',
+      table(
+        d.authorizations.flatMap((a) =>
+          a.challenges.map((ch, i) => [
+            i === 0 ? a.identifier : '',
+            i === 0 ? a.status : '',
+            ch.type,
+            ch.status,
+            ch.error ?? '',
+          ]),
+        ),
+        '    ',
       ),
     );
-  } else out.push('Failures: none');
+  } else out.push(`  Details unavailable: ${o.unavailable}`);
+  if (o.challengeRoutes) {
+    out.push(
+      '  HTTP-01 routed through:',
+      table(
+        o.challengeRoutes.map((rt) => [
+          `${rt.kind} ${rt.namespace}/${rt.name}`,
+          rt.host,
+          rt.parents ? `parents: ${rt.parents.join(', ')}` : '',
+        ]),
+        '    ',
+      ),
+    );
+  }
+  return out;
+}
 
-  if (r.acmeOrder) {
-    const o = r.acmeOrder;
-    out.push(`ACME order: ${o.url}`);
-    if (o.details) {
-      const d = o.details;
-      out.push(
-        `  Status: ${d.status}${d.expires ? `, expires ${at(d.expires)}` : ''}${d.error ? `, error: ${d.error}` : ''}`,
-      );
-      out.push('  Authorizations:');
-      out.push(
-        table(
-          d.authorizations.flatMap((a) =>
-            a.challenges.map((ch, i) => [
-              i === 0 ? a.identifier : '',
-              i === 0 ? a.status : '',
-              ch.type,
-              ch.status,
-              ch.error ?? '',
-            ]),
-          ),
-          '    ',
-        ),
-      );
-    } else out.push(`  Details unavailable: ${o.unavailable}`);
-    if (o.challengeRoutes) {
-      out.push('  HTTP-01 routed through:');
-      out.push(
-        table(
-          o.challengeRoutes.map((rt) => [
-            `${rt.kind} ${rt.namespace}/${rt.name}`,
-            rt.host,
-            rt.parents ? `parents: ${rt.parents.join(', ')}` : '',
-          ]),
-          '    ',
-        ),
-      );
-    }
-  } else out.push('ACME order: none in progress');
-
+function secretSection(r: StatusReport, at: At): string[] {
   const s = r.secret;
   const secretState = !s.readable
     ? 'cannot be read (forbidden): not checked'
@@ -475,31 +552,30 @@ export function renderStatus(r: StatusReport, now: Date): string {
       : s.upToDate
         ? 'up to date'
         : `needs issuing: ${s.reason}: ${s.message}`;
-  out.push(`Secret ${s.name}: ${secretState}`);
+  const out = [`Secret ${s.name}: ${secretState}`];
   if (s.serialNumber) out.push(`  serial ${s.serialNumber}, valid until ${at(s.notAfter)}`);
+  return out;
+}
 
-  out.push(
-    r.eventsUnavailable
-      ? `Events: cannot be listed: ${r.eventsUnavailable}`
-      : r.events.length
-        ? 'Events:'
-        : 'Events: none',
-  );
-  if (r.events.length) {
-    out.push(
-      table(
-        r.events.map((e) => [
-          e.time ? relative(new Date(e.time), now) : '',
-          e.type,
-          e.reason,
-          e.count > 1 ? `(x${e.count}) ${e.note}` : e.note,
-        ]),
-        '  ',
-      ),
-    );
-  }
-  out.push(`Verdict: ${r.verdict.state}: ${r.verdict.message}`);
-  return `${out.join('\n')}\n`;
+function eventsSection(r: StatusReport, now: Date): string[] {
+  const head = r.eventsUnavailable
+    ? `Events: cannot be listed: ${r.eventsUnavailable}`
+    : r.events.length
+      ? 'Events:'
+      : 'Events: none';
+  if (!r.events.length) return [head];
+  return [
+    head,
+    table(
+      r.events.map((e) => [
+        e.time ? relative(new Date(e.time), now) : '',
+        e.type,
+        e.reason,
+        e.count > 1 ? `(x${e.count}) ${e.note}` : e.note,
+      ]),
+      '  ',
+    ),
+  ];
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: K[]): Partial<Pick<T, K>> {
