@@ -78,84 +78,11 @@ export function chartSuite(opts: ChartSuiteOptions): void {
   const render = (set: Record<string, unknown> = {}) =>
     renderChart(chart, { release: opts.release, namespace: opts.release, set });
 
+  const c: Chart = { dir: chart, opts, toggles, render };
   describe(`${opts.release} chart`, () => {
-    it('ships the CRDs the code validates with (scripts/generate-deploy.mjs)', async () => {
-      const dir = join(chart, 'crds');
-      const files = await readdir(dir);
-      const shipped = (
-        await Promise.all(files.map(async (f) => parseYaml(await readFile(join(dir, f), 'utf8'))))
-      ).flat();
-      const byName = (a: KubernetesObject, b: KubernetesObject) =>
-        (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
-      expect(shipped.sort(byName)).toEqual(JSON.parse(JSON.stringify([...opts.crds].sort(byName))));
-    });
-
-    it('ships install.yaml as the chart renders it with default values', async () => {
-      const shipped = await readFile(join(opts.deployDir, 'install.yaml'), 'utf8');
-      const fresh = await templateChart(chart, { release: opts.release, namespace: opts.release });
-      expect(shipped.endsWith(fresh), 'run scripts/generate-deploy.mjs').toBe(true);
-    });
-
-    it("carries its operator's version (./pnpmw version-packages sets it)", async () => {
-      const meta = parseYaml(await readFile(join(chart, 'Chart.yaml'), 'utf8'))[0] as {
-        version?: string;
-        appVersion?: string;
-      };
-      const pkg = JSON.parse(await readFile(join(opts.deployDir, '..', 'package.json'), 'utf8'));
-      expect(meta.appVersion).toBe(meta.version);
-      // 0.0.0 is never released: until then the chart names the first release's version.
-      if (!pkg.private && pkg.version !== '0.0.0') expect(meta.version).toBe(pkg.version);
-    });
-
-    it('runs two non-root replicas with a read-only root and RuntimeDefault seccomp', async () => {
-      const objects = await render();
-      const deployment = objects.find((o) => o.kind === 'Deployment') as V1Deployment;
-      const pod = deployment.spec?.template.spec;
-      const c = container(objects);
-      expect(deployment.spec?.replicas).toBe(2);
-      expect(c.args).toContain('--leader-elect');
-      expect(pod?.securityContext).toMatchObject({
-        runAsNonRoot: true,
-        seccompProfile: { type: 'RuntimeDefault' },
-      });
-      expect(c.securityContext).toMatchObject({
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ['ALL'] },
-      });
-      expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
-      expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
-      expect(c.resources?.requests).toHaveProperty('memory');
-      const kinds = objects.map((o) => o.kind);
-      expect(kinds).toEqual(expect.arrayContaining(['PodDisruptionBudget', 'Service']));
-      const metrics = objects.find(
-        (o) => o.kind === 'Service' && o.metadata?.name?.endsWith('-metrics'),
-      );
-      expect(metrics).toBeDefined();
-    });
-
-    it('monitors itself (ServiceMonitor, PrometheusRule) only where monitoring.coreos.com/v1 is served, or when forced', async () => {
-      expect(toggles.map(([key]) => key)).toContain('serviceMonitor');
-      const monitoring = (objects: KubernetesObject[]) =>
-        objects.flatMap((o) => (Object.values(MONITORING).includes(o.kind ?? '') ? [o.kind] : []));
-      const enabled = Object.fromEntries(toggles.map(([key]) => [`${key}.enabled`, true]));
-      const forced = Object.fromEntries(toggles.map(([key]) => [`${key}.forceEnable`, true]));
-      const served = ['monitoring.coreos.com/v1'];
-      const renderWith = (set: Record<string, unknown>, apiVersions: string[] = []) =>
-        renderChart(chart, { release: opts.release, namespace: opts.release, set, apiVersions });
-      const all = toggles.map(([, kind]) => kind).sort();
-      expect(monitoring(await renderWith({}, served))).toEqual([]);
-      expect(monitoring(await renderWith(enabled))).toEqual([]);
-      expect(monitoring(await renderWith(enabled, served)).sort()).toEqual(all);
-      const objects = await renderWith({ ...enabled, ...forced });
-      expect(monitoring(objects).sort()).toEqual(all);
-      // It scrapes the metrics Service, and no other.
-      const metrics = objects.find(
-        (o) => o.kind === 'Service' && o.metadata?.name?.endsWith('-metrics'),
-      );
-      expect(scrapeJobOf(objects, []).job).toBe(metrics?.metadata?.name);
-    });
-
+    shippedFilesTests(c);
+    secureDefaultsTests(c);
+    monitoringTests(c);
     const variants = {
       defaults: {},
       ...opts.variants,
@@ -164,39 +91,136 @@ export function chartSuite(opts: ChartSuiteOptions): void {
     };
     for (const [variant, set] of Object.entries(variants)) {
       describe(`with ${variant}`, () => {
-        it('passes helm lint --strict', async () => {
-          await lintChart(chart, { namespace: opts.release, set });
-        });
-
-        it('passes flags the operator accepts', async () => {
-          const c = container(await render(set));
-          // Variables from Secrets or the downward API get a placeholder (valid base64 too).
-          const env = Object.fromEntries(
-            (c.env ?? []).map((e) => [e.name, e.value ?? 'Y2hvdXNlaQ==']),
-          );
-          expect(() => opts.parseArgs(c.args ?? [], env)).not.toThrow();
-        });
-
-        it('is accepted by the API server (server-side dry run of every object)', async () => {
-          const cluster = await sharedCluster();
-          const objects = await render(set);
-          const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
-          // Custom resources in the chart need their CRDs served; the rest is only dry-run.
-          await cluster.apply(crds);
-          if (objects.some((o) => o.apiVersion?.startsWith('monitoring.coreos.com/')))
-            await cluster.apply(await prometheusOperatorCrds());
-          await cluster.ensureNamespace(opts.release);
-          for (const o of objects.filter((o) => o.kind !== 'CustomResourceDefinition')) {
-            const namespace = o.metadata?.namespace;
-            if (namespace) await cluster.ensureNamespace(namespace);
-          }
-          const applied = await cluster.apply(
-            objects.filter((o) => o.kind !== 'CustomResourceDefinition'),
-            { dryRun: true },
-          );
-          expect(applied.length).toBe(objects.length - crds.length);
-        });
+        variantTests(c, set);
       });
     }
+  });
+}
+
+/** What the groups of chart tests share. */
+interface Chart {
+  /** The chart's directory. */
+  dir: string;
+  opts: ChartSuiteOptions;
+  /** The monitoring values the chart has, with the kind each turns on. */
+  toggles: [string, string][];
+  render(set?: Record<string, unknown>): Promise<KubernetesObject[]>;
+}
+
+/** The generated files are up to date: CRDs, install.yaml, the chart's version. */
+function shippedFilesTests({ dir: chart, opts }: Chart): void {
+  it('ships the CRDs the code validates with (scripts/generate-deploy.mjs)', async () => {
+    const dir = join(chart, 'crds');
+    const files = await readdir(dir);
+    const shipped = (
+      await Promise.all(files.map(async (f) => parseYaml(await readFile(join(dir, f), 'utf8'))))
+    ).flat();
+    const byName = (a: KubernetesObject, b: KubernetesObject) =>
+      (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+    expect(shipped.sort(byName)).toEqual(JSON.parse(JSON.stringify([...opts.crds].sort(byName))));
+  });
+
+  it('ships install.yaml as the chart renders it with default values', async () => {
+    const shipped = await readFile(join(opts.deployDir, 'install.yaml'), 'utf8');
+    const fresh = await templateChart(chart, { release: opts.release, namespace: opts.release });
+    expect(shipped.endsWith(fresh), 'run scripts/generate-deploy.mjs').toBe(true);
+  });
+
+  it("carries its operator's version (./pnpmw version-packages sets it)", async () => {
+    const meta = parseYaml(await readFile(join(chart, 'Chart.yaml'), 'utf8'))[0] as {
+      version?: string;
+      appVersion?: string;
+    };
+    const pkg = JSON.parse(await readFile(join(opts.deployDir, '..', 'package.json'), 'utf8'));
+    expect(meta.appVersion).toBe(meta.version);
+    // 0.0.0 is never released: until then the chart names the first release's version.
+    if (!pkg.private && pkg.version !== '0.0.0') expect(meta.version).toBe(pkg.version);
+  });
+}
+
+function secureDefaultsTests({ render }: Chart): void {
+  it('runs two non-root replicas with a read-only root and RuntimeDefault seccomp', async () => {
+    const objects = await render();
+    const deployment = objects.find((o) => o.kind === 'Deployment') as V1Deployment;
+    const pod = deployment.spec?.template.spec;
+    const c = container(objects);
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(c.args).toContain('--leader-elect');
+    expect(pod?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(c.resources?.requests).toHaveProperty('memory');
+    const kinds = objects.map((o) => o.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['PodDisruptionBudget', 'Service']));
+    const metrics = objects.find(
+      (o) => o.kind === 'Service' && o.metadata?.name?.endsWith('-metrics'),
+    );
+    expect(metrics).toBeDefined();
+  });
+}
+
+function monitoringTests({ dir: chart, opts, toggles }: Chart): void {
+  it('monitors itself (ServiceMonitor, PrometheusRule) only where monitoring.coreos.com/v1 is served, or when forced', async () => {
+    expect(toggles.map(([key]) => key)).toContain('serviceMonitor');
+    const monitoring = (objects: KubernetesObject[]) =>
+      objects.flatMap((o) => (Object.values(MONITORING).includes(o.kind ?? '') ? [o.kind] : []));
+    const enabled = Object.fromEntries(toggles.map(([key]) => [`${key}.enabled`, true]));
+    const forced = Object.fromEntries(toggles.map(([key]) => [`${key}.forceEnable`, true]));
+    const served = ['monitoring.coreos.com/v1'];
+    const renderWith = (set: Record<string, unknown>, apiVersions: string[] = []) =>
+      renderChart(chart, { release: opts.release, namespace: opts.release, set, apiVersions });
+    const all = toggles.map(([, kind]) => kind).sort();
+    expect(monitoring(await renderWith({}, served))).toEqual([]);
+    expect(monitoring(await renderWith(enabled))).toEqual([]);
+    expect(monitoring(await renderWith(enabled, served)).sort()).toEqual(all);
+    const objects = await renderWith({ ...enabled, ...forced });
+    expect(monitoring(objects).sort()).toEqual(all);
+    // It scrapes the metrics Service, and no other.
+    const metrics = objects.find(
+      (o) => o.kind === 'Service' && o.metadata?.name?.endsWith('-metrics'),
+    );
+    expect(scrapeJobOf(objects, []).job).toBe(metrics?.metadata?.name);
+  });
+}
+
+/** One values variant: lints, gives the operator flags it accepts, passes a dry run. */
+function variantTests({ dir: chart, opts, render }: Chart, set: Record<string, unknown>): void {
+  it('passes helm lint --strict', async () => {
+    await lintChart(chart, { namespace: opts.release, set });
+  });
+
+  it('passes flags the operator accepts', async () => {
+    const c = container(await render(set));
+    // Variables from Secrets or the downward API get a placeholder (valid base64 too).
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? 'Y2hvdXNlaQ==']));
+    expect(() => opts.parseArgs(c.args ?? [], env)).not.toThrow();
+  });
+
+  it('is accepted by the API server (server-side dry run of every object)', async () => {
+    const cluster = await sharedCluster();
+    const objects = await render(set);
+    const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    // Custom resources in the chart need their CRDs served; the rest is only dry-run.
+    await cluster.apply(crds);
+    if (objects.some((o) => o.apiVersion?.startsWith('monitoring.coreos.com/')))
+      await cluster.apply(await prometheusOperatorCrds());
+    await cluster.ensureNamespace(opts.release);
+    for (const o of objects.filter((o) => o.kind !== 'CustomResourceDefinition')) {
+      const namespace = o.metadata?.namespace;
+      if (namespace) await cluster.ensureNamespace(namespace);
+    }
+    const applied = await cluster.apply(
+      objects.filter((o) => o.kind !== 'CustomResourceDefinition'),
+      { dryRun: true },
+    );
+    expect(applied.length).toBe(objects.length - crds.length);
   });
 }
