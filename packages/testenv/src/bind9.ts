@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Dig, digAt } from './dig.js';
 import { freePort } from './ports.js';
-import { ServerProcess, waitUntilReady } from './process.js';
+import { restartControls, ServerProcess, waitUntilReady } from './process.js';
 import { requireDebian } from './tools.js';
 
 /** BIND9's names; MD5, SHA-1 and SHA-224 for peers' old defaults (cert-manager's is MD5). */
@@ -118,13 +118,6 @@ export async function startBind9(opts: Bind9Options = {}): Promise<Bind9> {
     zones,
     tsig,
     dig,
-    stopServer: async () => {
-      await proc?.stop();
-    },
-    startServer,
-    stop: async () => {
-      await proc?.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    ...restartControls(() => proc, startServer, dir),
   };
 }

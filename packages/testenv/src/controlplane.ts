@@ -491,26 +491,13 @@ export class ControlPlane extends Cluster {
           usage: 'client',
         }),
       ]);
-      const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const saKey = join(dir, 'sa.key');
-      const saPub = join(dir, 'sa.pub');
-      await writeFile(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-      await writeFile(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
+      const { saKey, saPub } = await writeServiceAccountKeys(dir);
 
       const etcdUrl = `http://127.0.0.1:${etcdPort}`;
       etcd = new ServerProcess({
         name: 'etcd',
         command: etcdBin,
-        args: [
-          `--data-dir=${join(dir, 'etcd')}`,
-          `--listen-client-urls=${etcdUrl}`,
-          `--advertise-client-urls=${etcdUrl}`,
-          `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-          `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-          `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-          '--unsafe-no-fsync=true',
-          '--log-level=warn',
-        ],
+        args: etcdArgs(dir, etcdUrl, peerPort),
       });
       const etcdReady = waitUntilReady(
         etcd,
@@ -546,13 +533,7 @@ export class ControlPlane extends Cluster {
         '--enable-priority-and-fairness=false',
         '--profiling=false',
         '--v=1',
-        ...(auditLogPath
-          ? [
-              `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
-              `--audit-log-path=${auditLogPath}`,
-              '--audit-log-format=json',
-            ]
-          : []),
+        ...(auditLogPath ? auditFlags(dir, auditLogPath) : []),
         ...(opts.apiServerFlags ?? []),
       ];
       await etcdReady;
@@ -637,3 +618,35 @@ export class ControlPlane extends Cluster {
 }
 
 export const startControlPlane = ControlPlane.start;
+
+/** A key pair kube-apiserver signs and verifies ServiceAccount tokens with. */
+async function writeServiceAccountKeys(dir: string): Promise<{ saKey: string; saPub: string }> {
+  const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const saKey = join(dir, 'sa.key');
+  const saPub = join(dir, 'sa.pub');
+  await writeFile(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await writeFile(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
+  return { saKey, saPub };
+}
+
+/** A one-member etcd on loopback, without fsync (test data need not survive a crash). */
+function etcdArgs(dir: string, etcdUrl: string, peerPort: number): string[] {
+  return [
+    `--data-dir=${join(dir, 'etcd')}`,
+    `--listen-client-urls=${etcdUrl}`,
+    `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+    '--unsafe-no-fsync=true',
+    '--log-level=warn',
+  ];
+}
+
+function auditFlags(dir: string, auditLogPath: string): string[] {
+  return [
+    `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+    `--audit-log-path=${auditLogPath}`,
+    '--audit-log-format=json',
+  ];
+}

@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import type { TsigKey } from './bind9.js';
 import { goBuiltTool } from './controlplane.js';
 import { freePort } from './ports.js';
-import { ServerProcess, waitUntilReady } from './process.js';
+import { restartControls, ServerProcess, waitUntilReady } from './process.js';
 
 const MODULE = 'sigs.k8s.io/external-dns';
 
@@ -128,12 +128,6 @@ export async function startExternalDnsWebhook(
   return {
     url,
     healthUrl,
-    stopServer: async () => {
-      await proc?.stop();
-    },
-    startServer,
-    stop: async () => {
-      await proc?.stop();
-    },
+    ...restartControls(() => proc, startServer),
   };
 }

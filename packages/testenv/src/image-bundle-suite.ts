@@ -72,44 +72,7 @@ export function imageBundleSuite(opts: ImageBundleSuiteOptions): void {
     });
 
     it('runs from the bundle alone against a real API server, ready, and stops on SIGTERM', async () => {
-      const cluster = await sharedCluster();
-      await cluster.apply(opts.crds ?? []);
-      const kubeconfig = await cluster.writeKubeconfig(
-        cluster.kubeConfig,
-        `kubeconfig-bundle-${basename(operatorDir)}`,
-      );
-      const port = await freePort();
-      const child = bundle.start([
-        ...((await opts.startArgs?.()) ?? []),
-        `--kubeconfig=${kubeconfig}`,
-        `--health-port=${port}`,
-        '--metrics-port=0',
-        '--log-level=warn',
-      ]);
-      // Its logs go to stdout, failures to stderr: both, for the error message.
-      let stderr = '';
-      for (const stream of [child.stdout, child.stderr])
-        stream?.on('data', (d: Buffer) => {
-          stderr = (stderr + d.toString()).slice(-8192);
-        });
-      const exited = once(child, 'exit');
-      try {
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-          const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-            (r) => r.ok,
-            () => false,
-          );
-          if (ready) break;
-          if (Date.now() > deadline || child.exitCode !== null)
-            throw new Error(`${command} from the bundle never got ready: ${stderr}`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      } finally {
-        child.kill('SIGTERM');
-      }
-      const [code] = await exited;
-      expect(code, stderr).toBe(0);
+      await runAgainstApiServer(bundle, opts);
     });
 
     it(`stays under ${opts.maxMb} MB`, () => {
@@ -137,4 +100,49 @@ export function imageBundleSuite(opts: ImageBundleSuiteOptions): void {
       expect(docker.env).toMatchObject({ NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' });
     });
   });
+}
+
+/**
+ * Starts the operator from the bundle against the shared cluster, waits until it is ready,
+ * then stops it with SIGTERM and expects a clean exit.
+ */
+async function runAgainstApiServer(bundle: Bundle, opts: ImageBundleSuiteOptions): Promise<void> {
+  const cluster = await sharedCluster();
+  await cluster.apply(opts.crds ?? []);
+  const kubeconfig = await cluster.writeKubeconfig(
+    cluster.kubeConfig,
+    `kubeconfig-bundle-${basename(opts.operatorDir)}`,
+  );
+  const port = await freePort();
+  const child = bundle.start([
+    ...((await opts.startArgs?.()) ?? []),
+    `--kubeconfig=${kubeconfig}`,
+    `--health-port=${port}`,
+    '--metrics-port=0',
+    '--log-level=warn',
+  ]);
+  // Its logs go to stdout, failures to stderr: both, for the error message.
+  let stderr = '';
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-8192);
+    });
+  const exited = once(child, 'exit');
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`${opts.command} from the bundle never got ready: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const [code] = await exited;
+  expect(code, stderr).toBe(0);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { goBuiltTool } from './controlplane.js';
 import { createCA, issueCert } from './pki.js';
 import { freePort } from './ports.js';
-import { ServerProcess, waitUntilReady } from './process.js';
+import { restartControls, ServerProcess, waitUntilReady } from './process.js';
 
 export interface PebbleOptions {
   /** Port Pebble connects to for HTTP-01 validation (where the solver listens). */
@@ -146,13 +146,6 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
     managementUrl,
     rootCertificate: () => pem('/roots/0'),
     intermediateCertificate: () => pem('/intermediates/0'),
-    stopServer: async () => {
-      await proc?.stop();
-    },
-    startServer,
-    stop: async () => {
-      await proc?.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    ...restartControls(() => proc, startServer, dir),
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { type Dig, digAt } from './dig.js';
 import { freePort } from './ports.js';
-import { ServerProcess, waitUntilReady } from './process.js';
+import { restartControls, ServerProcess, waitUntilReady } from './process.js';
 import { requireDebian } from './tools.js';
 
 /** The generic SQLite schema Debian's pdns-backend-sqlite3 ships. */
@@ -118,13 +118,6 @@ export async function startPowerDNS(opts: PowerDNSOptions = {}): Promise<PowerDN
     address: `127.0.0.1:${port}`,
     zones,
     dig,
-    stopServer: async () => {
-      await proc?.stop();
-    },
-    startServer,
-    stop: async () => {
-      await proc?.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    ...restartControls(() => proc, startServer, dir),
   };
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { StartTimeoutError } from './errors.js';
 import { onPath } from './tools.js';
 
@@ -124,4 +125,25 @@ export async function waitUntilReady(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * The controls of a server tests stop and start again (its data stays): `stopServer`,
+ * `startServer`, and `stop`, which ends it for good and removes `dir` when given.
+ */
+export function restartControls(
+  proc: () => ServerProcess | undefined,
+  startServer: () => Promise<void>,
+  dir?: string,
+): { startServer(): Promise<void>; stopServer(): Promise<void>; stop(): Promise<void> } {
+  return {
+    stopServer: async () => {
+      await proc()?.stop();
+    },
+    startServer,
+    stop: async () => {
+      await proc()?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { CONFLICT_BACKOFF, withRetry } from '../util/backoff.js';
+import { withRetry } from '../util/backoff.js';
 import type { Reader, Writer } from './client.js';
 import { isConflict } from './errors.js';
 import type { ResourceType } from './resource.js';
@@ -29,6 +29,12 @@ export async function updateWithRetry<T extends KubeObject>(
       if ((await change(obj)) === false) return obj;
       return opts.status ? await client.updateStatus(rt, obj) : await client.update(rt, obj);
     },
-    { maxRetries: (opts.attempts ?? 5) - 1, backoff: CONFLICT_BACKOFF, retryable: isConflict },
+    {
+      maxRetries: (opts.attempts ?? 5) - 1,
+      retryable: isConflict,
+      // Jittered pause so competing writers do not collide again in lockstep: before retry n,
+      // 10 * 2^n ms times 0.5-1.5, i.e. 10 * 2^(n-1) * (1 + 2 * random).
+      backoff: { initialMs: 10, jitter: 2 },
+    },
   );
 }

@@ -2,7 +2,7 @@ import type { JsonPatchOperation, Reader, Writer } from '../client/client.js';
 import { isConflict, isNotFound } from '../client/errors.js';
 import type { ResourceType } from '../client/resource.js';
 import { type KubeObject, keyOf } from '../client/types.js';
-import { CONFLICT_BACKOFF, withRetry } from '../util/backoff.js';
+import { withRetry } from '../util/backoff.js';
 
 /** What the finalizer helpers need of a client: read the live object, patch it. */
 export type FinalizerClient = Pick<Reader, 'get'> & Pick<Writer, 'patch'>;
@@ -56,11 +56,13 @@ async function writeFinalizers<T extends KubeObject>(
 ): Promise<T> {
   const key = keyOf(obj, `finalizer on ${rt.kind}`);
   // Without a resourceVersion there is nothing to guard the write with: start from the live object.
-  let current: T | undefined = obj.metadata?.resourceVersion ? obj : undefined;
+  let current = obj.metadata?.resourceVersion ? obj : await client.get(rt, key);
+  let first = true;
   return withRetry(
     async () => {
-      // A lost race reads the live object again.
-      current ??= await client.get(rt, key);
+      // A lost race re-reads the live object before trying again.
+      if (!first) current = await client.get(rt, key);
+      first = false;
       const next = change(current.metadata?.finalizers ?? []);
       if (!next) return current;
       // Setting resourceVersion makes it a precondition: a stale one is a 409 Conflict, as for
@@ -75,14 +77,15 @@ async function writeFinalizers<T extends KubeObject>(
         },
         { op: 'add', path: '/metadata/finalizers', value: next },
       ];
-      try {
-        return await client.patch(rt, key, { type: 'json', patch });
-      } catch (err) {
-        current = undefined;
-        throw err;
-      }
+      return await client.patch(rt, key, { type: 'json', patch });
     },
-    { maxRetries: ATTEMPTS - 1, backoff: CONFLICT_BACKOFF, retryable: isConflict },
+    {
+      maxRetries: ATTEMPTS - 1,
+      retryable: isConflict,
+      // Jittered pause so competing writers do not collide again in lockstep: before retry n,
+      // 5 * 2^n ms times 0.5-1.5, i.e. 5 * 2^(n-1) * (1 + 2 * random).
+      backoff: { initialMs: 5, jitter: 2 },
+    },
   );
 }
 

@@ -10,17 +10,18 @@ export interface BackoffOptions {
 }
 
 /**
- * Between guarded writes that lost a race (409 Conflict) and read again: short, and jittered
- * so that competing writers do not collide again in lockstep.
+ * Capped exponential backoff with jitter: the delay before retry number `failures`, and at
+ * least `serverAskedMs` (a Retry-After the server sent, which the cap does not shorten).
  */
-export const CONFLICT_BACKOFF: BackoffOptions = { initialMs: 10, maxMs: 5_000, jitter: 1 };
-
-/** Capped exponential backoff with jitter: the delay before retry number `failures`. */
-export function backoffDelay(failures: number, opts: BackoffOptions = {}): number {
+export function backoffDelay(
+  failures: number,
+  opts: BackoffOptions = {},
+  serverAskedMs = 0,
+): number {
   const initial = opts.initialMs ?? 800;
   const max = opts.maxMs ?? 30_000;
   const base = Math.min(max, initial * 2 ** Math.max(0, failures - 1));
-  return Math.min(max, base * (1 + Math.random() * (opts.jitter ?? 0.5)));
+  return Math.max(serverAskedMs, Math.min(max, base * (1 + Math.random() * (opts.jitter ?? 0.5))));
 }
 
 export interface WithRetryOptions {
@@ -28,6 +29,11 @@ export interface WithRetryOptions {
   maxRetries: number;
   backoff?: BackoffOptions;
   retryable(err: unknown): boolean;
+  /**
+   * The wait a server asked for with this error (Retry-After), in ms: the pause is then at
+   * least that long.
+   */
+  retryAfterMs?(err: unknown): number | undefined;
   onRetry?(err: unknown, retry: number, delayMs: number): void;
   /** Gives up: no retry starts after it aborts, and the wait before one ends. */
   signal?: AbortSignal;
@@ -48,7 +54,7 @@ export async function withRetry<T>(
     } catch (err) {
       if (retry > options.maxRetries || !options.retryable(err) || options.signal?.aborted)
         throw err;
-      const delay = backoffDelay(retry, options.backoff);
+      const delay = backoffDelay(retry, options.backoff, options.retryAfterMs?.(err));
       options.onRetry?.(err, retry, delay);
       await sleep(delay, options.signal);
       options.signal?.throwIfAborted();

@@ -140,7 +140,7 @@ export class Watcher<T extends KubeObject> {
           err instanceof StallError ? 'stalled' : 'error';
         reconnects.inc({ resource: this.label, reason });
         const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
-        const delay = Math.max(backoffDelay(failures, this.opts.backoff), (retryAfter ?? 0) * 1000);
+        const delay = backoffDelay(failures, this.opts.backoff, (retryAfter ?? 0) * 1000);
         this.log.warn(
           {
             err: (err as Error).message,

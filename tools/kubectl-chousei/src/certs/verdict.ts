@@ -71,44 +71,7 @@ export function verdict(f: Facts): Verdict {
       message: `backing off after ${f.failedAttempts} failed attempt${f.failedAttempts === 1 ? '' : 's'} until ${when(f.retryAt, f.now)}${lastFailure}`,
     };
   }
-  if (f.order) {
-    const order = f.order;
-    if (order.status === 'invalid') {
-      return {
-        state: 'Stuck',
-        message: `ACME order is invalid${order.error ? `: ${order.error}` : ''}`,
-      };
-    }
-    for (const authz of order.authorizations) {
-      const failed = authz.challenges.find((c) => c.status === 'invalid');
-      if (authz.status === 'invalid' || failed) {
-        return {
-          state: 'Stuck',
-          message: `ACME ${failed ? `challenge ${failed.type}` : 'authorization'} for ${authz.identifier} failed${failed?.error ? `: ${failed.error}` : ''}`,
-        };
-      }
-    }
-    const pending = order.authorizations.find((a) => a.status === 'pending');
-    if (pending) {
-      // RFC 8555 says `processing`; Pebble keeps `pending` and dates `validated` when it starts.
-      const active = pending.challenges.find(
-        (c) => c.status === 'processing' || (c.status === 'pending' && c.validated),
-      );
-      // Before asking the CA, the operator checks the challenge itself: its message says why.
-      const selfCheck =
-        issuing?.status === 'True' && isSelfCheckMessage(issuing.message ?? '')
-          ? issuing.message
-          : undefined;
-      return {
-        state: 'Waiting',
-        message: active
-          ? `ACME challenge ${active.type} for ${pending.identifier} is being validated`
-          : (selfCheck ??
-            `ACME challenge for ${pending.identifier} is pending (offered: ${pending.challenges.map((c) => c.type).join(', ')})`),
-      };
-    }
-    return { state: 'Waiting', message: `ACME order is ${order.status}` };
-  }
+  if (f.order) return orderVerdict(f.order, issuing);
   if (f.acmeOrderUrl) {
     return {
       state: 'Waiting',
@@ -137,4 +100,43 @@ export function verdict(f: Facts): Verdict {
     return { state: 'Stuck', message: `not Ready${lastFailure}` };
   }
   return { state: 'Waiting', message: 'the operator has not reported on this Certificate yet' };
+}
+
+/** Where an ACME order the CA reports stands: what failed, or what it waits for. */
+function orderVerdict(order: OrderDetails, issuing: Condition | undefined): Verdict {
+  if (order.status === 'invalid') {
+    return {
+      state: 'Stuck',
+      message: `ACME order is invalid${order.error ? `: ${order.error}` : ''}`,
+    };
+  }
+  for (const authz of order.authorizations) {
+    const failed = authz.challenges.find((c) => c.status === 'invalid');
+    if (authz.status === 'invalid' || failed) {
+      return {
+        state: 'Stuck',
+        message: `ACME ${failed ? `challenge ${failed.type}` : 'authorization'} for ${authz.identifier} failed${failed?.error ? `: ${failed.error}` : ''}`,
+      };
+    }
+  }
+  const pending = order.authorizations.find((a) => a.status === 'pending');
+  if (pending) {
+    // RFC 8555 says `processing`; Pebble keeps `pending` and dates `validated` when it starts.
+    const active = pending.challenges.find(
+      (c) => c.status === 'processing' || (c.status === 'pending' && c.validated),
+    );
+    // Before asking the CA, the operator checks the challenge itself: its message says why.
+    const selfCheck =
+      issuing?.status === 'True' && isSelfCheckMessage(issuing.message ?? '')
+        ? issuing.message
+        : undefined;
+    return {
+      state: 'Waiting',
+      message: active
+        ? `ACME challenge ${active.type} for ${pending.identifier} is being validated`
+        : (selfCheck ??
+          `ACME challenge for ${pending.identifier} is pending (offered: ${pending.challenges.map((c) => c.type).join(', ')})`),
+    };
+  }
+  return { state: 'Waiting', message: `ACME order is ${order.status}` };
 }

@@ -3,7 +3,7 @@
 // retries on network failures.
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
-import { backoffDelay, sleep } from '@chousei/runtime';
+import { withRetry } from '@chousei/runtime';
 import { readHeader } from './wire.js';
 
 /** Requests up to this size go over UDP (the classic limit without EDNS). */
@@ -39,6 +39,17 @@ export class NetworkError extends Error {
 
 /** Why an attempt failed: the network, or a reply its check refused. */
 type Failure = { lost: NetworkError } | { refused: Error & { code?: string } };
+
+/** One attempt's failure, carried through withRetry as the error it retries on. */
+class FailedAttempt extends Error {
+  constructor(readonly failure: Failure) {
+    super(failureError(failure).message);
+  }
+}
+
+function failureError(failure: Failure): Error {
+  return 'refused' in failure ? failure.refused : failure.lost;
+}
 
 export interface Exchange<T> {
   result: T;
@@ -127,37 +138,48 @@ export class DnsTransport {
     check: ((result: T) => void) | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Exchange<T>> {
-    for (let n = 1; ; n++) {
-      signal?.throwIfAborted();
-      type Outcome = { ok: true; result: T } | { ok: false; failure: Failure };
-      const outcome: Outcome = await attempt().then(
-        (result): Outcome => {
+    let n = 0;
+    try {
+      const result = await withRetry(
+        async () => {
+          n++;
+          signal?.throwIfAborted();
+          let result: T;
+          try {
+            result = await attempt();
+          } catch (err) {
+            if (signal?.aborted) throw signal.reason;
+            const lost = asNetworkError(err);
+            if (!lost) throw err;
+            throw new FailedAttempt({ lost });
+          }
           try {
             check?.(result);
-            return { ok: true, result };
           } catch (err) {
-            return { ok: false, failure: { refused: err as Error & { code?: string } } };
+            throw new FailedAttempt({ refused: err as Error & { code?: string } });
           }
+          return result;
         },
-        (err: unknown): Outcome => {
-          if (signal?.aborted) throw signal.reason;
-          const lost = asNetworkError(err);
-          if (!lost) throw err;
-          return { ok: false, failure: { lost } };
+        {
+          maxRetries: this.attempts - 1,
+          retryable: (err) => err instanceof FailedAttempt,
+          backoff: { initialMs: this.retryDelayMs, maxMs: 2000 },
+          onRetry: (err, retry) =>
+            this.onRetry?.(failureError((err as FailedAttempt).failure), retry),
+          signal,
         },
       );
-      if (outcome.ok) return { result: outcome.result, attempts: n };
-      const { failure } = outcome;
-      if (n >= this.attempts) {
-        if ('refused' in failure) throw failure.refused;
-        throw new NetworkError(
-          `${this.host}:${this.port}: ${failure.lost.message} (after ${n} attempts)`,
-          failure.lost.code,
-          { cause: failure.lost },
-        );
-      }
-      this.onRetry?.('refused' in failure ? failure.refused : failure.lost, n);
-      await sleep(backoffDelay(n, { initialMs: this.retryDelayMs, maxMs: 2000 }), signal);
+      return { result, attempts: n };
+    } catch (err) {
+      if (!(err instanceof FailedAttempt)) throw err;
+      signal?.throwIfAborted();
+      const { failure } = err;
+      if ('refused' in failure) throw failure.refused;
+      throw new NetworkError(
+        `${this.host}:${this.port}: ${failure.lost.message} (after ${n} attempts)`,
+        failure.lost.code,
+        { cause: failure.lost },
+      );
     }
   }
 
