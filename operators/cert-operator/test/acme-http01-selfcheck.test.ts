@@ -210,6 +210,25 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
     gate.queries.some((q) => q.name === name && (q.type === 'A' || q.type === 'AAAA'));
 
   const certificate = (name: string) => client.get(Certificates, { namespace: ns, name });
+  /** A Certificate for NAME.example.test from its own ACME Issuer, created before NAME resolves. */
+  async function certificateFor(name: string) {
+    const account = await pebbleIssuer(client, pebble, ns, name);
+    const host = `${name}.${ZONE}`;
+    await client.create(Certificates, {
+      metadata: { name, namespace: ns },
+      spec: { secretName: `${name}-tls`, issuerRef: { name }, dnsNames: [host] },
+    });
+    return { account, host };
+  }
+  /** The Certificate once its Issuing condition tells of the self-check's NXDOMAIN. */
+  const selfCheckWaiting = (name: string) =>
+    waitFor(
+      async () => {
+        const c = await certificate(name);
+        return condition(c, 'Issuing')?.message.includes('NXDOMAIN') && c;
+      },
+      { timeoutMs: 20_000, description: 'the Issuing condition telling of the self-check' },
+    );
   const condition = (c: Certificate, type: string) =>
     c.status?.conditions?.find((x) => x.type === type);
   const eventsOf = async (name: string): Promise<Event[]> =>
@@ -255,19 +274,8 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
   });
 
   it('does not ask Pebble to validate until the name resolves, says why meanwhile, then issues from one order', async () => {
-    const account = await pebbleIssuer(client, pebble, ns, 'late');
-    const host = `late.${ZONE}`;
-    await client.create(Certificates, {
-      metadata: { name: 'late', namespace: ns },
-      spec: { secretName: 'late-tls', issuerRef: { name: 'late' }, dnsNames: [host] },
-    });
-    const waiting = await waitFor(
-      async () => {
-        const c = await certificate('late');
-        return condition(c, 'Issuing')?.message.includes('NXDOMAIN') && c;
-      },
-      { timeoutMs: 20_000, description: 'the Issuing condition telling of the self-check' },
-    );
+    const { account, host } = await certificateFor('late');
+    const waiting = await selfCheckWaiting('late');
     const issuing = condition(waiting, 'Issuing')!;
     console.log(`Issuing while waiting: ${issuing.reason}: ${issuing.message}`);
     expect(issuing).toMatchObject({ status: 'True', reason: 'DoesNotExist' });
@@ -317,13 +325,8 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
   });
 
   it('gives up after its timeout without asking Pebble, backs off, then resumes that order', async () => {
-    const account = await pebbleIssuer(client, pebble, ns, 'never');
-    const host = `never.${ZONE}`;
     const started = performance.now();
-    await client.create(Certificates, {
-      metadata: { name: 'never', namespace: ns },
-      spec: { secretName: 'never-tls', issuerRef: { name: 'never' }, dnsNames: [host] },
-    });
+    const { account, host } = await certificateFor('never');
     const failed = await waitFor(
       async () => {
         const c = await certificate('never');
@@ -371,19 +374,8 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
   }, 60_000);
 
   it('stopped while its self-check waits: it stops at once, and the next operator resumes that order', async () => {
-    const account = await pebbleIssuer(client, pebble, ns, 'handover');
-    const host = `handover.${ZONE}`;
-    await client.create(Certificates, {
-      metadata: { name: 'handover', namespace: ns },
-      spec: { secretName: 'handover-tls', issuerRef: { name: 'handover' }, dnsNames: [host] },
-    });
-    const waiting = await waitFor(
-      async () => {
-        const c = await certificate('handover');
-        return condition(c, 'Issuing')?.message.includes('NXDOMAIN') && c;
-      },
-      { timeoutMs: 20_000, description: 'the self-check waiting' },
-    );
+    const { account, host } = await certificateFor('handover');
+    const waiting = await selfCheckWaiting('handover');
     const orderUrl = waiting.status?.acmeOrder?.url;
     const stopping = performance.now();
     await running.stop();
