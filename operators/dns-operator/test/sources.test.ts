@@ -335,6 +335,22 @@ describe('ingressEndpoints', () => {
     expect(result.names).toEqual(['good.example.com']);
   });
 
+  it('ignores a hostname or target list over 256 items whole, with one error', () => {
+    const names = Array.from({ length: 257 }, (_, i) => `n${i}.example.com`).join(',');
+    const result = ingressEndpoints(
+      ingress(['app.example.com'], [{ ip: '192.0.2.1' }], {
+        'dns.chousei.dev/hostname': names,
+        'dns.chousei.dev/target': names,
+      }),
+    );
+    expect(result.errors.map((e) => `${e.field} ${e.message}`)).toEqual([
+      'metadata.annotations[dns.chousei.dev/target] lists 257 items, over the 256 allowed: ignored',
+      'metadata.annotations[dns.chousei.dev/hostname] lists 257 items, over the 256 allowed: ignored',
+    ]);
+    expect(result.names).toEqual(['app.example.com']);
+    expect(result.endpoints.map((e) => e.targets)).toEqual([['192.0.2.1']]);
+  });
+
   it('reports invalid targets by field and publishes the valid ones', () => {
     const fromStatus = ingressEndpoints(
       ingress(['www.example.com'], [{ ip: '192.0.2.1' }, { hostname: 'bad host' }]),

@@ -96,6 +96,16 @@ describe('record values', () => {
     expect(() => buildUpdate('example.test', [{ action: 'create', record: cname }], 1)).toThrow(
       /one CNAME/,
     );
+    // TCP frames a message with 16 bits of length: a longer one could never be sent.
+    const txt: RecordSet = {
+      name: 'x.example.test',
+      type: 'TXT',
+      ttl: 60,
+      values: Array.from({ length: 300 }, (_, i) => `"${String(i).padEnd(250, 'x')}"`),
+    };
+    expect(() => buildUpdate('example.test', [{ action: 'create', record: txt }], 1)).toThrow(
+      /message of \d+ bytes is over the 65535 a DNS message can carry/,
+    );
   });
 });
 

@@ -58,6 +58,19 @@ export function machineSlowdown(): number {
   return Math.max(1, best / REFERENCE_MS);
 }
 
+/**
+ * Throws unless `ms` is within `boundMs`, scaled by machineSlowdown() (asked only when over):
+ * the one time check of hostile-input tests.
+ */
+export function assertWithin(ms: number, boundMs: number, what: string): void {
+  if (ms <= boundMs) return;
+  const slowdown = machineSlowdown();
+  if (ms <= boundMs * slowdown) return;
+  throw new Error(
+    `${what} took ${ms.toFixed(1)} ms (over ${boundMs} ms x ${slowdown.toFixed(1)}, this machine's slowdown against the reference)`,
+  );
+}
+
 /** Every figure measured in this process, in order: suites print them after their run. */
 export const parserFigures: ParserFigures[] = [];
 
@@ -100,14 +113,7 @@ export function checkParser<T>(check: ParserCheck<T>): ParserFigures {
           cause: err,
         });
       }
-      if (ms > bound) {
-        const slowdown = machineSlowdown();
-        if (ms > bound * slowdown) {
-          throw new Error(
-            `${check.parser} took ${ms.toFixed(1)} ms on ${size} (over ${bound} ms x ${slowdown.toFixed(1)}, this machine's slowdown against the reference)`,
-          );
-        }
-      }
+      assertWithin(ms, bound, `${check.parser} on ${size}`);
     }),
     { numRuns: check.numRuns ?? 200 },
   );

@@ -80,22 +80,35 @@ export interface DnsAnnotations {
 export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 
 /**
- * Splits a comma list, tolerating whitespace and empty items (`a, b,`); a value over
- * MAX_ANNOTATIONS_BYTES is reported and read as empty.
+ * Names or targets one annotation may list: as many as a DNSEndpoint's endpoints. A longer
+ * list is no one's setup, and would cost an Event per bad item.
+ */
+export const MAX_ANNOTATION_ITEMS = 256;
+
+/**
+ * Splits a comma list, tolerating whitespace and empty items (`a, b,`). A value over
+ * MAX_ANNOTATIONS_BYTES or MAX_ANNOTATION_ITEMS is reported and read as empty: publishing
+ * an arbitrary part of it would be worse.
  */
 function commaList(found: FoundAnnotation | undefined, errors: FieldError[]): string[] {
   if (!found) return [];
-  if (found.value.length > MAX_ANNOTATIONS_BYTES) {
-    errors.push({
-      field: found.field,
-      message: `is ${found.value.length} characters, over the ${MAX_ANNOTATIONS_BYTES / 1024} KiB the API server allows for all annotations: ignored`,
-    });
+  const refuse = (message: string) => {
+    errors.push({ field: found.field, message: `${message}: ignored` });
     return [];
+  };
+  if (found.value.length > MAX_ANNOTATIONS_BYTES) {
+    return refuse(
+      `is ${found.value.length} characters, over the ${MAX_ANNOTATIONS_BYTES / 1024} KiB the API server allows for all annotations`,
+    );
   }
-  return found.value
+  const items = found.value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  if (items.length > MAX_ANNOTATION_ITEMS) {
+    return refuse(`lists ${items.length} items, over the ${MAX_ANNOTATION_ITEMS} allowed`);
+  }
+  return items;
 }
 
 /**

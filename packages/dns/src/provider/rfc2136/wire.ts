@@ -137,8 +137,14 @@ export function encodeMessage(m: WireMessage): Buffer {
     offset = buf.writeUInt16BE(r.rdata.length, offset);
     offset += r.rdata.copy(buf, offset);
   }
+  if (offset > MAX_MESSAGE_BYTES) throw new WireError(tooLong(offset));
   return buf.subarray(0, offset);
 }
+
+/** TCP frames a message with a 16-bit length (RFC 1035 4.2.2): no message is longer. */
+export const MAX_MESSAGE_BYTES = 0xffff;
+const tooLong = (bytes: number) =>
+  `message of ${bytes} bytes is over the ${MAX_MESSAGE_BYTES} a DNS message can carry`;
 
 export interface Header {
   id: number;
@@ -155,6 +161,7 @@ export interface Header {
 export function readHeader(buf: Buffer): Header {
   if (buf.length < 12)
     throw new WireError(`message of ${buf.length} bytes is shorter than a header`);
+  if (buf.length > MAX_MESSAGE_BYTES) throw new WireError(tooLong(buf.length));
   const flags = buf.readUInt16BE(2);
   return {
     id: buf.readUInt16BE(0),
