@@ -5,10 +5,10 @@ import type { PrivateKeySpec } from '../pki/index.js';
 import {
   type CertificateInfo,
   defaultRenewalTime,
-  inspectCertificate,
-  keyMatchesCertificate,
-  keySpecOf,
+  keyMatchesPublicKey,
   normalizeIp,
+  type ParsedCertificate,
+  parseCertificate,
 } from '../pki/index.js';
 import { SecretValueTooLargeError, secretValue } from './secret.js';
 
@@ -112,6 +112,8 @@ export interface SecretContents {
   keyPem?: string;
   /** tls.crt as parsed; unset when `unusable` says why. */
   info?: CertificateInfo;
+  /** tls.key is the key of tls.crt (set with `info`). */
+  keyMatches?: boolean;
   /** Missing, too large or unreadable: a reason to issue. */
   unusable?: IssuanceNeed;
 }
@@ -133,12 +135,18 @@ export function readSecret(cert: Certificate, secret: Secret | undefined): Secre
     const message = `Secret ${cert.spec.secretName} does not exist or lacks tls.crt/tls.key`;
     return { unusable: { reason: 'DoesNotExist', message } };
   }
+  let parsed: ParsedCertificate;
   try {
-    return { certPem, keyPem, info: inspectCertificate(certPem) };
+    parsed = parseCertificate(certPem);
   } catch (err) {
     const message = `tls.crt cannot be read: ${(err as Error).message}`;
     return { certPem, keyPem, unusable: { reason: 'InvalidCertificate', message } };
   }
+  let keyMatches = false;
+  try {
+    keyMatches = keyMatchesPublicKey(keyPem, parsed.publicKey);
+  } catch {}
+  return { certPem, keyPem, info: parsed.info, keyMatches };
 }
 
 /**
@@ -162,11 +170,8 @@ export function secretNeed(
 ): IssuanceNeed | undefined {
   const { certPem, keyPem, info } = contents;
   if (contents.unusable || !secret || !certPem || !keyPem || !info) return contents.unusable;
-  let matches = false;
-  try {
-    matches = keyMatchesCertificate(keyPem, certPem);
-  } catch {}
-  if (!matches) return { reason: 'KeyMismatch', message: 'tls.key does not belong to tls.crt' };
+  if (!contents.keyMatches)
+    return { reason: 'KeyMismatch', message: 'tls.key does not belong to tls.crt' };
   const spec = cert.spec;
   if (
     sorted(info.dnsNames) !== sorted(spec.dnsNames) ||
@@ -187,7 +192,7 @@ export function secretNeed(
   // Secret taken over): the next issuance makes the default one.
   const want = keySpec(cert);
   const asked = spec.privateKey?.algorithm !== undefined || spec.privateKey?.size !== undefined;
-  if (asked && !sameKeySpec(keySpecOf(keyPem), want)) {
+  if (asked && !sameKeySpec(info.keyAlgorithm, want)) {
     return {
       reason: 'IncorrectKeyType',
       message: `the key is not ${want.algorithm}${want.size ? ` ${want.size}` : ''}`,

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { keySpecOfKeyObject } from './keys.js';
 import { PkiError, pemToDer, splitPem } from './pem.js';
@@ -33,16 +33,32 @@ export interface ChainVerification {
 
 /** What a PEM bundle's first certificate (the leaf of a chain) says. */
 export function inspectCertificate(pem: string): CertificateInfo {
+  return parseCertificate(pem).info;
+}
+
+/** A leaf parsed once: what it says, and its public key to match a private key against. */
+export interface ParsedCertificate {
+  info: CertificateInfo;
+  publicKey: KeyObject;
+}
+
+export function parseCertificate(pem: string): ParsedCertificate {
   const der = pemToDer(pem);
   try {
-    return certificateInfo(new x509.X509Certificate(der), der);
+    const cert = new x509.X509Certificate(der);
+    const publicKey = spkiKey(cert.publicKey);
+    return { info: certificateInfo(cert, der, publicKey), publicKey };
   } catch (err) {
     // Whatever the parser or a field reader tripped on in a hostile certificate.
     throw new PkiError(`not a valid certificate: ${(err as Error).message}`, { cause: err });
   }
 }
 
-function certificateInfo(cert: x509.X509Certificate, der: Buffer): CertificateInfo {
+function certificateInfo(
+  cert: x509.X509Certificate,
+  der: Buffer,
+  publicKey: KeyObject,
+): CertificateInfo {
   const commonName = cert.subjectName.getField('CN')[0];
   return {
     subject: cert.subject,
@@ -54,7 +70,7 @@ function certificateInfo(cert: x509.X509Certificate, der: Buffer): CertificateIn
     serialNumber: cert.serialNumber.toLowerCase(),
     isCA: cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false,
     usages: usagesOf(cert.extensions),
-    keyAlgorithm: keySpecOfKeyObject(spkiKey(cert.publicKey)),
+    keyAlgorithm: keySpecOfKeyObject(publicKey),
     fingerprintSha256: createHash('sha256')
       .update(der)
       .digest('hex')

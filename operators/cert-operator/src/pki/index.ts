@@ -3,6 +3,8 @@ export {
   type ChainVerification,
   defaultRenewalTime,
   inspectCertificate,
+  type ParsedCertificate,
+  parseCertificate,
   splitPem,
   verifyChain,
 } from './certificate.js';
@@ -10,6 +12,7 @@ export { type CsrOptions, createCsr, type ParsedCsr, parseCsr, verifyCsr } from 
 export {
   generatePrivateKey,
   keyMatchesCertificate,
+  keyMatchesPublicKey,
   keySpecOf,
   keySpecOfKeyObject,
 } from './keys.js';

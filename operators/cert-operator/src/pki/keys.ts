@@ -104,7 +104,12 @@ export function keyMatchesCertificate(keyPem: string, certPem: string): boolean 
   } catch (err) {
     throw new PkiError(`not a valid certificate: ${(err as Error).message}`, { cause: err });
   }
-  return publicKeyDer(parsePrivateKey(keyPem)).equals(publicKeyDer(cert.publicKey));
+  return keyMatchesPublicKey(keyPem, cert.publicKey);
+}
+
+/** Whether `keyPem` is the private half of `publicKey` (a parsed certificate's). */
+export function keyMatchesPublicKey(keyPem: string, publicKey: KeyObject): boolean {
+  return publicKeyDer(parsePrivateKey(keyPem)).equals(publicKeyDer(publicKey));
 }
 
 /** DER SubjectPublicKeyInfo of a key (the public half when given a private key). */
