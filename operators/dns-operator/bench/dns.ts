@@ -69,7 +69,7 @@ try {
 
   const cold = await phase(bench, 'cold');
   await createIngresses(cold.namespace, cold.zone, INGRESSES);
-  const coldRun = await coldStart(cold, INGRESSES);
+  const coldRun = await coldStart(cold, INGRESSES, RESYNC_INTERVAL_S);
   const coldOp = coldRun.op;
   const initialCalls = coldRun.calls;
   const { minimum, records } = await minimumChangeCalls(bench, cold, INGRESSES);
@@ -87,6 +87,7 @@ try {
   if (SCALE_INGRESSES > 0) {
     const big = await phase(bench, 'scale');
     await createIngresses(big.namespace, big.zone, SCALE_INGRESSES);
+    // No --resync-interval: the default, as users start it.
     const run = await coldStart(big, SCALE_INGRESSES, undefined);
     scale = { seconds: run.seconds, peakMb: run.peakMb };
     await stop(run.op);
@@ -128,11 +129,7 @@ try {
 }
 
 /** Started over `n` existing Ingresses: seconds to converge, peak RSS, calls made. */
-async function coldStart(
-  p: Phase,
-  n: number,
-  resyncIntervalS: number | undefined = RESYNC_INTERVAL_S,
-) {
+async function coldStart(p: Phase, n: number, resyncIntervalS: number | undefined) {
   const run = await coldStartOf(bench, p, n, SOURCES, resyncIntervalS);
   const { peakMb } = await run.sampler.stop();
   console.log(`${p.name}: peak ${peakMb.toFixed(1)} MB`);

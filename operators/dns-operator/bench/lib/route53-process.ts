@@ -18,6 +18,7 @@ import {
 /** Node flags for the operator on top of its image's (diagnosis, e.g. `--trace-gc`). */
 const EXTRA_NODE_FLAGS = (process.env.BENCH_OPERATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const OPERATOR_LOG = process.env.BENCH_OPERATOR_LOG;
+const OPERATOR_LOG_LEVEL = process.env.BENCH_OPERATOR_LOG_LEVEL ?? 'warn';
 const operatorDir = new URL('../..', import.meta.url).pathname;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const round = (n: number, digits = 1) => Number(n.toFixed(digits));
@@ -90,7 +91,7 @@ export async function startOperator(
       `--namespace=${p.namespace}`,
       '--txt-owner-id=bench',
       ...(resyncIntervalS ? [`--resync-interval=${resyncIntervalS}s`] : []),
-      '--log-level=warn',
+      `--log-level=${OPERATOR_LOG_LEVEL}`,
       ...args,
     ],
     env: {
@@ -99,7 +100,8 @@ export async function startOperator(
       AWS_REGION: b.moto.region,
     },
     extraNodeFlags: EXTRA_NODE_FLAGS,
-    // Diagnosis: BENCH_OPERATOR_LOG=/tmp/op keeps each phase's log in /tmp/op-PHASE.log.
+    // Diagnosis: BENCH_OPERATOR_LOG=/tmp/op keeps each phase's log in /tmp/op-PHASE.log, at
+    // BENCH_OPERATOR_LOG_LEVEL (default warn).
     ...(OPERATOR_LOG ? { logFile: `${OPERATOR_LOG}-${p.name}.log` } : {}),
   });
   b.running.add(op);
