@@ -229,6 +229,24 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
       },
       { timeoutMs: 20_000, description: 'the Issuing condition telling of the self-check' },
     );
+  /**
+   * Publishes the Certificate's name, then waits for it to be Ready: issued once, without a
+   * failed attempt, from `orderUrl` and no other order.
+   */
+  async function issuedOnPublish(
+    name: string,
+    { account, host }: Awaited<ReturnType<typeof certificateFor>>,
+    orderUrl: string | undefined,
+  ): Promise<Certificate> {
+    await dns.publish(host, '127.0.0.1');
+    const issued = await waitForCondition(client, Certificates, { namespace: ns, name }, 'Ready', {
+      timeoutMs: 20_000,
+    });
+    expect(issued.status?.revision).toBe(1);
+    expect(issued.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(await ordersOf(account)).toEqual([orderUrl]);
+    return issued;
+  }
   const condition = (c: Certificate, type: string) =>
     c.status?.conditions?.find((x) => x.type === type);
   const eventsOf = async (name: string): Promise<Event[]> =>
@@ -299,18 +317,8 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
     expect(pebbleLookedUp(host)).toBe(false);
 
     const published = performance.now();
-    await dns.publish(host, '127.0.0.1');
-    const ready = await waitForCondition(
-      client,
-      Certificates,
-      { namespace: ns, name: 'late' },
-      'Ready',
-      { timeoutMs: 20_000 },
-    );
+    await issuedOnPublish('late', { account, host }, orderUrl);
     console.log(`published to Ready: ${(performance.now() - published).toFixed(0)} ms`);
-    expect(ready.status?.revision).toBe(1);
-    expect(ready.status?.failedIssuanceAttempts).toBeUndefined();
-    expect(await ordersOf(account)).toEqual([orderUrl]);
     expect(pebbleLookedUp(host)).toBe(true);
     expect((await challengeOf(account, orderUrl)).challenge?.status).toBe('valid');
     await waitFor(
@@ -360,17 +368,7 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
     expect(untouched.challenge?.validated).toBeUndefined();
     expect(pebbleLookedUp(host)).toBe(false);
 
-    await dns.publish(host, '127.0.0.1');
-    const issued = await waitForCondition(
-      client,
-      Certificates,
-      { namespace: ns, name: 'never' },
-      'Ready',
-      { timeoutMs: 20_000 },
-    );
-    expect(issued.status?.revision).toBe(1);
-    expect(issued.status?.failedIssuanceAttempts).toBeUndefined();
-    expect(await ordersOf(account)).toEqual([orderUrl]);
+    await issuedOnPublish('never', { account, host }, orderUrl);
   }, 60_000);
 
   it('stopped while its self-check waits: it stops at once, and the next operator resumes that order', async () => {
@@ -385,18 +383,8 @@ describe('cert-operator with the HTTP-01 self-check (Pebble resolving through BI
     expect(ms).toBeLessThan(5000);
 
     ({ running } = await startOperator());
-    await dns.publish(host, '127.0.0.1');
-    const issued = await waitForCondition(
-      client,
-      Certificates,
-      { namespace: ns, name: 'handover' },
-      'Ready',
-      { timeoutMs: 20_000 },
-    );
-    expect(issued.status?.revision).toBe(1);
     // The wait cut short was no failed attempt, and the order placed before it was resumed.
-    expect(issued.status?.failedIssuanceAttempts).toBeUndefined();
-    expect(await ordersOf(account)).toEqual([orderUrl]);
+    await issuedOnPublish('handover', { account, host }, orderUrl);
   }, 60_000);
 });
 
