@@ -431,6 +431,14 @@ describe('rfc2136 against BIND9', () => {
     expect(extractTsig(replies.at(-1)!)).toBeDefined();
   });
 
+  it('refuses a request too long for TCP framing, without sending it', async () => {
+    const transport = new DnsTransport({ host: bind.host, port: bind.port });
+    const request = Buffer.alloc(0x10000);
+    await expect(transport.exchange(request)).rejects.toThrow(
+      'message of 65536 bytes is over the 65535 a DNS message can carry',
+    );
+  });
+
   it('counts requests in the metrics', async () => {
     const text = await metricsRegistry.metrics();
     expect(text).toMatch(

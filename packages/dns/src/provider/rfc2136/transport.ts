@@ -4,7 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
 import { withRetry } from '@chousei/runtime';
-import { readHeader } from './wire.js';
+import { MAX_MESSAGE_BYTES, readHeader, tooLong, WireError } from './wire.js';
 
 /** Requests up to this size go over UDP (the classic limit without EDNS). */
 export const UDP_MAX = 512;
@@ -228,6 +228,10 @@ export class DnsTransport {
     signal: AbortSignal | undefined,
   ): Promise<Buffer[]> {
     const id = request.readUInt16BE(0);
+    // Its length is written in 16 bits: a longer message (a TSIG record added at the limit)
+    // is refused here, not by the length write inside the socket's handler.
+    if (request.length > MAX_MESSAGE_BYTES)
+      return Promise.reject(new WireError(tooLong(request.length)));
     return new Promise((resolve, reject) => {
       const replies: Buffer[] = [];
       let pending: Buffer = Buffer.alloc(0);

@@ -143,7 +143,7 @@ export function encodeMessage(m: WireMessage): Buffer {
 
 /** TCP frames a message with a 16-bit length (RFC 1035 4.2.2): no message is longer. */
 export const MAX_MESSAGE_BYTES = 0xffff;
-const tooLong = (bytes: number) =>
+export const tooLong = (bytes: number) =>
   `message of ${bytes} bytes is over the ${MAX_MESSAGE_BYTES} a DNS message can carry`;
 
 export interface Header {
