@@ -109,6 +109,30 @@ describe('record values', () => {
   });
 });
 
+/**
+ * A UDP socket and a TCP server on one loopback port, both mute. The port is the UDP one's,
+ * so its TCP side may be taken by another process: then another port is tried.
+ */
+async function muteServer(): Promise<{ port: number; close: () => void }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const { port } = udp.address();
+    const tcp = createServer(() => {});
+    const listening = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    const close = () => {
+      udp.close();
+      tcp.close();
+    };
+    if (listening) return { port, close };
+    udp.close();
+    if (attempt === 20) throw new Error('no loopback port free on both UDP and TCP');
+  }
+}
+
 /** The error a promise rejects with. */
 async function rejection(p: Promise<unknown>): Promise<ProviderError> {
   const err = await p.then(
@@ -354,11 +378,7 @@ describe('rfc2136 against BIND9', () => {
 
   it('stops waiting for a server that never answers once its signal aborts', async () => {
     // Bound but mute, on UDP and TCP: requests get neither an answer nor an error.
-    const udp = createSocket('udp4');
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-    const { port } = udp.address();
-    const tcp = createServer(() => {});
-    await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve));
+    const { port, close } = await muteServer();
     try {
       // Without a signal: 3 attempts of 5 s each.
       const p = provider({ host: '127.0.0.1', port, timeoutMs: 5000 });
@@ -380,8 +400,7 @@ describe('rfc2136 against BIND9', () => {
         expect(Date.now() - started).toBeLessThan(1500);
       }
     } finally {
-      udp.close();
-      tcp.close();
+      close();
     }
   });
 
