@@ -10,7 +10,7 @@ import {
   repeatedBytes,
 } from '@chousei/testenv/hostile';
 import * as fc from 'fast-check';
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/api/duration.js';
 import { children, signedParts } from '../src/pki/der.js';
 import {
@@ -222,5 +222,22 @@ describe('cert-operator parsers on hostile input', () => {
       typed: never,
       size: ({ name, duration, email }) => name.length + duration.length + email.length,
     });
+  });
+});
+
+describe('cert-operator parsers on fixed hostile input', () => {
+  it('refuses with PkiError a certificate that parses but whose public key does not decode', () => {
+    // The EC point's form octet (04, uncompressed) made 09, no such form: the certificate's
+    // structure still parses, and only reading its key fails (found by CI).
+    const der = pemToDer(certPem);
+    const point = der.indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04])) + 3;
+    const broken = Buffer.from(der);
+    broken[point] = 0x09;
+    const pem = wrap('CERTIFICATE')(broken);
+    expect(() => keyMatchesCertificate(key, pem)).toThrow(PkiError);
+    expect(() => inspectCertificate(pem)).toThrow(PkiError);
+    expect(() =>
+      keyMatchesCertificate('-----BEGIN PRIVATE KEY-----\n\n-----END PRIVATE KEY-----\n', certPem),
+    ).toThrow(PkiError);
   });
 });

@@ -1,12 +1,12 @@
 import * as x509 from '@peculiar/x509';
 import { IssuanceError } from '../issuance.js';
 import {
-  type CertificateInfo,
-  inspectCertificate,
+  type ParsedCertificate,
+  parseCertificate,
   splitPem,
   verifyChain,
 } from '../pki/certificate.js';
-import { keyMatchesCertificate } from '../pki/keys.js';
+import { keyMatchesPublicKey } from '../pki/keys.js';
 import { pemToDer } from '../pki/pem.js';
 import { signCertificate } from '../pki/sign.js';
 import type { CertificateRequest, IssueContext, IssuedCertificate, Issuer } from './issuer.js';
@@ -55,15 +55,16 @@ export class CAIssuer implements Issuer {
     const chain = splitPem(this.ca.certPem);
     const [caPem] = chain;
     if (caPem === undefined) throw invalid('the CA certificate PEM holds no certificate');
-    let info: CertificateInfo;
+    let parsed: ParsedCertificate;
     try {
-      info = inspectCertificate(caPem);
+      parsed = parseCertificate(caPem);
     } catch (err) {
       throw invalid(`the CA certificate cannot be read: ${(err as Error).message}`, err);
     }
+    const { info } = parsed;
     let matches: boolean;
     try {
-      matches = keyMatchesCertificate(this.ca.keyPem, caPem);
+      matches = keyMatchesPublicKey(this.ca.keyPem, parsed.publicKey);
     } catch (err) {
       throw invalid(`the CA private key cannot be read: ${(err as Error).message}`, err);
     }

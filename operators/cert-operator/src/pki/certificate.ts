@@ -1,6 +1,6 @@
 import { createHash, type KeyObject, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { keySpecOfKeyObject } from './keys.js';
+import { keyMatchesPublicKey, keySpecOfKeyObject } from './keys.js';
 import { PkiError, pemToDer, splitPem } from './pem.js';
 import { namesOf, spkiKey, usagesOf } from './shared.js';
 import type { KeyUsage, PrivateKeySpec } from './spec.js';
@@ -52,6 +52,15 @@ export function parseCertificate(pem: string): ParsedCertificate {
     // Whatever the parser or a field reader tripped on in a hostile certificate.
     throw new PkiError(`not a valid certificate: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Whether the private key belongs to the (first) certificate of the PEM: compares the DER
+ * SubjectPublicKeyInfo, which is exact for every key type. Throws PkiError when either PEM
+ * does not parse.
+ */
+export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
+  return keyMatchesPublicKey(keyPem, parseCertificate(certPem).publicKey);
 }
 
 function certificateInfo(

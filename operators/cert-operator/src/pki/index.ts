@@ -3,6 +3,7 @@ export {
   type ChainVerification,
   defaultRenewalTime,
   inspectCertificate,
+  keyMatchesCertificate,
   type ParsedCertificate,
   parseCertificate,
   splitPem,
@@ -11,7 +12,6 @@ export {
 export { type CsrOptions, createCsr, type ParsedCsr, parseCsr, verifyCsr } from './csr.js';
 export {
   generatePrivateKey,
-  keyMatchesCertificate,
   keyMatchesPublicKey,
   keySpecOf,
   keySpecOfKeyObject,

@@ -3,9 +3,8 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
-  X509Certificate,
 } from 'node:crypto';
-import { checkPemSize, PkiError, pemToDer } from './pem.js';
+import { checkPemSize, PkiError } from './pem.js';
 import type { PrivateKeySpec } from './spec.js';
 
 const PKCS8 = { type: 'pkcs8', format: 'pem' } as const;
@@ -90,21 +89,6 @@ export function keySpecOfKeyObject(key: KeyObject): PrivateKeySpec {
     default:
       throw new PkiError(`unsupported key type ${key.asymmetricKeyType ?? key.type}`);
   }
-}
-
-/**
- * Whether the private key belongs to the (first) certificate of the PEM: compares the DER
- * SubjectPublicKeyInfo, which is exact for every key type. Throws when either PEM does not parse.
- */
-export function keyMatchesCertificate(keyPem: string, certPem: string): boolean {
-  const der = pemToDer(certPem);
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(der);
-  } catch (err) {
-    throw new PkiError(`not a valid certificate: ${(err as Error).message}`, { cause: err });
-  }
-  return keyMatchesPublicKey(keyPem, cert.publicKey);
 }
 
 /** Whether `keyPem` is the private half of `publicKey` (a parsed certificate's). */

@@ -1,9 +1,11 @@
 import { isIP } from 'node:net';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
-import { Pkcs10CertificateRequest, X509Certificate } from '@peculiar/x509';
 import * as acme from 'acme-client';
 import { IssuanceError } from '../../issuance.js';
-import { pemToDer, splitPem } from '../../pki/pem.js';
+import { parseCertificate } from '../../pki/certificate.js';
+import { parseCsr } from '../../pki/csr.js';
+import { publicKeyDer } from '../../pki/keys.js';
+import { splitPem } from '../../pki/pem.js';
 import type { Solver, Challenge as SolverChallenge } from '../../solvers/solver.js';
 import type {
   CertificateRequest,
@@ -243,7 +245,7 @@ export class ACMEIssuer implements Issuer {
           const chain = await this.download(run, current);
           // A resumed order may have been finalized with an earlier CSR (another key):
           // its certificate would not fit the key the caller stores it with.
-          if (!certifiesCsrKey(chain[0]!, req.csrPem)) {
+          if (!certifiesCsrKey(chain[0]!, req.csrPem, current.url)) {
             if (!resumed) {
               throw new IssuanceError(
                 'OrderFailed',
@@ -611,11 +613,21 @@ function sameOrigin(url: string, origin: string): boolean {
 }
 
 /** Whether the leaf (first) certificate of `chainPem` is for the public key of `csrPem`. */
-function certifiesCsrKey(chainPem: string, csrPem: string): boolean {
-  const leaf = new X509Certificate(pemToDer(chainPem)).publicKey.rawData;
-  const requested = new Pkcs10CertificateRequest(pemToDer(csrPem, 'CERTIFICATE REQUEST')).publicKey
-    .rawData;
-  return Buffer.from(leaf).equals(Buffer.from(requested));
+function certifiesCsrKey(chainPem: string, csrPem: string, orderUrl: string): boolean {
+  let leaf: Buffer;
+  try {
+    leaf = publicKeyDer(parseCertificate(chainPem).publicKey);
+  } catch (err) {
+    // The CA's answer, not ours: a later download may be whole.
+    throw new IssuanceError(
+      'OrderFailed',
+      `the certificate of ${orderUrl} cannot be read: ${(err as Error).message}`,
+      true,
+      undefined,
+      { cause: err },
+    );
+  }
+  return leaf.equals(publicKeyDer(parseCsr(csrPem).publicKey));
 }
 
 /** An order known only by URL: acme-client's getOrder reads nothing else. */
