@@ -27,7 +27,7 @@ export interface ParserCheck<T> {
   size: (input: T) => number;
   /** Per input. Default 50 ms. */
   boundMs?: number;
-  /** Default 200. */
+  /** Default 200, or HOSTILE_RUNS from the environment (a longer soak than CI's). */
   numRuns?: number;
 }
 
@@ -115,7 +115,7 @@ export function checkParser<T>(check: ParserCheck<T>): ParserFigures {
       }
       assertWithin(ms, bound, `${check.parser} on ${size}`);
     }),
-    { numRuns: check.numRuns ?? 200 },
+    { numRuns: check.numRuns ?? Number(process.env.HOSTILE_RUNS ?? 200) },
   );
   // fast-check's own report prints the whole counterexample: megabytes here.
   if (run.failed) {
