@@ -51,7 +51,8 @@ ENV MALLOC_ARENA_MAX=2
 # Numeric, so that runAsNonRoot can verify it.
 USER 65532:65532
 # V8 sized for a small steady heap: a young generation of at most 2 x 4 MB (V8 otherwise
-# grows it to 128 MB on a big node and keeps it committed while idle) and
-# --optimize-for-size. Chosen by measurement, docs/benchmarks.md "Node flags"; the
+# grows it to 128 MB on a big node and keeps it committed while idle), --optimize-for-size,
+# and --lite-mode (no optimized code or feedback vectors: an operator waits on the network,
+# not on its JavaScript). Chosen by measurement, docs/benchmarks.md "Node flags"; the
 # benchmarks and e2e suites run this same command and environment.
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--optimize-for-size", "/app/dist/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--optimize-for-size", "--lite-mode", "/app/dist/main.js"]
