@@ -178,6 +178,67 @@ describe('cert-operator with ACME (Pebble, 5% nonce rejection on) and HTTP-01', 
     await gone();
   });
 
+  it('tells in the status what an order waits for, and stops the order when its Certificate is deleted', async () => {
+    const { routes, gone } = await watchChallengeRoutes(Ingresses);
+    // team.example.test is a zone of its own, without the wildcard: the name never resolves.
+    const name = 'waiting.team.example.test';
+    const key = { namespace: ns, name: 'waiting' };
+    await client.create(Certificates, {
+      metadata: key,
+      spec: { secretName: 'waiting-tls', issuerRef: { name: 'pebble' }, dnsNames: [name] },
+    });
+    const issuing = (c: { status?: { conditions?: { type: string; message?: string }[] } }) =>
+      c.status?.conditions?.find((x) => x.type === 'Issuing')?.message ?? '';
+    const waiting = await waitForCondition(client, Certificates, key, 'Issuing', {
+      timeoutMs: 20_000,
+      where: (c) => issuing(c).includes(`DNS NXDOMAIN for ${name}`),
+    });
+    expect(issuing(waiting)).toMatch(/^HTTP-01 self-check: /);
+    expect(waiting.status?.acmeOrder?.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/my-order\//);
+    expect(waiting.status?.nextPrivateKeySecretName).toBe('waiting-next-key');
+    expect(routes.length).toBe(1);
+
+    // Deleted while it waits: the order stops, its challenge Ingress goes, and so do the
+    // Certificate (its finalizer off) and the next key's Secret.
+    await client.delete(Certificates, key);
+    await gone();
+    await waitFor(async () => !(await client.get(Certificates, key).catch(() => undefined)), {
+      timeoutMs: 10_000,
+    });
+    const secrets = (await client.list(Secrets, { namespace: ns })).map((s) => s.metadata?.name);
+    expect(secrets).not.toContain('waiting-next-key');
+    expect(secrets).not.toContain('waiting-tls');
+  });
+
+  it('stops an order that waits when its Certificate is edited, and issues the new spec at once', async () => {
+    const key = { namespace: ns, name: 'edited' };
+    await client.create(Certificates, {
+      metadata: key,
+      spec: {
+        secretName: 'edited-tls',
+        issuerRef: { name: 'pebble' },
+        dnsNames: ['edited.team.example.test'],
+      },
+    });
+    await waitForCondition(client, Certificates, key, 'Issuing', {
+      timeoutMs: 20_000,
+      where: (c) =>
+        !!c.status?.conditions?.some(
+          (x) => x.type === 'Issuing' && x.message?.includes('NXDOMAIN'),
+        ),
+    });
+    // The self-check would wait 2 minutes for the old name; the new one is issued now.
+    await client.patch(Certificates, key, {
+      type: 'merge',
+      patch: { spec: { dnsNames: ['edited.example.test'] } },
+    });
+    await waitForCondition(client, Certificates, key, 'Ready', { timeoutMs: 20_000 });
+    const secret = await client.get(Secrets, { namespace: ns, name: 'edited-tls' });
+    expect(inspectCertificate(secretText(secret, 'tls.crt')).dnsNames).toEqual([
+      'edited.example.test',
+    ]);
+  });
+
   it('issues over HTTP-01 through a temporary HTTPRoute (gatewayHTTPRoute): its parents and labels, the Exact path to the solver Service, removed after', async () => {
     await pebbleIssuer(client, pebble, ns, 'pebble-gateway', [
       {

@@ -10,6 +10,7 @@ import {
   type ObjectKey,
   type ObjectReconciler,
   Secrets,
+  whenAborted,
 } from '@chousei/runtime';
 import {
   ANNOTATION_CERTIFICATE,
@@ -80,9 +81,12 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
 
   constructor(private readonly units: Units) {}
 
-  async reconcile(cert: Certificate, ctx: ObjectContext<Certificate>): Promise<CertificateResult> {
+  async reconcile(cert: Certificate, ctx: ObjectContext): Promise<CertificateResult> {
     const { gate, readiness, issuing, metrics } = this.units;
     metrics.observe(cert);
+    // 0. An ACME order under way: what it waits for, or its end.
+    const underWay = await issuing.underWay(cert, ctx);
+    if (underWay) return underWay;
     // 1. May it be issued at all: spec, Secret, DomainPolicies.
     const admitted = await gate.admit(cert);
     if ('refusal' in admitted) {
@@ -114,8 +118,9 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
     return issuing.issue(cert, input, ctx);
   }
 
-  /** Deletes the Secret (under secretDeletionPolicy Delete) and the next key's. */
+  /** Stops an order under way, deletes the Secret (secretDeletionPolicy Delete) and the next key's. */
   async cleanup(cert: Certificate): Promise<void> {
+    await this.units.issuing.stop(cert, 'the Certificate is deleted');
     this.units.renewalInfo.forget(cert.metadata?.uid ?? '');
     await this.units.secrets.cleanup(cert);
     await this.units.keys.cleanup(cert);
@@ -160,6 +165,26 @@ export function certificateController(opts: CertificateControllerOptions) {
   const keys = new KeyManager(client, secrets);
   const tell = { events: opts.events, metrics };
   const readiness = new Readiness(opts.events, metrics, renewalInfo, writer, issuerFor);
+  const concurrency = opts.concurrency ?? 50;
+  const issuing = new Issuing(tell, keys, writer, readiness, issuerFor, opts.backoff, concurrency);
+  // A reconcile waiting on an order lets go of it when its spec changes or it is deleted.
+  certificates.addHandler({
+    onUpdate: (old, cur) => {
+      const { generation, deletionTimestamp } = cur.metadata ?? {};
+      if (generation !== old.metadata?.generation || deletionTimestamp) issuing.interrupt(cur);
+    },
+    onDelete: (cert) => issuing.interrupt(cert),
+  });
+  // Shutdown waits (within its grace period) for the orders under way to end their waits
+  // and clean up what they presented; the Lease is handed over after.
+  manager.add({
+    name: 'acme orders',
+    needsLeaderElection: true,
+    start: async (signal) => {
+      await whenAborted(signal);
+      await issuing.settled();
+    },
+  });
   const reconciler = new CertificateReconciler({
     ...tell,
     gate: new IssuanceGate(
@@ -172,7 +197,7 @@ export function certificateController(opts: CertificateControllerOptions) {
       opts.domainPolicies,
     ),
     readiness,
-    issuing: new Issuing(tell, keys, writer, readiness, issuerFor, opts.backoff),
+    issuing,
     keys,
     secrets: writer,
     renewalInfo,
@@ -206,9 +231,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     .watches(Issuers, byIssuer('Issuer'), scope);
   if (clusterIssuers) builder.watches(ClusterIssuers, byIssuer('ClusterIssuer'));
   if (opts.domainPolicies) watchDomainPolicies(builder, opts.domainPolicies, certificates);
-  return builder
-    .withOptions({ maxConcurrentReconciles: opts.concurrency ?? 50 })
-    .reconcileObjects(reconciler);
+  return builder.withOptions({ maxConcurrentReconciles: concurrency }).reconcileObjects(reconciler);
 }
 
 /** The index key of an issuer: a ClusterIssuer's has no namespace. */

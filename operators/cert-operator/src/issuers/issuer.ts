@@ -52,9 +52,12 @@ export interface IssueContext {
   log: Logger;
   /** State saved by an earlier, interrupted attempt for the same request. */
   resume?: IssuanceState;
-  /** Persists state as soon as it exists (before waiting on anything). */
+  /**
+   * Records state as soon as it exists (before waiting on anything): the controller keeps
+   * it in the next status it writes, so a restart resumes it.
+   */
   save(state: IssuanceState): Promise<void>;
-  /** Tells why the issuance is waiting; never throws, never waits. */
+  /** Records why the issuance is waiting, for the status and Events; never throws, never waits. */
   progress?: (report: IssuanceProgress) => void;
 }
 

@@ -37,16 +37,16 @@ export interface ObjectResult<S> {
 
 /**
  * What an object reconciler is handed besides the object: the request's context, and a way
- * to write a status before the reconcile ends.
+ * to queue the object again from work that outlives the reconcile.
  */
-export interface ObjectContext<T extends KubeObject> extends ReconcileContext {
+export interface ObjectContext extends ReconcileContext {
   /**
-   * Writes `status` now (a merge patch of what changed, as the final write): for a reconcile
-   * that waits long and must tell meanwhile what it waits for, or keep what must survive a
-   * crash in the middle (an order placed). The status returned at the end is written over
-   * it: the diff starts from the last status written.
+   * Queues a reconcile of this object, as a watch event would. For work the reconcile
+   * starts and does not wait for (an ACME order under way): it calls this when it has
+   * something to show, and the next reconcile returns the status that tells it. The status
+   * is written by the runtime alone, once per reconcile.
    */
-  writeStatus(status: StatusOf<T>): Promise<void>;
+  enqueue(): void;
 }
 
 type Outcome<T extends KubeObject> =
@@ -64,7 +64,7 @@ export interface ObjectReconciler<T extends KubeObject> {
    * Converges `obj`, the object as cached (frozen: build the status as a new value). Never
    * called for an object being deleted; with a finalizer, only once it is on the object.
    */
-  reconcile(obj: T, ctx: ObjectContext<T>): Outcome<T> | Promise<Outcome<T>>;
+  reconcile(obj: T, ctx: ObjectContext): Outcome<T> | Promise<Outcome<T>>;
   /**
    * A finalizer held on every object until `cleanup` releases what `reconcile` made outside
    * it (copies in other namespaces, a DNS record, a gauge series). The runtime adds it
@@ -73,7 +73,7 @@ export interface ObjectReconciler<T extends KubeObject> {
    */
   finalizer?: {
     name: string;
-    cleanup(obj: T, ctx: ObjectContext<T>): Outcome<T> | Promise<Outcome<T>>;
+    cleanup(obj: T, ctx: ObjectContext): Outcome<T> | Promise<Outcome<T>>;
     /**
      * Whether `obj` needs the finalizer now (default: every object does). One that does not
      * is reconciled without it, and one already on comes off through `cleanup` as at
@@ -102,6 +102,7 @@ const EXPECTATION_TIMEOUT_MS = 30_000;
 export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectKey> {
   private informer: Informer<T> | undefined;
   private writes: WriteExpectations<T> | undefined;
+  private enqueue: ((key: ObjectKey) => void) | undefined;
   /** Objects not reconciled because the cache missed a write of ours: queued once it shows. */
   private readonly deferred = new Set<string>();
   /** Status writes in flight, by object key. */
@@ -119,6 +120,7 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
     const informer = binding.informers[this.primaryIndex] as unknown as Informer<T>;
     if (informer === this.informer) return;
     this.informer = informer;
+    this.enqueue = (key) => binding.enqueue(key);
     // Our own writes (finalizer, status) are awaited in the cache before the object is
     // looked at again, and their arrival queues it, whatever the predicates say.
     this.writes = new WriteExpectations(informer, {
@@ -158,7 +160,9 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       await this.handlers.deleted?.(request, ctx);
       return undefined;
     }
-    const { current, outcome } = await this.converge(obj, ctx);
+    const enqueue = this.enqueue!;
+    const objCtx: ObjectContext = { ...ctx, enqueue: () => enqueue(request) };
+    const { current, outcome } = await this.converge(obj, objCtx);
     if (outcome?.status !== undefined) await this.writeStatus(current, outcome.status);
     if (outcome?.error !== undefined) throw outcome.error;
     return outcome?.requeueAfter !== undefined ? { requeueAfter: outcome.requeueAfter } : undefined;
@@ -167,16 +171,10 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
   /** Reconcile or cleanup, under the finalizer when there is one. */
   private async converge(
     obj: T,
-    ctx: ReconcileContext,
+    objCtx: ObjectContext,
   ): Promise<{ current: T; outcome: Outcome<T> }> {
-    // The object as last written: the base of the next status write's diff.
+    // The object as last written: the base of the status write's diff.
     let current = obj;
-    const objCtx: ObjectContext<T> = {
-      ...ctx,
-      writeStatus: async (status) => {
-        current = (await this.writeStatus(current, status)) ?? current;
-      },
-    };
     const { finalizer } = this.handlers;
     if (!finalizer) {
       if (obj.metadata?.deletionTimestamp) return { current: obj, outcome: undefined };
@@ -184,8 +182,8 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       return { current, outcome };
     }
     if (finalizer.needed && !obj.metadata?.deletionTimestamp && !finalizer.needed(obj)) {
-      const { released, outcome } = await this.withoutFinalizer(obj, objCtx, () => current);
-      return { current: released ?? current, outcome };
+      const { released, outcome } = await this.withoutFinalizer(obj, objCtx);
+      return { current: released ?? obj, outcome };
     }
     const outcome = await finalize(this.client, this.rt, obj, finalizer.name, {
       apply: (stored) => {
@@ -203,12 +201,10 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
   /**
    * An object that does not need the finalizer: reconciled, then released from one left on
    * it once cleanup is done (the status the reconcile returned, unless cleanup returns one).
-   * `latest` is the object as last written (a status the reconcile wrote meanwhile).
    */
   private async withoutFinalizer(
     obj: T,
-    ctx: ObjectContext<T>,
-    latest: () => T,
+    ctx: ObjectContext,
   ): Promise<{ released?: T; outcome: Outcome<T> }> {
     const finalizer = this.handlers.finalizer!;
     const outcome = await this.handlers.reconcile(obj, ctx);
@@ -219,7 +215,7 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       return { outcome: both };
     }
     try {
-      const stored = await removeFinalizer(this.client, this.rt, latest(), finalizer.name);
+      const stored = await removeFinalizer(this.client, this.rt, obj, finalizer.name);
       this.writes?.wrote(stored);
       return { released: stored, outcome: both };
     } catch (err) {

@@ -1,8 +1,19 @@
-import { counter, type EventRecorder, type ObjectContext, setCondition } from '@chousei/runtime';
+import {
+  counter,
+  type EventRecorder,
+  mergePatch,
+  type ObjectContext,
+  setCondition,
+} from '@chousei/runtime';
 import { DEFAULT_DURATION_MS, parseDuration } from '../../api/duration.js';
 import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '../../api/types.js';
 import { IssuanceError } from '../../issuance.js';
-import type { IssuedCertificate, Issuer } from '../../issuers/issuer.js';
+import type {
+  CertificateRequest,
+  IssueContext,
+  IssuedCertificate,
+  Issuer,
+} from '../../issuers/issuer.js';
 import { createCsr, inspectCertificate } from '../../pki/index.js';
 import type { CertificateMetrics } from '../certificate-metrics.js';
 import {
@@ -14,10 +25,10 @@ import {
   type SecretContents,
 } from '../policy.js';
 import { tlsSecret } from '../secret.js';
+import { Attempts, IssuanceAttempt } from './attempt.js';
 import type { Admitted } from './gate.js';
 import { SECRET_RECHECK_MS } from './gate.js';
 import type { KeyManager, SigningKey } from './key-manager.js';
-import { IssuanceStatus } from './progress.js';
 import type { Readiness } from './readiness.js';
 import type { SecretWriter } from './secret-writer.js';
 import { type CertificateResult, refused, rfc3339, withCondition } from './status.js';
@@ -36,11 +47,15 @@ export interface IssuanceInput {
 }
 
 /**
- * Issues a Certificate (cert-manager's issuing): the next key, the order or signature, the
- * Secret written; a failure backs off exponentially, keeping an ACME order that may still
- * complete so that the next attempt (or a new leader) resumes it.
+ * Issues a Certificate (cert-manager's issuing): the next key, the signature or ACME order,
+ * the Secret written. A CA or SelfSigned issuer signs within the reconcile; an ACME order
+ * runs beside the reconciles (an IssuanceAttempt), each of which tells from it what the
+ * order waits for, until one takes its end. A failure backs off exponentially, keeping an
+ * ACME order that may still complete so that the next attempt (or a new leader) resumes it.
  */
 export class Issuing {
+  private readonly attempts: Attempts;
+
   constructor(
     private readonly tell: { events: EventRecorder; metrics: CertificateMetrics },
     private readonly keys: KeyManager,
@@ -48,96 +63,123 @@ export class Issuing {
     private readonly readiness: Readiness,
     private readonly issuerFor: (cert: Certificate, resource: IssuerResource) => Promise<Issuer>,
     private readonly backoff: BackoffPolicy,
-  ) {}
+    /** ACME orders worked on at once. */
+    concurrency: number,
+  ) {
+    this.attempts = new Attempts(concurrency);
+  }
 
+  /**
+   * The ACME order under way for `cert`, once it has something new to show: the status that
+   * tells what it waits for, or, once it has ended, the Secret written and the status that
+   * ends it. Undefined: none under way (one for a spec edited since is stopped first).
+   */
+  async underWay(cert: Certificate, ctx: ObjectContext): Promise<CertificateResult | undefined> {
+    const attempt = this.attempts.of(cert);
+    if (!attempt) return undefined;
+    if (!attempt.issuesFor(cert)) {
+      await this.attempts.stop(cert, 'the Certificate changed');
+      return undefined;
+    }
+    return this.follow(cert, attempt, ctx);
+  }
+
+  /** Starts issuing `cert`: signed now, or an ACME order placed (or resumed) and followed. */
   async issue(
     cert: Certificate,
     input: IssuanceInput,
-    ctx: ObjectContext<Certificate>,
+    ctx: ObjectContext,
   ): Promise<CertificateResult> {
     const { need, admitted } = input;
-    this.tell.events.event(
-      cert,
-      'Normal',
-      'Issuing',
-      'Issue',
-      `Issuing certificate: ${need.message}`,
-    );
-    const status = new IssuanceStatus(cert, { ...cert.status }, need, ctx, this.tell.events);
+    const { events } = this.tell;
+    events.event(cert, 'Normal', 'Issuing', 'Issue', `Issuing certificate: ${need.message}`);
     try {
       const issuer = await this.issuerFor(cert, admitted.issuer.resource);
-      // Only an ACME order can outlive this reconcile: only then is the key kept in a Secret.
-      const key = await this.keys.next(cert, admitted.secret, issuer.kind === 'ACME');
-      const issued = await this.order(cert, input, issuer, key, status, ctx);
-      // Before the final status: a late progress write would undo it.
-      await status.close();
-      return await this.store(cert, input, issuer, key, issued, status.current, ctx);
+      // Only an ACME order outlives the reconcile: only then is the key kept in a Secret.
+      const outlives = issuer.kind === 'ACME';
+      const key = await this.keys.next(cert, admitted.secret, outlives);
+      const req = request(cert, input, key);
+      const issue = (c: IssueContext) =>
+        outlives
+          ? this.attempts.inTurn(c.stopping ?? c.signal, () => issuer.issue(req, c))
+          : issuer.issue(req, c);
+      // Signed within this reconcile: nothing to queue it again for.
+      const enqueue = outlives ? ctx.enqueue : () => {};
+      const attempt = new IssuanceAttempt(cert, input, issuer, key, issue, {
+        ...ctx,
+        events,
+        enqueue,
+      });
+      if (!outlives) {
+        await attempt.done;
+        return await this.ended(cert, attempt, ctx);
+      }
+      this.attempts.add(attempt);
+      return await this.follow(cert, attempt, ctx);
     } catch (err) {
-      await status.close();
       // Cut short by a shutdown: not a failed issuance, the next leader goes on.
       if (ctx.signal.aborted || ctx.stopping.aborted) throw err;
-      return this.failed(cert, err, status.current, admitted.issuer.kind, ctx);
+      return this.failed(cert, err, { ...cert.status }, admitted.issuer.kind, ctx);
     }
   }
 
-  /** Signs, or places (or resumes) an ACME order and waits for it. */
-  private async order(
+  /**
+   * Waits until `attempt` has something to show that the status does not: then the status
+   * telling it, and the next reconcile queued to follow on; or its end. Once the operator is
+   * stopping, only its end: an order whose validation is under way is seen through, and
+   * the reconcile that ends it writes the Secret and the Ready status before the exit.
+   */
+  private async follow(
     cert: Certificate,
-    { need, contents }: IssuanceInput,
-    issuer: Issuer,
-    key: SigningKey,
-    status: IssuanceStatus,
-    ctx: ObjectContext<Certificate>,
-  ): Promise<IssuedCertificate> {
-    // Written with the ACME order it issues under, which is saved before any wait: one
-    // status write instead of two. An issuer that signs at once needs none, as the Ready
-    // status follows in this reconcile; the Issuing Event tells either way.
-    const issuing: CertificateStatus = {
-      conditions: setCondition(status.current.conditions, {
-        type: 'Issuing',
-        status: 'True',
-        reason: need.reason,
-        message: need.message,
-      }).conditions,
-      ...(key.storedIn ? { nextPrivateKeySecretName: key.storedIn } : {}),
-    };
-    // A resumed order is not saved again: the attempt says itself that it is issuing (the
-    // status may still tell of the failed attempt before it).
-    const resumed = cert.status?.acmeOrder;
-    if (resumed) await status.write(issuing);
-    const { spec } = cert;
-    const names = {
-      ...(spec.commonName ? { commonName: spec.commonName } : {}),
-      dnsNames: spec.dnsNames ?? [],
-      ipAddresses: spec.ipAddresses ?? [],
-      ...(spec.isCA ? { isCA: true } : {}),
-    };
-    const renewing = need.reason === 'Renewing' || need.reason === MANUAL_TRIGGER_REASON;
-    return issuer.issue(
-      {
-        certificate: `${cert.metadata?.namespace ?? ''}/${cert.metadata?.name}`,
-        ...names,
-        durationMs: (spec.duration && parseDuration(spec.duration)) || DEFAULT_DURATION_MS,
-        // Unset: the signer picks the usages that fit the key type.
-        usages: spec.usages ?? [],
-        privateKeyPem: key.pem,
-        csrPem: createCsr({ privateKeyPem: key.pem, ...names }),
-        // Renewing, or asked for by hand: the Secret holds a sound certificate of this
-        // issuer (the trigger checked), which the new one replaces.
-        ...(renewing && contents.certPem ? { replaces: contents.certPem } : {}),
-      },
-      {
-        signal: ctx.signal,
-        stopping: ctx.stopping,
-        log: ctx.log,
-        ...(resumed ? { resume: { orderUrl: resumed.url } } : {}),
-        save: async (state) => {
-          if (state.orderUrl)
-            await status.write({ ...issuing, acmeOrder: { url: state.orderUrl } });
-        },
-        progress: status.report,
-      },
-    );
+    attempt: IssuanceAttempt,
+    ctx: ObjectContext,
+  ): Promise<CertificateResult> {
+    for (;;) {
+      if (attempt.outcome) {
+        this.attempts.forget(cert);
+        return this.ended(cert, attempt, ctx);
+      }
+      const status = attempt.status(cert);
+      const news = status !== undefined && mergePatch(cert.status, status) !== undefined;
+      if (news && !ctx.stopping.aborted) {
+        // The next reconcile follows it on.
+        ctx.enqueue();
+        return { status };
+      }
+      // Edited or deleted meanwhile: the event queued the reconcile that sees to it.
+      if ((await attempt.change()) === 'object') return {};
+    }
+  }
+
+  /** Stops `cert`'s ACME order under way, if any, and waits for its clean-up. */
+  stop(cert: Certificate, reason: string): Promise<void> {
+    return this.attempts.stop(cert, reason);
+  }
+
+  /** `cert` was edited or deleted: a reconcile waiting on its order lets go at once. */
+  interrupt(cert: Certificate): void {
+    this.attempts.interrupt(cert);
+  }
+
+  /** Resolves once every ACME order under way has ended (at shutdown). */
+  settled(): Promise<void> {
+    return this.attempts.settled();
+  }
+
+  /** The Secret written and the Certificate Ready, or the failure told and backed off. */
+  private async ended(
+    cert: Certificate,
+    attempt: IssuanceAttempt,
+    ctx: ObjectContext,
+  ): Promise<CertificateResult> {
+    const { input, issuer, key, outcome } = attempt;
+    const status = attempt.statusOnEnd(cert);
+    if (outcome && 'issued' in outcome) {
+      return this.store(cert, input, issuer, key, outcome.issued, status, ctx);
+    }
+    const error = outcome?.error;
+    if (ctx.signal.aborted || ctx.stopping.aborted) throw error;
+    return this.failed(cert, error, status, input.admitted.issuer.kind, ctx);
   }
 
   /** Writes the Secret, drops the next key's, and makes the Certificate Ready. */
@@ -148,7 +190,7 @@ export class Issuing {
     key: SigningKey,
     issued: IssuedCertificate,
     status: CertificateStatus,
-    ctx: ObjectContext<Certificate>,
+    ctx: ObjectContext,
   ): Promise<CertificateResult> {
     const pems = {
       certificate: issued.certificatePem,
@@ -180,7 +222,7 @@ export class Issuing {
     err: unknown,
     status: CertificateStatus,
     kind: string,
-    ctx: ObjectContext<Certificate>,
+    ctx: ObjectContext,
   ): CertificateResult {
     const failure =
       err instanceof IssuanceError
@@ -231,4 +273,32 @@ export class Issuing {
       requeueAfter: wait,
     };
   }
+}
+
+/** What to certify: `cert`'s names and key, for as long as its spec asks. */
+function request(
+  cert: Certificate,
+  { need, contents }: IssuanceInput,
+  key: SigningKey,
+): CertificateRequest {
+  const { spec } = cert;
+  const names = {
+    ...(spec.commonName ? { commonName: spec.commonName } : {}),
+    dnsNames: spec.dnsNames ?? [],
+    ipAddresses: spec.ipAddresses ?? [],
+    ...(spec.isCA ? { isCA: true } : {}),
+  };
+  const renewing = need.reason === 'Renewing' || need.reason === MANUAL_TRIGGER_REASON;
+  return {
+    certificate: `${cert.metadata?.namespace ?? ''}/${cert.metadata?.name}`,
+    ...names,
+    durationMs: (spec.duration && parseDuration(spec.duration)) || DEFAULT_DURATION_MS,
+    // Unset: the signer picks the usages that fit the key type.
+    usages: spec.usages ?? [],
+    privateKeyPem: key.pem,
+    csrPem: createCsr({ privateKeyPem: key.pem, ...names }),
+    // Renewing, or asked for by hand: the Secret holds a sound certificate of this issuer
+    // (the trigger checked), which the new one replaces.
+    ...(renewing && contents.certPem ? { replaces: contents.certPem } : {}),
+  };
 }
