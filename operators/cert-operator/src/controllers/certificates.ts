@@ -84,9 +84,11 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
   async reconcile(cert: Certificate, ctx: ObjectContext): Promise<CertificateResult> {
     const { gate, readiness, issuing, metrics } = this.units;
     metrics.observe(cert);
-    // 0. An ACME order under way: what it waits for, or its end.
+    // 0. An ACME order under way: what it waits for, or its end; a first one waits its turn.
     const underWay = await issuing.underWay(cert, ctx);
     if (underWay) return underWay;
+    const waiting = issuing.waitingTurn(cert, await gate.issuer(cert), ctx);
+    if (waiting) return waiting;
     // 1. May it be issued at all: spec, Secret, DomainPolicies.
     const admitted = await gate.admit(cert);
     if ('refusal' in admitted) {
@@ -127,8 +129,10 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
     this.units.metrics.forget(keyOf(cert));
   }
 
-  deleted(key: ObjectKey): void {
+  /** Gone without its finalizer (removed by hand): an order under way for it stops too. */
+  async deleted(key: ObjectKey): Promise<void> {
     this.units.metrics.forget(key);
+    await this.units.issuing.stop(key, 'the Certificate is deleted');
   }
 }
 

@@ -1,9 +1,31 @@
-import { type EventRecorder, type Logger, objectKey, setCondition } from '@chousei/runtime';
-import type { Certificate, CertificateStatus } from '../../api/types.js';
+import {
+  type EventRecorder,
+  type Logger,
+  type ObjectKey,
+  objectKey,
+  setCondition,
+} from '@chousei/runtime';
+import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '../../api/types.js';
 import type { IssuanceProgress } from '../../issuance.js';
-import type { IssueContext, IssuedCertificate, Issuer } from '../../issuers/issuer.js';
-import type { IssuanceInput } from './issuing.js';
+import type {
+  CertificateRequest,
+  IssueContext,
+  IssuedCertificate,
+  Issuer,
+} from '../../issuers/issuer.js';
+import type { IssuanceNeed, SecretContents } from '../policy.js';
+import type { Admitted } from './gate.js';
 import type { SigningKey } from './key-manager.js';
+
+/** What an issuance needs beside the Certificate: why, what it may use, the Secret as read. */
+export interface IssuanceInput {
+  need: IssuanceNeed;
+  admitted: Admitted & { issuer: { resource: IssuerResource } };
+  contents: SecretContents;
+}
+
+/** How long a turn is kept for the Certificate told it has one. */
+const KEPT_TURN_MS = 5000;
 
 /** Why a reconcile waiting for an attempt wakes: it has news, or the Certificate changed. */
 export type WakeCause = 'news' | 'object';
@@ -44,7 +66,7 @@ export class IssuanceAttempt {
     readonly input: IssuanceInput,
     readonly issuer: Issuer,
     readonly key: SigningKey,
-    issue: (ctx: IssueContext) => Promise<IssuedCertificate>,
+    request: CertificateRequest,
     ctx: AttemptContext,
   ) {
     const issueCtx: IssueContext = {
@@ -63,7 +85,7 @@ export class IssuanceAttempt {
         this.changed(ctx);
       },
     };
-    this.done = issue(issueCtx).then(
+    this.done = issuer.issue(request, issueCtx).then(
       (issued) => this.end({ issued }, ctx),
       (error: unknown) => this.end({ error }, ctx),
     );
@@ -93,11 +115,6 @@ export class IssuanceAttempt {
   status(cert: Certificate): CertificateStatus | undefined {
     const resumed = this.cert.status?.acmeOrder !== undefined;
     if (!resumed && this.orderUrl === undefined && this.reports.size === 0) return undefined;
-    return this.statusOnEnd(cert);
-  }
-
-  /** The status an ending builds on: as `status()`, with or without anything to show. */
-  statusOnEnd(cert: Certificate): CertificateStatus {
     const { need } = this.input;
     const message = [...this.reports.values()].join('; ') || need.message;
     const orderUrl = this.orderUrl ?? this.cert.status?.acmeOrder?.url;
@@ -141,22 +158,83 @@ export class IssuanceAttempt {
 }
 
 /**
- * The attempts under way, at most one per Certificate, and at most `concurrency` of them
- * working at once: the others wait their turn, first come first served, as the
- * Certificates showing Issuing.
+ * The attempts under way, at most one per Certificate and at most `concurrency` at once (as
+ * cert-manager bounds the challenges it works on): a Certificate due while none is free
+ * waits its turn without holding a worker, and is queued again when one is its own.
  */
 export class Attempts {
   private readonly byKey = new Map<string, IssuanceAttempt>();
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Turns taken: by attempts, and kept for the first in line until it comes. */
+  private taken = 0;
+  /** The Certificates waiting for a turn, in the order they came: how to queue each again. */
+  private readonly waiting = new Map<string, () => void>();
+  /** Turns kept for a Certificate told it has one, until it takes it or the wait lapses. */
+  private readonly kept = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly concurrency: number) {}
 
   /** The attempt for `cert`'s name, whatever spec it issues for. */
-  of(cert: Certificate): IssuanceAttempt | undefined {
+  of(cert: Certificate | ObjectKey): IssuanceAttempt | undefined {
     return this.byKey.get(objectKey(cert));
   }
 
+  /** Whether `cert` would get a turn now (one is free, or kept for it). */
+  open(cert: Certificate): boolean {
+    return this.taken < this.concurrency || this.kept.has(objectKey(cert));
+  }
+
+  /**
+   * Takes a turn for an attempt of `cert`: true; or none is free, and `enqueue` is called
+   * once one is kept for it: false.
+   */
+  claim(cert: Certificate, enqueue: () => void): boolean {
+    const key = objectKey(cert);
+    const kept = this.kept.get(key);
+    if (kept) {
+      clearTimeout(kept);
+      this.kept.delete(key);
+      return true;
+    }
+    if (this.taken >= this.concurrency) {
+      this.line(cert, enqueue);
+      return false;
+    }
+    this.waiting.delete(key);
+    this.taken++;
+    return true;
+  }
+
+  /** Puts `cert` in line for a turn (once), `enqueue` called when one is kept for it. */
+  line(cert: Certificate, enqueue: () => void): void {
+    const key = objectKey(cert);
+    if (!this.waiting.has(key)) this.waiting.set(key, enqueue);
+  }
+
+  /**
+   * Gives a turn back (its attempt's outcome taken, or it never started). The first in line
+   * gets it, kept a while so that no other takes it first; unclaimed (no longer due), it is
+   * passed on.
+   */
+  release(): void {
+    const [next] = this.waiting;
+    if (!next) {
+      this.taken--;
+      return;
+    }
+    const [key, enqueue] = next;
+    this.waiting.delete(key);
+    this.kept.set(key, setTimeout(() => this.lapse(key), KEPT_TURN_MS).unref());
+    enqueue();
+  }
+
+  private lapse(key: string): void {
+    if (this.kept.delete(key)) this.release();
+  }
+
+  /**
+   * Holds `attempt`, in the turn claimed for it, until its outcome is taken: the turn covers
+   * the Secret and status written at its end, as a worker would.
+   */
   add(attempt: IssuanceAttempt): void {
     this.byKey.set(objectKey(attempt.cert), attempt);
   }
@@ -166,13 +244,20 @@ export class Attempts {
     this.of(cert)?.interrupt();
   }
 
-  /** Forgets `cert`'s attempt (its outcome taken). */
-  forget(cert: Certificate): void {
-    this.byKey.delete(objectKey(cert));
+  /** Forgets `cert`'s attempt (its outcome taken), giving its turn back. */
+  forget(cert: Certificate | ObjectKey): void {
+    if (this.byKey.delete(objectKey(cert))) this.release();
   }
 
-  /** Stops `cert`'s attempt, if any, and waits until it has ended (its clean-up done). */
-  async stop(cert: Certificate, reason: string): Promise<void> {
+  /**
+   * Stops `cert`'s attempt, if any, and waits until it has ended (its clean-up done); a
+   * turn it waits for is not its any more.
+   */
+  async stop(cert: Certificate | ObjectKey, reason: string): Promise<void> {
+    const key = objectKey(cert);
+    this.waiting.delete(key);
+    clearTimeout(this.kept.get(key));
+    this.lapse(key);
     const attempt = this.of(cert);
     if (!attempt) return;
     attempt.stop(reason);
@@ -183,35 +268,5 @@ export class Attempts {
   /** Resolves once every attempt under way has ended (at shutdown, after `stopping`). */
   async settled(): Promise<void> {
     await Promise.all([...this.byKey.values()].map((a) => a.done));
-  }
-
-  /** Runs `work` in a slot of its own, once one is free (or fails when `signal` aborts). */
-  async inTurn<R>(signal: AbortSignal, work: () => Promise<R>): Promise<R> {
-    signal.throwIfAborted();
-    if (this.running < this.concurrency) this.running++;
-    else await this.turn(signal);
-    try {
-      return await work();
-    } finally {
-      // The slot goes to the next in line as it is, or is freed.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-
-  private turn(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const go = () => {
-        signal.removeEventListener('abort', giveUp);
-        resolve();
-      };
-      const giveUp = () => {
-        this.waiting.splice(this.waiting.indexOf(go), 1);
-        reject(signal.reason);
-      };
-      this.waiting.push(go);
-      signal.addEventListener('abort', giveUp, { once: true });
-    });
   }
 }

@@ -80,7 +80,8 @@ export class IssuanceGate {
     return { ...access, issuer };
   }
 
-  private async issuer(cert: Certificate): Promise<IssuerRef> {
+  /** The issuer `cert` names, as the cache holds it (no API request). */
+  async issuer(cert: Certificate): Promise<IssuerRef> {
     const kind = cert.spec.issuerRef.kind ?? 'Issuer';
     const notServed = kind === 'ClusterIssuer' && !this.clusterIssuers;
     const { name } = cert.spec.issuerRef;

@@ -3,48 +3,37 @@ import {
   type EventRecorder,
   mergePatch,
   type ObjectContext,
+  type ObjectKey,
   setCondition,
 } from '@chousei/runtime';
 import { DEFAULT_DURATION_MS, parseDuration } from '../../api/duration.js';
 import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '../../api/types.js';
 import { IssuanceError } from '../../issuance.js';
-import type {
-  CertificateRequest,
-  IssueContext,
-  IssuedCertificate,
-  Issuer,
-} from '../../issuers/issuer.js';
+import type { CertificateRequest, IssuedCertificate, Issuer } from '../../issuers/issuer.js';
 import { createCsr, inspectCertificate } from '../../pki/index.js';
 import type { CertificateMetrics } from '../certificate-metrics.js';
 import {
   type BackoffPolicy,
   failureBackoff,
-  type IssuanceNeed,
   MANUAL_TRIGGER_REASON,
   renewalTimeWith,
-  type SecretContents,
 } from '../policy.js';
 import { tlsSecret } from '../secret.js';
-import { Attempts, IssuanceAttempt } from './attempt.js';
-import type { Admitted } from './gate.js';
-import { SECRET_RECHECK_MS } from './gate.js';
+import { Attempts, IssuanceAttempt, type IssuanceInput } from './attempt.js';
+import { type IssuerRef, SECRET_RECHECK_MS } from './gate.js';
 import type { KeyManager, SigningKey } from './key-manager.js';
 import type { Readiness } from './readiness.js';
 import type { SecretWriter } from './secret-writer.js';
 import { type CertificateResult, refused, rfc3339, withCondition } from './status.js';
+
+/** How soon a Certificate waiting for a turn looks again, should the word it is free be lost. */
+const TURN_RECHECK_MS = 30_000;
 
 const issuances = counter(
   'chousei_cert_issuance_attempts_total',
   'Issuance attempts by issuer kind (Issuer or ClusterIssuer) and result',
   ['issuer_kind', 'result'],
 );
-
-/** What an issuance needs beside the Certificate: why, what it may use, the Secret as read. */
-export interface IssuanceInput {
-  need: IssuanceNeed;
-  admitted: Admitted & { issuer: { resource: IssuerResource } };
-  contents: SecretContents;
-}
 
 /**
  * Issues a Certificate (cert-manager's issuing): the next key, the signature or ACME order,
@@ -84,28 +73,48 @@ export class Issuing {
     return this.follow(cert, attempt, ctx);
   }
 
-  /** Starts issuing `cert`: signed now, or an ACME order placed (or resumed) and followed. */
+  /**
+   * A first issuance from an ACME issuer while every turn is taken: it waits in line, told
+   * when one is free, before anything is read for it (a first issuance reads its Secret from
+   * the API). Undefined: it goes on.
+   */
+  waitingTurn(
+    cert: Certificate,
+    issuer: IssuerRef,
+    ctx: ObjectContext,
+  ): CertificateResult | undefined {
+    const first = cert.status?.revision === undefined;
+    if (!first || !issuer.resource?.spec.acme || this.attempts.open(cert)) return undefined;
+    this.attempts.line(cert, ctx.enqueue);
+    return { requeueAfter: TURN_RECHECK_MS };
+  }
+
+  /**
+   * Starts issuing `cert`: signed now, or an ACME order placed (or resumed) and followed,
+   * once a turn is free.
+   */
   async issue(
     cert: Certificate,
     input: IssuanceInput,
     ctx: ObjectContext,
   ): Promise<CertificateResult> {
     const { need, admitted } = input;
+    // Only an ACME order outlives the reconcile: only then is the key kept in a Secret.
+    const outlives = admitted.issuer.resource.spec.acme !== undefined;
+    // Told when a turn is free; the look later only covers word of it lost meanwhile.
+    if (outlives && !this.attempts.claim(cert, ctx.enqueue)) {
+      return { requeueAfter: TURN_RECHECK_MS };
+    }
+    let claimed = outlives;
     const { events } = this.tell;
     events.event(cert, 'Normal', 'Issuing', 'Issue', `Issuing certificate: ${need.message}`);
     try {
       const issuer = await this.issuerFor(cert, admitted.issuer.resource);
-      // Only an ACME order outlives the reconcile: only then is the key kept in a Secret.
-      const outlives = issuer.kind === 'ACME';
       const key = await this.keys.next(cert, admitted.secret, outlives);
       const req = request(cert, input, key);
-      const issue = (c: IssueContext) =>
-        outlives
-          ? this.attempts.inTurn(c.stopping ?? c.signal, () => issuer.issue(req, c))
-          : issuer.issue(req, c);
       // Signed within this reconcile: nothing to queue it again for.
       const enqueue = outlives ? ctx.enqueue : () => {};
-      const attempt = new IssuanceAttempt(cert, input, issuer, key, issue, {
+      const attempt = new IssuanceAttempt(cert, input, issuer, key, req, {
         ...ctx,
         events,
         enqueue,
@@ -115,8 +124,10 @@ export class Issuing {
         return await this.ended(cert, attempt, ctx);
       }
       this.attempts.add(attempt);
+      claimed = false;
       return await this.follow(cert, attempt, ctx);
     } catch (err) {
+      if (claimed) this.attempts.release();
       // Cut short by a shutdown: not a failed issuance, the next leader goes on.
       if (ctx.signal.aborted || ctx.stopping.aborted) throw err;
       return this.failed(cert, err, { ...cert.status }, admitted.issuer.kind, ctx);
@@ -136,8 +147,11 @@ export class Issuing {
   ): Promise<CertificateResult> {
     for (;;) {
       if (attempt.outcome) {
-        this.attempts.forget(cert);
-        return this.ended(cert, attempt, ctx);
+        try {
+          return await this.ended(cert, attempt, ctx);
+        } finally {
+          this.attempts.forget(cert);
+        }
       }
       const status = attempt.status(cert);
       const news = status !== undefined && mergePatch(cert.status, status) !== undefined;
@@ -152,7 +166,7 @@ export class Issuing {
   }
 
   /** Stops `cert`'s ACME order under way, if any, and waits for its clean-up. */
-  stop(cert: Certificate, reason: string): Promise<void> {
+  stop(cert: Certificate | ObjectKey, reason: string): Promise<void> {
     return this.attempts.stop(cert, reason);
   }
 
@@ -173,7 +187,8 @@ export class Issuing {
     ctx: ObjectContext,
   ): Promise<CertificateResult> {
     const { input, issuer, key, outcome } = attempt;
-    const status = attempt.statusOnEnd(cert);
+    // As the attempt told it, or as it was (nothing told: signed at once, or failed early).
+    const status = attempt.status(cert) ?? { ...cert.status };
     if (outcome && 'issued' in outcome) {
       return this.store(cert, input, issuer, key, outcome.issued, status, ctx);
     }
