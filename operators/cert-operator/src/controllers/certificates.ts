@@ -1,6 +1,7 @@
 import type { DomainPolicyCache } from '@chousei/dns';
 import {
   type EventRecorder,
+  type Informer,
   type InformerScope,
   isConditionTrue,
   keyOf,
@@ -171,24 +172,7 @@ export function certificateController(opts: CertificateControllerOptions) {
   const readiness = new Readiness(opts.events, metrics, renewalInfo, writer, issuerFor);
   const concurrency = opts.concurrency ?? 50;
   const issuing = new Issuing(tell, keys, writer, readiness, issuerFor, opts.backoff, concurrency);
-  // A reconcile waiting on an order lets go of it when its spec changes or it is deleted.
-  certificates.addHandler({
-    onUpdate: (old, cur) => {
-      const { generation, deletionTimestamp } = cur.metadata ?? {};
-      if (generation !== old.metadata?.generation || deletionTimestamp) issuing.interrupt(cur);
-    },
-    onDelete: (cert) => issuing.interrupt(cert),
-  });
-  // Shutdown waits (within its grace period) for the orders under way to end their waits
-  // and clean up what they presented; the Lease is handed over after.
-  manager.add({
-    name: 'acme orders',
-    needsLeaderElection: true,
-    start: async (signal) => {
-      await whenAborted(signal);
-      await issuing.settled();
-    },
-  });
+  watchOrders(manager, certificates, issuing);
   const reconciler = new CertificateReconciler({
     ...tell,
     gate: new IssuanceGate(
@@ -236,6 +220,30 @@ export function certificateController(opts: CertificateControllerOptions) {
   if (clusterIssuers) builder.watches(ClusterIssuers, byIssuer('ClusterIssuer'));
   if (opts.domainPolicies) watchDomainPolicies(builder, opts.domainPolicies, certificates);
   return builder.withOptions({ maxConcurrentReconciles: concurrency }).reconcileObjects(reconciler);
+}
+
+/**
+ * Ties the ACME orders under way to the Certificates and the manager: a reconcile waiting on
+ * an order lets go of it when its spec changes or it is deleted, and shutdown waits (within
+ * its grace period) for the orders to end their waits and withdraw what they presented,
+ * before the Lease is handed over.
+ */
+function watchOrders(manager: Manager, certificates: Informer<Certificate>, issuing: Issuing) {
+  certificates.addHandler({
+    onUpdate: (old, cur) => {
+      const { generation, deletionTimestamp } = cur.metadata ?? {};
+      if (generation !== old.metadata?.generation || deletionTimestamp) issuing.interrupt(cur);
+    },
+    onDelete: (cert) => issuing.interrupt(cert),
+  });
+  manager.add({
+    name: 'acme orders',
+    needsLeaderElection: true,
+    start: async (signal) => {
+      await whenAborted(signal);
+      await issuing.settled();
+    },
+  });
 }
 
 /** The index key of an issuer: a ClusterIssuer's has no namespace. */

@@ -147,8 +147,10 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
   }
 
   async reconcile(request: ObjectKey, ctx: ReconcileContext): Promise<Result | undefined> {
-    const { informer, writes } = this;
-    if (!informer || !writes) throw new Error(`${this.rt.kind} reconciler used before attach`);
+    const { informer, writes, enqueue } = this;
+    if (!informer || !writes || !enqueue) {
+      throw new Error(`${this.rt.kind} reconciler used before attach`);
+    }
     // The cached view may miss our last write: its watch event queues the object again
     // (or, should a relist skip that version, the expectation's timeout does).
     if (writes.pending(request)) {
@@ -160,7 +162,6 @@ export class ObjectReconcile<T extends KubeObject> implements Reconciler<ObjectK
       await this.handlers.deleted?.(request, ctx);
       return undefined;
     }
-    const enqueue = this.enqueue!;
     const objCtx: ObjectContext = { ...ctx, enqueue: () => enqueue(request) };
     const { current, outcome } = await this.converge(obj, objCtx);
     if (outcome?.status !== undefined) await this.writeStatus(current, outcome.status);
