@@ -94,34 +94,12 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   }
   const scope = servedScope(opts.namespace);
   const events = manager.eventRecorder('chousei-cert-operator');
-  const service = opts.http01SolverService;
-  // The challenge server runs on every replica; the leader presents tokens, and in a cluster
-  // the others find them on its temporary routes: Ingresses in the shim's cache, HTTPRoutes
-  // in one of temporary routes only.
-  const routes: Array<{ resource: ResourceType; scope: InformerScope }> = [
-    { resource: Ingresses, scope },
-    ...(opts.gatewayAPI
-      ? [{ resource: HTTPRoutes, scope: { ...scope, labelSelector: `${LABEL_HTTP01}=true` } }]
-      : []),
-  ];
-  for (const { resource, scope } of routes) manager.cache.informer(resource, scope);
-  const http01 = new HTTP01Solver(
-    service ? keyAuthorizationFromRoutes(manager.cache, service.namespace, routes) : undefined,
+  const http01 = challengeServer(manager, opts, scope, () =>
+    // Issuances in flight carry on through the shutdown grace period, and the CA may
+    // validate their challenges meanwhile: closing first would fail them (the order
+    // dropped, and a back-off). So the server outlives the certificate reconciles.
+    certificates.queue.drain(Number.POSITIVE_INFINITY),
   );
-  manager.add({
-    name: 'http01-solver',
-    needsLeaderElection: false,
-    start: async (signal) => {
-      await http01.start(opts.http01SolverPort, opts.http01SolverHost ?? manager.bindAddress);
-      opts.logger.info({ port: http01.port }, 'HTTP-01 challenge server listening');
-      await whenAborted(signal);
-      // Issuances in flight carry on through the shutdown grace period, and the CA may
-      // validate their challenges meanwhile: closing first would fail them (the order
-      // dropped, and a back-off). So the server outlives the certificate reconciles.
-      await certificates.queue.drain(Number.POSITIVE_INFINITY);
-      await http01.stop();
-    },
-  });
   const issuers = new IssuerBuilder({
     client: manager.client,
     http01,
@@ -164,6 +142,48 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
   };
   ingressShim(shim);
   if (opts.gatewayAPI) gatewayShims({ ...shim, listenerSets: opts.gatewayAPI.listenerSets });
+  const { webhook, servingCert } = webhookOf(manager, opts);
+  return { certificates, http01, events, webhook, servingCert };
+}
+
+/**
+ * The challenge server, on every replica: the leader presents tokens, and in a cluster the
+ * others find them on its temporary routes (Ingresses in the shim's cache, HTTPRoutes in one
+ * of temporary routes only). It stops once `closing` has ended.
+ */
+function challengeServer(
+  manager: Manager,
+  opts: CertOperatorOptions,
+  scope: InformerScope,
+  closing: () => Promise<unknown>,
+): HTTP01Solver {
+  const service = opts.http01SolverService;
+  const routes: Array<{ resource: ResourceType; scope: InformerScope }> = [
+    { resource: Ingresses, scope },
+    ...(opts.gatewayAPI
+      ? [{ resource: HTTPRoutes, scope: { ...scope, labelSelector: `${LABEL_HTTP01}=true` } }]
+      : []),
+  ];
+  for (const { resource, scope } of routes) manager.cache.informer(resource, scope);
+  const http01 = new HTTP01Solver(
+    service ? keyAuthorizationFromRoutes(manager.cache, service.namespace, routes) : undefined,
+  );
+  manager.add({
+    name: 'http01-solver',
+    needsLeaderElection: false,
+    start: async (signal) => {
+      await http01.start(opts.http01SolverPort, opts.http01SolverHost ?? manager.bindAddress);
+      opts.logger.info({ port: http01.port }, 'HTTP-01 challenge server listening');
+      await whenAborted(signal);
+      await closing();
+      await http01.stop();
+    },
+  });
+  return http01;
+}
+
+/** The validating webhook when asked for, and the serving certificate it keeps itself. */
+function webhookOf(manager: Manager, opts: CertOperatorOptions) {
   const selfManaged = opts.webhook?.servingCert;
   if (selfManaged && (opts.webhook?.certFile || opts.webhook?.keyFile)) {
     throw new Error('webhook.servingCert writes certDir; certFile and keyFile do not go with it');
@@ -193,7 +213,7 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
       servingCert ? { startAfter: (signal) => servingCert.whenReady(signal) } : {},
     );
   }
-  return { certificates, http01, events, webhook, servingCert };
+  return { webhook, servingCert };
 }
 
 /** The runtime's ServingCert, for the operator's ValidatingWebhookConfiguration. */

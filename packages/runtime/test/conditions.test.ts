@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Condition } from '../src/client/types.js';
 import {
-  type Condition,
   findCondition,
   InvalidConditionError,
   isConditionTrue,

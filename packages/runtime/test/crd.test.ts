@@ -3,8 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { InvalidError } from '../src/client/errors.js';
 import { resourceType } from '../src/client/resource.js';
-import type { KubeObject } from '../src/client/types.js';
-import { type Condition, setCondition } from '../src/helpers/conditions.js';
+import type { Condition, KubeObject } from '../src/client/types.js';
+import { setCondition } from '../src/helpers/conditions.js';
 import {
   ageColumn,
   conditionColumns,

@@ -1,8 +1,9 @@
 import { sharedCluster } from '@chousei/testenv/vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type LabelSelector, labelSelectorMatches } from '../src/cache/selector.js';
+import { labelSelectorMatches } from '../src/cache/selector.js';
 import { Client } from '../src/client/client.js';
 import { ConfigMaps } from '../src/client/resource.js';
+import type { LabelSelector } from '../src/client/types.js';
 
 /** The selector in the API server's query syntax, which it evaluates itself. */
 function query(s: LabelSelector): string {

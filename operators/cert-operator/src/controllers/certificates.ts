@@ -88,10 +88,11 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
     // 0. An ACME order under way: what it waits for, or its end; a first one waits its turn.
     const underWay = await issuing.underWay(cert, ctx);
     if (underWay) return underWay;
-    const waiting = issuing.waitingTurn(cert, await gate.issuer(cert), ctx);
+    const named = await gate.issuer(cert);
+    const waiting = issuing.waitingTurn(cert, named, ctx);
     if (waiting) return waiting;
     // 1. May it be issued at all: spec, Secret, DomainPolicies.
-    const admitted = await gate.admit(cert);
+    const admitted = await gate.admit(cert, named);
     if ('refusal' in admitted) {
       const result = refused(cert, admitted.refusal, this.units);
       return {

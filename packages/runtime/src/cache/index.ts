@@ -7,8 +7,6 @@ export {
 } from './cache.js';
 export { type EventHandler, Informer, type InformerOptions } from './informer.js';
 export {
-  type LabelSelector,
-  type LabelSelectorRequirement,
   labelSelectorMatches,
   labelSelectorProblems,
   type SelectorProblem,

@@ -1,19 +1,4 @@
-/** One term of a LabelSelector (metav1.LabelSelectorRequirement). */
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  /** For In and NotIn: not empty; for Exists and DoesNotExist: none. */
-  values?: string[];
-}
-
-/**
- * metav1.LabelSelector: every matchLabels pair and every matchExpressions term must hold.
- * An empty selector matches everything, as in Kubernetes.
- */
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
+import type { LabelSelector } from '../client/types.js';
 
 /** Whether `labels` satisfy `selector`, with the API server's semantics. */
 export function labelSelectorMatches(

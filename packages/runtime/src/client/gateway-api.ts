@@ -2,10 +2,8 @@
 // channels): the fields the operators read and write, in their JSON form. Not in client-node,
 // whose models cover the built-in kinds only.
 
-import type { LabelSelector } from '../cache/selector.js';
-import type { Condition } from '../helpers/conditions.js';
 import { type ResourceType, resourceType } from './resource.js';
-import type { KubeObject } from './types.js';
+import type { Condition, KubeObject, LabelSelector } from './types.js';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 const V1 = `${GATEWAY_GROUP}/v1`;

@@ -96,6 +96,40 @@ export type CustomResourceDefinition = Json<V1CustomResourceDefinition>;
 export type ValidatingWebhookConfiguration = Json<V1ValidatingWebhookConfiguration>;
 export type MutatingWebhookConfiguration = Json<V1MutatingWebhookConfiguration>;
 
+/** One term of a LabelSelector (metav1.LabelSelectorRequirement). */
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  /** For In and NotIn: not empty; for Exists and DoesNotExist: none. */
+  values?: string[];
+}
+
+/**
+ * metav1.LabelSelector: every matchLabels pair and every matchExpressions term must hold.
+ * An empty selector matches everything, as in Kubernetes.
+ */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** The standard `metav1.Condition` of a status, in its JSON form. */
+export interface Condition {
+  /** CamelCase, e.g. `Ready`, or `example.com/Ready`. */
+  type: string;
+  status: ConditionStatus;
+  /** CamelCase, machine-readable: why the condition is in this state. */
+  reason: string;
+  /** Human-readable detail; may be empty. */
+  message: string;
+  /** The metadata.generation this condition was computed from. */
+  observedGeneration?: number;
+  /** RFC 3339: when status last changed. */
+  lastTransitionTime: string;
+}
+
 /** `namespace/name`, or `name` for cluster-scoped objects: the key of caches and queues. */
 export function objectKey(obj: KubeObject | ObjectKey): string {
   const meta = 'metadata' in obj ? (obj.metadata ?? {}) : (obj as ObjectKey);

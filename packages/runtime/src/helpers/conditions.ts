@@ -1,19 +1,4 @@
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-/** The standard `metav1.Condition` of a status, in its JSON form. */
-export interface Condition {
-  /** CamelCase, e.g. `Ready`, or `example.com/Ready`. */
-  type: string;
-  status: ConditionStatus;
-  /** CamelCase, machine-readable: why the condition is in this state. */
-  reason: string;
-  /** Human-readable detail; may be empty. */
-  message: string;
-  /** The metadata.generation this condition was computed from. */
-  observedGeneration?: number;
-  /** RFC 3339: when status last changed. */
-  lastTransitionTime: string;
-}
+import type { Condition, ConditionStatus } from '../client/types.js';
 
 /** What a caller sets; lastTransitionTime is managed by setCondition. */
 export interface ConditionUpdate {

@@ -1,4 +1,4 @@
-import type { Condition, ConditionStatus } from './conditions.js';
+import type { Condition, ConditionStatus } from '../client/types.js';
 
 /** A CEL rule of `x-kubernetes-validations`; `message` is what kubectl shows when it fails. */
 export interface ValidationRule {

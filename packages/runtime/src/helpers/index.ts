@@ -1,6 +1,4 @@
 export {
-  type Condition,
-  type ConditionStatus,
   type ConditionsResult,
   type ConditionUpdate,
   findCondition,

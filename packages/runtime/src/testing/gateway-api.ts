@@ -10,8 +10,7 @@ import {
   type ParentReference,
 } from '../client/gateway-api.js';
 import type { ResourceType } from '../client/resource.js';
-import type { ObjectKey } from '../client/types.js';
-import type { Condition } from '../helpers/conditions.js';
+import type { Condition, ObjectKey } from '../client/types.js';
 
 /** The controller name test status is written under. */
 export const TEST_GATEWAY_CONTROLLER = 'chousei.dev/test-gateway-controller';

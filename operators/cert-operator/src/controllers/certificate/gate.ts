@@ -62,7 +62,11 @@ export class IssuanceGate {
     private readonly domainPolicies?: DomainPolicyCache,
   ) {}
 
-  async admit(cert: Certificate): Promise<Admitted | { refusal: Refusal; requeueAfter?: number }> {
+  /** `issuer`: the one `cert` names, as `issuer(cert)` answered. */
+  async admit(
+    cert: Certificate,
+    issuer: IssuerRef,
+  ): Promise<Admitted | { refusal: Refusal; requeueAfter?: number }> {
     const invalid = validateCertificate(cert).errors;
     if (invalid.length) {
       const message = invalid.map((e) => `${e.field}: ${e.message}`).join('; ');
@@ -70,7 +74,6 @@ export class IssuanceGate {
     }
     const access = await this.secretAccess(cert);
     if ('refusal' in access) return { ...access, requeueAfter: SECRET_RECHECK_MS };
-    const issuer = await this.issuer(cert);
     const refused =
       issuer.kind === 'ClusterIssuer' && this.domainPolicies
         ? domainRefusal(this.domainPolicies, cert)
