@@ -5,8 +5,8 @@ import {
   Ingresses,
   type Logger,
   type Manager,
-  type ResourceType,
   ServingCert,
+  sleep,
   whenAborted,
 } from '@chousei/runtime';
 import type { IssuerRef } from './api/types.js';
@@ -20,9 +20,10 @@ import { type BackoffPolicy, DEFAULT_BACKOFF } from './controllers/policy.js';
 import { ShimRegistry } from './controllers/shim.js';
 import { servedScope, servesClusterIssuers } from './scope.js';
 import {
-  keyAuthorizationFromRoutes,
   LABEL_HTTP01,
+  type RouteKind,
   type SolverService,
+  TemporaryRoutes,
 } from './solvers/http01/routed.js';
 import type { HTTP01SelfCheckOptions } from './solvers/http01/self-check.js';
 import { HTTP01Solver } from './solvers/http01/server.js';
@@ -147,6 +148,13 @@ export function setupCertOperator(manager: Manager, opts: CertOperatorOptions) {
 }
 
 /**
+ * How long a stopping replica keeps answering challenges while one is open: a terminating
+ * Pod leaves the Service's rules on each node seconds later, and a CA's request sent to it
+ * meanwhile must still be answered, or its challenge fails.
+ */
+const ENDPOINTS_SETTLE_MS = 10_000;
+
+/**
  * The challenge server, on every replica: the leader presents tokens, and in a cluster the
  * others find them on its temporary routes (Ingresses in the shim's cache, HTTPRoutes in one
  * of temporary routes only). It stops once `closing` has ended.
@@ -158,16 +166,15 @@ function challengeServer(
   closing: () => Promise<unknown>,
 ): HTTP01Solver {
   const service = opts.http01SolverService;
-  const routes: Array<{ resource: ResourceType; scope: InformerScope }> = [
+  const kinds: RouteKind[] = [
     { resource: Ingresses, scope },
     ...(opts.gatewayAPI
       ? [{ resource: HTTPRoutes, scope: { ...scope, labelSelector: `${LABEL_HTTP01}=true` } }]
       : []),
   ];
-  for (const { resource, scope } of routes) manager.cache.informer(resource, scope);
-  const http01 = new HTTP01Solver(
-    service ? keyAuthorizationFromRoutes(manager.cache, service.namespace, routes) : undefined,
-  );
+  for (const { resource, scope } of kinds) manager.cache.informer(resource, scope);
+  const routes = service && new TemporaryRoutes(manager.cache, service.namespace, kinds);
+  const http01 = new HTTP01Solver(routes?.keyAuthorization);
   manager.add({
     name: 'http01-solver',
     needsLeaderElection: false,
@@ -176,6 +183,8 @@ function challengeServer(
       opts.logger.info({ port: http01.port }, 'HTTP-01 challenge server listening');
       await whenAborted(signal);
       await closing();
+      const open = routes ? (await routes.list().catch(() => [undefined])).length > 0 : false;
+      if (open) await sleep(ENDPOINTS_SETTLE_MS);
       await http01.stop();
     },
   });

@@ -13,7 +13,7 @@ import { sharedCluster } from '@chousei/testenv/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRoute } from '../src/solvers/http01/gateway-route.js';
 import { ingressRoute } from '../src/solvers/http01/ingress-route.js';
-import { keyAuthorizationFromRoutes, RoutedSolver } from '../src/solvers/http01/routed.js';
+import { RoutedSolver, TemporaryRoutes } from '../src/solvers/http01/routed.js';
 import { HTTP01Solver } from '../src/solvers/index.js';
 
 function get(
@@ -117,7 +117,7 @@ describe('HTTP01Solver on several replicas', () => {
       );
       const resource = kind === 'Ingress' ? Ingresses : HTTPRoutes;
       const standby = new HTTP01Solver(
-        keyAuthorizationFromRoutes(cache, ns, [{ resource, scope: {} }]),
+        new TemporaryRoutes(cache, ns, [{ resource, scope: {} }]).keyAuthorization,
       );
       await standby.start(0, '127.0.0.1');
       const ch = {

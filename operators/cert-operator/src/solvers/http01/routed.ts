@@ -42,30 +42,38 @@ export interface ChallengeRoute<T extends KubeObject> {
 /** The path a challenge is fetched at. */
 export const challengePath = (ch: Challenge) => `/.well-known/acme-challenge/${ch.token}`;
 
+/** A kind of temporary route in use, and the informer scope the operator reads it with. */
+export interface RouteKind {
+  resource: ResourceType;
+  scope: InformerScope;
+}
+
 /**
- * Looks a token up on the temporary routes another replica made, from the cache: for each
- * route kind in use, the informer of its scope (the operator's one, or narrowed to
- * temporary routes by the solver label).
+ * The temporary routes every replica made, from the cache: for each route kind in use, the
+ * informer of its scope (the operator's one, or narrowed to temporary routes by the solver
+ * label).
  */
-export function keyAuthorizationFromRoutes(
-  cache: Cache,
-  namespace: string,
-  kinds: Array<{ resource: ResourceType; scope: InformerScope }>,
-) {
-  return async (token: string): Promise<string | undefined> => {
-    for (const { resource, scope } of kinds) {
-      const routes = await cache.list(
-        resource,
-        { namespace, labelSelector: `${LABEL_HTTP01}=true` },
-        scope,
-      );
-      const found = routes
-        .map((r) => r.metadata?.annotations?.[ANNOTATION_KEY_AUTHORIZATION])
-        .find((keyAuth) => keyAuth?.startsWith(`${token}.`));
-      if (found) return found;
-    }
-    return undefined;
-  };
+export class TemporaryRoutes {
+  constructor(
+    private readonly cache: Cache,
+    private readonly namespace: string,
+    private readonly kinds: RouteKind[],
+  ) {}
+
+  /** One route for each challenge a replica has open. */
+  async list(): Promise<KubeObject[]> {
+    const selector = { namespace: this.namespace, labelSelector: `${LABEL_HTTP01}=true` };
+    const lists = await Promise.all(
+      this.kinds.map(({ resource, scope }) => this.cache.list(resource, selector, scope)),
+    );
+    return lists.flat();
+  }
+
+  /** The key authorization of a token another replica routed (undefined: unknown). */
+  readonly keyAuthorization = async (token: string): Promise<string | undefined> =>
+    (await this.list())
+      .map((r) => r.metadata?.annotations?.[ANNOTATION_KEY_AUTHORIZATION])
+      .find((keyAuth) => keyAuth?.startsWith(`${token}.`));
 }
 
 /**
