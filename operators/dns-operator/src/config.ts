@@ -115,7 +115,7 @@ export const FLAGS = {
   'resync-interval': {
     type: 'string',
     default: '10m',
-    help: 'Full resync interval: every zone re-read, every name checked (e.g. 10m, 1h)',
+    help: 'Full resync interval: every zone re-read, drifted or unpublished names reconciled (e.g. 10m, 1h)',
   },
   concurrency: {
     type: 'string',

@@ -109,6 +109,27 @@ export function addNamesController(
   });
 }
 
+/**
+ * The names a resync reconciles: those whose records the zone read found changed (drift),
+ * and those not known to be published as claimed (failed, pending, in conflict, owned by
+ * nobody's claim). A published name whose records are as the cache holds them has nothing
+ * to change: its claims were reconciled when they last changed. Every name when the read
+ * cannot tell (the first read, a zone read anew).
+ */
+function worthALook(
+  all: Set<string>,
+  claimed: Set<string>,
+  changed: Set<string> | undefined,
+  names: NameReconciler,
+): Set<string> {
+  if (!changed) return all;
+  const queued = new Set<string>();
+  for (const name of all)
+    if (changed.has(name) || !claimed.has(name) || names.outcomes.get(name)?.reason !== 'Published')
+      queued.add(name);
+  return queued;
+}
+
 /** The periodic full resync, and what one-shot runs wait on. */
 export interface Resync {
   /** Re-reads every zone and queues every claimed or owned name; `signal` gives up. */
@@ -122,14 +143,16 @@ export interface Resync {
 
 /**
  * Adds the full resync (on the Lease holder): every `resyncIntervalMs` each zone is read
- * again and every claimed or owned name queued, repairing drift.
+ * again and the names it may repair queued (see worthALook).
  */
 export function addResync(
   manager: Manager,
   opts: Pick<DnsOperatorOptions, 'resyncIntervalMs' | 'logger'>,
-  parts: Pick<NamesParts, 'watch' | 'guard' | 'zones'> & { controller: Controller<string> },
+  parts: Pick<NamesParts, 'watch' | 'guard' | 'zones' | 'names'> & {
+    controller: Controller<string>;
+  },
 ): Resync {
-  const { watch, guard, zones, controller } = parts;
+  const { watch, guard, zones, names, controller } = parts;
   const log = opts.logger;
   let firstResync: () => void = () => {};
   let firstResyncFailed: (err: unknown) => void = () => {};
@@ -142,14 +165,16 @@ export function addResync(
   const resync = async (signal?: AbortSignal) => {
     const started = performance.now();
     await zones.load(signal);
-    const all = watch.claimedNames();
+    const claimed = watch.claimedNames();
+    const all = new Set(claimed);
     for (const name of zones.ownedNames()) all.add(name);
-    await guard.startPass(zones.ownedCounts(), all);
-    for (const name of all) controller.enqueue(name);
+    const judging = await guard.startPass(zones.ownedCounts(), all);
+    const queued = judging ? all : worthALook(all, claimed, zones.changedByLastRead(), names);
+    for (const name of queued) controller.enqueue(name);
     resyncDuration.observe((performance.now() - started) / 1000);
     lastResync.set(Date.now() / 1000);
     log.info(
-      { names: all.size, ms: Math.round(performance.now() - started) },
+      { names: all.size, queued: queued.size, ms: Math.round(performance.now() - started) },
       'full resync queued',
     );
     firstResync();

@@ -84,6 +84,7 @@ export function setupDnsOperator(manager: Manager, opts: DnsOperatorOptions): Dn
     watch,
     guard,
     zones,
+    names,
     controller: namesController,
   });
   return {

@@ -189,3 +189,55 @@ describe('dns-operator with the in-memory provider', () => {
     expect(status[2]?.message).toMatch(/outside every managed zone/);
   });
 });
+
+describe('dns-operator full resync', () => {
+  const provider = new InMemoryProvider(['drift.test']);
+  const zone = { id: 'drift.test', name: 'drift.test' };
+  const recordAt = async (name: string) =>
+    (await provider.records(zone)).find((r) => r.name === name && r.type === 'A');
+  let running: RunningManager;
+  let client: Client;
+  let ns: string;
+
+  beforeAll(async () => {
+    const cluster = await sharedCluster();
+    ns = await cluster.createNamespace('dnsresync');
+    client = new Client(cluster.kubeConfig);
+    running = await startDnsOperator({
+      provider,
+      sources: ['ingress'],
+      ownerId: 'test-owner',
+      namespace: ns,
+      resyncIntervalMs: 1000,
+    });
+  });
+  afterAll(() => running?.stop());
+
+  it('repairs records changed or deleted outside the operator, and keeps the others', async () => {
+    for (const [i, host] of ['keep', 'gone', 'edited'].entries()) {
+      await client.create(Ingresses, {
+        metadata: {
+          name: host,
+          namespace: ns,
+          annotations: { 'dns.chousei.dev/target': `192.0.2.${i + 1}` },
+        },
+        spec: { rules: [{ host: `${host}.drift.test` }] },
+      });
+    }
+    await waitFor(async () => (await recordAt('edited.drift.test')) !== undefined);
+    await waitFor(async () => (await recordAt('gone.drift.test')) !== undefined);
+    const kept = await recordAt('keep.drift.test');
+
+    // Someone with access to the zone deletes one record and edits another.
+    const gone = (await recordAt('gone.drift.test'))!;
+    const edited = (await recordAt('edited.drift.test'))!;
+    await provider.apply(zone, [
+      { action: 'delete', record: gone },
+      { action: 'update', old: edited, record: { ...edited, values: ['198.51.100.9'] } },
+    ]);
+
+    await waitFor(async () => (await recordAt('gone.drift.test'))?.values.join() === '192.0.2.2');
+    await waitFor(async () => (await recordAt('edited.drift.test'))?.values.join() === '192.0.2.3');
+    expect(await recordAt('keep.drift.test')).toEqual(kept);
+  });
+});

@@ -1,7 +1,12 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Change, type RecordSet, recordKey, sameRecord } from '../src/records.js';
-import { sameResource, TxtRegistry, type ZoneView } from '../src/registry/txt-registry.js';
+import {
+  namesChanged,
+  sameResource,
+  TxtRegistry,
+  type ZoneView,
+} from '../src/registry/txt-registry.js';
 
 const zone = 'example.com';
 const reg = new TxtRegistry({ ownerId: 'cluster-a' });
@@ -123,6 +128,38 @@ describe('TXT registry', () => {
       'delete legacy.example.com A',
       'delete legacy.example.com TXT',
     ]);
+  });
+});
+
+describe('TXT registry: what changed between two reads of a zone', () => {
+  const mark = (name: string) => txt(`a-${name}`, reg.encode(`ingress/web/${name}`));
+  const listing = [a('www.example.com'), mark('www.example.com'), a('api.example.com')];
+
+  it('names the records added, removed or changed, and nothing for the same records', () => {
+    const before = reg.read(zone, listing);
+    expect(
+      namesChanged(
+        before,
+        reg.read(
+          zone,
+          listing.map((r) => ({ ...r })),
+        ),
+      ),
+    ).toEqual(new Set());
+    const after = reg.read(zone, [
+      a('www.example.com', ['192.0.2.9']),
+      mark('www.example.com'),
+      a('new.example.com'),
+    ]);
+    expect(namesChanged(before, after)).toEqual(
+      new Set(['www.example.com', 'api.example.com', 'new.example.com']),
+    );
+  });
+
+  it('cannot tell when an ownership record changed: it may relabel any record', () => {
+    const before = reg.read(zone, listing);
+    const moved = txt('a-www.example.com', reg.encode('ingress/other/www'));
+    expect(namesChanged(before, reg.read(zone, [listing[0]!, moved, listing[2]!]))).toBe(undefined);
   });
 });
 

@@ -241,7 +241,7 @@ export class RssSampler {
 
   constructor(
     private readonly pid: number,
-    intervalMs = 250,
+    intervalMs = 100,
   ) {
     this.timer = setInterval(() => {
       rssMb(pid).then(

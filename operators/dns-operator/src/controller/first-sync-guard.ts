@@ -104,8 +104,11 @@ export class FirstSyncGuard {
     return this.opts.mode === 'report' || deletes.length === 0;
   }
 
-  /** A full pass begins: every zone not settled is judged once `names` were all looked at. */
-  async startPass(owned: Map<string, number>, names: Iterable<string>): Promise<void> {
+  /**
+   * A full pass begins: every zone not settled is judged once `names` were all looked at.
+   * Whether one is open: then every one of `names` must be reconciled.
+   */
+  async startPass(owned: Map<string, number>, names: Iterable<string>): Promise<boolean> {
     this.loaded ??= this.opts.state.read().then((s) => {
       this.synced = s.synced;
       // Held before the state was known, in zones it says were synced: they go.
@@ -120,11 +123,12 @@ export class FirstSyncGuard {
       pass.failed = false;
       open = true;
     }
-    if (!open || this.pending) return;
+    if (!open || this.pending) return open;
     this.pending = new Set(names);
-    if (this.pending.size) return;
+    if (this.pending.size) return true;
     this.pending = undefined;
     await this.evaluate();
+    return true;
   }
 
   /** A name was looked at (`zone` undefined: in none); `failed`: its deletes are unknown. */

@@ -343,8 +343,11 @@ export class NameReconciler {
     else this.refusals.delete(name);
   }
 
-  private settle(name: string, outcome: NameOutcome, claimants: Claimant[]): void {
+  private settle(name: string, fresh: NameOutcome, claimants: Claimant[]): void {
     const before = this.outcomes.get(name);
+    // The same outcome as before (every name of a resync) keeps the object held: replacing
+    // it would leave thousands of old ones for the next full collection.
+    const outcome = before && sameOutcome(before, fresh) ? before : fresh;
     if (before) namesByOutcome.dec({ reason: before.reason });
     if (claimants.length) {
       this.outcomes.set(name, outcome);

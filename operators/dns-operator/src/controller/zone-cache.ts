@@ -1,6 +1,7 @@
 import {
   type ApplyResult,
   inZone,
+  namesChanged,
   type Provider,
   type TxtRegistry,
   type Zone,
@@ -33,6 +34,8 @@ interface ZoneState {
 export class ZoneCache {
   private zones: ZoneState[] = [];
   private everRead = false;
+  /** What the last full read found changed from the cache: names, or everything (undefined). */
+  private changed: Set<string> | undefined;
   private loading: { done: Promise<void>; joint: JointAbort } | undefined;
 
   constructor(
@@ -64,6 +67,7 @@ export class ZoneCache {
     const zones = mostSpecificFirst(listed.filter(this.zoneFilter));
     const states: ZoneState[] = [];
     for (const zone of zones) states.push(await this.read(zone, signal));
+    this.changed = changedBetween(this.zones, states);
     this.zones = states;
     this.everRead = true;
     managedZones.set(states.length);
@@ -93,6 +97,15 @@ export class ZoneCache {
     const view = this.registry.read(zone.name, await this.provider.records(zone, signal));
     countOwned(view, this.registry);
     return { zone, view, stale: false };
+  }
+
+  /**
+   * The names whose records the last full read found different from the cache held (drift,
+   * or a write the cache missed); undefined when every name may have changed: the first
+   * read, a zone new or marked stale, an ownership record changed.
+   */
+  changedByLastRead(): Set<string> | undefined {
+    return this.changed;
   }
 
   /** Whether the zones were read at least once (finding none counts). */
@@ -175,6 +188,19 @@ export class ZoneCache {
     if (!state) throw new Error(`zone ${zone.name} is not managed`);
     return state;
   }
+}
+
+/** The names whose records differ between two reads of the managed zones (see namesChanged). */
+function changedBetween(before: ZoneState[], after: ZoneState[]): Set<string> | undefined {
+  const changed = new Set<string>();
+  for (const state of after) {
+    const old = before.find((z) => z.zone.id === state.zone.id);
+    if (!old || old.stale) return undefined;
+    const names = namesChanged(old.view, state.view);
+    if (!names) return undefined;
+    for (const name of names) changed.add(name);
+  }
+  return changed;
 }
 
 /** Longest name first: a name belongs to its most specific zone. */

@@ -12,6 +12,8 @@ const decoder = new TextDecoder();
 
 /** The longest character-string in a TXT record (RFC 1035), in bytes. */
 export const TXT_CHUNK_BYTES = 255;
+/** Printable ASCII but `"` and `\`: one byte per character, nothing to escape. */
+const PLAIN_TXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** One byte as a three-digit escape. */
 export function escapeByte(byte: number, base: EscapeBase): string {
@@ -78,6 +80,14 @@ export function stripDot(name: string): string {
  * by spaces, with `"` and `\` escaped and non-printable or non-ASCII bytes as escapes.
  */
 export function quoteTxt(value: string, base: EscapeBase = 10): string {
+  // Most values (ownership marks, verification tokens) need no escape: quoted as they are,
+  // without a string built byte by byte.
+  if (PLAIN_TXT.test(value)) {
+    const strings: string[] = [];
+    for (let start = 0; start === 0 || start < value.length; start += TXT_CHUNK_BYTES)
+      strings.push(`"${value.slice(start, start + TXT_CHUNK_BYTES)}"`);
+    return strings.join(' ');
+  }
   const bytes = encoder.encode(value);
   const strings: string[] = [];
   for (let start = 0; start === 0 || start < bytes.length; start += TXT_CHUNK_BYTES) {

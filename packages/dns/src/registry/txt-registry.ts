@@ -48,6 +48,36 @@ export function recordsAt(view: ZoneView, name: string): OwnedRecord[] {
   return out;
 }
 
+/**
+ * The names whose records differ between two reads of one zone (a record, its values or
+ * its ownership); undefined when an ownership TXT changed, which may relabel any record.
+ * A resync looks again only at these: the others hold what the cache said they hold.
+ */
+export function namesChanged(before: ZoneView, after: ZoneView): Set<string> | undefined {
+  if (!sameEntries(before.registry, after.registry, sameRecord)) return undefined;
+  const changed = new Set<string>();
+  const sameOwned = (a: OwnedRecord, b: OwnedRecord) =>
+    sameRecord(a.record, b.record) &&
+    a.ownership?.owner === b.ownership?.owner &&
+    a.ownership?.resource === b.ownership?.resource;
+  for (const [key, owned] of after.records) {
+    const old = before.records.get(key);
+    if (!old || !sameOwned(old, owned)) changed.add(owned.record.name);
+  }
+  for (const [key, old] of before.records)
+    if (!after.records.has(key)) changed.add(old.record.name);
+  return changed;
+}
+
+function sameEntries<V>(a: Map<string, V>, b: Map<string, V>, same: (x: V, y: V) => boolean) {
+  if (a.size !== b.size) return false;
+  for (const [key, value] of a) {
+    const other = b.get(key);
+    if (other === undefined || !same(value, other)) return false;
+  }
+  return true;
+}
+
 export interface TxtRegistryOptions {
   /** This instance's owner id (external-dns `--txt-owner-id`): reuse it to take a zone over. */
   ownerId: string;

@@ -230,7 +230,11 @@ export class Controller<Req = Request> {
   ): Promise<void> {
     const request = this.requests.parse(key);
     const reconcileID = randomUUID();
-    const log = this.log.child({ ...this.requests.logFields(request), reconcileID });
+    // Made when first used: most reconciles log nothing, and a child logger for each would be
+    // garbage by the thousand in a burst of events.
+    let child: Logger | undefined;
+    const logger = () =>
+      (child ??= this.log.child({ ...this.requests.logFields(request), reconcileID }));
     const queuedAt = this.eventTimes.get(key);
     this.eventTimes.delete(key);
     if (queuedAt !== undefined) {
@@ -246,7 +250,9 @@ export class Controller<Req = Request> {
       const result = await this.reconciler.reconcile(request, {
         signal,
         stopping,
-        log,
+        get log() {
+          return logger();
+        },
         reconcileID,
         controller: this.name,
       });
@@ -262,14 +268,17 @@ export class Controller<Req = Request> {
       reconcileTotal.inc({ ...labels, result: 'error' });
       if (cancelledBy(err, signal, stopping)) {
         // Cancelled by the shutdown: not a failure of the reconcile.
-        log.info({ err: (err as Error)?.message }, 'reconcile cancelled: stopping');
+        logger().info({ err: (err as Error)?.message }, 'reconcile cancelled: stopping');
       } else if (err instanceof TerminalError) {
         terminalErrors.inc(labels);
         this.queue.forget(key);
-        log.error({ err }, 'reconcile failed with a terminal error, not retrying');
+        logger().error({ err }, 'reconcile failed with a terminal error, not retrying');
       } else {
         this.queue.addRateLimited(key);
-        log.error({ err, retries: this.queue.numRequeues(key) }, 'reconcile failed, will retry');
+        logger().error(
+          { err, retries: this.queue.numRequeues(key) },
+          'reconcile failed, will retry',
+        );
       }
     } finally {
       end();

@@ -36,6 +36,9 @@ class Fifo<V> {
     this.#buf[this.#head] = undefined; // let it be collected
     this.#head = (this.#head + 1) & (this.#buf.length - 1);
     this.#size--;
+    // Drained after a burst (a resync queues every name): the buffer goes back to its
+    // first size instead of holding the burst's for ever.
+    if (this.#size === 0 && this.#buf.length > 1024) this.clear();
     return value;
   }
 

@@ -26,6 +26,7 @@ export function unescapeName(name: string): string {
 }
 
 const NAME_SAFE = /^[a-z0-9\-_.*]$/;
+const NAME_SAFE_ALL = /^[a-z0-9\-_.*]*$/;
 const encoder = new TextEncoder();
 
 /**
@@ -33,8 +34,11 @@ const encoder = new TextEncoder();
  * `a-z 0-9 - _ . *` as a `\ooo` octal escape (Route53 rejects them raw).
  */
 export function escapeName(name: string): string {
+  const normal = normalizeName(name);
+  // Most names need no escape: not rebuilt character by character.
+  if (NAME_SAFE_ALL.test(normal)) return `${normal}.`;
   let out = '';
-  for (const ch of normalizeName(name)) {
+  for (const ch of normal) {
     if (NAME_SAFE.test(ch)) out += ch;
     else for (const b of encoder.encode(ch)) out += escapeByte(b, 8);
   }
