@@ -132,7 +132,7 @@ function worthALook(
 
 /** The periodic full resync, and what one-shot runs wait on. */
 export interface Resync {
-  /** Re-reads every zone and queues every claimed or owned name; `signal` gives up. */
+  /** Re-reads every zone and queues the names that may need repair; `signal` gives up. */
   resync(signal?: AbortSignal): Promise<void>;
   /**
    * Resolves once the first full resync ran and no name waits or is in progress; rejects

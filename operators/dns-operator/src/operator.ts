@@ -26,7 +26,7 @@ export interface DnsOperator {
   zones: ZoneCache;
   names: NameReconciler;
   namesController: Controller<string>;
-  /** Re-reads every zone and queues every claimed or owned name; `signal` gives up. */
+  /** Re-reads every zone and queues the names that may need repair; `signal` gives up. */
   resync(signal?: AbortSignal): Promise<void>;
   /** Names currently claimed by the watched objects. */
   claimedNames(): Set<string>;
