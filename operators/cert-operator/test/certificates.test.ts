@@ -30,6 +30,7 @@ import {
   generatePrivateKey,
   inspectCertificate,
   signCertificate,
+  splitPem,
 } from '../src/pki/index.js';
 import { startCertOperator } from './operator.js';
 import { secretText } from './secret-text.js';
@@ -223,6 +224,17 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     expect(leaf.checkIssued(ca)).toBe(true);
     expect(leaf.verify(ca.publicKey)).toBe(true);
     expect(secretText(s, 'ca.crt').trim()).toBe(caCert.trim());
+    expect(splitPem(secretText(s, 'tls.crt'))).toHaveLength(2);
+    // The cache holds the leaf alone: mending the labels writes the chain and ca.crt back whole.
+    await patchSpec('api', { secretTemplate: { labels: { team: 'api' } } });
+    const relabelled = await waitFor(
+      async () => {
+        const r = await secret('api-tls');
+        return r?.metadata?.labels?.team === 'api' && r;
+      },
+      { timeoutMs: 10_000, description: 'the Secret relabelled' },
+    );
+    expect(relabelled.data).toEqual(s.data);
   });
 
   it('renews a certificate when renewBefore says, before it expires', async () => {

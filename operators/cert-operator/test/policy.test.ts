@@ -7,7 +7,8 @@ import {
   type CertificateStatus,
 } from '../src/api/types.js';
 import { issuanceNeed, renewalDue } from '../src/controllers/policy.js';
-import { createCsr, generatePrivateKey, signCertificate } from '../src/pki/index.js';
+import { cachedSecret, MAX_SECRET_VALUE_BYTES } from '../src/controllers/secret.js';
+import { createCsr, generatePrivateKey, signCertificate, splitPem } from '../src/pki/index.js';
 
 const DAY = 86_400_000;
 const issuedAt = new Date('2026-01-01T00:00:00Z');
@@ -66,5 +67,41 @@ describe('renewal time', () => {
     // Once the spec changed, the old suggestion no longer applies.
     const stale = cert({ renewalTime: suggested.toISOString(), observedGeneration: 1 });
     expect(renewalDue(stale, issuedAt, notAfter)).toEqual(new Date(issuedAt.getTime() + 60 * DAY));
+  });
+});
+
+describe('the managed Secret as cached', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const text = (v: string | undefined) => Buffer.from(v ?? '', 'base64').toString('utf8');
+  const withData = (data: Record<string, string>): Secret => ({ ...issued(), data });
+  const now = new Date(issuedAt.getTime() + DAY);
+
+  it('keeps the leaf of tls.crt and tls.key, and reads the same as the Secret whole', () => {
+    const full = issued();
+    const leaf = text(full.data?.['tls.crt']);
+    const other = text(issued().data?.['tls.crt']);
+    full.data = { ...full.data, 'tls.crt': b64(leaf + other), 'ca.crt': b64(other) };
+    const whole = issuanceNeed(cert(), full, now);
+    const cached = cachedSecret(structuredClone(full));
+    expect(Object.keys(cached.data ?? {}).sort()).toEqual(['tls.crt', 'tls.key']);
+    expect(splitPem(text(cached.data?.['tls.crt']))).toEqual([leaf]);
+    expect(cached.data?.['tls.key']).toBe(full.data['tls.key']);
+    expect(issuanceNeed(cert(), cached, now)).toEqual(whole);
+    expect(whole).toBeUndefined();
+  });
+
+  it('keeps a tls.crt it cannot cut as it is, so the reconcile refuses it as before', () => {
+    const key = issued().data?.['tls.key'] ?? '';
+    const values = [
+      b64('not a certificate'),
+      b64('-----BEGIN CERTIFICATE-----\nAAAA'),
+      'A'.repeat(Math.ceil(((MAX_SECRET_VALUE_BYTES + 3) / 3) * 4)),
+    ];
+    for (const crt of values) {
+      const full = withData({ 'tls.crt': crt, 'tls.key': key });
+      const cached = cachedSecret(structuredClone(full));
+      expect(cached.data?.['tls.crt']).toBe(crt);
+      expect(issuanceNeed(cert(), cached, now)).toEqual(issuanceNeed(cert(), full, now));
+    }
   });
 });

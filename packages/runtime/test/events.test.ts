@@ -95,6 +95,31 @@ describe('EventRecorder', () => {
     expect(later[0]?.series?.count).toBe(21);
   });
 
+  it('writes a repeat whose Event is gone (expired) as a new Event carrying the series', async () => {
+    const cm = await configMap();
+    const recorder = new EventRecorder(client, {
+      controller: 'test.chousei.dev/op',
+      seriesUpdateIntervalMs: 0,
+    });
+    recorder.event(cm, 'Warning', 'SyncFailed', 'Sync', 'gone and back');
+    await recorder.flush();
+    const [first] = await eventsAbout(cm);
+    await client.delete(Events, { namespace: ns, name: first?.metadata?.name ?? '' });
+
+    recorder.event(cm, 'Warning', 'SyncFailed', 'Sync', 'gone and back');
+    recorder.event(cm, 'Warning', 'SyncFailed', 'Sync', 'gone and back');
+    await recorder.flush();
+    const events = await eventsAbout(cm);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.metadata?.name).not.toBe(first?.metadata?.name);
+    expect(events[0]).toMatchObject({
+      eventTime: first?.eventTime,
+      note: 'gone and back',
+      reason: 'SyncFailed',
+      series: { count: 3 },
+    });
+  });
+
   it('keeps different notes, reasons, types and objects apart', async () => {
     const cm = await configMap();
     const other = await configMap();

@@ -35,6 +35,7 @@ import { watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder } from './issuer-builder.js';
 import { type BackoffPolicy, readSecret } from './policy.js';
 import { RenewalInfoSchedule } from './renewal-info.js';
+import { cachedSecret } from './secret.js';
 
 export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
 /** How long issuances trust an issuer's Secrets as last read (see IssuerBuilder.build). */
@@ -143,9 +144,10 @@ export function certificateController(opts: CertificateControllerOptions) {
   const { manager, scope } = opts;
   const client = manager.client;
   const clusterIssuers = servesClusterIssuers(scope);
-  // Only Secrets this operator manages are cached (full); all others are never read in bulk.
+  // Only Secrets this operator manages are cached, cut to what a reconcile reads; all others
+  // are never read in bulk.
   const secretScope = { ...scope, labelSelector: `${LABEL_MANAGED}=true` };
-  const secrets = manager.cache.informer(Secrets, secretScope);
+  const secrets = manager.cache.informer(Secrets, secretScope, {}, { transform: cachedSecret });
   const certificates = manager.cache.informer(Certificates, scope, {
     issuer: (c) => [
       issuerKey(c.spec.issuerRef.kind ?? 'Issuer', c.metadata?.namespace, c.spec.issuerRef.name),

@@ -9,8 +9,10 @@ import {
   type Certificate,
   LABEL_MANAGED,
 } from '../api/types.js';
+import { splitPem } from '../pki/index.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
 /**
  * The most bytes the operator reads from one Secret value. Keys, certificate chains and
@@ -50,35 +52,45 @@ export function secretValue(secret: Secret | undefined, key: string): string | u
   return Buffer.from(v, 'base64').toString('utf8');
 }
 
+/** The labels and annotations of a Certificate's TLS Secret, as tlsSecret writes them. */
+function tlsSecretMetadata(cert: Certificate) {
+  const spec = cert.spec;
+  return {
+    labels: { ...spec.secretTemplate?.labels, [LABEL_MANAGED]: 'true' },
+    annotations: {
+      ...spec.secretTemplate?.annotations,
+      [ANNOTATION_CERTIFICATE]: cert.metadata?.name ?? '',
+      [ANNOTATION_ISSUER]: spec.issuerRef.name,
+      [ANNOTATION_ISSUER_KIND]: spec.issuerRef.kind ?? 'Issuer',
+      [ANNOTATION_ALT_NAMES]: (spec.dnsNames ?? []).join(','),
+      [ANNOTATION_IP_SANS]: (spec.ipAddresses ?? []).join(','),
+      [ANNOTATION_COMMON_NAME]: spec.commonName ?? '',
+    },
+  };
+}
+
+/** What a TLS Secret holds, decoded. */
+export interface TlsPems {
+  certificate: string;
+  key: string;
+  ca?: string;
+}
+
 /**
  * The TLS Secret for a Certificate, as this operator owns it (server-side apply): type
  * kubernetes.io/tls, `tls.crt` (leaf + chain), `tls.key` (PKCS#8), `ca.crt` when known,
  * the managed label (the only Secrets the operator caches), and annotations naming the
  * Certificate, issuer and names, like cert-manager's.
  */
-export function tlsSecret(
-  cert: Certificate,
-  pem: { certificate: string; key: string; ca?: string },
-): Secret {
-  const spec = cert.spec;
-  const issuerKind = spec.issuerRef.kind ?? 'Issuer';
+export function tlsSecret(cert: Certificate, pem: TlsPems): Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    type: 'kubernetes.io/tls',
+    type: TLS_SECRET_TYPE,
     metadata: {
-      name: spec.secretName,
+      name: cert.spec.secretName,
       namespace: cert.metadata?.namespace,
-      labels: { ...spec.secretTemplate?.labels, [LABEL_MANAGED]: 'true' },
-      annotations: {
-        ...spec.secretTemplate?.annotations,
-        [ANNOTATION_CERTIFICATE]: cert.metadata?.name ?? '',
-        [ANNOTATION_ISSUER]: spec.issuerRef.name,
-        [ANNOTATION_ISSUER_KIND]: issuerKind,
-        [ANNOTATION_ALT_NAMES]: (spec.dnsNames ?? []).join(','),
-        [ANNOTATION_IP_SANS]: (spec.ipAddresses ?? []).join(','),
-        [ANNOTATION_COMMON_NAME]: spec.commonName ?? '',
-      },
+      ...tlsSecretMetadata(cert),
     },
     data: {
       'tls.crt': b64(pem.certificate),
@@ -88,24 +100,61 @@ export function tlsSecret(
   };
 }
 
-/**
- * The Secret as tlsSecret writes it with the certificate it holds, when a label or
- * annotation it should carry is missing or differs (a secretTemplate edited, the names of
- * the annotations changed): applying it mends the metadata without issuing again. A key
- * merely dropped from secretTemplate is not seen here; the next apply removes it.
- */
-export function secretWithStaleMetadata(cert: Certificate, secret: Secret): Secret | undefined {
+/** What a TLS Secret holds, read whole (from the API: the cache keeps the leaf only). */
+export function tlsPems(secret: Secret): TlsPems | undefined {
   const certificate = secretValue(secret, 'tls.crt');
   const key = secretValue(secret, 'tls.key');
   if (certificate === undefined || key === undefined) return undefined;
   const ca = secretValue(secret, 'ca.crt');
-  const wanted = tlsSecret(cert, { certificate, key, ...(ca !== undefined ? { ca } : {}) });
-  const differs = (want: Record<string, string> = {}, have: Record<string, string> = {}) =>
+  return { certificate, key, ...(ca !== undefined ? { ca } : {}) };
+}
+
+/**
+ * Whether a label or annotation tlsSecret writes is missing from the Secret or differs (a
+ * secretTemplate edited, the names of the annotations changed): writing it again mends the
+ * metadata without issuing again. A key merely dropped from secretTemplate is not seen
+ * here; the next write removes it.
+ */
+export function secretMetadataStale(cert: Certificate, secret: Secret): boolean {
+  const wanted = tlsSecretMetadata(cert);
+  const differs = (want: Record<string, string>, have: Record<string, string> = {}) =>
     Object.entries(want).some(([k, v]) => have[k] !== v);
-  const stale =
-    differs(wanted.metadata?.labels, secret.metadata?.labels) ||
-    differs(wanted.metadata?.annotations, secret.metadata?.annotations);
-  return stale ? wanted : undefined;
+  return (
+    differs(wanted.labels, secret.metadata?.labels) ||
+    differs(wanted.annotations, secret.metadata?.annotations)
+  );
+}
+
+/**
+ * A managed Secret as the Certificate controller caches it: metadata, type, tls.key and the
+ * leaf of tls.crt, which is all a reconcile reads. The chain and ca.crt are most of the
+ * bytes (a CA issuer's chain doubles tls.crt, and ca.crt repeats the CA), read only to
+ * write the Secret whole, which reads it from the API first.
+ */
+export function cachedSecret(secret: Secret): Secret {
+  // One shared string instead of a copy per object.
+  if (secret.type === TLS_SECRET_TYPE) secret.type = TLS_SECRET_TYPE;
+  const data = secret.data;
+  if (!data) return secret;
+  const certificate = data['tls.crt'];
+  const key = data['tls.key'];
+  const kept: Record<string, string> = {};
+  if (certificate !== undefined) kept['tls.crt'] = leafOf(certificate);
+  if (key !== undefined) kept['tls.key'] = key;
+  secret.data = kept;
+  return secret;
+}
+
+/**
+ * The first certificate of a base64 tls.crt, as the parsers read it (splitPem), encoded
+ * again. The value as it is when there is nothing to cut, or it is over the read limit, so
+ * the reconcile reads what the Secret holds and refuses it as it would.
+ */
+function leafOf(value: string): string {
+  if (Buffer.byteLength(value, 'base64') > MAX_SECRET_VALUE_BYTES) return value;
+  const bundle = Buffer.from(value, 'base64').toString('utf8');
+  const leaf = splitPem(bundle)[0];
+  return leaf === undefined || leaf.length === bundle.length ? value : b64(leaf);
 }
 
 /** The Secret that holds the key of an issuance in progress, so a restart reuses it. */

@@ -186,8 +186,9 @@ export function dropManagedFields<T extends KubeObject>(obj: T): T {
 }
 
 // One copy of each string many cached objects repeat: JSON.parse makes a new one per object
-// (apiVersion, kind, namespace and finalizers are 100-150 bytes of every object). Bounded,
-// so namespaces that come and go cannot grow it for ever.
+// (apiVersion, kind, namespace and finalizers are 100-150 bytes of every object, and the
+// type, status, reason and message of a condition as much again). Bounded, so namespaces
+// and messages that come and go cannot grow it for ever.
 const shared = new Map<string, string>();
 const SHARED_LIMIT = 4096;
 
@@ -206,5 +207,21 @@ export function shareCommonStrings<T extends KubeObject>(obj: T): T {
   const metadata = obj.metadata;
   if (metadata?.namespace !== undefined) metadata.namespace = share(metadata.namespace);
   if (metadata?.finalizers) metadata.finalizers = metadata.finalizers.map(share);
+  const conditions = (obj as { status?: { conditions?: unknown } }).status?.conditions;
+  if (Array.isArray(conditions))
+    for (let i = 0; i < conditions.length; i++) shareConditionStrings(conditions[i]);
   return obj;
 }
+
+/** The strings of a status condition (metav1.Condition) that objects of a kind repeat. */
+function shareConditionStrings(condition: unknown): void {
+  if (typeof condition !== 'object' || condition === null) return;
+  const c = condition as Record<string, unknown>;
+  for (let i = 0; i < CONDITION_STRINGS.length; i++) {
+    const field = CONDITION_STRINGS[i]!;
+    const value = c[field];
+    if (typeof value === 'string') c[field] = share(value);
+  }
+}
+
+const CONDITION_STRINGS = ['type', 'status', 'reason', 'message'] as const;

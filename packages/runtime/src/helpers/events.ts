@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writer } from '../client/client.js';
 import { isNotFound } from '../client/errors.js';
@@ -38,18 +38,26 @@ const NOTE_LIMIT = 1024;
 const MAX_SERIES = 4096;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** One distinct event and its repeats: the state of one Event object in the API. */
+/**
+ * One distinct event and its repeats: the state of one Event object in the API. It is kept
+ * for the whole window after its last repeat, so between writes it holds only counts and
+ * times: a repeat brings the Event's content again.
+ */
 interface Series {
   readonly namespace: string;
-  /** The Event as first observed, without metadata and series. */
-  readonly body: Event;
+  /**
+   * The Event to write, without metadata, times and series; set while the API is behind
+   * (`count > written`), dropped once written.
+   */
+  body?: Omit<Event, 'eventTime'>;
   /** Name of the Event in the API once created. */
   name?: string;
   count: number;
   /** The count the API has (0: not created yet). */
   written: number;
+  /** When the first of the series was observed: the Event's eventTime. */
+  readonly firstObserved: number;
   lastObserved: number;
-  lastObservedTime: string;
   lastWrite: number;
   /** A write is scheduled for the next allowed moment. */
   timer?: NodeJS.Timeout;
@@ -166,23 +174,37 @@ export class EventRecorder {
     this.sweep(now);
     const ref = objectReference(regarding);
     const relatedRef = related && objectReference(related);
-    const text = truncateNote(note);
-    const key = JSON.stringify([
-      refKey(ref),
-      relatedRef && refKey(relatedRef),
+    const body: Omit<Event, 'eventTime'> = {
+      reportingController: this.controller,
+      reportingInstance: this.instance,
+      regarding: ref,
+      ...(relatedRef && { related: relatedRef }),
       type,
       reason,
       action,
-      text,
-    ]);
-    const time = microTime(new Date(now));
+      note: truncateNote(note),
+    };
+    // A digest, not the text: a series outlives its write by a whole window, and the note
+    // is most of the text.
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify([
+          refKey(ref),
+          relatedRef && refKey(relatedRef),
+          type,
+          reason,
+          action,
+          body.note,
+        ]),
+      )
+      .digest('base64');
 
     const existing = this.series.get(key);
     if (existing) this.series.delete(key);
     if (existing && now - existing.lastObserved < this.window) {
       existing.count++;
       existing.lastObserved = now;
-      existing.lastObservedTime = time;
+      existing.body = body;
       this.series.set(key, existing);
       this.schedule(existing, now);
       return;
@@ -191,21 +213,11 @@ export class EventRecorder {
 
     const st: Series = {
       namespace: ref.namespace || 'default',
-      body: {
-        eventTime: time,
-        reportingController: this.controller,
-        reportingInstance: this.instance,
-        regarding: ref,
-        ...(relatedRef && { related: relatedRef }),
-        type,
-        reason,
-        action,
-        note: text,
-      },
+      body,
       count: 1,
       written: 0,
+      firstObserved: now,
       lastObserved: now,
-      lastObservedTime: time,
       lastWrite: 0,
       queued: false,
     };
@@ -273,9 +285,11 @@ export class EventRecorder {
   private async write(st: Series): Promise<void> {
     st.queued = false;
     const count = st.count;
-    if (count === st.written) return;
+    const body = st.body;
+    if (count === st.written || !body) return;
     st.lastWrite = Date.now();
-    const series = count > 1 ? { count, lastObservedTime: st.lastObservedTime } : undefined;
+    const series =
+      count > 1 ? { count, lastObservedTime: microTime(new Date(st.lastObserved)) } : undefined;
     try {
       if (st.name && series) {
         try {
@@ -284,7 +298,7 @@ export class EventRecorder {
             { namespace: st.namespace, name: st.name },
             { type: 'merge', patch: { series } },
           );
-          st.written = count;
+          this.written(st, count);
           return;
         } catch (err) {
           // Expired (the API server's event TTL) or deleted: start a new Event that carries
@@ -292,21 +306,28 @@ export class EventRecorder {
           if (!isNotFound(err)) throw err;
         }
       }
-      const name = eventName(st.body.regarding?.name ?? '');
+      const name = eventName(body.regarding?.name ?? '');
       await this.client.create(Events, {
-        ...st.body,
+        ...body,
+        eventTime: microTime(new Date(st.firstObserved)),
         metadata: { name, namespace: st.namespace },
         ...(series && { series }),
       });
       st.name = name;
-      st.written = count;
+      this.written(st, count);
     } catch (err) {
-      const { regarding, reason, action } = st.body;
+      const { regarding, reason, action } = body;
       this.log.error(
         { err, regarding: `${regarding?.kind}/${regarding?.name}`, reason, action, count },
         'failed to record event',
       );
     }
+  }
+
+  /** The API has `count`; the Event is dropped unless a repeat came in the meantime. */
+  private written(st: Series, count: number): void {
+    st.written = count;
+    if (st.count === count) st.body = undefined;
   }
 
   /** Forgets series that have been quiet for a whole window, at most once per window. */

@@ -15,7 +15,7 @@ import { CLUSTER_ISSUERS_NOT_SERVED } from '../../scope.js';
 import type { CertificateMetrics } from '../certificate-metrics.js';
 import { renewalDue } from '../policy.js';
 import type { RenewalInfoSchedule } from '../renewal-info.js';
-import { secretWithStaleMetadata } from '../secret.js';
+import { secretMetadataStale } from '../secret.js';
 import type { IssuerRef } from './gate.js';
 import type { SecretWriter } from './secret-writer.js';
 import { type CertificateResult, rfc3339, withCondition } from './status.js';
@@ -47,9 +47,7 @@ export class Readiness {
     issuer: IssuerRef,
     log: Logger,
   ): Promise<CertificateResult> {
-    const mended = secretWithStaleMetadata(cert, stored.secret);
-    if (mended) {
-      await this.secrets.mend(mended);
+    if (secretMetadataStale(cert, stored.secret) && (await this.secrets.mend(cert))) {
       log.info({ secret: cert.spec.secretName }, 'Secret labels and annotations updated');
     }
     const { info } = stored;

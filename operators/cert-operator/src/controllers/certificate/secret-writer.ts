@@ -9,6 +9,7 @@ import {
 } from '@chousei/runtime';
 import { ANNOTATION_CERTIFICATE, type Certificate } from '../../api/types.js';
 import { type SecretRefusal, secretRefusal } from '../ownership.js';
+import { tlsPems, tlsSecret } from '../secret.js';
 
 export const FIELD_MANAGER = 'chousei-cert-operator';
 
@@ -45,9 +46,21 @@ export class SecretWriter {
     return undefined;
   }
 
-  /** Mends the labels and annotations of a Secret that is otherwise up to date. */
-  async mend(secret: Secret): Promise<void> {
-    await this.client.apply(Secrets, secret, { fieldManager: FIELD_MANAGER, force: true });
+  /**
+   * Writes the labels and annotations of a Secret otherwise up to date, with what it holds
+   * read from the API (the cache keeps only the leaf and the key). False when the Secret
+   * is gone or emptied since: its watch event brings the Certificate back.
+   */
+  async mend(cert: Certificate): Promise<boolean> {
+    const key = { namespace: cert.metadata?.namespace ?? '', name: cert.spec.secretName };
+    const current = await this.client.get(Secrets, key).catch(notFoundIsUndefined);
+    const pems = current && tlsPems(current);
+    if (!pems) return false;
+    const mended = tlsSecret(cert, pems);
+    // Applied over the version read: a write in between makes this one fail, not undo it.
+    mended.metadata = { ...mended.metadata, resourceVersion: current.metadata?.resourceVersion };
+    await this.client.apply(Secrets, mended, { fieldManager: FIELD_MANAGER, force: true });
+    return true;
   }
 
   /** The Certificate is deleted: its Secret goes too under secretDeletionPolicy Delete. */
