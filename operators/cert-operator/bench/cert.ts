@@ -284,8 +284,10 @@ try {
     ...(caScale
       ? {
           ca_certificates: [caScale.first, caScale.second],
-          rss_mb_idle_ca: [caScale.firstMb, caScale.secondMb],
+          rss_mb_idle_ca: caScale.idleMb,
           rss_mb_per_1000_certificates: caScale.perThousandMb,
+          rss_mb_idle_ca_settled: caScale.settledMb,
+          rss_mb_per_1000_certificates_settled: caScale.perThousandSettledMb,
         }
       : {}),
     operator_flags: flags.map((f) => (f === kubeconfig ? '<admin kubeconfig>' : f)),

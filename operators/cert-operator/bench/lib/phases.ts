@@ -202,7 +202,11 @@ export function certPhases(o: PhaseOptions) {
     }
   };
 
-  /** Idle RSS with `first` Certificates of a CA issuer, then with three times as many. */
+  /**
+   * Idle RSS with `first` Certificates of a CA issuer, then with three times as many: as the
+   * other idle figures (3 s without activity), and settled (20 s without), past the
+   * collection V8's memory reducer may make about 10 s after allocation stops.
+   */
   const caScale = async (ns: string, first: number) => {
     const dir = await mkdtemp(join(tmpdir(), 'bench-ca-'));
     const ca = await createCA(dir, 'bench-ca');
@@ -219,19 +223,24 @@ export function certPhases(o: PhaseOptions) {
       await issuer(ns, 'ca', { ca: { secretName: 'bench-ca' } });
       const idleWith = async (label: string) => {
         const idle = await op.idleRss();
-        console.log(`${label}: idle RSS ${idle.samplesMb.join(', ')} MB`);
-        return idle.medianMb;
+        const settled = await op.idleRss({ quietMs: 20_000 });
+        console.log(
+          `${label}: idle RSS ${idle.samplesMb.join(', ')} MB; settled ${settled.samplesMb.join(', ')} MB`,
+        );
+        return { idle: idle.medianMb, settled: settled.medianMb };
       };
       await issue(ns, 'ca', first);
-      const firstMb = await idleWith(`${first} CA Certificates`);
+      const one = await idleWith(`${first} CA Certificates`);
       await issue(ns, 'ca', 2 * first, first);
-      const secondMb = await idleWith(`${3 * first} CA Certificates`);
+      const three = await idleWith(`${3 * first} CA Certificates`);
+      const perThousand = (a: number, b: number) => round(((b - a) / (2 * first)) * 1000, 1);
       return {
         first,
         second: 3 * first,
-        firstMb: round(firstMb, 1),
-        secondMb: round(secondMb, 1),
-        perThousandMb: round(((secondMb - firstMb) / (2 * first)) * 1000, 1),
+        idleMb: [round(one.idle, 1), round(three.idle, 1)],
+        perThousandMb: perThousand(one.idle, three.idle),
+        settledMb: [round(one.settled, 1), round(three.settled, 1)],
+        perThousandSettledMb: perThousand(one.settled, three.settled),
       };
     } finally {
       await op.terminate(30_000);
