@@ -24,8 +24,12 @@ export * from './kubeconfig/index.js';
 export { createLogger, type Logger, silentLogger } from './log/logger.js';
 export * from './manager/index.js';
 export {
+  CollectedGauge,
+  collectedGauge,
   counter,
   exponentialBuckets,
+  type GaugeSample,
+  type GaugeSource,
   gauge,
   histogram,
   metricsRegistry,

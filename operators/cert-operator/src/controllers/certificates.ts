@@ -30,7 +30,7 @@ import { Readiness } from './certificate/readiness.js';
 import { SecretWriter } from './certificate/secret-writer.js';
 import { type CertificateResult, refused } from './certificate/status.js';
 import { backoffWait, issuanceTrigger } from './certificate/trigger.js';
-import { CertificateMetrics } from './certificate-metrics.js';
+import { exportCertificateMetrics } from './certificate-metrics.js';
 import { watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder } from './issuer-builder.js';
 import { type BackoffPolicy, readSecret } from './policy.js';
@@ -67,7 +67,6 @@ interface Units {
   issuing: Issuing;
   keys: KeyManager;
   secrets: SecretWriter;
-  metrics: CertificateMetrics;
   renewalInfo: RenewalInfoSchedule;
   backoff: BackoffPolicy;
 }
@@ -84,8 +83,7 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
   constructor(private readonly units: Units) {}
 
   async reconcile(cert: Certificate, ctx: ObjectContext): Promise<CertificateResult> {
-    const { gate, readiness, issuing, metrics } = this.units;
-    metrics.observe(cert);
+    const { gate, readiness, issuing } = this.units;
     // 0. An ACME order under way: what it waits for, or its end; a first one waits its turn.
     const underWay = await issuing.underWay(cert, ctx);
     if (underWay) return underWay;
@@ -129,12 +127,10 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
     this.units.renewalInfo.forget(cert.metadata?.uid ?? '');
     await this.units.secrets.cleanup(cert);
     await this.units.keys.cleanup(cert);
-    this.units.metrics.forget(keyOf(cert));
   }
 
   /** Gone without its finalizer (removed by hand): an order under way for it stops too. */
   async deleted(key: ObjectKey): Promise<void> {
-    this.units.metrics.forget(key);
     await this.units.issuing.stop(key, 'the Certificate is deleted');
   }
 }
@@ -167,15 +163,15 @@ export function certificateController(opts: CertificateControllerOptions) {
       { maxAgeMs: ISSUER_SECRETS_MAX_AGE_MS },
     );
   };
-  const metrics = new CertificateMetrics();
   const renewalInfo = new RenewalInfoSchedule(opts.renewalInfoIntervalMs);
   const writer = new SecretWriter(client, secrets);
   const keys = new KeyManager(client, secrets);
-  const tell = { events: opts.events, metrics };
-  const readiness = new Readiness(opts.events, metrics, renewalInfo, writer, issuerFor);
+  const tell = { events: opts.events };
+  const readiness = new Readiness(opts.events, renewalInfo, writer, issuerFor);
   const concurrency = opts.concurrency ?? 50;
   const issuing = new Issuing(tell, keys, writer, readiness, issuerFor, opts.backoff, concurrency);
   watchOrders(manager, certificates, issuing);
+  exportCertificateMetrics(manager, certificates.store);
   const reconciler = new CertificateReconciler({
     ...tell,
     gate: new IssuanceGate(

@@ -34,6 +34,51 @@ export function gauge<L extends string>(name: string, help: string, labelNames: 
     new Gauge({ name, help, labelNames, registers: [metricsRegistry] })) as Gauge<L>;
 }
 
+/** One series of a CollectedGauge: its labels and value. */
+export interface GaugeSample<L extends string> {
+  labels: Record<L, string>;
+  value: number;
+}
+
+/** Reads the series of a CollectedGauge from state the caller keeps (an informer's store). */
+export type GaugeSource<L extends string> = () => Iterable<GaugeSample<L>>;
+
+/**
+ * A gauge whose series are read from their sources at each scrape, as a custom collector
+ * of client_golang does: nothing is held per series between scrapes, and no series outlives
+ * the object it tells of. For series one per cached object, which would cost as much again
+ * as the objects and need removing by hand when one goes.
+ */
+export class CollectedGauge<L extends string> extends Gauge<L> {
+  private readonly sources = new Set<GaugeSource<L>>();
+
+  /** Adds a source read at every scrape; the function returned removes it. */
+  collectFrom(source: GaugeSource<L>): () => void {
+    this.sources.add(source);
+    return () => this.sources.delete(source);
+  }
+
+  override async get() {
+    const metric = await super.get();
+    const values: typeof metric.values = [];
+    for (const source of this.sources) for (const sample of source()) values.push(sample);
+    return { ...metric, values };
+  }
+}
+
+/** A CollectedGauge registered once per process. */
+export function collectedGauge<L extends string>(
+  name: string,
+  help: string,
+  labelNames: Labels<L>,
+): CollectedGauge<L> {
+  const known = metricsRegistry.getSingleMetric(name);
+  if (known === undefined)
+    return new CollectedGauge({ name, help, labelNames, registers: [metricsRegistry] });
+  if (known instanceof CollectedGauge) return known as CollectedGauge<L>;
+  throw new Error(`metric ${name} is registered already, and is not a CollectedGauge`);
+}
+
 /** A histogram registered once per process. */
 export function histogram<L extends string>(
   name: string,

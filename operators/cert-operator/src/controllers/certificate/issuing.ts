@@ -11,7 +11,6 @@ import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '.
 import { IssuanceError } from '../../issuance.js';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../issuers/issuer.js';
 import { createCsr, inspectCertificate } from '../../pki/index.js';
-import type { CertificateMetrics } from '../certificate-metrics.js';
 import {
   type BackoffPolicy,
   failureBackoff,
@@ -46,7 +45,7 @@ export class Issuing {
   private readonly attempts: Attempts;
 
   constructor(
-    private readonly tell: { events: EventRecorder; metrics: CertificateMetrics },
+    private readonly tell: { events: EventRecorder },
     private readonly keys: KeyManager,
     private readonly secrets: SecretWriter,
     private readonly readiness: Readiness,
@@ -264,7 +263,6 @@ export class Issuing {
       failure.reason,
     );
     issuances.inc({ issuer_kind: kind, result: 'failure' });
-    this.tell.metrics.notReady(cert);
     this.tell.events.event(
       cert,
       'Warning',

@@ -12,7 +12,6 @@ import { renewalTimeIn } from '../../issuers/acme/index.js';
 import type { Issuer } from '../../issuers/issuer.js';
 import type { CertificateInfo } from '../../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED } from '../../scope.js';
-import type { CertificateMetrics } from '../certificate-metrics.js';
 import { renewalDue } from '../policy.js';
 import type { RenewalInfoSchedule } from '../renewal-info.js';
 import { secretMetadataStale } from '../secret.js';
@@ -29,12 +28,11 @@ const READY: ConditionUpdate = {
 
 /**
  * The Certificate's readiness: its conditions, its renewal time (moved into the window an
- * ACME CA suggests, asked again every interval) and the metrics that tell them.
+ * ACME CA suggests, asked again every interval).
  */
 export class Readiness {
   constructor(
     private readonly events: EventRecorder,
-    private readonly metrics: CertificateMetrics,
     private readonly renewalInfo: RenewalInfoSchedule,
     private readonly secrets: SecretWriter,
     private readonly issuerFor: (cert: Certificate, resource: IssuerResource) => Promise<Issuer>,
@@ -53,7 +51,6 @@ export class Readiness {
     const { info } = stored;
     const due = renewalDue(cert, info.notBefore, info.notAfter);
     const { renewAt, askIn } = await this.withRenewalInfo(cert, issuer, stored, due, log);
-    this.metrics.issued(cert, info.notAfter, renewAt);
     const conditions = withCondition(cert.status, READY, cert);
     const issuing = conditions.find((c) => c.type === 'Issuing');
     const status: CertificateStatus = {
@@ -97,7 +94,6 @@ export class Readiness {
         cert,
       ),
     };
-    this.metrics.notReady(cert);
     if (mergePatch(cert.status, status) !== undefined) {
       this.events.event(cert, 'Warning', reason, 'Issue', message);
     }
@@ -120,7 +116,6 @@ export class Readiness {
       reason: 'Issued',
       message: `Issued revision ${revision}`,
     }).conditions;
-    this.metrics.issued(cert, info.notAfter, renewalTime);
     const notAfter = rfc3339(info.notAfter);
     this.events.event(
       cert,

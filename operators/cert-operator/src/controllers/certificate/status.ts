@@ -6,7 +6,6 @@ import {
   setCondition,
 } from '@chousei/runtime';
 import type { Certificate, CertificateStatus } from '../../api/types.js';
-import type { CertificateMetrics } from '../certificate-metrics.js';
 
 /** What reconciling a Certificate comes to: the status the runtime writes, when to look again. */
 export type CertificateResult = ObjectResult<CertificateStatus>;
@@ -42,13 +41,12 @@ export function rfc3339(date: Date): string {
 export function refused(
   cert: Certificate,
   refusal: Refusal,
-  tell: { events: EventRecorder; metrics: CertificateMetrics },
+  tell: { events: EventRecorder },
   discarded?: CertificateStatus,
 ): CertificateResult {
   const ready: ConditionUpdate = { type: 'Ready', status: 'False', ...refusal };
   const base = discarded ?? cert.status;
   const conditions = withCondition(base, ready, cert);
-  tell.metrics.notReady(cert);
   const status: CertificateStatus = discarded
     ? {
         ...discarded,
