@@ -212,7 +212,7 @@ describe('ACMEIssuer with HTTP-01 against Pebble', () => {
     const first = await issuer.issue(await requestFor(names), context().ctx);
     const renewal = context();
     await issuer.issue(
-      { ...(await requestFor(names)), replaces: first.certificatePem },
+      { ...(await requestFor(names)), replaces: ariCertId(first.certificatePem) },
       renewal.ctx,
     );
     const account = new acme.Client({
@@ -230,7 +230,7 @@ describe('ACMEIssuer with HTTP-01 against Pebble', () => {
     const other = issuerFor(http, otherKey);
     const refused = context();
     const issued = await other.issue(
-      { ...(await requestFor(names)), replaces: first.certificatePem },
+      { ...(await requestFor(names)), replaces: ariCertId(first.certificatePem) },
       refused.ctx,
     );
     expect(

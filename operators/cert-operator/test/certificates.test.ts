@@ -133,6 +133,27 @@ describe('cert-operator with SelfSigned and CA issuers', () => {
     expect(cert.status?.revision).toBe(1);
   });
 
+  it('keeps the key across issuances under rotationPolicy Never, and makes a new one under Always', async () => {
+    await client.create(Certificates, {
+      metadata: { name: 'kept', namespace: ns },
+      spec: {
+        secretName: 'kept-tls',
+        issuerRef: { name: 'self' },
+        dnsNames: ['kept.example.test'],
+        privateKey: { rotationPolicy: 'Never' },
+      },
+    });
+    const first = secretText(await issued('kept-tls'), 'tls.key');
+    const reissue = async (dnsName: string) => {
+      await patchSpec('kept', { dnsNames: [dnsName] });
+      const s = await issued('kept-tls', (pem) => inspectCertificate(pem).dnsNames[0] === dnsName);
+      return secretText(s, 'tls.key');
+    };
+    expect(await reissue('kept2.example.test')).toBe(first);
+    await patchSpec('kept', { privateKey: { rotationPolicy: 'Always' } });
+    expect(await reissue('kept3.example.test')).not.toBe(first);
+  });
+
   it('issues from a ClusterIssuer, reported Ready once usable', async () => {
     const issuer = `self-${ns}`;
     await client.create(ClusterIssuers, { metadata: { name: issuer }, spec: { selfSigned: {} } });

@@ -8,7 +8,7 @@ import {
 } from '../src/api/types.js';
 import { issuanceNeed, renewalDue } from '../src/controllers/policy.js';
 import { cachedSecret, MAX_SECRET_VALUE_BYTES } from '../src/controllers/secret.js';
-import { createCsr, generatePrivateKey, signCertificate, splitPem } from '../src/pki/index.js';
+import { createCsr, generatePrivateKey, signCertificate } from '../src/pki/index.js';
 
 const DAY = 86_400_000;
 const issuedAt = new Date('2026-01-01T00:00:00Z');
@@ -75,33 +75,51 @@ describe('the managed Secret as cached', () => {
   const text = (v: string | undefined) => Buffer.from(v ?? '', 'base64').toString('utf8');
   const withData = (data: Record<string, string>): Secret => ({ ...issued(), data });
   const now = new Date(issuedAt.getTime() + DAY);
+  const expectSameNeeds = (full: Secret) => {
+    const cached = cachedSecret(structuredClone(full));
+    expect(cached.data).toBeUndefined();
+    expect(cached.metadata).toEqual(full.metadata);
+    // Every reason the Secret gives, or none: as is, for other names, another key, due.
+    const certs = [
+      cert(),
+      { ...cert(), spec: { ...cert().spec, dnsNames: ['other.example.test'] } },
+      { ...cert(), spec: { ...cert().spec, privateKey: { algorithm: 'RSA' as const } } },
+      { ...cert(), spec: { ...cert().spec, issuerRef: { name: 'ca' } } },
+    ];
+    for (const c of certs)
+      for (const at of [now, new Date(issuedAt.getTime() + 70 * DAY)])
+        expect(issuanceNeed(c, cached, at)).toEqual(issuanceNeed(c, full, at));
+  };
 
-  it('keeps the leaf of tls.crt and tls.key, and reads the same as the Secret whole', () => {
+  it('keeps the metadata and what a reconcile reads of the data, nothing of the PEMs', () => {
     const full = issued();
     const leaf = text(full.data?.['tls.crt']);
     const other = text(issued().data?.['tls.crt']);
+    // A chain and ca.crt, as a CA issuer writes them.
     full.data = { ...full.data, 'tls.crt': b64(leaf + other), 'ca.crt': b64(other) };
-    const whole = issuanceNeed(cert(), full, now);
-    const cached = cachedSecret(structuredClone(full));
-    expect(Object.keys(cached.data ?? {}).sort()).toEqual(['tls.crt', 'tls.key']);
-    expect(splitPem(text(cached.data?.['tls.crt']))).toEqual([leaf]);
-    expect(cached.data?.['tls.key']).toBe(full.data['tls.key']);
-    expect(issuanceNeed(cert(), cached, now)).toEqual(whole);
-    expect(whole).toBeUndefined();
+    expect(issuanceNeed(cert(), full, now)).toBeUndefined();
+    expectSameNeeds(full);
   });
 
-  it('keeps a tls.crt it cannot cut as it is, so the reconcile refuses it as before', () => {
-    const key = issued().data?.['tls.key'] ?? '';
-    const values = [
-      b64('not a certificate'),
-      b64('-----BEGIN CERTIFICATE-----\nAAAA'),
-      'A'.repeat(Math.ceil(((MAX_SECRET_VALUE_BYTES + 3) / 3) * 4)),
+  it('reads as the Secret whole when its data is unusable or belongs to another key', () => {
+    const { 'tls.key': key = '', 'tls.crt': crt = '' } = issued().data ?? {};
+    const otherKey = issued().data?.['tls.key'] ?? '';
+    const unusable: Record<string, string>[] = [
+      { 'tls.crt': b64('not a certificate'), 'tls.key': key },
+      { 'tls.crt': b64('-----BEGIN CERTIFICATE-----\nAAAA'), 'tls.key': key },
+      { 'tls.crt': 'A'.repeat(Math.ceil(((MAX_SECRET_VALUE_BYTES + 3) / 3) * 4)), 'tls.key': key },
+      { 'tls.crt': crt },
+      { 'tls.crt': crt, 'tls.key': otherKey },
+      { 'tls.crt': crt, 'tls.key': b64('not a key') },
     ];
-    for (const crt of values) {
-      const full = withData({ 'tls.crt': crt, 'tls.key': key });
-      const cached = cachedSecret(structuredClone(full));
-      expect(cached.data?.['tls.crt']).toBe(crt);
-      expect(issuanceNeed(cert(), cached, now)).toEqual(issuanceNeed(cert(), full, now));
+    for (const data of unusable) {
+      expect(issuanceNeed(cert(), withData(data), now)).toBeDefined();
+      expectSameNeeds(withData(data));
     }
+  });
+
+  it('keeps a Secret without tls.crt (a next key) whole', () => {
+    const next = withData({ 'tls.key': issued().data?.['tls.key'] ?? '' });
+    expect(cachedSecret(structuredClone(next))).toEqual(next);
   });
 });

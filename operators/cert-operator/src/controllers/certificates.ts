@@ -33,9 +33,9 @@ import { backoffWait, issuanceTrigger } from './certificate/trigger.js';
 import { exportCertificateMetrics } from './certificate-metrics.js';
 import { watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder } from './issuer-builder.js';
-import { type BackoffPolicy, readSecret } from './policy.js';
+import type { BackoffPolicy } from './policy.js';
 import { RenewalInfoSchedule } from './renewal-info.js';
-import { cachedSecret } from './secret.js';
+import { cachedSecret, readSecret } from './secret.js';
 
 export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
 /** How long issuances trust an issuer's Secrets as last read (see IssuerBuilder.build). */
@@ -100,14 +100,13 @@ export class CertificateReconciler implements ObjectReconciler<Certificate> {
       };
     }
     // 2. Is an issuance due, and why: the Secret read once, tls.crt parsed once.
-    const contents = readSecret(cert, admitted.secret);
+    const contents = readSecret(cert.spec.secretName, admitted.secret);
     const now = new Date();
     const need = issuanceTrigger(cert, admitted.secret, contents, now);
     const { secret, issuer } = admitted;
-    const { certPem, info } = contents;
     // 3. Not due (so the Secret is there and sound): Ready, renewed at its time.
-    if (!need && secret && certPem && info) {
-      return readiness.upToDate(cert, { secret, certPem, info }, issuer, ctx.log);
+    if (!need && secret && 'certificate' in contents) {
+      return readiness.upToDate(cert, { secret, ...contents }, issuer, ctx.log);
     }
     const resource = issuer.resource;
     // (`!need` only narrows the type: nothing due means the Secret was read sound, above.)

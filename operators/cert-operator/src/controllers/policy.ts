@@ -1,16 +1,8 @@
 import { backoffDelay, type Secret } from '@chousei/runtime';
 import { parseDuration } from '../api/duration.js';
 import { ANNOTATION_ISSUER, ANNOTATION_ISSUER_KIND, type Certificate } from '../api/types.js';
-import type { PrivateKeySpec } from '../pki/index.js';
-import {
-  type CertificateInfo,
-  defaultRenewalTime,
-  keyMatchesPublicKey,
-  normalizeIp,
-  type ParsedCertificate,
-  parseCertificate,
-} from '../pki/index.js';
-import { SecretValueTooLargeError, secretValue } from './secret.js';
+import { defaultRenewalTime, normalizeIp, type PrivateKeySpec } from '../pki/index.js';
+import { readSecret, type SecretContents } from './secret.js';
 
 /** Why a Certificate needs (re)issuing now: cert-manager's reasons. */
 export interface IssuanceNeed {
@@ -106,49 +98,6 @@ function secretIssuer(secret: Secret): { name?: string; kind: string } {
   return { ...(name ? { name } : {}), kind: a['cert-manager.io/issuer-kind'] ?? 'Issuer' };
 }
 
-/** What a Certificate's Secret holds, read once per reconcile: the PEMs and the certificate. */
-export interface SecretContents {
-  certPem?: string;
-  keyPem?: string;
-  /** tls.crt as parsed; unset when `unusable` says why. */
-  info?: CertificateInfo;
-  /** tls.key is the key of tls.crt (set with `info`). */
-  keyMatches?: boolean;
-  /** Missing, too large or unreadable: a reason to issue. */
-  unusable?: IssuanceNeed;
-}
-
-/** Reads tls.crt and tls.key of `secret` (parsing tls.crt): what issuanceNeed compares. */
-export function readSecret(cert: Certificate, secret: Secret | undefined): SecretContents {
-  let certPem: string | undefined;
-  let keyPem: string | undefined;
-  try {
-    certPem = secretValue(secret, 'tls.crt');
-    keyPem = secretValue(secret, 'tls.key');
-  } catch (err) {
-    // Replaced by a new issuance like any other unreadable content.
-    if (err instanceof SecretValueTooLargeError)
-      return { unusable: { reason: 'InvalidCertificate', message: err.message } };
-    throw err;
-  }
-  if (!secret || !certPem || !keyPem) {
-    const message = `Secret ${cert.spec.secretName} does not exist or lacks tls.crt/tls.key`;
-    return { unusable: { reason: 'DoesNotExist', message } };
-  }
-  let parsed: ParsedCertificate;
-  try {
-    parsed = parseCertificate(certPem);
-  } catch (err) {
-    const message = `tls.crt cannot be read: ${(err as Error).message}`;
-    return { certPem, keyPem, unusable: { reason: 'InvalidCertificate', message } };
-  }
-  let keyMatches = false;
-  try {
-    keyMatches = keyMatchesPublicKey(keyPem, parsed.publicKey);
-  } catch {}
-  return { certPem, keyPem, info: parsed.info, keyMatches };
-}
-
 /**
  * Compares the Secret with the spec: missing, unreadable, edited, for other names, another
  * key type or issuer, or due for renewal -> a reason to issue; else undefined.
@@ -158,7 +107,7 @@ export function issuanceNeed(
   secret: Secret | undefined,
   now: Date,
 ): IssuanceNeed | undefined {
-  return secretNeed(cert, secret, readSecret(cert, secret), now);
+  return secretNeed(cert, secret, readSecret(cert.spec.secretName, secret), now);
 }
 
 /** issuanceNeed of the Secret as read already (`contents`). */
@@ -168,9 +117,10 @@ export function secretNeed(
   contents: SecretContents,
   now: Date,
 ): IssuanceNeed | undefined {
-  const { certPem, keyPem, info } = contents;
-  if (contents.unusable || !secret || !certPem || !keyPem || !info) return contents.unusable;
-  if (!contents.keyMatches)
+  if ('unusable' in contents) return contents.unusable;
+  const info = contents.certificate;
+  if (!secret) return undefined;
+  if (!info.keyMatches)
     return { reason: 'KeyMismatch', message: 'tls.key does not belong to tls.crt' };
   const spec = cert.spec;
   if (

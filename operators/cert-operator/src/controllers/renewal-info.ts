@@ -18,7 +18,7 @@ export class RenewalInfoSchedule {
     if (!(intervalMs > 0)) throw new Error(`intervalMs must be positive, got ${intervalMs}`);
   }
 
-  /** Ms until the window of `certificate` (a fingerprint) held by `key` is to be asked for. */
+  /** Ms until the window of `certificate` (an ARI certificate ID) held by `key` is due. */
   dueIn(key: string, certificate: string, now = Date.now()): number {
     let entry = this.next.get(key);
     if (entry?.certificate !== certificate) {

@@ -9,7 +9,8 @@ import {
   type Certificate,
   LABEL_MANAGED,
 } from '../api/types.js';
-import { splitPem } from '../pki/index.js';
+import { ariCertIdOf } from '../issuers/acme/ari.js';
+import { type CertificateInfo, keyMatchesPublicKey, parseCertificate } from '../pki/index.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const TLS_SECRET_TYPE = 'kubernetes.io/tls';
@@ -100,7 +101,7 @@ export function tlsSecret(cert: Certificate, pem: TlsPems): Secret {
   };
 }
 
-/** What a TLS Secret holds, read whole (from the API: the cache keeps the leaf only). */
+/** What a TLS Secret holds, read whole (from the API: the cache keeps none of it). */
 export function tlsPems(secret: Secret): TlsPems | undefined {
   const certificate = secretValue(secret, 'tls.crt');
   const key = secretValue(secret, 'tls.key');
@@ -125,36 +126,102 @@ export function secretMetadataStale(cert: Certificate, secret: Secret): boolean 
   );
 }
 
+/** What a reconcile reads of the certificate in a TLS Secret: its leaf, parsed. */
+export interface StoredCertificate
+  extends Pick<
+    CertificateInfo,
+    'commonName' | 'dnsNames' | 'ipAddresses' | 'keyAlgorithm' | 'notBefore' | 'notAfter'
+  > {
+  /** tls.key is the key of this certificate. */
+  keyMatches: boolean;
+  /** Its ARI certificate ID (RFC 9773); unset without an authority key identifier. */
+  renewalInfoId?: string;
+}
+
+/** Why a Secret's content cannot be used: a reason to issue (an IssuanceNeed). */
+export interface UnusableSecret {
+  reason: 'DoesNotExist' | 'InvalidCertificate';
+  message: string;
+}
+
+/** What a Certificate's Secret holds: a sound certificate and key, or why not. */
+export type SecretContents = { certificate: StoredCertificate } | { unusable: UnusableSecret };
+
+const missing = (name: string | undefined): { unusable: UnusableSecret } => ({
+  unusable: {
+    reason: 'DoesNotExist',
+    message: `Secret ${name ?? ''} does not exist or lacks tls.crt/tls.key`,
+  },
+});
+
+/** Where a cached managed Secret keeps its contents, read when it was cached. */
+const CONTENTS = Symbol('tls contents');
+type CachedSecret = Secret & { readonly [CONTENTS]?: SecretContents };
+
 /**
- * A managed Secret as the Certificate controller caches it: metadata, type, tls.key and the
- * leaf of tls.crt, which is all a reconcile reads. The chain and ca.crt are most of the
- * bytes (a CA issuer's chain doubles tls.crt, and ca.crt repeats the CA), read only to
- * write the Secret whole, which reads it from the API first.
+ * What a Certificate's Secret (`secretName`) holds: read when it was cached, else from its
+ * data (a Secret read from the API).
+ */
+export function readSecret(secretName: string, secret: Secret | undefined): SecretContents {
+  if (!secret) return missing(secretName);
+  return (secret as CachedSecret)[CONTENTS] ?? contentsOf(secret);
+}
+
+/** Reads and parses tls.crt and tls.key. */
+function contentsOf(secret: Secret): SecretContents {
+  let certPem: string | undefined;
+  let keyPem: string | undefined;
+  try {
+    certPem = secretValue(secret, 'tls.crt');
+    keyPem = secretValue(secret, 'tls.key');
+  } catch (err) {
+    // Replaced by a new issuance like any other unreadable content.
+    if (err instanceof SecretValueTooLargeError)
+      return { unusable: { reason: 'InvalidCertificate', message: err.message } };
+    throw err;
+  }
+  if (!certPem || !keyPem) return missing(secret.metadata?.name);
+  let parsed: ReturnType<typeof parseCertificate>;
+  try {
+    parsed = parseCertificate(certPem);
+  } catch (err) {
+    const message = `tls.crt cannot be read: ${(err as Error).message}`;
+    return { unusable: { reason: 'InvalidCertificate', message } };
+  }
+  let keyMatches = false;
+  try {
+    keyMatches = keyMatchesPublicKey(keyPem, parsed.publicKey);
+  } catch {}
+  const { commonName, dnsNames, ipAddresses, keyAlgorithm, notBefore, notAfter } = parsed.info;
+  const renewalInfoId = ariCertIdOf(certPem);
+  const certificate: StoredCertificate = {
+    ...(commonName !== undefined ? { commonName } : {}),
+    dnsNames,
+    ipAddresses,
+    keyAlgorithm,
+    notBefore,
+    notAfter,
+    keyMatches,
+    ...(renewalInfoId !== undefined ? { renewalInfoId } : {}),
+  };
+  return { certificate };
+}
+
+/**
+ * A managed Secret as the Certificate controller caches it: a TLS Secret keeps its metadata
+ * and, in place of its data, what a reconcile reads of it, parsed once here rather than at
+ * every reconcile (a CA issuer's 3.9 KB of PEMs become about 0.4 KB). A write that needs the
+ * PEMs reads the Secret from the API. Other managed Secrets (next keys) are kept whole.
  */
 export function cachedSecret(secret: Secret): Secret {
   // One shared string instead of a copy per object.
   if (secret.type === TLS_SECRET_TYPE) secret.type = TLS_SECRET_TYPE;
-  const data = secret.data;
-  if (!data) return secret;
-  const certificate = data['tls.crt'];
-  const key = data['tls.key'];
-  const kept: Record<string, string> = {};
-  if (certificate !== undefined) kept['tls.crt'] = leafOf(certificate);
-  if (key !== undefined) kept['tls.key'] = key;
-  secret.data = kept;
-  return secret;
-}
-
-/**
- * The first certificate of a base64 tls.crt, as the parsers read it (splitPem), encoded
- * again. The value as it is when there is nothing to cut, or it is over the read limit, so
- * the reconcile reads what the Secret holds and refuses it as it would.
- */
-function leafOf(value: string): string {
-  if (Buffer.byteLength(value, 'base64') > MAX_SECRET_VALUE_BYTES) return value;
-  const bundle = Buffer.from(value, 'base64').toString('utf8');
-  const leaf = splitPem(bundle)[0];
-  return leaf === undefined || leaf.length === bundle.length ? value : b64(leaf);
+  if (secret.data?.['tls.crt'] === undefined) return secret;
+  const contents = contentsOf(secret);
+  // Rebuilt rather than `delete`d, which would turn the object into a hash table.
+  const { data: _, ...rest } = secret;
+  const cached: CachedSecret = { ...rest, [CONTENTS]: contents };
+  return cached;
 }
 
 /** The Secret that holds the key of an issuance in progress, so a restart reuses it. */

@@ -19,9 +19,9 @@ export interface CertificateRequest {
   /** Make a CA certificate (isCA). */
   isCA?: boolean;
   /**
-   * PEM of the certificate this one renews. ACME sends it as `replaces` (RFC 9773) when the
-   * server serves renewal information: the CA ties the two (Let's Encrypt exempts such
-   * renewals from rate limits).
+   * The ARI certificate ID (RFC 9773, `ariCertId`) of the certificate this one renews. ACME
+   * sends it as `replaces` when the server serves renewal information: the CA ties the two
+   * (Let's Encrypt exempts such renewals from rate limits).
    */
   replaces?: string;
 }
@@ -69,10 +69,11 @@ export interface Issuer {
   readonly kind: 'SelfSigned' | 'CA' | 'ACME';
   issue(req: CertificateRequest, ctx: IssueContext): Promise<IssuedCertificate>;
   /**
-   * The window in which the CA suggests renewing `certificatePem` (leaf first): ACME Renewal
-   * Information. Undefined when it says nothing; never throws.
+   * The window in which the CA suggests renewing the certificate of ARI certificate ID
+   * `certId` (`ariCertId`): ACME Renewal Information. Undefined when it says nothing; never
+   * throws.
    */
-  renewalWindow?(certificatePem: string, log: Logger): Promise<RenewalWindow | undefined>;
+  renewalWindow?(certId: string, log: Logger): Promise<RenewalWindow | undefined>;
 }
 
 /** When a CA suggests renewing a certificate (RFC 9773). */

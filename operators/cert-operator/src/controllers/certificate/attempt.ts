@@ -13,7 +13,8 @@ import type {
   IssuedCertificate,
   Issuer,
 } from '../../issuers/issuer.js';
-import type { IssuanceNeed, SecretContents } from '../policy.js';
+import type { IssuanceNeed } from '../policy.js';
+import type { SecretContents } from '../secret.js';
 import type { Admitted } from './gate.js';
 import type { SigningKey } from './key-manager.js';
 

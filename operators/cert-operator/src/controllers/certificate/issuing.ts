@@ -9,6 +9,7 @@ import {
 import { DEFAULT_DURATION_MS, parseDuration } from '../../api/duration.js';
 import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '../../api/types.js';
 import { IssuanceError } from '../../issuance.js';
+import { ariCertIdOf } from '../../issuers/acme/index.js';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../issuers/issuer.js';
 import { createCsr, inspectCertificate } from '../../pki/index.js';
 import {
@@ -109,7 +110,7 @@ export class Issuing {
     events.event(cert, 'Normal', 'Issuing', 'Issue', `Issuing certificate: ${need.message}`);
     try {
       const issuer = await this.issuerFor(cert, admitted.issuer.resource);
-      const key = await this.keys.next(cert, admitted.secret, outlives);
+      const key = await this.keys.next(cert, outlives);
       const req = request(cert, input, key);
       // Signed within this reconcile: nothing to queue it again for.
       const enqueue = outlives ? ctx.enqueue : () => {};
@@ -222,7 +223,8 @@ export class Issuing {
     }
     const info = inspectCertificate(issued.certificatePem);
     // The issuance asked for its renewal window already.
-    if (issuer.renewalWindow) this.readiness.asked(cert, info);
+    const renewalInfoId = issuer.renewalWindow && ariCertIdOf(issued.certificatePem);
+    if (renewalInfoId) this.readiness.asked(cert, renewalInfoId);
     // As renewalDue() will read it back from the status: one write, no second opinion.
     const renewAt = renewalTimeWith(cert, info.notBefore, info.notAfter, issued.renewalTime);
     issuances.inc({ issuer_kind: kind, result: 'success' });
@@ -312,6 +314,8 @@ function request(
     csrPem: createCsr({ privateKeyPem: key.pem, ...names }),
     // Renewing, or asked for by hand: the Secret holds a sound certificate of this issuer
     // (the trigger checked), which the new one replaces.
-    ...(renewing && contents.certPem ? { replaces: contents.certPem } : {}),
+    ...(renewing && 'certificate' in contents && contents.certificate.renewalInfoId
+      ? { replaces: contents.certificate.renewalInfoId }
+      : {}),
   };
 }

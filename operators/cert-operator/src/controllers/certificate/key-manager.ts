@@ -33,11 +33,9 @@ export class KeyManager {
   ) {}
 
   /** The key to certify; `persist`: kept in a Secret until issued. */
-  async next(cert: Certificate, secret: Secret | undefined, persist: boolean): Promise<SigningKey> {
+  async next(cert: Certificate, persist: boolean): Promise<SigningKey> {
     const want = keySpec(cert);
-    // Read only when it may be kept: an unreadable key is replaced by a new one anyway.
-    const current =
-      cert.spec.privateKey?.rotationPolicy === 'Never' ? secretValue(secret, 'tls.key') : undefined;
+    const current = await this.keptKey(cert);
     if (current && sameKeySpec(keySpecOf(current), want)) {
       return { pem: current };
     }
@@ -54,6 +52,17 @@ export class KeyManager {
       await this.client.apply(Secrets, desired, { fieldManager: FIELD_MANAGER, force: true });
     else await this.create(cert, desired);
     return { pem, storedIn: name };
+  }
+
+  /**
+   * The key in the Certificate's Secret, under rotationPolicy Never: read from the API, as
+   * the cache keeps no key of a TLS Secret.
+   */
+  private async keptKey(cert: Certificate): Promise<string | undefined> {
+    if (cert.spec.privateKey?.rotationPolicy !== 'Never') return undefined;
+    const key = { namespace: cert.metadata?.namespace ?? '', name: cert.spec.secretName };
+    const secret = await this.client.get(Secrets, key).catch(notFoundIsUndefined);
+    return secretValue(secret, 'tls.key');
   }
 
   /** The key was used (issued, or the issuance thrown away): its Secret goes. */

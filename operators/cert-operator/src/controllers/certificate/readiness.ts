@@ -14,7 +14,7 @@ import type { CertificateInfo } from '../../pki/index.js';
 import { CLUSTER_ISSUERS_NOT_SERVED } from '../../scope.js';
 import { renewalDue } from '../policy.js';
 import type { RenewalInfoSchedule } from '../renewal-info.js';
-import { secretMetadataStale } from '../secret.js';
+import { type StoredCertificate, secretMetadataStale } from '../secret.js';
 import type { IssuerRef } from './gate.js';
 import type { SecretWriter } from './secret-writer.js';
 import { type CertificateResult, rfc3339, withCondition } from './status.js';
@@ -41,16 +41,16 @@ export class Readiness {
   /** Nothing to issue: Ready, renewed at its time, the Secret's metadata mended. */
   async upToDate(
     cert: Certificate,
-    stored: { secret: Secret; certPem: string; info: CertificateInfo },
+    stored: { secret: Secret; certificate: StoredCertificate },
     issuer: IssuerRef,
     log: Logger,
   ): Promise<CertificateResult> {
     if (secretMetadataStale(cert, stored.secret) && (await this.secrets.mend(cert))) {
       log.info({ secret: cert.spec.secretName }, 'Secret labels and annotations updated');
     }
-    const { info } = stored;
+    const info = stored.certificate;
     const due = renewalDue(cert, info.notBefore, info.notAfter);
-    const { renewAt, askIn } = await this.withRenewalInfo(cert, issuer, stored, due, log);
+    const { renewAt, askIn } = await this.withRenewalInfo(cert, issuer, info, due, log);
     const conditions = withCondition(cert.status, READY, cert);
     const issuing = conditions.find((c) => c.type === 'Issuing');
     const status: CertificateStatus = {
@@ -143,8 +143,8 @@ export class Readiness {
   }
 
   /** An issuance asked the CA for the new certificate's renewal window already. */
-  asked(cert: Certificate, info: CertificateInfo): void {
-    this.renewalInfo.asked(cert.metadata?.uid ?? '', info.fingerprintSha256);
+  asked(cert: Certificate, renewalInfoId: string): void {
+    this.renewalInfo.asked(cert.metadata?.uid ?? '', renewalInfoId);
   }
 
   /**
@@ -155,24 +155,23 @@ export class Readiness {
   private async withRenewalInfo(
     cert: Certificate,
     { resource }: IssuerRef,
-    { certPem, info }: { certPem: string; info: CertificateInfo },
+    { renewalInfoId: id }: StoredCertificate,
     renewAt: Date,
     log: Logger,
   ): Promise<{ renewAt: Date; askIn: number }> {
-    if (!resource?.spec.acme || !isConditionTrue(resource.status?.conditions, 'Ready')) {
-      return { renewAt, askIn: Number.POSITIVE_INFINITY };
-    }
+    const acme = resource?.spec.acme && isConditionTrue(resource.status?.conditions, 'Ready');
+    if (!acme || !id) return { renewAt, askIn: Number.POSITIVE_INFINITY };
     const uid = cert.metadata?.uid ?? '';
-    const askIn = this.renewalInfo.dueIn(uid, info.fingerprintSha256);
+    const askIn = this.renewalInfo.dueIn(uid, id);
     if (askIn > 0) return { renewAt, askIn };
     const window = await this.issuerFor(cert, resource).then(
-      (issuer) => issuer.renewalWindow?.(certPem, log),
+      (issuer) => issuer.renewalWindow?.(id, log),
       (err: unknown) => {
         log.info({ err: (err as Error).message }, 'renewal information not asked');
         return undefined;
       },
     );
-    this.renewalInfo.asked(uid, info.fingerprintSha256);
+    this.renewalInfo.asked(uid, id);
     // Before or within the window (our own policy may come first): as the CA would have it.
     if (!window || renewAt.getTime() <= window.end.getTime()) {
       return { renewAt, askIn: this.renewalInfo.intervalMs };

@@ -7,9 +7,9 @@ import {
   MANUAL_TRIGGER_REASON,
   manualIssuanceRequest,
   retryTime,
-  type SecretContents,
   secretNeed,
 } from '../policy.js';
+import type { SecretContents } from '../secret.js';
 
 /**
  * Whether an issuance is due, and why (cert-manager's trigger): the Secret as read

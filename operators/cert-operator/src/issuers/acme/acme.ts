@@ -14,7 +14,7 @@ import type {
   Issuer,
   RenewalWindow,
 } from '../issuer.js';
-import { ariCertId, parseRenewalInfo, renewalTimeIn } from './ari.js';
+import { ariCertIdOf, parseRenewalInfo, renewalTimeIn } from './ari.js';
 import {
   ACMENetworkError,
   ACMEProblemError,
@@ -258,7 +258,8 @@ export class ACMEIssuer implements Issuer {
             order = await this.createOrder(run, identifiers, req.replaces);
             break;
           }
-          const window = await this.renewalWindow(chain[0]!, log);
+          const id = ariCertIdOf(chain[0]!);
+          const window = id === undefined ? undefined : await this.renewalWindow(id, log);
           const renewalTime = window && renewalTimeIn(window);
           log.info(
             { order: current.url, ms: Date.now() - started, renewalTime },
@@ -348,11 +349,10 @@ export class ACMEIssuer implements Issuer {
   private async newOrder(
     run: Run,
     identifiers: Identifier[],
-    replacesPem: string | undefined,
+    replaces: string | undefined,
   ): Promise<Order> {
-    const ari = replacesPem && (await directoryOf(this.opts.directoryUrl)).renewalInfo;
-    const replaces = typeof ari === 'string' ? certIdOf(replacesPem!) : undefined;
-    if (!replaces) return run.client.createOrder({ identifiers });
+    const ari = replaces && (await directoryOf(this.opts.directoryUrl)).renewalInfo;
+    if (!replaces || typeof ari !== 'string') return run.client.createOrder({ identifiers });
     // acme-client passes the request through; its type does not know RFC 9773's field.
     const request: Parameters<acme.Client['createOrder']>[0] & { replaces: string } = {
       identifiers,
@@ -494,12 +494,11 @@ export class ACMEIssuer implements Issuer {
   }
 
   /** The CA's suggested renewal window (RFC 9773), when it has one. */
-  async renewalWindow(certificatePem: string, log: Logger): Promise<RenewalWindow | undefined> {
+  async renewalWindow(certId: string, log: Logger): Promise<RenewalWindow | undefined> {
     try {
       const base = (await directoryOf(this.opts.directoryUrl)).renewalInfo;
       if (typeof base !== 'string') return undefined;
-      // The ID is the leaf's: ariCertId reads the first certificate of the bundle.
-      const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${ariCertId(certificatePem)}`);
+      const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${certId}`);
       const body: unknown = res.data;
       const window = parseRenewalInfo(body);
       if (!window) {
@@ -586,15 +585,6 @@ function identifiersOf(req: CertificateRequest): Identifier[] {
     ...[...dns].map((value) => ({ type: 'dns', value })),
     ...[...ips].map((value) => ({ type: 'ip', value })),
   ];
-}
-
-/** The ARI certificate ID of a bundle's leaf; undefined when it has none (no AKI). */
-function certIdOf(pem: string): string | undefined {
-  try {
-    return ariCertId(pem);
-  } catch {
-    return undefined;
-  }
 }
 
 function sameIdentifiers(a: Identifier[], b: Identifier[]): boolean {

@@ -19,6 +19,15 @@ export function ariCertId(certPem: string): string {
   return `${Buffer.from(aki.keyId, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
 }
 
+/** ariCertId, or undefined for a certificate without an authority key identifier. */
+export function ariCertIdOf(certPem: string): string | undefined {
+  try {
+    return ariCertId(certPem);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The suggested window of a renewalInfo response body, if it is well formed. */
 export function parseRenewalInfo(body: unknown): RenewalWindow | undefined {
   if (typeof body !== 'object' || body === null || !('suggestedWindow' in body)) return undefined;
