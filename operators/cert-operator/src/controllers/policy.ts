@@ -156,7 +156,7 @@ export function secretNeed(
       message: `the certificate was issued by ${issuer.kind} ${issuer.name ?? '(unknown)'}`,
     };
   }
-  const renewAt = renewalDue(cert, info.notBefore, info.notAfter);
+  const renewAt = renewalDue(cert, new Date(info.notBefore), new Date(info.notAfter));
   if (renewAt.getTime() <= now.getTime()) {
     return { reason: 'Renewing', message: `renewal was due at ${renewAt.toISOString()}` };
   }

@@ -10,7 +10,7 @@ import {
   LABEL_MANAGED,
 } from '../api/types.js';
 import { ariCertIdOf } from '../issuers/acme/ari.js';
-import { type CertificateInfo, keyMatchesPublicKey, parseCertificate } from '../pki/index.js';
+import { keyMatchesPublicKey, type PrivateKeySpec, parseCertificate } from '../pki/index.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const TLS_SECRET_TYPE = 'kubernetes.io/tls';
@@ -126,12 +126,20 @@ export function secretMetadataStale(cert: Certificate, secret: Secret): boolean 
   );
 }
 
-/** What a reconcile reads of the certificate in a TLS Secret: its leaf, parsed. */
-export interface StoredCertificate
-  extends Pick<
-    CertificateInfo,
-    'commonName' | 'dnsNames' | 'ipAddresses' | 'keyAlgorithm' | 'notBefore' | 'notAfter'
-  > {
+/**
+ * What a reconcile reads of the certificate in a TLS Secret: its leaf, parsed. One is cached
+ * per managed Secret, so it is kept small: times as numbers (a Date is about 100 bytes),
+ * arrays of their exact length, key types shared.
+ */
+export interface StoredCertificate {
+  commonName?: string;
+  dnsNames: readonly string[];
+  ipAddresses: readonly string[];
+  keyAlgorithm: PrivateKeySpec;
+  /** Unix ms. */
+  notBefore: number;
+  /** Unix ms. */
+  notAfter: number;
   /** tls.key is the key of this certificate. */
   keyMatches: boolean;
   /** Its ARI certificate ID (RFC 9773); unset without an authority key identifier. */
@@ -196,15 +204,28 @@ function contentsOf(secret: Secret): SecretContents {
   const renewalInfoId = ariCertIdOf(certPem);
   const certificate: StoredCertificate = {
     ...(commonName !== undefined ? { commonName } : {}),
-    dnsNames,
-    ipAddresses,
-    keyAlgorithm,
-    notBefore,
-    notAfter,
+    dnsNames: exactly(dnsNames),
+    ipAddresses: exactly(ipAddresses),
+    keyAlgorithm: sharedKeySpec(keyAlgorithm),
+    notBefore: notBefore.getTime(),
+    notAfter: notAfter.getTime(),
     keyMatches,
     ...(renewalInfoId !== undefined ? { renewalInfoId } : {}),
   };
   return { certificate };
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+/** A copy as long as its elements (an array grown by push keeps room for more), or NONE. */
+const exactly = (xs: readonly string[]) => (xs.length === 0 ? NONE : xs.slice());
+
+const keySpecs = new Map<string, PrivateKeySpec>();
+function sharedKeySpec(spec: PrivateKeySpec): PrivateKeySpec {
+  const key = `${spec.algorithm}/${spec.size ?? ''}`;
+  const known = keySpecs.get(key);
+  if (known) return known;
+  keySpecs.set(key, spec);
+  return spec;
 }
 
 /**
@@ -218,9 +239,9 @@ export function cachedSecret(secret: Secret): Secret {
   if (secret.type === TLS_SECRET_TYPE) secret.type = TLS_SECRET_TYPE;
   if (secret.data?.['tls.crt'] === undefined) return secret;
   const contents = contentsOf(secret);
-  // Rebuilt rather than `delete`d, which would turn the object into a hash table.
-  const { data: _, ...rest } = secret;
-  const cached: CachedSecret = { ...rest, [CONTENTS]: contents };
+  // Built whole: a property added to a copy (or a `delete`) makes a hash table of it.
+  const { apiVersion, kind, metadata, type } = secret;
+  const cached: CachedSecret = { apiVersion, kind, metadata, type, [CONTENTS]: contents };
   return cached;
 }
 

@@ -41,16 +41,17 @@ export class Readiness {
   /** Nothing to issue: Ready, renewed at its time, the Secret's metadata mended. */
   async upToDate(
     cert: Certificate,
-    stored: { secret: Secret; certificate: StoredCertificate },
+    { secret, certificate }: { secret: Secret; certificate: StoredCertificate },
     issuer: IssuerRef,
     log: Logger,
   ): Promise<CertificateResult> {
-    if (secretMetadataStale(cert, stored.secret) && (await this.secrets.mend(cert))) {
+    if (secretMetadataStale(cert, secret) && (await this.secrets.mend(cert))) {
       log.info({ secret: cert.spec.secretName }, 'Secret labels and annotations updated');
     }
-    const info = stored.certificate;
-    const due = renewalDue(cert, info.notBefore, info.notAfter);
-    const { renewAt, askIn } = await this.withRenewalInfo(cert, issuer, info, due, log);
+    const notBefore = new Date(certificate.notBefore);
+    const notAfter = new Date(certificate.notAfter);
+    const due = renewalDue(cert, notBefore, notAfter);
+    const { renewAt, askIn } = await this.withRenewalInfo(cert, issuer, certificate, due, log);
     const conditions = withCondition(cert.status, READY, cert);
     const issuing = conditions.find((c) => c.type === 'Issuing');
     const status: CertificateStatus = {
@@ -66,8 +67,8 @@ export class Readiness {
               reason: 'Issued',
               message: 'nothing to issue',
             }).conditions,
-      notBefore: rfc3339(info.notBefore),
-      notAfter: rfc3339(info.notAfter),
+      notBefore: rfc3339(notBefore),
+      notAfter: rfc3339(notAfter),
       renewalTime: rfc3339(renewAt),
     };
     return {
