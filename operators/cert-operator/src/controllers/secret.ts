@@ -219,12 +219,13 @@ const NONE: readonly string[] = Object.freeze([]);
 /** A copy as long as its elements (an array grown by push keeps room for more), or NONE. */
 const exactly = (xs: readonly string[]) => (xs.length === 0 ? NONE : xs.slice());
 
+// A few key types in any cluster; bounded, as a tenant's Secrets may hold odd RSA sizes.
 const keySpecs = new Map<string, PrivateKeySpec>();
 function sharedKeySpec(spec: PrivateKeySpec): PrivateKeySpec {
   const key = `${spec.algorithm}/${spec.size ?? ''}`;
   const known = keySpecs.get(key);
   if (known) return known;
-  keySpecs.set(key, spec);
+  if (keySpecs.size < 64) keySpecs.set(key, spec);
   return spec;
 }
 
