@@ -9,7 +9,7 @@ import {
   type Certificate,
   LABEL_MANAGED,
 } from '../api/types.js';
-import { ariCertIdOf } from '../issuers/acme/ari.js';
+import { ariCertIdOfInfo } from '../issuers/acme/ari.js';
 import { keyMatchesPublicKey, type PrivateKeySpec, parseCertificate } from '../pki/index.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -201,7 +201,7 @@ function contentsOf(secret: Secret): SecretContents {
     keyMatches = keyMatchesPublicKey(keyPem, parsed.publicKey);
   } catch {}
   const { commonName, dnsNames, ipAddresses, keyAlgorithm, notBefore, notAfter } = parsed.info;
-  const renewalInfoId = ariCertIdOf(certPem);
+  const renewalInfoId = ariCertIdOfInfo(parsed.info);
   const certificate: StoredCertificate = {
     ...(commonName !== undefined ? { commonName } : {}),
     dnsNames: exactly(dnsNames),

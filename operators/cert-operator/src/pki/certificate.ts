@@ -18,6 +18,8 @@ export interface CertificateInfo {
   notAfter: Date;
   /** Lowercase hex, no leading zero octet. */
   serialNumber: string;
+  /** The authority key identifier's keyIdentifier, lowercase hex; unset without one. */
+  authorityKeyId?: string;
   isCA: boolean;
   /** Usages granted by keyUsage and extKeyUsage, in cert-manager's names (others left out). */
   usages: KeyUsage[];
@@ -77,6 +79,7 @@ function certificateInfo(
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     serialNumber: cert.serialNumber.toLowerCase(),
+    ...authorityKeyIdOf(cert),
     isCA: cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false,
     usages: usagesOf(cert.extensions),
     keyAlgorithm: keySpecOfKeyObject(publicKey),
@@ -169,4 +172,9 @@ function verifiesWith(cert: X509Certificate, issuer: X509Certificate): boolean {
 function nameOf(subject: string | undefined): string {
   // Node gives one attribute a line, and no string at all for an empty subject.
   return subject?.split('\n').join(', ') || 'empty subject';
+}
+
+function authorityKeyIdOf(cert: x509.X509Certificate): { authorityKeyId?: string } {
+  const keyId = cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+  return keyId ? { authorityKeyId: keyId.toLowerCase() } : {};
 }

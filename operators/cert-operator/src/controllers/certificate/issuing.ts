@@ -9,7 +9,7 @@ import {
 import { DEFAULT_DURATION_MS, parseDuration } from '../../api/duration.js';
 import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '../../api/types.js';
 import { IssuanceError } from '../../issuance.js';
-import { ariCertIdOf } from '../../issuers/acme/index.js';
+import { ariCertIdOfInfo } from '../../issuers/acme/index.js';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../issuers/issuer.js';
 import { createCsr, inspectCertificate } from '../../pki/index.js';
 import {
@@ -223,7 +223,7 @@ export class Issuing {
     }
     const info = inspectCertificate(issued.certificatePem);
     // The issuance asked for its renewal window already.
-    const renewalInfoId = issuer.renewalWindow && ariCertIdOf(issued.certificatePem);
+    const renewalInfoId = issuer.renewalWindow && ariCertIdOfInfo(info);
     if (renewalInfoId) this.readiness.asked(cert, renewalInfoId);
     // As renewalDue() will read it back from the status: one write, no second opinion.
     const renewAt = renewalTimeWith(cert, info.notBefore, info.notAfter, issued.renewalTime);

@@ -11,12 +11,23 @@ import type { RenewalWindow } from '../issuer.js';
  */
 export function ariCertId(certPem: string): string {
   const cert = new X509Certificate(pemToDer(certPem));
-  const aki = cert.getExtension(AuthorityKeyIdentifierExtension);
-  if (!aki?.keyId) throw new Error('the certificate has no authority key identifier');
-  // @peculiar/x509 drops the DER sign octet from serialNumber: put it back.
-  let serial = Buffer.from(cert.serialNumber, 'hex');
+  const authorityKeyId = cert.getExtension(AuthorityKeyIdentifierExtension)?.keyId;
+  const id = ariCertIdOfInfo({ serialNumber: cert.serialNumber, authorityKeyId });
+  if (id === undefined) throw new Error('the certificate has no authority key identifier');
+  return id;
+}
+
+/** ariCertId of a certificate parsed already (hex fields as inspectCertificate gives them). */
+export function ariCertIdOfInfo(info: {
+  serialNumber: string;
+  authorityKeyId?: string | undefined;
+}): string | undefined {
+  if (!info.authorityKeyId) return undefined;
+  // Serial numbers are read without the DER sign octet: put it back.
+  let serial = Buffer.from(info.serialNumber, 'hex');
   if ((serial[0] ?? 0) & 0x80) serial = Buffer.concat([Buffer.of(0), serial]);
-  return `${Buffer.from(aki.keyId, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
+  const aki = Buffer.from(info.authorityKeyId, 'hex').toString('base64url');
+  return [aki, serial.toString('base64url')].join('.');
 }
 
 /** ariCertId, or undefined for a certificate without an authority key identifier. */
