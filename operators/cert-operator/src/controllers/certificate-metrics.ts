@@ -1,6 +1,7 @@
 import {
   collectedGauge,
   type GaugeSample,
+  isConditionTrue,
   type Manager,
   type Store,
   whenAborted,
@@ -55,7 +56,7 @@ function* ready(
 ): Generator<GaugeSample<'namespace' | 'name' | 'condition'>> {
   for (const cert of live(certificates)) {
     const ref = { namespace: cert.metadata?.namespace ?? '', name: cert.metadata?.name ?? '' };
-    const isReady = cert.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const isReady = isConditionTrue(cert.status?.conditions, 'Ready');
     yield { labels: { ...ref, condition: 'True' }, value: isReady ? 1 : 0 };
     yield { labels: { ...ref, condition: 'False' }, value: isReady ? 0 : 1 };
   }
