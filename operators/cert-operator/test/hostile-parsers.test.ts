@@ -12,6 +12,7 @@ import {
 import * as fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../src/api/duration.js';
+import { csrPublicKey } from '../src/pki/csr.js';
 import { children, signedParts } from '../src/pki/der.js';
 import {
   createCsr,
@@ -171,6 +172,13 @@ describe('cert-operator parsers on hostile input', () => {
         parseCsr(pem);
         return verifyCsr(pem);
       },
+      typed: isPkiError,
+      size: length,
+    });
+    checkParser({
+      parser: 'csrPublicKey',
+      inputs: csrs,
+      run: (pem) => csrPublicKey(pem),
       typed: isPkiError,
       size: length,
     });

@@ -7,8 +7,18 @@ import {
   type CertificateStatus,
 } from '../src/api/types.js';
 import { issuanceNeed, renewalDue } from '../src/controllers/policy.js';
-import { cachedSecret, MAX_SECRET_VALUE_BYTES } from '../src/controllers/secret.js';
-import { createCsr, generatePrivateKey, signCertificate } from '../src/pki/index.js';
+import {
+  cachedSecret,
+  MAX_SECRET_VALUE_BYTES,
+  readSecret,
+  SecretRecords,
+} from '../src/controllers/secret.js';
+import {
+  createCsr,
+  generatePrivateKey,
+  inspectCertificate,
+  signCertificate,
+} from '../src/pki/index.js';
 
 const DAY = 86_400_000;
 const issuedAt = new Date('2026-01-01T00:00:00Z');
@@ -116,6 +126,23 @@ describe('the managed Secret as cached', () => {
       expect(issuanceNeed(cert(), withData(data), now)).toBeDefined();
       expectSameNeeds(withData(data));
     }
+  });
+
+  it('caches a Secret this operator writes with the record of its issuance, for the same PEMs only', () => {
+    const full = issued();
+    const records = new SecretRecords();
+    const read = (s: Secret) => readSecret('web-tls', records.transform(structuredClone(s)));
+    const parsed = readSecret('web-tls', cachedSecret(structuredClone(full)));
+    records.writing(full, inspectCertificate(text(full.data?.['tls.crt'])));
+    expect(read(full)).toEqual(parsed);
+    // The record comes from the write, not from a parse of the event.
+    const other = issued();
+    records.writing(full, inspectCertificate(text(other.data?.['tls.crt'])));
+    expect(read(full)).toEqual(readSecret('web-tls', cachedSecret(structuredClone(other))));
+    // The same certificate in a Secret with another key: parsed, and found not to match.
+    const otherKey = withData({ ...full.data, 'tls.key': other.data?.['tls.key'] ?? '' });
+    records.writing(full, inspectCertificate(text(full.data?.['tls.crt'])));
+    expect(read(otherKey)).toMatchObject({ certificate: { keyMatches: false } });
   });
 
   it('keeps a Secret without tls.crt (a next key) whole', () => {

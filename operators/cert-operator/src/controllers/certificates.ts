@@ -35,7 +35,7 @@ import { watchDomainPolicies } from './domain-policy.js';
 import type { IssuerBuilder } from './issuer-builder.js';
 import type { BackoffPolicy } from './policy.js';
 import { RenewalInfoSchedule } from './renewal-info.js';
-import { cachedSecret, readSecret } from './secret.js';
+import { readSecret, SecretRecords } from './secret.js';
 
 export const CERTIFICATE_FINALIZER = 'cert.chousei.dev/secret';
 /** How long issuances trust an issuer's Secrets as last read (see IssuerBuilder.build). */
@@ -142,7 +142,9 @@ export function certificateController(opts: CertificateControllerOptions) {
   // Only Secrets this operator manages are cached, cut to what a reconcile reads; all others
   // are never read in bulk.
   const secretScope = { ...scope, labelSelector: `${LABEL_MANAGED}=true` };
-  const secrets = manager.cache.informer(Secrets, secretScope, {}, { transform: cachedSecret });
+  const records = new SecretRecords();
+  const { transform } = records;
+  const secrets = manager.cache.informer(Secrets, secretScope, {}, { transform });
   const certificates = manager.cache.informer(Certificates, scope, {
     issuer: (c) => [
       issuerKey(c.spec.issuerRef.kind ?? 'Issuer', c.metadata?.namespace, c.spec.issuerRef.name),
@@ -163,7 +165,7 @@ export function certificateController(opts: CertificateControllerOptions) {
     );
   };
   const renewalInfo = new RenewalInfoSchedule(opts.renewalInfoIntervalMs);
-  const writer = new SecretWriter(client, secrets);
+  const writer = new SecretWriter(client, secrets, records);
   const keys = new KeyManager(client, secrets);
   const tell = { events: opts.events };
   const readiness = new Readiness(opts.events, renewalInfo, writer, issuerFor);

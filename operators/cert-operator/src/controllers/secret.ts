@@ -10,7 +10,12 @@ import {
   LABEL_MANAGED,
 } from '../api/types.js';
 import { ariCertIdOfInfo } from '../issuers/acme/ari.js';
-import { keyMatchesPublicKey, type PrivateKeySpec, parseCertificate } from '../pki/index.js';
+import {
+  type CertificateInfo,
+  keyMatchesPublicKey,
+  type PrivateKeySpec,
+  parseCertificate,
+} from '../pki/index.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const TLS_SECRET_TYPE = 'kubernetes.io/tls';
@@ -200,9 +205,14 @@ function contentsOf(secret: Secret): SecretContents {
   try {
     keyMatches = keyMatchesPublicKey(keyPem, parsed.publicKey);
   } catch {}
-  const { commonName, dnsNames, ipAddresses, keyAlgorithm, notBefore, notAfter } = parsed.info;
-  const renewalInfoId = ariCertIdOfInfo(parsed.info);
-  const certificate: StoredCertificate = {
+  return { certificate: storedCertificate(parsed.info, keyMatches) };
+}
+
+/** The record of a parsed leaf; `keyMatches`: tls.key is its key. */
+function storedCertificate(info: CertificateInfo, keyMatches: boolean): StoredCertificate {
+  const { commonName, dnsNames, ipAddresses, keyAlgorithm, notBefore, notAfter } = info;
+  const renewalInfoId = ariCertIdOfInfo(info);
+  return {
     ...(commonName !== undefined ? { commonName } : {}),
     dnsNames: exactly(dnsNames),
     ipAddresses: exactly(ipAddresses),
@@ -212,7 +222,6 @@ function contentsOf(secret: Secret): SecretContents {
     keyMatches,
     ...(renewalInfoId !== undefined ? { renewalInfoId } : {}),
   };
-  return { certificate };
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -232,18 +241,53 @@ function sharedKeySpec(spec: PrivateKeySpec): PrivateKeySpec {
 /**
  * A managed Secret as the Certificate controller caches it: a TLS Secret keeps its metadata
  * and, in place of its data, what a reconcile reads of it, parsed once here rather than at
- * every reconcile (a CA issuer's 3.9 KB of PEMs become about 0.4 KB). A write that needs the
- * PEMs reads the Secret from the API. Other managed Secrets (next keys) are kept whole.
+ * every reconcile (a CA issuer's 3.9 KB of PEMs become about 0.4 KB), or `known` already. A
+ * write that needs the PEMs reads the Secret from the API. Other managed Secrets (next keys)
+ * are kept whole.
  */
-export function cachedSecret(secret: Secret): Secret {
+export function cachedSecret(secret: Secret, known?: SecretContents): Secret {
   // One shared string instead of a copy per object.
   if (secret.type === TLS_SECRET_TYPE) secret.type = TLS_SECRET_TYPE;
   if (secret.data?.['tls.crt'] === undefined) return secret;
-  const contents = contentsOf(secret);
+  const contents = known ?? contentsOf(secret);
   // Built whole: a property added to a copy (or a `delete`) makes a hash table of it.
   const { apiVersion, kind, metadata, type } = secret;
   const cached: CachedSecret = { apiVersion, kind, metadata, type, [CONTENTS]: contents };
   return cached;
+}
+
+/** At most this many records wait for their Secret's watch event (about one per worker). */
+const MAX_WRITTEN = 256;
+
+/**
+ * The managed-Secret cache's transform, told of the TLS Secrets this operator writes: such a
+ * Secret's watch event is cached with the record made from the issuance's own parse instead
+ * of parsing the certificate again (milliseconds each without the optimizing compiler). A
+ * record depends only on tls.crt and tls.key, so one left by a failed write is never wrong;
+ * the oldest go first.
+ */
+export class SecretRecords {
+  private readonly written = new Map<string, { tlsKey: string; contents: SecretContents }>();
+
+  /** `secret`, about to be written, holds the certificate `info` says and its key. */
+  writing(secret: Secret, info: CertificateInfo): void {
+    const crt = secret.data?.['tls.crt'];
+    const tlsKey = secret.data?.['tls.key'];
+    if (crt === undefined || tlsKey === undefined) return;
+    if (this.written.size >= MAX_WRITTEN) this.written.delete(this.written.keys().next().value!);
+    this.written.set(crt, { tlsKey, contents: { certificate: storedCertificate(info, true) } });
+  }
+
+  /** cachedSecret, with the record of a Secret written here when it is one. */
+  readonly transform = (secret: Secret): Secret => cachedSecret(secret, this.take(secret));
+
+  private take(secret: Secret): SecretContents | undefined {
+    const crt = secret.data?.['tls.crt'];
+    const entry = crt === undefined ? undefined : this.written.get(crt);
+    if (!entry) return undefined;
+    this.written.delete(crt!);
+    return entry.tlsKey === secret.data?.['tls.key'] ? entry.contents : undefined;
+  }
 }
 
 /** The Secret that holds the key of an issuance in progress, so a restart reuses it. */

@@ -1,6 +1,7 @@
 import * as x509 from '@peculiar/x509';
 import { IssuanceError } from '../issuance.js';
 import {
+  inspectCertificate,
   type ParsedCertificate,
   parseCertificate,
   splitPem,
@@ -47,7 +48,11 @@ export class CAIssuer implements Issuer {
       });
     }
     ctx.log.debug({ certificate: req.certificate }, 'issued certificate from CA');
-    return { certificatePem: leaf + chain.join(''), caPem: chain.at(-1) };
+    return {
+      certificatePem: leaf + chain.join(''),
+      caPem: chain.at(-1),
+      info: inspectCertificate(leaf),
+    };
   }
 
   /** The CA bundle's certificates once they can sign now; IssuanceError `InvalidCA` if not. */

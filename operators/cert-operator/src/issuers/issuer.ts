@@ -1,6 +1,6 @@
 import type { Logger } from '@chousei/runtime';
 import type { IssuanceProgress } from '../issuance.js';
-import type { KeyUsage } from '../pki/index.js';
+import type { CertificateInfo, KeyUsage } from '../pki/index.js';
 
 /** What to put in a certificate, independent of who signs it. */
 export interface CertificateRequest {
@@ -34,6 +34,8 @@ export interface IssuedCertificate {
   caPem?: string;
   /** When to renew, if the issuer says (ACME Renewal Information). */
   renewalTime?: Date;
+  /** What the leaf says, as the issuer read it: parsed once per issuance. */
+  info: CertificateInfo;
 }
 
 /** Progress an issuer may persist so an interrupted issuance resumes (ACME: the order URL). */

@@ -1,4 +1,5 @@
 import { IssuanceError } from '../issuance.js';
+import { inspectCertificate } from '../pki/certificate.js';
 import { signCertificate } from '../pki/sign.js';
 import type { CertificateRequest, IssueContext, IssuedCertificate, Issuer } from './issuer.js';
 
@@ -25,6 +26,6 @@ export class SelfSignedIssuer implements Issuer {
       });
     }
     ctx.log.debug({ certificate: req.certificate }, 'issued self-signed certificate');
-    return { certificatePem, caPem: certificatePem };
+    return { certificatePem, caPem: certificatePem, info: inspectCertificate(certificatePem) };
   }
 }

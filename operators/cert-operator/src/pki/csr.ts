@@ -1,6 +1,6 @@
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { context, der, INTEGER, oid, SEQUENCE, SET } from './der.js';
+import { children, context, der, INTEGER, oid, SEQUENCE, SET, signedParts, single } from './der.js';
 import { keySpecOfKeyObject, parsePrivateKey, publicKeyDer } from './keys.js';
 import { PkiError, pemToDer } from './pem.js';
 import {
@@ -89,8 +89,26 @@ export function parseCsr(pem: string): ParsedCsr {
     return {
       ...(commonName !== undefined && { commonName }),
       ...namesOf(csr.extensions),
-      publicKey: spkiKey(csr.publicKey),
+      publicKey: csrPublicKey(pem),
     };
+  } catch (err) {
+    throw new PkiError(`not a usable certificate request: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The public key of a PEM CSR, read from its DER headers without decoding the rest: a few
+ * microseconds where a whole parse takes milliseconds.
+ */
+export function csrPublicKey(pem: string): KeyObject {
+  try {
+    const { tbs } = signedParts(pemToDer(pem, 'CERTIFICATE REQUEST'));
+    // CertificationRequestInfo (RFC 2986): version, subject, subjectPKInfo, attributes.
+    const [, , spki] = children(single(tbs, SEQUENCE).content, 3);
+    if (spki?.tag !== SEQUENCE) throw new PkiError('no subjectPKInfo');
+    return createPublicKey({ key: spki.raw, format: 'der', type: 'spki' });
   } catch (err) {
     throw new PkiError(`not a usable certificate request: ${(err as Error).message}`, {
       cause: err,

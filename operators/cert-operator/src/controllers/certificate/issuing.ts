@@ -11,14 +11,13 @@ import type { Certificate, CertificateStatus, Issuer as IssuerResource } from '.
 import { IssuanceError } from '../../issuance.js';
 import { ariCertIdOfInfo } from '../../issuers/acme/index.js';
 import type { CertificateRequest, IssuedCertificate, Issuer } from '../../issuers/issuer.js';
-import { createCsr, inspectCertificate } from '../../pki/index.js';
+import { createCsr } from '../../pki/index.js';
 import {
   type BackoffPolicy,
   failureBackoff,
   MANUAL_TRIGGER_REASON,
   renewalTimeWith,
 } from '../policy.js';
-import { tlsSecret } from '../secret.js';
 import { Attempts, IssuanceAttempt, type IssuanceInput } from './attempt.js';
 import { type IssuerRef, SECRET_RECHECK_MS } from './gate.js';
 import type { KeyManager, SigningKey } from './key-manager.js';
@@ -212,7 +211,8 @@ export class Issuing {
       key: key.pem,
       ...(issued.caPem ? { ca: issued.caPem } : {}),
     };
-    const refusal = await this.secrets.write(cert, tlsSecret(cert, pems), admitted.known);
+    const { info } = issued;
+    const refusal = await this.secrets.write(cert, { pems, info }, admitted.known);
     await this.keys.used(cert, key);
     const kind = admitted.issuer.kind;
     if (refusal) {
@@ -221,7 +221,6 @@ export class Issuing {
       ctx.log.warn({ reason: refusal.reason, secret: cert.spec.secretName }, refusal.message);
       return { ...refused(cert, refusal, this.tell, status), requeueAfter: SECRET_RECHECK_MS };
     }
-    const info = inspectCertificate(issued.certificatePem);
     // The issuance asked for its renewal window already.
     const renewalInfoId = issuer.renewalWindow && ariCertIdOfInfo(info);
     if (renewalInfoId) this.readiness.asked(cert, renewalInfoId);

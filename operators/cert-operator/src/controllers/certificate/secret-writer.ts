@@ -8,8 +8,9 @@ import {
   Secrets,
 } from '@chousei/runtime';
 import { ANNOTATION_CERTIFICATE, type Certificate } from '../../api/types.js';
+import type { CertificateInfo } from '../../pki/index.js';
 import { type SecretRefusal, secretRefusal } from '../ownership.js';
-import { tlsPems, tlsSecret } from '../secret.js';
+import { type SecretRecords, type TlsPems, tlsPems, tlsSecret } from '../secret.js';
 
 export const FIELD_MANAGER = 'chousei-cert-operator';
 
@@ -18,18 +19,22 @@ export class SecretWriter {
   constructor(
     private readonly client: Client,
     private readonly secrets: Informer<Secret>,
+    private readonly records: SecretRecords,
   ) {}
 
   /**
-   * Writes the TLS Secret; one not `known` is applied without force, so that a Secret
-   * already there, written by anyone else, conflicts instead of being overwritten. That one
-   * is read: written over when it is this Certificate's to take, else refused.
+   * Writes the TLS Secret of an issued certificate (`info`: its leaf as parsed, which the
+   * cache takes for the Secret's record); one not `known` is applied without force, so that a
+   * Secret already there, written by anyone else, conflicts instead of being overwritten.
+   * That one is read: written over when it is this Certificate's to take, else refused.
    */
   async write(
     cert: Certificate,
-    secret: Secret,
+    { pems, info }: { pems: TlsPems; info: CertificateInfo },
     known: boolean,
   ): Promise<SecretRefusal | undefined> {
+    const secret = tlsSecret(cert, pems);
+    this.records.writing(secret, info);
     const write = (force: boolean) =>
       this.client.apply(Secrets, secret, { fieldManager: FIELD_MANAGER, force });
     try {

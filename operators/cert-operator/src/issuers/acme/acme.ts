@@ -2,8 +2,8 @@ import { isIP } from 'node:net';
 import { type Logger, silentLogger, sleep } from '@chousei/runtime';
 import * as acme from 'acme-client';
 import { IssuanceError } from '../../issuance.js';
-import { parseCertificate } from '../../pki/certificate.js';
-import { parseCsr } from '../../pki/csr.js';
+import { type ParsedCertificate, parseCertificate } from '../../pki/certificate.js';
+import { csrPublicKey } from '../../pki/csr.js';
 import { publicKeyDer } from '../../pki/keys.js';
 import { splitPem } from '../../pki/pem.js';
 import type { Solver, Challenge as SolverChallenge } from '../../solvers/solver.js';
@@ -14,7 +14,7 @@ import type {
   Issuer,
   RenewalWindow,
 } from '../issuer.js';
-import { ariCertIdOf, parseRenewalInfo, renewalTimeIn } from './ari.js';
+import { ariCertIdOfInfo, parseRenewalInfo, renewalTimeIn } from './ari.js';
 import {
   ACMENetworkError,
   ACMEProblemError,
@@ -243,9 +243,10 @@ export class ACMEIssuer implements Issuer {
           break;
         case 'valid': {
           const chain = await this.download(run, current);
+          const leaf = readLeaf(chain[0]!, current.url);
           // A resumed order may have been finalized with an earlier CSR (another key):
           // its certificate would not fit the key the caller stores it with.
-          if (!certifiesCsrKey(chain[0]!, req.csrPem, current.url)) {
+          if (!certifiesCsrKey(leaf, req.csrPem)) {
             if (!resumed) {
               throw new IssuanceError(
                 'OrderFailed',
@@ -258,7 +259,7 @@ export class ACMEIssuer implements Issuer {
             order = await this.createOrder(run, identifiers, req.replaces);
             break;
           }
-          const id = ariCertIdOf(chain[0]!);
+          const id = ariCertIdOfInfo(leaf.info);
           const window = id === undefined ? undefined : await this.renewalWindow(id, log);
           const renewalTime = window && renewalTimeIn(window);
           log.info(
@@ -270,6 +271,7 @@ export class ACMEIssuer implements Issuer {
             // The chain's last certificate anchors it (with Pebble: the intermediate).
             ...(chain.length > 1 ? { caPem: chain.at(-1)! } : {}),
             ...(renewalTime ? { renewalTime } : {}),
+            info: leaf.info,
           };
         }
         case 'invalid':
@@ -328,9 +330,9 @@ export class ACMEIssuer implements Issuer {
   private async createOrder(
     run: Run,
     identifiers: Identifier[],
-    replacesPem: string | undefined,
+    replaces: string | undefined,
   ): Promise<Order> {
-    const order = await this.newOrder(run, identifiers, replacesPem);
+    const order = await this.newOrder(run, identifiers, replaces);
     // Saved before any waiting, so an interrupted issuance resumes this order instead of
     // creating another (orders count against the CA's rate limits).
     await run.ctx.save({ orderUrl: order.url });
@@ -602,11 +604,10 @@ function sameOrigin(url: string, origin: string): boolean {
   }
 }
 
-/** Whether the leaf (first) certificate of `chainPem` is for the public key of `csrPem`. */
-function certifiesCsrKey(chainPem: string, csrPem: string, orderUrl: string): boolean {
-  let leaf: Buffer;
+/** The leaf (first) certificate of a downloaded chain, parsed once for every check. */
+function readLeaf(chainPem: string, orderUrl: string): ParsedCertificate {
   try {
-    leaf = publicKeyDer(parseCertificate(chainPem).publicKey);
+    return parseCertificate(chainPem);
   } catch (err) {
     // The CA's answer, not ours: a later download may be whole.
     throw new IssuanceError(
@@ -617,7 +618,11 @@ function certifiesCsrKey(chainPem: string, csrPem: string, orderUrl: string): bo
       { cause: err },
     );
   }
-  return leaf.equals(publicKeyDer(parseCsr(csrPem).publicKey));
+}
+
+/** Whether the leaf is for the public key of `csrPem`. */
+function certifiesCsrKey(leaf: ParsedCertificate, csrPem: string): boolean {
+  return publicKeyDer(leaf.publicKey).equals(publicKeyDer(csrPublicKey(csrPem)));
 }
 
 /** An order known only by URL: acme-client's getOrder reads nothing else. */

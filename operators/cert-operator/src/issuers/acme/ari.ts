@@ -1,6 +1,5 @@
 // ACME Renewal Information (RFC 9773): the CA's suggested renewal window for a certificate.
-import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
-import { pemToDer } from '../../pki/pem.js';
+import { inspectCertificate } from '../../pki/certificate.js';
 import type { RenewalWindow } from '../issuer.js';
 
 /**
@@ -10,9 +9,7 @@ import type { RenewalWindow } from '../issuer.js';
  * certificate.
  */
 export function ariCertId(certPem: string): string {
-  const cert = new X509Certificate(pemToDer(certPem));
-  const authorityKeyId = cert.getExtension(AuthorityKeyIdentifierExtension)?.keyId;
-  const id = ariCertIdOfInfo({ serialNumber: cert.serialNumber, authorityKeyId });
+  const id = ariCertIdOfInfo(inspectCertificate(certPem));
   if (id === undefined) throw new Error('the certificate has no authority key identifier');
   return id;
 }
@@ -28,15 +25,6 @@ export function ariCertIdOfInfo(info: {
   if ((serial[0] ?? 0) & 0x80) serial = Buffer.concat([Buffer.of(0), serial]);
   const aki = Buffer.from(info.authorityKeyId, 'hex').toString('base64url');
   return [aki, serial.toString('base64url')].join('.');
-}
-
-/** ariCertId, or undefined for a certificate without an authority key identifier. */
-export function ariCertIdOf(certPem: string): string | undefined {
-  try {
-    return ariCertId(certPem);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The suggested window of a renewalInfo response body, if it is well formed. */

@@ -1,3 +1,3 @@
 export { ACMEIssuer, type ACMEIssuerOptions } from './acme.js';
-export { ariCertId, ariCertIdOf, ariCertIdOfInfo, parseRenewalInfo, renewalTimeIn } from './ari.js';
+export { ariCertId, ariCertIdOfInfo, parseRenewalInfo, renewalTimeIn } from './ari.js';
 export { ACMENetworkError, ACMEProblemError } from './http.js';
