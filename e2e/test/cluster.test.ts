@@ -40,11 +40,26 @@ describe('installed as users install it', () => {
       },
       { timeoutMs: 90_000, description: `${name} 2/2 Ready` },
     );
-  /** A Certificate Ready: issued (by Pebble, for the ClusterIssuer of the chart's values). */
+  /**
+   * A Certificate Ready: issued (by Pebble, for the ClusterIssuer of the chart's values). Not
+   * in time, the error carries the last lines of each cert-operator replica.
+   */
   const issued = (namespace: string, name: string) =>
     waitForCondition(stack.client, Certificates, { namespace, name }, 'Ready', {
       timeoutMs: 120_000,
       intervalMs: 200,
+    }).catch(async (err: Error) => {
+      const pods = await stack.client.list(Pods, { namespace: 'cert-operator' });
+      const tails = await Promise.all(
+        pods.map(async ({ metadata }) => {
+          const pod = metadata?.name ?? '';
+          const tail = await stack.cluster
+            .kubectl('logs', '-n', 'cert-operator', pod, '--tail=60')
+            .catch((e: Error) => e.message);
+          return `--- ${pod}\n${tail}`;
+        }),
+      );
+      throw new Error(`${err.message}\n${tails.join('\n')}`, { cause: err });
     });
   /** The ingress controller's part: its load balancer's address in the Ingress's status. */
   const loadBalancer = (namespace: string, name: string) =>

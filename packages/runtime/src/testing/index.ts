@@ -75,9 +75,11 @@ export function waitForCondition<T extends WithConditions>(
   opts: WaitOptions & { status?: 'True' | 'False' | 'Unknown'; where?: (obj: T) => boolean } = {},
 ): Promise<T> {
   const want = opts.status ?? 'True';
+  let status: T['status'];
   return waitFor(
     async () => {
       const obj = await client.get(rt, key);
+      status = obj.status;
       const cond = obj.status?.conditions?.find((c) => c.type === type);
       return cond?.status === want && (opts.where?.(obj) ?? true) ? obj : undefined;
     },
@@ -85,7 +87,14 @@ export function waitForCondition<T extends WithConditions>(
       description: `${rt.kind} ${key.namespace ?? ''}/${key.name} condition ${type}=${want}`,
       ...opts,
     },
-  );
+  ).catch((err: unknown) => {
+    // The status last read says what it waited on (an Issuing message, a backoff).
+    if (!(err instanceof WaitTimeoutError) || !status) throw err;
+    throw new WaitTimeoutError(
+      `${err.message}; status last read: ${JSON.stringify(status)}`,
+      err.last,
+    );
+  });
 }
 
 /** The object an Event is about: its kind, namespace and name. */
